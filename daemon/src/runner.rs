@@ -1,0 +1,414 @@
+//! The one place that starts processes.
+//!
+//! Every macOS tool (and an admin's `RotationCommand`) is started here: by absolute path resolved
+//! under the filesystem root, without a shell, with a cleared environment (a fixed `PATH` and
+//! `LC_ALL=C`), stdin either closed or carrying a secret plist that is written and then closed,
+//! stdout and stderr both captured up to a cap, a per-call timeout after which the child's whole
+//! process group is killed and reaped, and a bound on how many children run at once. In
+//! secret-output mode the captured bytes live only in `Secret` buffers.
+//!
+//! It knows nothing about what the tools print (see `tools`) and never decides anything. Tests
+//! substitute the `Runner` trait (see `tools::fake`); this module is tested against real
+//! `/bin/sh`, `/bin/cat` and `/bin/sleep`.
+
+use std::future::Future;
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::paths::{Root, Tool};
+use crate::secret::Secret;
+
+/// The environment every child gets, and nothing else (PLATFORM.md: children get a clean
+/// environment; `LC_ALL=C` keeps tool wording in English, which the parsers expect).
+pub const CHILD_PATH: &str = "/usr/bin:/bin:/usr/sbin:/sbin";
+
+/// Default cap on each of stdout and stderr of a public call.
+pub const DEFAULT_OUTPUT_CAP: usize = 1024 * 1024;
+/// Cap on each stream of a secret call. Preallocated once so the buffer never moves (a moved
+/// buffer would leave an unwiped copy behind); `changerecovery` prints a few hundred bytes.
+pub const SECRET_OUTPUT_CAP: usize = 64 * 1024;
+/// How many children may run at once.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// One invocation: a program at an absolute path on the Mac, and its arguments. Arguments are
+/// never secret: secrets travel on stdin only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// Absolute path on the Mac (resolved under the root by the runner).
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Overrides the runner's default timeout (e.g. a long `RotationCommand`).
+    pub timeout: Option<Duration>,
+}
+
+impl Call {
+    pub fn tool<S: AsRef<str>>(tool: Tool, args: &[S]) -> Call {
+        Call {
+            program: PathBuf::from(tool.path()),
+            args: args.iter().map(|a| a.as_ref().to_owned()).collect(),
+            timeout: None,
+        }
+    }
+
+    pub fn program<S: AsRef<str>>(program: impl Into<PathBuf>, args: &[S]) -> Call {
+        Call {
+            program: program.into(),
+            args: args.iter().map(|a| a.as_ref().to_owned()).collect(),
+            timeout: None,
+        }
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> Call {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The full argv as the child sees it (program path first), e.g. for a fake runner's key.
+    pub fn argv(&self) -> Vec<String> {
+        let mut v = vec![self.program.display().to_string()];
+        v.extend(self.args.iter().cloned());
+        v
+    }
+
+    /// `fdesetup status`: the short program name and the arguments, for errors and logs.
+    pub fn display(&self) -> String {
+        let name = self
+            .program
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.program.display().to_string());
+        let mut s = name;
+        for a in &self.args {
+            s.push(' ');
+            if a.is_empty() || a.contains(char::is_whitespace) {
+                s.push('\'');
+                s.push_str(a);
+                s.push('\'');
+            } else {
+                s.push_str(a);
+            }
+        }
+        s
+    }
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Exit {
+    pub fn success(self) -> bool {
+        self == Exit::Code(0)
+    }
+
+    fn from_status(status: ExitStatus) -> Exit {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Code(code),
+            (None, Some(sig)) => Exit::Signal(sig),
+            // Neither a code nor a signal cannot happen for a reaped child on Unix.
+            (None, None) => Exit::Code(-1),
+        }
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exit code {c}"),
+            Exit::Signal(s) => match Signal::try_from(*s) {
+                Ok(sig) => write!(f, "killed by {sig}"),
+                Err(_) => write!(f, "killed by signal {s}"),
+            },
+        }
+    }
+}
+
+/// The whole output of a public call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub exit: Exit,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// More than the cap was printed on stdout or stderr; the rest was read and dropped.
+    pub truncated: bool,
+}
+
+impl Output {
+    /// Convenience for parsers and tests: a finished call with these streams.
+    pub fn new(code: i32, stdout: impl Into<Vec<u8>>, stderr: impl Into<Vec<u8>>) -> Output {
+        Output {
+            exit: Exit::Code(code),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            truncated: false,
+        }
+    }
+}
+
+/// The whole output of a call whose output is secret (it may print a key).
+#[derive(Debug)]
+pub struct SecretOutput {
+    pub exit: Exit,
+    pub stdout: Secret,
+    pub stderr: Secret,
+    pub truncated: bool,
+}
+
+/// Why a child could not be run to completion. Never carries output.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{} is not installed", .path.display())]
+    Missing { path: PathBuf },
+    #[error("could not start {}: {source}", .path.display())]
+    Spawn { path: PathBuf, source: io::Error },
+    #[error("no answer within {} s; its process group was killed", .after.as_secs())]
+    TimedOut { after: Duration },
+    #[error("lost contact with it: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Starts programs. The daemon uses `ProcessRunner`; tests use a fake keyed by the full argv.
+pub trait Runner {
+    /// Run a call with stdin closed and capture its public output.
+    fn run(&self, call: &Call) -> impl Future<Output = Result<Output, RunError>>;
+
+    /// Run a call with `stdin` written to the child and then closed; its output is secret.
+    fn run_secret(
+        &self,
+        call: &Call,
+        stdin: &Secret,
+    ) -> impl Future<Output = Result<SecretOutput, RunError>>;
+}
+
+/// The production runner (also used, unchanged, against a simulated Mac under `--root`).
+#[derive(Debug, Clone)]
+pub struct ProcessRunner {
+    root: Root,
+    timeout: Duration,
+    output_cap: usize,
+    permits: Arc<Semaphore>,
+}
+
+impl ProcessRunner {
+    pub fn new(root: Root, timeout: Duration) -> ProcessRunner {
+        ProcessRunner {
+            root,
+            timeout,
+            output_cap: DEFAULT_OUTPUT_CAP,
+            permits: Arc::new(Semaphore::new(DEFAULT_CONCURRENCY)),
+        }
+    }
+
+    pub fn with_output_cap(mut self, cap: usize) -> ProcessRunner {
+        self.output_cap = cap;
+        self
+    }
+
+    pub fn with_concurrency(mut self, children: usize) -> ProcessRunner {
+        self.permits = Arc::new(Semaphore::new(children.max(1)));
+        self
+    }
+
+    pub fn root(&self) -> &Root {
+        &self.root
+    }
+
+    pub fn default_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    async fn execute(
+        &self,
+        call: &Call,
+        stdin: Option<&[u8]>,
+        mode: Capture,
+    ) -> Result<(Exit, Captured, Captured), RunError> {
+        let path = self.root.resolve(&call.program);
+        // The semaphore is never closed, so acquiring cannot fail; treat it as unbounded if it did.
+        let _permit = self.permits.acquire().await.ok();
+        let started = Instant::now();
+        let mut cmd = tokio::process::Command::new(&path);
+        cmd.args(&call.args)
+            .env_clear()
+            .env("PATH", CHILD_PATH)
+            .env("LC_ALL", "C")
+            .current_dir("/")
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group, so a timeout can kill everything it started.
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|source| {
+            if source.kind() == io::ErrorKind::NotFound {
+                RunError::Missing { path: path.clone() }
+            } else {
+                RunError::Spawn {
+                    path: path.clone(),
+                    source,
+                }
+            }
+        })?;
+        let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+        let timeout = call.timeout.unwrap_or(self.timeout);
+        let mut child_stdin = child.stdin.take();
+        let child_stdout = child.stdout.take();
+        let child_stderr = child.stderr.take();
+
+        let work = async {
+            let feed = async {
+                if let (Some(mut w), Some(bytes)) = (child_stdin.take(), stdin) {
+                    // A child that exits without reading its stdin gives EPIPE: not our failure,
+                    // its exit status tells what happened.
+                    let r = w.write_all(bytes).await;
+                    let _ = w.shutdown().await;
+                    drop(w);
+                    match r {
+                        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(e),
+                        _ => {}
+                    }
+                }
+                Ok(())
+            };
+            let (fed, out, err) = tokio::join!(
+                feed,
+                read_capped(child_stdout, self.output_cap, mode),
+                read_capped(child_stderr, self.output_cap, mode)
+            );
+            fed?;
+            let status = child.wait().await?;
+            Ok::<_, io::Error>((Exit::from_status(status), out?, err?))
+        };
+        let result = tokio::time::timeout(timeout, work).await;
+        // Whatever happened, nothing of this call may outlive it: kill what is left of its process
+        // group (background grandchildren included) and reap the child. A process-group id is not
+        // reused while any member is alive, so this cannot hit an unrelated process.
+        if let Some(pgid) = pgid {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+        match result {
+            Ok(Ok(done)) => {
+                tracing::debug!(
+                    event = "tool_finished",
+                    call = %call.display(),
+                    exit = %done.0,
+                    ms = started.elapsed().as_millis() as u64,
+                );
+                Ok(done)
+            }
+            Ok(Err(e)) => {
+                let _ = child.wait().await;
+                Err(RunError::Io(e))
+            }
+            Err(_elapsed) => {
+                let _ = child.wait().await;
+                tracing::debug!(event = "tool_timed_out", call = %call.display(), secs = timeout.as_secs());
+                Err(RunError::TimedOut { after: timeout })
+            }
+        }
+    }
+}
+
+impl Runner for ProcessRunner {
+    async fn run(&self, call: &Call) -> Result<Output, RunError> {
+        let (exit, out, err) = self.execute(call, None, Capture::Public).await?;
+        let truncated = out.truncated || err.truncated;
+        Ok(Output {
+            exit,
+            stdout: out.into_public(),
+            stderr: err.into_public(),
+            truncated,
+        })
+    }
+
+    async fn run_secret(&self, call: &Call, stdin: &Secret) -> Result<SecretOutput, RunError> {
+        let (exit, out, err) = self
+            .execute(call, Some(stdin.expose_secret()), Capture::Secret)
+            .await?;
+        let truncated = out.truncated || err.truncated;
+        Ok(SecretOutput {
+            exit,
+            stdout: out.into_secret(),
+            stderr: err.into_secret(),
+            truncated,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Capture {
+    Public,
+    Secret,
+}
+
+struct Captured {
+    bytes: Zeroizing<Vec<u8>>,
+    truncated: bool,
+}
+
+impl Captured {
+    fn into_public(mut self) -> Vec<u8> {
+        std::mem::take(&mut *self.bytes)
+    }
+
+    fn into_secret(mut self) -> Secret {
+        Secret::new(std::mem::take(&mut *self.bytes))
+    }
+}
+
+/// Read a stream to its end, keeping at most `cap` bytes (the secret cap in secret mode) and
+/// dropping the rest so the child never blocks on a full pipe.
+async fn read_capped<R: AsyncRead + Unpin>(
+    reader: Option<R>,
+    cap: usize,
+    mode: Capture,
+) -> io::Result<Captured> {
+    let cap = match mode {
+        Capture::Public => cap,
+        Capture::Secret => SECRET_OUTPUT_CAP.min(cap),
+    };
+    let mut bytes = Zeroizing::new(match mode {
+        Capture::Public => Vec::new(),
+        // Never reallocated: extend only within this capacity.
+        Capture::Secret => Vec::with_capacity(cap),
+    });
+    let mut truncated = false;
+    let Some(mut reader) = reader else {
+        return Ok(Captured { bytes, truncated });
+    };
+    let mut chunk = [0u8; 8192];
+    let result = loop {
+        match reader.read(&mut chunk).await {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                let room = cap.saturating_sub(bytes.len());
+                let keep = n.min(room);
+                bytes.extend_from_slice(&chunk[..keep]);
+                if keep < n {
+                    truncated = true;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => break Err(e),
+        }
+    };
+    chunk.zeroize();
+    result.map(|()| Captured { bytes, truncated })
+}

@@ -1,0 +1,274 @@
+//! One module per macOS tool: argv builders, pure parsers over the whole output (stdout, stderr,
+//! exit code) and a short query function that glues them to the runner.
+//!
+//! This file holds what they share: the parse error (a recognised failure message, or an excerpt
+//! of output we do not recognise: never a guessed value), the probe error that adds the call, the
+//! excerpt rule, and `query`, the glue. Evidence for every wording a parser accepts is cited next
+//! to it and collected in `docs/tool-behavior.md`. Nothing here decides what an answer means for
+//! the Mac (see `observe` and `status`).
+
+pub mod defaults;
+pub mod diskutil;
+pub mod dscl;
+pub mod fdesetup;
+pub mod profiles;
+pub mod security;
+pub mod sw_vers;
+pub mod sysadminctl;
+pub mod sysctl;
+
+use crate::runner::{Call, Exit, Output, RunError, Runner};
+
+/// How long an excerpt of unrecognised output may be, in characters.
+pub const EXCERPT_CHARS: usize = 160;
+
+/// Why a parser could not turn an output into a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// The tool reported a failure in words we recognise (`Unknown user`, `Error: ... (-69594).`).
+    /// `message` is the tool's own line, trimmed of prefixes such as NSLog timestamps.
+    #[error("{message} ({exit})")]
+    Reported { exit: Exit, message: String },
+    /// Output we do not recognise. Never a guess: an excerpt for the admin to read.
+    #[error("unrecognised output ({exit}): {excerpt}")]
+    Unrecognised { exit: Exit, excerpt: String },
+}
+
+impl ParseError {
+    /// An unrecognised-output error with an excerpt of the most telling stream (stderr when it
+    /// has text, else stdout).
+    pub fn unrecognised(out: &Output) -> ParseError {
+        let stream = if String::from_utf8_lossy(&out.stderr).trim().is_empty() {
+            &out.stdout
+        } else {
+            &out.stderr
+        };
+        ParseError::Unrecognised {
+            exit: out.exit,
+            excerpt: excerpt(stream),
+        }
+    }
+
+    pub fn reported(out: &Output, message: impl Into<String>) -> ParseError {
+        ParseError::Reported {
+            exit: out.exit,
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a probe has no value: the call could not run, or its output did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    /// The tool could not be run to completion (missing, could not start, timed out).
+    #[error("{call}: {message}")]
+    Run {
+        call: String,
+        kind: RunFailure,
+        message: String,
+    },
+    /// More output than the runner keeps: refusing to parse a cut-off answer.
+    #[error("{call}: printed more than the {cap_kib} KiB that is kept; output ignored")]
+    Truncated { call: String, cap_kib: usize },
+    #[error("{call}: {source}")]
+    Parse { call: String, source: ParseError },
+    /// A file Keywarden reads itself (not through a tool) could not be read or checked.
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+}
+
+/// The kind of a run failure, for tests and for the doctor's advice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunFailure {
+    Missing,
+    Spawn,
+    TimedOut,
+    Io,
+}
+
+impl ProbeError {
+    pub fn from_run(call: &Call, err: &RunError) -> ProbeError {
+        let kind = match err {
+            RunError::Missing { .. } => RunFailure::Missing,
+            RunError::Spawn { .. } => RunFailure::Spawn,
+            RunError::TimedOut { .. } => RunFailure::TimedOut,
+            RunError::Io(_) => RunFailure::Io,
+        };
+        ProbeError::Run {
+            call: call.display(),
+            kind,
+            message: err.to_string(),
+        }
+    }
+
+    pub fn parse(call: &Call, source: ParseError) -> ProbeError {
+        ProbeError::Parse {
+            call: call.display(),
+            source,
+        }
+    }
+
+    /// What failed: the call (`fdesetup status`) or the file path.
+    pub fn subject(&self) -> &str {
+        match self {
+            ProbeError::Run { call, .. }
+            | ProbeError::Truncated { call, .. }
+            | ProbeError::Parse { call, .. } => call,
+            ProbeError::File { path, .. } => path,
+        }
+    }
+}
+
+/// Run `call` and parse its whole output with `parse`. Output beyond the runner's cap is an
+/// error, never parsed: a cut plist or list could read as a smaller, wrong answer.
+pub async fn query<R: Runner, T>(
+    runner: &R,
+    call: &Call,
+    parse: impl FnOnce(&Output) -> Result<T, ParseError>,
+) -> Result<T, ProbeError> {
+    let out = runner
+        .run(call)
+        .await
+        .map_err(|e| ProbeError::from_run(call, &e))?;
+    if out.truncated {
+        return Err(ProbeError::Truncated {
+            call: call.display(),
+            cap_kib: out.stdout.len().max(out.stderr.len()) / 1024,
+        });
+    }
+    parse(&out).map_err(|e| ProbeError::parse(call, e))
+}
+
+/// A short, single-line, printable excerpt of tool output for an error message: invalid UTF-8
+/// replaced, control characters escaped, newlines shown as `⏎`, cut at `EXCERPT_CHARS`.
+pub fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    if text.is_empty() {
+        return "(no output)".to_owned();
+    }
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == EXCERPT_CHARS {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' => out.push('⏎'),
+            '\t' => out.push(' '),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The text of a stream with invalid UTF-8 replaced (parsers match on ASCII wording).
+pub fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+/// Tool plists may be preceded by other text (TOOLCHAIN.md): parse from the first `<?xml` (or
+/// `<plist`) on. Returns `None` when there is no XML plist at all.
+pub fn xml_plist_start(bytes: &[u8]) -> Option<&[u8]> {
+    let find = |needle: &[u8]| bytes.windows(needle.len()).position(|w| w == needle);
+    find(b"<?xml")
+        .or_else(|| find(b"<plist"))
+        .map(|at| &bytes[at..])
+}
+
+#[cfg(test)]
+pub(crate) mod fake {
+    //! A fake runner keyed by the full argv that fails loudly on any call it was not told about
+    //! (STYLE.md: Crypt's mock answered the same whatever was asked).
+
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::runner::SecretOutput;
+    use crate::secret::Secret;
+
+    #[derive(Default)]
+    pub struct FakeRunner {
+        answers: HashMap<Vec<String>, Result<Output, FakeFailure>>,
+        pub calls: RefCell<Vec<Vec<String>>>,
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    pub enum FakeFailure {
+        Missing,
+        TimedOut,
+    }
+
+    impl FakeRunner {
+        pub fn new() -> FakeRunner {
+            FakeRunner::default()
+        }
+
+        pub fn answer(&mut self, call: &Call, out: Output) -> &mut Self {
+            self.answers.insert(call.argv(), Ok(out));
+            self
+        }
+
+        pub fn fail(&mut self, call: &Call, failure: FakeFailure) -> &mut Self {
+            self.answers.insert(call.argv(), Err(failure));
+            self
+        }
+
+        pub fn called(&self, call: &Call) -> usize {
+            let argv = call.argv();
+            self.calls.borrow().iter().filter(|c| **c == argv).count()
+        }
+    }
+
+    impl Runner for FakeRunner {
+        async fn run(&self, call: &Call) -> Result<Output, RunError> {
+            let argv = call.argv();
+            self.calls.borrow_mut().push(argv.clone());
+            match self.answers.get(&argv) {
+                Some(Ok(out)) => Ok(out.clone()),
+                Some(Err(FakeFailure::Missing)) => Err(RunError::Missing {
+                    path: call.program.clone(),
+                }),
+                Some(Err(FakeFailure::TimedOut)) => Err(RunError::TimedOut {
+                    after: call.timeout.unwrap_or(std::time::Duration::from_secs(30)),
+                }),
+                None => panic!("FakeRunner: unexpected call {argv:?}"),
+            }
+        }
+
+        async fn run_secret(&self, call: &Call, _stdin: &Secret) -> Result<SecretOutput, RunError> {
+            let out = self.run(call).await?;
+            Ok(SecretOutput {
+                exit: out.exit,
+                stdout: Secret::new(out.stdout),
+                stderr: Secret::new(out.stderr),
+                truncated: out.truncated,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_excerpt_is_one_printable_line_of_bounded_length() {
+        let e = excerpt(b"line one\nline\ttwo\x07\xff");
+        assert_eq!(e, "line one⏎line two\\u{7}\u{fffd}");
+        let long = "x".repeat(1000);
+        assert_eq!(excerpt(long.as_bytes()).chars().count(), EXCERPT_CHARS + 1);
+        assert_eq!(excerpt(b"  \n"), "(no output)");
+    }
+
+    #[test]
+    fn a_plist_is_found_after_leading_noise() {
+        assert_eq!(
+            xml_plist_start(b"noise\n<?xml version"),
+            Some(&b"<?xml version"[..])
+        );
+        assert_eq!(xml_plist_start(b"no plist here"), None);
+    }
+}

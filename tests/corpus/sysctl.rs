@@ -1,0 +1,7 @@
+//! Corpus and hand-written samples of `sysctl`, with the asserted outcome of each.
+
+use crate::Case;
+
+pub fn cases() -> Vec<Case> {
+    vec![]
+}

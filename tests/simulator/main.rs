@@ -1,0 +1,2 @@
+//! The simulated Mac (placeholder until the simulator lands).
+fn main() {}
