@@ -146,8 +146,14 @@ fn every_corpus_directory_is_mapped_to_a_parser_or_a_reason() {
     let dirs = corpus_dirs();
     let unmapped: Vec<_> = dirs.difference(&mapped).collect();
     let stale: Vec<_> = mapped.difference(&dirs).collect();
-    assert!(unmapped.is_empty(), "corpus directories with no entry in MAP: {unmapped:?}");
-    assert!(stale.is_empty(), "MAP names directories the corpus does not have: {stale:?}");
+    assert!(
+        unmapped.is_empty(),
+        "corpus directories with no entry in MAP: {unmapped:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "MAP names directories the corpus does not have: {stale:?}"
+    );
 }
 
 #[test]
@@ -168,11 +174,21 @@ fn every_sample_of_a_handled_directory_has_an_asserted_outcome() {
     );
     let cases: Vec<String> = all_cases().iter().map(|c| c.file.to_string()).collect();
     let have: BTreeSet<String> = cases.iter().cloned().collect();
-    assert_eq!(have.len(), cases.len(), "a sample appears twice in the case tables");
+    assert_eq!(
+        have.len(),
+        cases.len(),
+        "a sample appears twice in the case tables"
+    );
     let missing: Vec<_> = expected.difference(&have).collect();
     let unknown: Vec<_> = have.difference(&expected).collect();
-    assert!(missing.is_empty(), "samples with no asserted outcome: {missing:#?}");
-    assert!(unknown.is_empty(), "cases naming files that do not exist (or sit in an unhandled directory): {unknown:#?}");
+    assert!(
+        missing.is_empty(),
+        "samples with no asserted outcome: {missing:#?}"
+    );
+    assert!(
+        unknown.is_empty(),
+        "cases naming files that do not exist (or sit in an unhandled directory): {unknown:#?}"
+    );
 }
 
 #[test]
@@ -190,7 +206,12 @@ fn every_sample_parses_to_its_asserted_value_or_error() {
             failures.push(format!("{}: {msg}", case.file));
         }
     }
-    assert!(failures.is_empty(), "{} samples failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} samples failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -198,8 +219,14 @@ fn every_handwritten_fixture_has_its_provenance_recorded() {
     let readme = std::fs::read_to_string(fixtures().join("handwritten/README.md"))
         .expect("tests/fixtures/handwritten/README.md");
     for f in samples(&fixtures().join("handwritten")) {
-        assert!(f.contains("HANDWRITTEN"), "{f}: hand-written fixtures carry HANDWRITTEN in their name");
-        assert!(readme.contains(&f), "{f} is not described in tests/fixtures/handwritten/README.md");
+        assert!(
+            f.contains("HANDWRITTEN"),
+            "{f}: hand-written fixtures carry HANDWRITTEN in their name"
+        );
+        assert!(
+            readme.contains(&f),
+            "{f} is not described in tests/fixtures/handwritten/README.md"
+        );
     }
 }
 

@@ -1,7 +1,86 @@
 //! Corpus and hand-written samples of `profiles`, with the asserted outcome of each.
+//!
+//! `status -type bootstraptoken` answers on stdout (the TTG sample was captured with backticks);
+//! `-C -o stdout-xml` prints its plist on stdout. Exit 0 where not shown.
 
-use crate::Case;
+use keywarden::runner::Output;
+use keywarden::tools::profiles::{
+    parse_bootstrap_token, parse_computer_profiles, BootstrapToken, InstalledProfile,
+    ESCROW_PAYLOAD_TYPE,
+};
+
+use crate::{Case, Stream};
+
+fn bootstrap(out: &Output, supported: bool, escrowed: Option<bool>) {
+    assert_eq!(
+        parse_bootstrap_token(out),
+        Ok(BootstrapToken {
+            supported,
+            escrowed
+        })
+    );
+}
 
 pub fn cases() -> Vec<Case> {
-    vec![]
+    vec![
+        Case {
+            file: "profiles-status-bootstraptoken/ttg-10.15.6-supported-no.txt",
+            stream: Stream::Stdout,
+            exit: 0,
+            // Unsupported: one line, nothing said about escrow.
+            check: |out| bootstrap(out, false, None),
+        },
+        Case {
+            file: "handwritten/profiles-status-bootstraptoken/supported-yes-escrowed-no-HANDWRITTEN.txt",
+            stream: Stream::Stdout,
+            exit: 0,
+            check: |out| bootstrap(out, true, Some(false)),
+        },
+        Case {
+            file: "handwritten/profiles-status-bootstraptoken/supported-yes-escrowed-yes-HANDWRITTEN.txt",
+            stream: Stream::Stdout,
+            exit: 0,
+            check: |out| bootstrap(out, true, Some(true)),
+        },
+        Case {
+            file: "handwritten/profiles-computer-xml/escrow-and-mdm-HANDWRITTEN.txt",
+            stream: Stream::Stdout,
+            exit: 0,
+            // The per-user key `ann` is ignored.
+            check: |out| {
+                let got = parse_computer_profiles(out).expect("parses");
+                assert_eq!(
+                    got,
+                    [
+                        InstalledProfile {
+                            identifier: "com.example.mdm.filevault-escrow".into(),
+                            display_name: Some("FileVault Recovery Key Escrow".into()),
+                            install_date: Some("2024-03-01T09:15:42Z".parse().expect("a timestamp")),
+                            payload_types: vec![
+                                ESCROW_PAYLOAD_TYPE.into(),
+                                "com.apple.security.pkcs1".into()
+                            ],
+                        },
+                        InstalledProfile {
+                            identifier: "com.example.mdm.enrollment".into(),
+                            display_name: Some("MDM Profile".into()),
+                            install_date: Some("2023-11-20T16:02:11Z".parse().expect("a timestamp")),
+                            payload_types: vec![
+                                "com.apple.security.scep".into(),
+                                "com.apple.mdm".into()
+                            ],
+                        },
+                    ]
+                );
+                assert!(got[0].has_payload(ESCROW_PAYLOAD_TYPE));
+                assert!(!got[1].has_payload(ESCROW_PAYLOAD_TYPE));
+            },
+        },
+        Case {
+            file: "handwritten/profiles-computer-xml/empty-HANDWRITTEN.txt",
+            stream: Stream::Stdout,
+            exit: 0,
+            check: |out| assert_eq!(parse_computer_profiles(out), Ok(vec![])),
+        },
+    ]
 }

@@ -1,11 +1,24 @@
 //! `/usr/bin/dscl -plist`: local user records and the admin group.
 //!
-//! SKELETON: types and signatures are the contract used by `observe`; bodies to be written.
+//! Owns the two argv builders (`-readall /Users ...`, `-read /Groups/admin GroupMembership`), their
+//! parsers, the text form of one `AuthenticationAuthority` read (the corpus samples of the values
+//! the plist carries) and the helpers that read a record's tags. Who counts as a human, an admin
+//! with a token or a volume owner is decided in `observe`/`status`.
+//!
+//! Plist shape: `dscl -plist . -readall /Users ATTR...` prints an XML plist ARRAY of dicts, one per
+//! record, each value an ARRAY of strings (robbiepc30/LocalAccountManagement.MacOS
+//! Get-LocalUser.ps1 reads `([xml](dscl -plist . readall /Users RecordName RealName UniqueID
+//! NFSHomeDirectory)).plist.array.dict` with `$up.array[$i].string`; public Ruby specs hold
+//! `dscl -plist . -read` fixtures with `<key>dsAttrTypeStandard:UniqueID</key><array><string>1000`).
+//! Standard attributes are keyed `dsAttrTypeStandard:ATTR`; `IsHidden` is not a standard attribute
+//! and comes back as `dsAttrTypeNative:IsHidden` (grahamgilbert/puppet-mac_admin
+//! lib/puppet/provider/mac_hide_user/osx.rb matches `dsAttrTypeNative:IsHidden: 1` in the text
+//! read). Not verified on a Mac here: the exact plist of `-readall` with these six attributes.
 
 use crate::paths::Tool;
 use crate::runner::{Call, Output, Runner};
 
-use super::{query, ParseError, ProbeError};
+use super::{excerpt, query, text, xml_plist_start, ParseError, ProbeError};
 
 /// One local user record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +47,44 @@ impl UserRecord {
             .iter()
             .any(|v| v.starts_with(";tokenidentity;"))
     }
+
+    /// `;SecureToken;` is one of the AuthenticationAuthority values: the account holds a
+    /// SecureToken (corpus dscl-read-authenticationauthority, both files; PATTERNS.md "dscl").
+    /// Exact match: `;DisabledTags;SecureToken` is a different value that *prevents* the first
+    /// token grant (gregneagle/pycreateuserpkg#59), not a token. `sysadminctl -secureTokenStatus`
+    /// is the primary source; this tag is the cross-check (PATTERNS.md: "that attribute is not
+    /// itself the SecureToken").
+    pub fn secure_token_tag(&self) -> bool {
+        self.authentication_authority
+            .iter()
+            .any(|v| v == ";SecureToken;")
+    }
+
+    /// `DisabledUser` (or `;DisabledUser;`) among the values: the account is disabled, e.g. a
+    /// FileVault-unlock-only user (corpus dscl-read-authenticationauthority/
+    /// disa-stig-securetoken-disableduser.txt; PATTERNS.md "dscl").
+    pub fn disabled(&self) -> bool {
+        self.authentication_authority
+            .iter()
+            .any(|v| v == "DisabledUser" || v == ";DisabledUser;")
+    }
+}
+
+/// Every record of a `-readall`: the well-formed users and the records that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecords {
+    pub users: Vec<UserRecord>,
+    /// Records left out, each with why. Never silently dropped: `decide` publishes them in
+    /// `Daemon.Errors` (see the module's decision note on `parse_user_records`).
+    pub skipped: Vec<SkippedRecord>,
+}
+
+/// A record left out of the user list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRecord {
+    /// The record's first `RecordName`, when it has one.
+    pub name: Option<String>,
+    pub reason: String,
 }
 
 pub fn read_all_users_call() -> Call {
@@ -59,15 +110,749 @@ pub fn admin_group_call() -> Call {
         &["-plist", ".", "-read", "/Groups/admin", "GroupMembership"],
     )
 }
+
+/// The well-formed user records (see `parse_user_records` for the ones left out).
 pub fn parse_read_all_users(out: &Output) -> Result<Vec<UserRecord>, ParseError> {
-    Err(ParseError::unrecognised(out))
+    parse_user_records(out).map(|r| r.users)
 }
+
+/// Every record of `dscl -plist . -readall /Users ...`, well-formed or not.
+///
+/// Decision: a malformed record does not fail the whole read. One broken record (a half-created
+/// account without `UniqueID`, a `UniqueID` that is not a number, an `IsHidden` value we do not
+/// know) must not hide every other user from the SecureToken report; it is left out of `users`
+/// and listed in `skipped` with its reason, so it is reported instead of guessed or dropped
+/// silently. A record with no `RecordName` cannot even be named and is skipped the same way. The
+/// whole read fails (`Unrecognised`) only when the output is not an array of dicts, or when no
+/// record at all is usable (a Mac always has root, daemon and nobody).
+///
+/// Per record: `RecordName` (aliases allowed: the first value is the short name, as dscl prints
+/// root's `root` before `BUILTIN\Local System` — public `dscl . read /Users/root` transcripts);
+/// exactly one integer `UniqueID` (`-2` for nobody); at most one `GeneratedUID` (upper-cased:
+/// UUIDs compare case-insensitively); `RealName` first value; `IsHidden` `1` or `0` only (Apple's
+/// "Hide a user account" note HT203998 and every script write `IsHidden 1`; `0` to unhide, e.g.
+/// ComboStrikeHQ/it-onboarding README) — `YES`/`true` have no evidence and are not guessed;
+/// `AuthenticationAuthority` values verbatim. A value that is not an array of strings makes the
+/// record malformed. `DS Error:` on stderr is `Reported`; a failed exit otherwise `Unrecognised`.
+pub fn parse_user_records(out: &Output) -> Result<UserRecords, ParseError> {
+    if let Some(line) = ds_error(out) {
+        return Err(ParseError::reported(out, line));
+    }
+    if !out.exit.success() {
+        return Err(ParseError::unrecognised(out));
+    }
+    let Some(xml) = xml_plist_start(&out.stdout) else {
+        return Err(ParseError::unrecognised(out));
+    };
+    let value = plist::Value::from_reader_xml(xml)
+        .map_err(|e| malformed(out, format!("not a plist ({e})")))?;
+    let records = value
+        .as_array()
+        .ok_or_else(|| malformed(out, "the output is not an array of records".into()))?;
+    let mut users = Vec::new();
+    let mut skipped = Vec::new();
+    for (n, record) in records.iter().enumerate() {
+        let Some(dict) = record.as_dictionary() else {
+            return Err(malformed(out, format!("record {n} is not a dictionary")));
+        };
+        match user_record(dict) {
+            Ok(user) => users.push(user),
+            Err(skip) => skipped.push(skip),
+        }
+    }
+    if users.is_empty() {
+        let why = match skipped.first() {
+            Some(s) => format!(
+                "no usable user record ({} skipped; first: {}: {})",
+                skipped.len(),
+                s.name.as_deref().unwrap_or("(no RecordName)"),
+                s.reason
+            ),
+            None => "no user record at all".to_owned(),
+        };
+        return Err(malformed(out, why));
+    }
+    Ok(UserRecords { users, skipped })
+}
+
+/// Members of the admin group, as `dscl -plist . -read /Groups/admin GroupMembership` lists them.
+///
+/// A plist dict whose `dsAttrTypeStandard:GroupMembership` is an array of strings (Puppet fact
+/// `mac_admin_users.rb` and Rosh `GroupTypes::OpenDirectory#members` parse exactly this command's
+/// plist and index that key). An empty group prints no such key: the dict without it, or `No such
+/// key: GroupMembership` on stderr (dscl's wording for a missing attribute, PATTERNS.md "dscl";
+/// pattern only for `-plist`) — both are an empty list. `DS Error: ... (eDSRecordNotFound)`-style
+/// lines are `Reported` (the `DS Error:` form is quoted in corpus/SOURCES.md, macoslaps entry).
 pub fn parse_group_membership(out: &Output) -> Result<Vec<String>, ParseError> {
-    Err(ParseError::unrecognised(out))
+    if let Some(line) = ds_error(out) {
+        return Err(ParseError::reported(out, line));
+    }
+    if !out.exit.success() {
+        return Err(ParseError::unrecognised(out));
+    }
+    let stderr = text(&out.stderr);
+    let mut no_such_key = false;
+    for line in stderr.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if line == "No such key: GroupMembership" {
+            no_such_key = true;
+        } else {
+            return Err(ParseError::unrecognised(out));
+        }
+    }
+    let Some(xml) = xml_plist_start(&out.stdout) else {
+        return if no_such_key && text(&out.stdout).trim().is_empty() {
+            Ok(Vec::new())
+        } else {
+            Err(ParseError::unrecognised(out))
+        };
+    };
+    let value = plist::Value::from_reader_xml(xml)
+        .map_err(|e| malformed(out, format!("not a plist ({e})")))?;
+    let dict = value
+        .as_dictionary()
+        .ok_or_else(|| malformed(out, "the group is not a dictionary".into()))?;
+    match dict.get("dsAttrTypeStandard:GroupMembership") {
+        None => Ok(Vec::new()),
+        Some(_) if no_such_key => Err(malformed(
+            out,
+            "GroupMembership both listed and reported missing".into(),
+        )),
+        Some(v) => strings(v)
+            .ok_or_else(|| malformed(out, "GroupMembership is not an array of strings".into())),
+    }
 }
-pub async fn read_all_users(r: &impl Runner) -> Result<Vec<UserRecord>, ProbeError> {
-    query(r, &read_all_users_call(), parse_read_all_users).await
+
+/// The values of a text-form `dscl . read /Users/NAME AuthenticationAuthority`.
+///
+/// Two forms, both in corpus dscl-read-authenticationauthority: values on the key's line,
+/// separated by spaces (disa-stig-securetoken-disableduser.txt), or the key alone on its line and
+/// one value per following line, each indented by one space
+/// (pycreateuserpkg-50-multiline-securetoken-tokenidentity.txt). `No such key:
+/// AuthenticationAuthority` (PATTERNS.md "dscl") is no values. Anything else — another attribute,
+/// an unindented line after the key, no value at all — is an error with an excerpt.
+pub fn authentication_authority_from_text(s: &str) -> Result<Vec<String>, UnrecognisedText> {
+    const KEY: &str = "AuthenticationAuthority:";
+    let unrecognised = || UnrecognisedText {
+        excerpt: excerpt(s.as_bytes()),
+    };
+    let mut lines = s.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().ok_or_else(unrecognised)?;
+    if first.trim_end() == "No such key: AuthenticationAuthority" {
+        return match lines.next() {
+            None => Ok(Vec::new()),
+            Some(_) => Err(unrecognised()),
+        };
+    }
+    let rest = first.strip_prefix(KEY).ok_or_else(unrecognised)?;
+    let values: Vec<String> = if rest.trim().is_empty() {
+        // Multi-line form: every following line is ` value`.
+        lines
+            .map(|l| {
+                l.strip_prefix(' ')
+                    .map(|v| v.trim_end().to_owned())
+                    .filter(|v| !v.is_empty() && !v.starts_with(char::is_whitespace))
+                    .ok_or_else(unrecognised)
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        if lines.next().is_some() || !rest.starts_with(' ') {
+            return Err(unrecognised());
+        }
+        rest.split_whitespace().map(str::to_owned).collect()
+    };
+    if values.is_empty() {
+        return Err(unrecognised());
+    }
+    Ok(values)
+}
+
+/// Text that is not a `dscl . read ... AuthenticationAuthority` answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unrecognised AuthenticationAuthority text: {excerpt}")]
+pub struct UnrecognisedText {
+    pub excerpt: String,
+}
+
+/// The well-formed users; records left out are logged (they are not secret) so they are never
+/// dropped silently. Use `read_user_records` to publish them.
+/// The well-formed users and the records left out.
+pub async fn read_user_records(r: &impl Runner) -> Result<UserRecords, ProbeError> {
+    query(r, &read_all_users_call(), parse_user_records).await
 }
 pub async fn admins(r: &impl Runner) -> Result<Vec<String>, ProbeError> {
     query(r, &admin_group_call(), parse_group_membership).await
+}
+
+const RECORD_NAME: &str = "dsAttrTypeStandard:RecordName";
+const UNIQUE_ID: &str = "dsAttrTypeStandard:UniqueID";
+const GENERATED_UID: &str = "dsAttrTypeStandard:GeneratedUID";
+const REAL_NAME: &str = "dsAttrTypeStandard:RealName";
+const AUTHENTICATION_AUTHORITY: &str = "dsAttrTypeStandard:AuthenticationAuthority";
+/// Native, not standard (module doc); the standard spelling is accepted too, and the two must agree.
+const IS_HIDDEN: [&str; 2] = ["dsAttrTypeNative:IsHidden", "dsAttrTypeStandard:IsHidden"];
+
+fn user_record(dict: &plist::Dictionary) -> Result<UserRecord, SkippedRecord> {
+    // The name first, so every later reason can carry it.
+    let names =
+        attribute(dict, RECORD_NAME).map_err(|reason| SkippedRecord { name: None, reason })?;
+    let Some(name) = names.first().cloned() else {
+        return Err(SkippedRecord {
+            name: None,
+            reason: "no RecordName".into(),
+        });
+    };
+    let skip = |reason: String| SkippedRecord {
+        name: Some(name.clone()),
+        reason,
+    };
+    let uid = match attribute(dict, UNIQUE_ID).map_err(skip)?.as_slice() {
+        [one] => one
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| skip(format!("UniqueID `{one}` is not a number")))?,
+        [] => return Err(skip("no UniqueID".into())),
+        many => return Err(skip(format!("{} UniqueID values", many.len()))),
+    };
+    let generated_uid = match attribute(dict, GENERATED_UID).map_err(skip)?.as_slice() {
+        [] => None,
+        [one] => Some(one.trim().to_ascii_uppercase()),
+        many => return Err(skip(format!("{} GeneratedUID values", many.len()))),
+    };
+    let real_name = attribute(dict, REAL_NAME).map_err(skip)?.into_iter().next();
+    let mut hidden = None;
+    for key in IS_HIDDEN {
+        for v in attribute(dict, key).map_err(skip)? {
+            let h = match v.trim() {
+                "1" => true,
+                "0" => false,
+                other => return Err(skip(format!("IsHidden value `{other}` is not 1 or 0"))),
+            };
+            if hidden.is_some_and(|prev| prev != h) {
+                return Err(skip("IsHidden values disagree".into()));
+            }
+            hidden = Some(h);
+        }
+    }
+    let authentication_authority = attribute(dict, AUTHENTICATION_AUTHORITY).map_err(skip)?;
+    Ok(UserRecord {
+        name,
+        uid,
+        generated_uid,
+        real_name,
+        hidden: hidden.unwrap_or(false),
+        authentication_authority,
+    })
+}
+
+/// The values of one attribute: absent is empty; present must be an array of strings.
+fn attribute(dict: &plist::Dictionary, key: &str) -> Result<Vec<String>, String> {
+    match dict.get(key) {
+        None => Ok(Vec::new()),
+        Some(v) => strings(v).ok_or_else(|| {
+            let short = key.split_once(':').map_or(key, |(_, a)| a);
+            format!("{short} is not an array of strings")
+        }),
+    }
+}
+
+fn strings(value: &plist::Value) -> Option<Vec<String>> {
+    value
+        .as_array()?
+        .iter()
+        .map(|v| v.as_string().map(str::to_owned))
+        .collect()
+}
+
+/// `<dscl_cmd> DS Error: -14136 (eDSRecordNotFound)`: dscl's own failure line, on either stream.
+fn ds_error(out: &Output) -> Option<String> {
+    [&out.stderr, &out.stdout].into_iter().find_map(|stream| {
+        text(stream)
+            .lines()
+            .map(str::trim)
+            .find(|l| l.contains("DS Error:"))
+            .map(str::to_owned)
+    })
+}
+
+fn malformed(out: &Output, what: String) -> ParseError {
+    ParseError::Unrecognised {
+        exit: out.exit,
+        excerpt: excerpt(what.as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::Exit;
+    use crate::tools::fake::FakeRunner;
+
+    fn plist_array(records: &[&str]) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n\
+             <plist version=\"1.0\">\n<array>\n{}\n</array>\n</plist>\n",
+            records.concat()
+        )
+    }
+
+    /// One record: pairs of (key, values).
+    fn rec(attrs: &[(&str, &[&str])]) -> String {
+        let mut s = String::from("<dict>");
+        for (k, vs) in attrs {
+            s.push_str(&format!("<key>{k}</key><array>"));
+            for v in *vs {
+                s.push_str(&format!("<string>{v}</string>"));
+            }
+            s.push_str("</array>");
+        }
+        s.push_str("</dict>");
+        s
+    }
+
+    fn root() -> String {
+        rec(&[
+            (RECORD_NAME, &["root", "BUILTIN\\Local System"]),
+            (UNIQUE_ID, &["0"]),
+            (GENERATED_UID, &["FFFFEEEE-DDDD-CCCC-BBBB-AAAA00000000"]),
+            (REAL_NAME, &["System Administrator"]),
+        ])
+    }
+
+    fn ann() -> String {
+        rec(&[
+            (RECORD_NAME, &["ann"]),
+            (UNIQUE_ID, &["501"]),
+            (GENERATED_UID, &["3c7db8ee-5ea4-4c18-a7e4-25c6c0f94667"]),
+            (REAL_NAME, &["Ann Example"]),
+            ("dsAttrTypeNative:IsHidden", &["0"]),
+            (
+                AUTHENTICATION_AUTHORITY,
+                &[
+                    ";ShadowHash;HASHLIST:&lt;SALTED-SHA512-PBKDF2&gt;",
+                    ";SecureToken;",
+                ],
+            ),
+        ])
+    }
+
+    fn users(stdout: String) -> Result<UserRecords, ParseError> {
+        parse_user_records(&Output::new(0, stdout, ""))
+    }
+
+    fn unrecognised<T: std::fmt::Debug>(r: Result<T, ParseError>) -> bool {
+        matches!(r, Err(ParseError::Unrecognised { .. }))
+    }
+
+    fn user(name: &str, uid: i64, aa: &[&str]) -> UserRecord {
+        UserRecord {
+            name: name.into(),
+            uid,
+            generated_uid: None,
+            real_name: None,
+            hidden: false,
+            authentication_authority: aa.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_calls_read_six_attributes_and_the_admin_group() {
+        assert_eq!(
+            read_all_users_call().argv(),
+            [
+                "/usr/bin/dscl",
+                "-plist",
+                ".",
+                "-readall",
+                "/Users",
+                "RecordName",
+                "UniqueID",
+                "GeneratedUID",
+                "RealName",
+                "IsHidden",
+                "AuthenticationAuthority"
+            ]
+        );
+        assert_eq!(
+            admin_group_call().argv(),
+            [
+                "/usr/bin/dscl",
+                "-plist",
+                ".",
+                "-read",
+                "/Groups/admin",
+                "GroupMembership"
+            ]
+        );
+    }
+
+    #[test]
+    fn records_become_users_with_the_first_record_name() {
+        let got = users(plist_array(&[&root(), &ann()])).unwrap();
+        assert!(got.skipped.is_empty());
+        assert_eq!(
+            got.users,
+            [
+                UserRecord {
+                    name: "root".into(),
+                    uid: 0,
+                    generated_uid: Some("FFFFEEEE-DDDD-CCCC-BBBB-AAAA00000000".into()),
+                    real_name: Some("System Administrator".into()),
+                    hidden: false,
+                    authentication_authority: vec![],
+                },
+                UserRecord {
+                    name: "ann".into(),
+                    uid: 501,
+                    generated_uid: Some("3C7DB8EE-5EA4-4C18-A7E4-25C6C0F94667".into()),
+                    real_name: Some("Ann Example".into()),
+                    hidden: false,
+                    authentication_authority: vec![
+                        ";ShadowHash;HASHLIST:<SALTED-SHA512-PBKDF2>".into(),
+                        ";SecureToken;".into()
+                    ],
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn is_hidden_one_hides_in_either_spelling() {
+        for key in IS_HIDDEN {
+            let r = rec(&[
+                (RECORD_NAME, &["admin2"]),
+                (UNIQUE_ID, &["502"]),
+                (key, &["1"]),
+            ]);
+            assert!(users(plist_array(&[&r])).unwrap().users[0].hidden, "{key}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_record_is_skipped_with_its_reason_not_the_whole_list() {
+        let cases: &[(String, SkippedRecord)] = &[
+            (
+                rec(&[(RECORD_NAME, &["half"])]),
+                SkippedRecord {
+                    name: Some("half".into()),
+                    reason: "no UniqueID".into(),
+                },
+            ),
+            (
+                rec(&[(RECORD_NAME, &["x"]), (UNIQUE_ID, &["five"])]),
+                SkippedRecord {
+                    name: Some("x".into()),
+                    reason: "UniqueID `five` is not a number".into(),
+                },
+            ),
+            (
+                rec(&[(RECORD_NAME, &["x"]), (UNIQUE_ID, &["5", "6"])]),
+                SkippedRecord {
+                    name: Some("x".into()),
+                    reason: "2 UniqueID values".into(),
+                },
+            ),
+            (
+                rec(&[
+                    (RECORD_NAME, &["x"]),
+                    (UNIQUE_ID, &["5"]),
+                    (GENERATED_UID, &["A", "B"]),
+                ]),
+                SkippedRecord {
+                    name: Some("x".into()),
+                    reason: "2 GeneratedUID values".into(),
+                },
+            ),
+            (
+                rec(&[
+                    (RECORD_NAME, &["x"]),
+                    (UNIQUE_ID, &["5"]),
+                    ("dsAttrTypeNative:IsHidden", &["YES"]),
+                ]),
+                SkippedRecord {
+                    name: Some("x".into()),
+                    reason: "IsHidden value `YES` is not 1 or 0".into(),
+                },
+            ),
+            (
+                rec(&[
+                    (RECORD_NAME, &["x"]),
+                    (UNIQUE_ID, &["5"]),
+                    ("dsAttrTypeNative:IsHidden", &["1"]),
+                    ("dsAttrTypeStandard:IsHidden", &["0"]),
+                ]),
+                SkippedRecord {
+                    name: Some("x".into()),
+                    reason: "IsHidden values disagree".into(),
+                },
+            ),
+            (
+                rec(&[(UNIQUE_ID, &["5"])]),
+                SkippedRecord {
+                    name: None,
+                    reason: "no RecordName".into(),
+                },
+            ),
+            (
+                "<dict><key>dsAttrTypeStandard:RecordName</key><string>x</string></dict>".into(),
+                SkippedRecord {
+                    name: None,
+                    reason: "RecordName is not an array of strings".into(),
+                },
+            ),
+            (
+                "<dict><key>dsAttrTypeStandard:RecordName</key><array><string>x</string></array>\
+                 <key>dsAttrTypeStandard:UniqueID</key><array><integer>5</integer></array></dict>"
+                    .into(),
+                SkippedRecord {
+                    name: Some("x".into()),
+                    reason: "UniqueID is not an array of strings".into(),
+                },
+            ),
+        ];
+        for (bad, want) in cases {
+            let got = users(plist_array(&[&root(), bad, &ann()])).unwrap();
+            assert_eq!(got.users.len(), 2, "{bad}");
+            assert_eq!(&got.skipped, std::slice::from_ref(want), "{bad}");
+            // The contract function keeps the good ones.
+            let out = Output::new(0, plist_array(&[&root(), bad, &ann()]), "");
+            assert_eq!(parse_read_all_users(&out).unwrap().len(), 2);
+        }
+    }
+
+    #[test]
+    fn nobody_has_a_negative_uid() {
+        let r = rec(&[(RECORD_NAME, &["nobody"]), (UNIQUE_ID, &["-2"])]);
+        assert_eq!(users(plist_array(&[&r])).unwrap().users[0].uid, -2);
+    }
+
+    #[test]
+    fn no_usable_record_at_all_is_unrecognised() {
+        assert!(unrecognised(users(plist_array(&[]))));
+        match users(plist_array(&[&rec(&[(RECORD_NAME, &["half"])])])) {
+            Err(ParseError::Unrecognised { excerpt, .. }) => {
+                assert!(excerpt.contains("half: no UniqueID"), "{excerpt}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn output_that_is_not_an_array_of_dicts_is_unrecognised() {
+        assert!(unrecognised(users("".into())));
+        assert!(unrecognised(users(
+            "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict/></plist>".into()
+        )));
+        assert!(unrecognised(users(plist_array(&["<string>x</string>"]))));
+        assert!(unrecognised(users(
+            "<?xml version=\"1.0\"?><plist version=\"1.0\"><array><dict>".into()
+        )));
+        assert!(unrecognised(parse_user_records(&Output::new(
+            1,
+            plist_array(&[&root()]),
+            ""
+        ))));
+    }
+
+    #[test]
+    fn a_ds_error_is_reported() {
+        let out = Output::new(56, "", "<dscl_cmd> DS Error: -14136 (eDSRecordNotFound)\n");
+        let want = ParseError::Reported {
+            exit: Exit::Code(56),
+            message: "<dscl_cmd> DS Error: -14136 (eDSRecordNotFound)".into(),
+        };
+        assert_eq!(parse_user_records(&out), Err(want.clone()));
+        assert_eq!(parse_group_membership(&out), Err(want));
+    }
+
+    #[test]
+    fn helpers_read_the_tags_exactly() {
+        let u = user(
+            "ann",
+            501,
+            &[
+                ";ShadowHash;HASHLIST:<SALTED-SHA512-PBKDF2>",
+                ";SecureToken;",
+                ";tokenidentity;96AD",
+            ],
+        );
+        assert!(u.secure_token_tag() && u.smart_card() && !u.disabled() && u.is_human());
+        let u = user("bob", 502, &[";DisabledTags;SecureToken", "DisabledUser"]);
+        assert!(!u.secure_token_tag() && !u.smart_card() && u.disabled());
+        assert!(user("x", 503, &[";DisabledUser;"]).disabled());
+        assert!(!user("_mbsetupuser", 248, &[]).is_human());
+        assert!(!user("_hidden", 600, &[]).is_human());
+        assert!(!user("daemon", 1, &[]).is_human());
+        assert!(!user("nobody", -2, &[]).is_human());
+    }
+
+    fn group(body: &str) -> String {
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\">\n{body}\n</plist>\n")
+    }
+
+    #[test]
+    fn the_admin_group_lists_its_members() {
+        let out = Output::new(
+            0,
+            group("<dict><key>dsAttrTypeStandard:GroupMembership</key><array><string>root</string><string>ann</string></array></dict>"),
+            "",
+        );
+        assert_eq!(parse_group_membership(&out).unwrap(), ["root", "ann"]);
+    }
+
+    #[test]
+    fn an_empty_group_is_an_empty_list_in_either_form() {
+        assert_eq!(
+            parse_group_membership(&Output::new(0, group("<dict/>"), "")),
+            Ok(vec![])
+        );
+        assert_eq!(
+            parse_group_membership(&Output::new(0, "", "No such key: GroupMembership\n")),
+            Ok(vec![])
+        );
+        assert_eq!(
+            parse_group_membership(&Output::new(
+                0,
+                group("<dict/>"),
+                "No such key: GroupMembership\n"
+            )),
+            Ok(vec![])
+        );
+    }
+
+    #[test]
+    fn a_group_read_that_is_not_clean_is_unrecognised() {
+        let members = group("<dict><key>dsAttrTypeStandard:GroupMembership</key><array><string>root</string></array></dict>");
+        assert!(unrecognised(parse_group_membership(&Output::new(
+            0, "", ""
+        ))));
+        assert!(unrecognised(parse_group_membership(&Output::new(
+            0,
+            "",
+            "something\n"
+        ))));
+        assert!(unrecognised(parse_group_membership(&Output::new(
+            0,
+            "junk",
+            "No such key: GroupMembership\n"
+        ))));
+        assert!(unrecognised(parse_group_membership(&Output::new(
+            0,
+            members.clone(),
+            "No such key: GroupMembership\n"
+        ))));
+        assert!(unrecognised(parse_group_membership(&Output::new(
+            1, members, ""
+        ))));
+        assert!(unrecognised(parse_group_membership(&Output::new(
+            0,
+            group(
+                "<dict><key>dsAttrTypeStandard:GroupMembership</key><string>root</string></dict>"
+            ),
+            ""
+        ))));
+        assert!(unrecognised(parse_group_membership(&Output::new(
+            0,
+            group("<array/>"),
+            ""
+        ))));
+        assert!(unrecognised(parse_group_membership(&Output::new(
+            0,
+            "<?xml version=\"1.0\"?><plist><dict>",
+            ""
+        ))));
+    }
+
+    #[test]
+    fn authentication_authority_reads_both_text_forms() {
+        assert_eq!(
+            authentication_authority_from_text("AuthenticationAuthority: ;ShadowHash;HASHLIST:<SALTED-SHA512-PBKDF2> ;SecureToken; DisabledUser\n"),
+            Ok(vec![
+                ";ShadowHash;HASHLIST:<SALTED-SHA512-PBKDF2>".to_string(),
+                ";SecureToken;".into(),
+                "DisabledUser".into()
+            ])
+        );
+        assert_eq!(
+            authentication_authority_from_text("AuthenticationAuthority:\n ;ShadowHash;HASHLIST:<SALTED-SHA512-PBKDF2>\n ;SecureToken;\n"),
+            Ok(vec![";ShadowHash;HASHLIST:<SALTED-SHA512-PBKDF2>".to_string(), ";SecureToken;".into()])
+        );
+        assert_eq!(
+            authentication_authority_from_text("No such key: AuthenticationAuthority\n"),
+            Ok(vec![])
+        );
+    }
+
+    #[test]
+    fn authentication_authority_text_of_another_shape_is_an_error() {
+        for s in [
+            "",
+            "\n",
+            "AuthenticationAuthority:\n",
+            "AuthenticationAuthority:  \n",
+            "AuthenticationAuthority:\n;SecureToken;\n",
+            "AuthenticationAuthority:\n  ;SecureToken;\n",
+            "AuthenticationAuthority: ;SecureToken;\n ;more;\n",
+            "AuthenticationAuthority:;SecureToken;\n",
+            "RealName: Ann\n",
+            "No such key: AuthenticationAuthority\nAuthenticationAuthority: x\n",
+        ] {
+            assert!(authentication_authority_from_text(s).is_err(), "{s:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_queries_return_users_and_admins() {
+        let mut fake = FakeRunner::new();
+        let half = rec(&[(RECORD_NAME, &["half"])]);
+        fake.answer(
+            &read_all_users_call(),
+            Output::new(0, plist_array(&[&root(), &half, &ann()]), ""),
+        )
+        .answer(
+            &admin_group_call(),
+            Output::new(0, group("<dict><key>dsAttrTypeStandard:GroupMembership</key><array><string>root</string></array></dict>"), ""),
+        );
+        let records = read_user_records(&fake).await.unwrap();
+        assert_eq!(records.users.len(), 2);
+        assert_eq!(records.skipped.len(), 1);
+        assert_eq!(admins(&fake).await.unwrap(), ["root"]);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn arbitrary_output_never_panics(
+                stdout in proptest::collection::vec(any::<u8>(), 0..400),
+                stderr in proptest::collection::vec(any::<u8>(), 0..200),
+                code in any::<i32>(),
+            ) {
+                let out = Output::new(code, stdout, stderr);
+                let _ = parse_user_records(&out);
+                let _ = parse_group_membership(&out);
+                let _ = authentication_authority_from_text(&String::from_utf8_lossy(&out.stdout));
+            }
+
+            #[test]
+            fn arbitrary_attribute_values_never_panic(
+                name in "[a-z_]{0,8}",
+                uid in ".{0,12}",
+                hidden in ".{0,6}",
+                cut in 0usize..2000,
+            ) {
+                let clean = |s: &str| s.replace(['<', '&'], "");
+                let r = rec(&[
+                    (RECORD_NAME, &[&clean(&name)]),
+                    (UNIQUE_ID, &[&clean(&uid)]),
+                    ("dsAttrTypeNative:IsHidden", &[&clean(&hidden)]),
+                ]);
+                let full = plist_array(&[&root(), &r]);
+                let cut = cut.min(full.len());
+                let _ = parse_user_records(&Output::new(0, full.as_bytes()[..cut].to_vec(), Vec::new()));
+            }
+        }
+    }
 }

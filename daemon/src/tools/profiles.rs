@@ -1,11 +1,14 @@
 //! `/usr/bin/profiles`: the bootstrap token and the installed computer-level profiles.
 //!
-//! SKELETON: types and signatures are the contract used by `observe`; bodies to be written.
+//! Owns the two argv builders (`status -type bootstraptoken`, `-C -o stdout-xml`), their parsers
+//! and queries. It never runs `profiles show -type enrollment` (rate-limited, PLATFORM.md). Whether
+//! the escrow payload is present and what its install date means for the escrowed key are decided
+//! in `observe`/`decide`.
 
 use crate::paths::Tool;
-use crate::runner::{Call, Output, Runner};
+use crate::runner::{Call, Exit, Output, Runner};
 
-use super::{query, ParseError, ProbeError};
+use super::{excerpt, query, text, xml_plist_start, ParseError, ProbeError};
 
 /// The payload type of the FileVault recovery key escrow payload.
 pub const ESCROW_PAYLOAD_TYPE: &str = "com.apple.security.FDERecoveryKeyEscrow";
@@ -39,15 +42,511 @@ pub fn bootstrap_token_call() -> Call {
 pub fn computer_profiles_call() -> Call {
     Call::tool(Tool::Profiles, &["-C", "-o", "stdout-xml"])
 }
+
+/// `supported on server: YES|NO` and, when supported, `escrowed to server: YES|NO`.
+///
+/// Wording (PATTERNS.md "profiles: bootstrap token"): `profiles: Bootstrap Token supported on
+/// server: YES` / `profiles: Bootstrap Token escrowed to server: NO`, every line with the
+/// `profiles: ` prefix (robjschroeder/Bootstrap-Token-Escrow compares these two-line outputs for
+/// equality; corpus profiles-status-bootstraptoken/ttg-10.15.6-supported-no.txt has the single
+/// `supported on server: NO` line). Accepted defensively, pattern only, unverified: the line
+/// without the `profiles: ` prefix (Bootstrap Buddy matches the bare substring; its maintainer
+/// quotes it so in Inetum-Poland/bootstrap-buddy#14), `escrowed on server` (a FileWave KB wording
+/// reported in a Go test comment), and `yes`/`no` in lower case (every source shows upper case).
+///
+/// Both streams are read (Bootstrap Buddy read stdout only and once failed to see the answer,
+/// Inetum-Poland/bootstrap-buddy#11); a line that appears twice must agree. The exit code is not
+/// documented and not read. Strict: any other non-empty line, `supported: YES` without an
+/// `escrowed` line, or no `supported` line at all is `Unrecognised`.
 pub fn parse_bootstrap_token(out: &Output) -> Result<BootstrapToken, ParseError> {
-    Err(ParseError::unrecognised(out))
+    if let Exit::Signal(_) = out.exit {
+        return Err(ParseError::unrecognised(out));
+    }
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    let mut supported: Option<bool> = None;
+    let mut escrowed: Option<bool> = None;
+    for line in stdout.lines().chain(stderr.lines()) {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let body = line.strip_prefix("profiles: ").unwrap_or(line);
+        let (slot, answer) =
+            if let Some(a) = body.strip_prefix("Bootstrap Token supported on server: ") {
+                (&mut supported, a)
+            } else if let Some(a) = body
+                .strip_prefix("Bootstrap Token escrowed to server: ")
+                .or_else(|| body.strip_prefix("Bootstrap Token escrowed on server: "))
+            {
+                (&mut escrowed, a)
+            } else {
+                return Err(ParseError::unrecognised(out));
+            };
+        let value = match answer.trim() {
+            a if a.eq_ignore_ascii_case("YES") => true,
+            a if a.eq_ignore_ascii_case("NO") => false,
+            _ => return Err(ParseError::unrecognised(out)),
+        };
+        match *slot {
+            Some(prev) if prev != value => return Err(ParseError::unrecognised(out)),
+            _ => *slot = Some(value),
+        }
+    }
+    match (supported, escrowed) {
+        (Some(true), None) | (None, _) => Err(ParseError::unrecognised(out)),
+        // `supported: NO` with an `escrowed` line is not documented, but both are the tool's
+        // words: keep them as printed.
+        (Some(supported), escrowed) => Ok(BootstrapToken {
+            supported,
+            escrowed,
+        }),
+    }
 }
+
+/// The profiles under `_computerlevel`; per-user keys are ignored.
+///
+/// Shape (PATTERNS.md "profiles list/show & stdout-xml"; fleetdm/fleet
+/// orbit/pkg/profiles/profiles_darwin_test.go `withFleetdConfig`, `emptyOutput`): an XML plist
+/// dict whose `_computerlevel` is an array of profile dicts with `ProfileIdentifier`,
+/// `ProfileDisplayName`, `ProfileInstallDate` and `ProfileItems` (dicts with `PayloadType`); no
+/// profile at all prints `<dict/>`. `ProfileInstallDate` is a `<string>` `2023-02-27 18:55:07
+/// +0000` in Fleet's fixture and in every other published sample; a plist `<date>` is accepted
+/// too (pattern only, unverified: one synthetic 2026 fixture). Fleet's fixture has a newline
+/// before `<?xml`: text before the plist is skipped (TOOLCHAIN.md).
+///
+/// Strict, because the escrow decision rests on it: exit 0 required; a profile without a string
+/// `ProfileIdentifier`, without a `ProfileItems` array, with an item without a string
+/// `PayloadType`, or with an install date in another form is `Unrecognised` with a description.
 pub fn parse_computer_profiles(out: &Output) -> Result<Vec<InstalledProfile>, ParseError> {
-    Err(ParseError::unrecognised(out))
+    if !out.exit.success() {
+        return Err(ParseError::unrecognised(out));
+    }
+    let Some(xml) = xml_plist_start(&out.stdout) else {
+        return Err(ParseError::unrecognised(out));
+    };
+    let value = plist::Value::from_reader_xml(xml)
+        .map_err(|e| malformed(out, format!("not a plist ({e})")))?;
+    let root = value
+        .as_dictionary()
+        .ok_or_else(|| malformed(out, "the output is not a dictionary".into()))?;
+    let Some(level) = root.get("_computerlevel") else {
+        return Ok(Vec::new());
+    };
+    let level = level
+        .as_array()
+        .ok_or_else(|| malformed(out, "_computerlevel is not an array".into()))?;
+    level
+        .iter()
+        .enumerate()
+        .map(|(n, p)| profile(p).map_err(|what| malformed(out, format!("profile {n}: {what}"))))
+        .collect()
 }
+
 pub async fn bootstrap_token(r: &impl Runner) -> Result<BootstrapToken, ProbeError> {
     query(r, &bootstrap_token_call(), parse_bootstrap_token).await
 }
 pub async fn computer_profiles(r: &impl Runner) -> Result<Vec<InstalledProfile>, ProbeError> {
     query(r, &computer_profiles_call(), parse_computer_profiles).await
+}
+
+fn profile(value: &plist::Value) -> Result<InstalledProfile, String> {
+    let dict = value.as_dictionary().ok_or("not a dictionary")?;
+    let identifier = dict
+        .get("ProfileIdentifier")
+        .and_then(plist::Value::as_string)
+        .ok_or("no string ProfileIdentifier")?
+        .to_owned();
+    let display_name = match dict.get("ProfileDisplayName") {
+        None => None,
+        Some(v) => Some(
+            v.as_string()
+                .ok_or(format!("{identifier}: ProfileDisplayName is not a string"))?
+                .to_owned(),
+        ),
+    };
+    let install_date = match dict.get("ProfileInstallDate") {
+        None => None,
+        Some(v) => Some(install_date(v).map_err(|e| format!("{identifier}: {e}"))?),
+    };
+    let items = dict
+        .get("ProfileItems")
+        .and_then(plist::Value::as_array)
+        .ok_or(format!("{identifier}: no ProfileItems array"))?;
+    let payload_types = items
+        .iter()
+        .map(|item| {
+            item.as_dictionary()
+                .and_then(|d| d.get("PayloadType"))
+                .and_then(plist::Value::as_string)
+                .map(str::to_owned)
+                .ok_or(format!("{identifier}: an item has no string PayloadType"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(InstalledProfile {
+        identifier,
+        display_name,
+        install_date,
+        payload_types,
+    })
+}
+
+/// `2023-02-27 18:55:07 +0000` (a string), or a plist `<date>`.
+fn install_date(value: &plist::Value) -> Result<jiff::Timestamp, String> {
+    if let Some(s) = value.as_string() {
+        return jiff::fmt::strtime::parse("%Y-%m-%d %H:%M:%S %z", s)
+            .and_then(|t| t.to_timestamp())
+            .map_err(|_| format!("ProfileInstallDate `{s}` is not YYYY-MM-DD HH:MM:SS +ZZZZ"));
+    }
+    if let Some(d) = value.as_date() {
+        let t: std::time::SystemTime = d.into();
+        return jiff::Timestamp::try_from(t).map_err(|e| format!("ProfileInstallDate: {e}"));
+    }
+    Err("ProfileInstallDate is neither a string nor a date".into())
+}
+
+fn malformed(out: &Output, what: String) -> ParseError {
+    ParseError::Unrecognised {
+        exit: out.exit,
+        excerpt: excerpt(what.as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::fake::FakeRunner;
+
+    const SUPPORTED_YES: &str = "profiles: Bootstrap Token supported on server: YES\n";
+    const SUPPORTED_NO: &str = "profiles: Bootstrap Token supported on server: NO\n";
+    const ESCROWED_YES: &str = "profiles: Bootstrap Token escrowed to server: YES\n";
+    const ESCROWED_NO: &str = "profiles: Bootstrap Token escrowed to server: NO\n";
+
+    fn bt(stdout: &str) -> Result<BootstrapToken, ParseError> {
+        parse_bootstrap_token(&Output::new(0, stdout, ""))
+    }
+
+    fn unrecognised<T: std::fmt::Debug>(r: Result<T, ParseError>) -> bool {
+        matches!(r, Err(ParseError::Unrecognised { .. }))
+    }
+
+    #[test]
+    fn the_calls_are_status_bootstraptoken_and_computer_xml() {
+        assert_eq!(
+            bootstrap_token_call().argv(),
+            ["/usr/bin/profiles", "status", "-type", "bootstraptoken"]
+        );
+        assert_eq!(
+            computer_profiles_call().argv(),
+            ["/usr/bin/profiles", "-C", "-o", "stdout-xml"]
+        );
+    }
+
+    #[test]
+    fn unsupported_prints_one_line_and_says_nothing_of_escrow() {
+        assert_eq!(
+            bt(SUPPORTED_NO),
+            Ok(BootstrapToken {
+                supported: false,
+                escrowed: None
+            })
+        );
+    }
+
+    #[test]
+    fn supported_and_escrowed_or_not() {
+        assert_eq!(
+            bt(&format!("{SUPPORTED_YES}{ESCROWED_YES}")),
+            Ok(BootstrapToken {
+                supported: true,
+                escrowed: Some(true)
+            })
+        );
+        assert_eq!(
+            bt(&format!("{SUPPORTED_YES}{ESCROWED_NO}")),
+            Ok(BootstrapToken {
+                supported: true,
+                escrowed: Some(false)
+            })
+        );
+    }
+
+    #[test]
+    fn the_prefix_escrowed_on_and_lower_case_are_accepted_defensively() {
+        let want = Ok(BootstrapToken {
+            supported: true,
+            escrowed: Some(true),
+        });
+        assert_eq!(
+            bt("Bootstrap Token supported on server: YES\nBootstrap Token escrowed to server: YES\n"),
+            want
+        );
+        assert_eq!(
+            bt("profiles: Bootstrap Token supported on server: YES\nprofiles: Bootstrap Token escrowed on server: YES\n"),
+            want
+        );
+        assert_eq!(
+            bt("profiles: Bootstrap Token supported on server: yes\nprofiles: Bootstrap Token escrowed to server: yes\n"),
+            want
+        );
+    }
+
+    #[test]
+    fn the_answer_may_come_on_stderr_or_split_across_streams() {
+        let out = Output::new(0, "", format!("{SUPPORTED_YES}{ESCROWED_NO}"));
+        assert_eq!(
+            parse_bootstrap_token(&out),
+            Ok(BootstrapToken {
+                supported: true,
+                escrowed: Some(false)
+            })
+        );
+        let out = Output::new(0, SUPPORTED_YES, ESCROWED_YES);
+        assert_eq!(
+            parse_bootstrap_token(&out).map(|b| b.escrowed),
+            Ok(Some(true))
+        );
+    }
+
+    #[test]
+    fn unsupported_with_an_escrow_line_keeps_what_was_printed() {
+        assert_eq!(
+            bt(&format!("{SUPPORTED_NO}{ESCROWED_YES}")),
+            Ok(BootstrapToken {
+                supported: false,
+                escrowed: Some(true)
+            })
+        );
+    }
+
+    #[test]
+    fn supported_without_an_escrow_line_is_unrecognised() {
+        assert!(unrecognised(bt(SUPPORTED_YES)));
+    }
+
+    #[test]
+    fn missing_conflicting_or_unknown_lines_are_unrecognised() {
+        for s in [
+            "",
+            ESCROWED_YES,
+            "profiles: Bootstrap Token supported on server: MAYBE\n",
+            "profiles: something new\nprofiles: Bootstrap Token supported on server: NO\n",
+            "profiles: Bootstrap Token supported on server: NO\nprofiles: Bootstrap Token supported on server: YES\n",
+            "profiles: Bootstrap Token supported on server: YES\nprofiles: Bootstrap Token escrowed to server: YES\nprofiles: Bootstrap Token escrowed to server: NO\n",
+        ] {
+            assert!(unrecognised(bt(s)), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_same_line_twice_is_fine_and_the_exit_code_is_not_read() {
+        let out = Output::new(1, format!("{SUPPORTED_NO}{SUPPORTED_NO}"), "");
+        assert_eq!(
+            parse_bootstrap_token(&out),
+            Ok(BootstrapToken {
+                supported: false,
+                escrowed: None
+            })
+        );
+    }
+
+    #[test]
+    fn a_killed_profiles_is_unrecognised() {
+        let out = Output {
+            exit: Exit::Signal(15),
+            stdout: SUPPORTED_NO.into(),
+            stderr: Vec::new(),
+            truncated: false,
+        };
+        assert!(unrecognised(parse_bootstrap_token(&out)));
+        assert!(unrecognised(parse_computer_profiles(&out)));
+    }
+
+    fn profiles_xml(body: &str) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n\
+             <plist version=\"1.0\">\n{body}\n</plist>\n"
+        )
+    }
+
+    fn one_profile(date: &str, items: &str) -> String {
+        profiles_xml(&format!(
+            "<dict><key>_computerlevel</key><array><dict>\
+             <key>ProfileDisplayName</key><string>FileVault escrow</string>\
+             <key>ProfileIdentifier</key><string>com.example.escrow</string>\
+             {date}\
+             <key>ProfileItems</key><array>{items}</array>\
+             </dict></array></dict>"
+        ))
+    }
+
+    const ESCROW_ITEMS: &str = "<dict><key>PayloadType</key><string>com.apple.security.FDERecoveryKeyEscrow</string></dict>\
+                                <dict><key>PayloadType</key><string>com.apple.security.pkcs1</string></dict>";
+
+    fn computer(stdout: String) -> Result<Vec<InstalledProfile>, ParseError> {
+        parse_computer_profiles(&Output::new(0, stdout, ""))
+    }
+
+    #[test]
+    fn a_profile_with_its_payloads_and_string_install_date() {
+        let xml = one_profile(
+            "<key>ProfileInstallDate</key><string>2023-02-27 18:55:07 +0000</string>",
+            ESCROW_ITEMS,
+        );
+        let got = computer(xml).unwrap();
+        assert_eq!(
+            got,
+            [InstalledProfile {
+                identifier: "com.example.escrow".into(),
+                display_name: Some("FileVault escrow".into()),
+                install_date: Some("2023-02-27T18:55:07Z".parse().unwrap()),
+                payload_types: vec![
+                    ESCROW_PAYLOAD_TYPE.into(),
+                    "com.apple.security.pkcs1".into()
+                ],
+            }]
+        );
+        assert!(got[0].has_payload(ESCROW_PAYLOAD_TYPE));
+        assert!(!got[0].has_payload("com.apple.mdm"));
+    }
+
+    #[test]
+    fn a_non_utc_offset_is_converted_to_the_same_instant() {
+        let xml = one_profile(
+            "<key>ProfileInstallDate</key><string>2023-02-27 19:55:07 +0100</string>",
+            ESCROW_ITEMS,
+        );
+        assert_eq!(
+            computer(xml).unwrap()[0].install_date,
+            Some("2023-02-27T18:55:07Z".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn a_plist_date_is_accepted_too() {
+        let xml = one_profile(
+            "<key>ProfileInstallDate</key><date>2026-01-15T10:00:00Z</date>",
+            ESCROW_ITEMS,
+        );
+        assert_eq!(
+            computer(xml).unwrap()[0].install_date,
+            Some("2026-01-15T10:00:00Z".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn a_profile_without_a_date_or_name_keeps_none() {
+        let xml = profiles_xml(
+            "<dict><key>_computerlevel</key><array><dict>\
+             <key>ProfileIdentifier</key><string>a</string><key>ProfileItems</key><array/>\
+             </dict></array></dict>",
+        );
+        assert_eq!(
+            computer(xml).unwrap(),
+            [InstalledProfile {
+                identifier: "a".into(),
+                display_name: None,
+                install_date: None,
+                payload_types: vec![],
+            }]
+        );
+    }
+
+    #[test]
+    fn an_empty_dict_and_per_user_keys_mean_no_computer_profiles() {
+        assert_eq!(computer(profiles_xml("<dict/>")).unwrap(), []);
+        let per_user = profiles_xml(
+            "<dict><key>ann</key><array><dict><key>ProfileIdentifier</key><string>u</string></dict></array></dict>",
+        );
+        assert_eq!(computer(per_user).unwrap(), []);
+    }
+
+    #[test]
+    fn text_before_the_plist_is_skipped() {
+        let xml = format!("\n{}", profiles_xml("<dict/>"));
+        assert_eq!(computer(xml).unwrap(), []);
+    }
+
+    #[test]
+    fn malformed_profiles_are_unrecognised_with_a_description() {
+        let date_only = one_profile(
+            "<key>ProfileInstallDate</key><string>2026-01-01</string>",
+            ESCROW_ITEMS,
+        );
+        match computer(date_only) {
+            Err(ParseError::Unrecognised { excerpt, .. }) => {
+                assert!(excerpt.contains("2026-01-01"), "{excerpt}")
+            }
+            other => panic!("{other:?}"),
+        }
+        for xml in [
+            one_profile("<key>ProfileInstallDate</key><integer>1</integer>", ESCROW_ITEMS),
+            one_profile("", "<dict><key>PayloadIdentifier</key><string>x</string></dict>"),
+            one_profile("", "<string>x</string>"),
+            profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileItems</key><array/></dict></array></dict>"),
+            profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileIdentifier</key><string>a</string></dict></array></dict>"),
+            profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileIdentifier</key><string>a</string><key>ProfileDisplayName</key><integer>1</integer><key>ProfileItems</key><array/></dict></array></dict>"),
+            profiles_xml("<dict><key>_computerlevel</key><array><string>x</string></array></dict>"),
+            profiles_xml("<dict><key>_computerlevel</key><dict/></dict>"),
+            profiles_xml("<array/>"),
+            "There are no configuration profiles installed\n".to_owned(),
+            "<?xml version=\"1.0\"?><plist><dict><key>_computerlevel</key>".to_owned(),
+        ] {
+            assert!(unrecognised(computer(xml.clone())), "{xml}");
+        }
+    }
+
+    #[test]
+    fn a_failed_exit_is_unrecognised_even_with_a_plist() {
+        let out = Output::new(1, profiles_xml("<dict/>"), "");
+        assert!(unrecognised(parse_computer_profiles(&out)));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_queries_run_their_calls() {
+        let mut fake = FakeRunner::new();
+        fake.answer(&bootstrap_token_call(), Output::new(0, SUPPORTED_NO, ""))
+            .answer(
+                &computer_profiles_call(),
+                Output::new(0, profiles_xml("<dict/>"), ""),
+            );
+        assert_eq!(
+            bootstrap_token(&fake).await,
+            Ok(BootstrapToken {
+                supported: false,
+                escrowed: None
+            })
+        );
+        assert_eq!(computer_profiles(&fake).await, Ok(vec![]));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn arbitrary_output_never_panics(
+                stdout in proptest::collection::vec(any::<u8>(), 0..400),
+                stderr in proptest::collection::vec(any::<u8>(), 0..200),
+                code in any::<i32>(),
+            ) {
+                let out = Output::new(code, stdout, stderr);
+                let _ = parse_bootstrap_token(&out);
+                let _ = parse_computer_profiles(&out);
+            }
+
+            #[test]
+            fn a_cut_profile_list_never_panics(cut in 0usize..800, date in ".{0,30}") {
+                let full = one_profile(
+                    &format!("<key>ProfileInstallDate</key><string>{}</string>",
+                        date.replace(['<', '&'], "")),
+                    ESCROW_ITEMS,
+                );
+                let cut = cut.min(full.len());
+                let _ = parse_computer_profiles(&Output::new(0, full.as_bytes()[..cut].to_vec(), Vec::new()));
+            }
+        }
+    }
 }
