@@ -5,8 +5,20 @@
 //! processes and `paths::Root` the only filesystem root, so everything else is pure and tested on
 //! Linux against real tool outputs and a simulated Mac. The binary (`main.rs`) only calls `cli`.
 
+pub mod check;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod decide;
+pub mod files;
+pub mod lock;
+pub mod observe;
 pub mod paths;
+pub mod privilege;
+pub mod report;
 pub mod runner;
 pub mod secret;
+pub mod state;
+pub mod status;
 pub mod tools;
-pub mod cli { pub fn main() -> i32 { 0 } }
+pub mod usage;

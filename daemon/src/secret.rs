@@ -152,7 +152,10 @@ mod tests {
     #[test]
     fn debug_output_shows_no_byte_of_the_secret() {
         let s = Secret::new(KEY.as_bytes().to_vec());
-        let shown = format!("{s:?} {:?}", RecoveryKey::parse(Secret::new(KEY.into())).unwrap());
+        let shown = format!(
+            "{s:?} {:?}",
+            RecoveryKey::parse(Secret::new(KEY.into())).unwrap()
+        );
         assert!(!shown.contains("DLEV"), "{shown}");
         assert!(shown.contains("redacted"));
     }
@@ -186,7 +189,10 @@ mod tests {
             ("", KeyShapeError::Empty),
             ("   ", KeyShapeError::Empty),
             ("DLEV-ZYT9", KeyShapeError::WrongLength(8)),
-            ("DLEV-ZYT9-ODLA-PVML-66DV-HZ8R-AAAA", KeyShapeError::WrongLength(28)),
+            (
+                "DLEV-ZYT9-ODLA-PVML-66DV-HZ8R-AAAA",
+                KeyShapeError::WrongLength(28),
+            ),
             ("DLEV_ZYT9-ODLA-PVML-66DV-HZ8R", KeyShapeError::BadCharacter),
             ("DLEVZ-YT9-ODLA-PVML-66DV-HZ8R", KeyShapeError::BadCharacter),
         ];

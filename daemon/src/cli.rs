@@ -1,0 +1,213 @@
+//! The command line: parse arguments into a command, check privilege, run it, map the outcome to
+//! an exit code (0 fine, 1 status written with a failed probe or, when asked, problems, 2 fatal).
+//!
+//! Nothing is decided here beyond dispatch; every command's logic lives in its module.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::check::{self, Env};
+use crate::clock::{Clock, SystemClock};
+use crate::config;
+use crate::files::Owners;
+use crate::lock;
+use crate::paths::Root;
+use crate::privilege;
+use crate::report;
+use crate::runner::ProcessRunner;
+use crate::status::{self, ReadError};
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 fine; 1 the status was written but a probe failed (or, with --fail-on-problems,
+a problem was found); 2 fatal (nothing written, or a command refused, with the reason).
+
+Files: status /Library/Keywarden/status.plist (0644, read by inventory); state
+/var/db/keywarden/ (0700, root); configuration: the org.keywarden preference domain
+(/Library/Managed Preferences/org.keywarden.plist wins over /Library/Preferences/org.keywarden.plist).";
+
+/// Keywarden keeps FileVault personal recovery keys valid, escrowed and unused, and publishes
+/// what it knows in a status plist for MDM inventory.
+#[derive(Debug, Parser)]
+#[command(name = "keywarden", version, about, long_about = None, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Run against a simulated Mac laid out in DIR (tools at DIR/usr/bin/..., files under DIR/...)
+    /// instead of this Mac. Used by tests, `make demo` and benchmarks.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one check now and write the status plist (root).
+    #[command(after_help = "\
+Examples:
+  sudo keywarden check                      # check now, exit 1 if a macOS tool failed
+  sudo keywarden check --fail-on-problems   # also exit 1 when the Mac has any problem
+  keywarden --root /tmp/mac check           # against a simulated Mac (no root needed)
+
+Waits up to 60 s when the daemon is in the middle of its own check.")]
+    Check {
+        /// Exit 1 when the status lists any problem (for scripts and CI gates).
+        #[arg(long)]
+        fail_on_problems: bool,
+    },
+    /// Show the status as a readable table (any user).
+    #[command(after_help = "\
+Examples:
+  keywarden status          # what a helpdesk technician reads
+  keywarden status --json   # the same, as JSON, for scripts")]
+    Status {
+        /// Print JSON instead of the table (dates in RFC 3339, UTC).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one status value as a Jamf extension attribute result (any user).
+    #[command(after_help = "\
+KEY.PATH follows the status plist: dictionary keys and array indexes joined by dots.
+Strings print as they are, booleans true/false, dates YYYY-MM-DD hh:mm:ss (UTC), numbers in
+decimal, arrays joined by \", \". A missing key prints an empty result. Healthy prints Stale when
+the status is older than StaleAfterHours, and every key prints NotInstalled when there is no
+status at all.
+
+Examples:
+  keywarden ea Healthy                      # <result>true</result>
+  keywarden ea RecoveryKey.State            # <result>Valid</result>
+  keywarden ea Escrow.FileVaultPRKModifiedAt
+  keywarden ea SecureToken.Users.0.Name")]
+    Ea {
+        /// The value to print, e.g. RecoveryKey.State or SecureToken.Users.0.Name.
+        #[arg(value_name = "KEY.PATH")]
+        key_path: String,
+    },
+}
+
+/// Entry point of the binary; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_stderr_logging();
+    run(cli)
+}
+
+fn init_stderr_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::WARN)
+        .with_target(false)
+        .try_init();
+}
+
+fn fail(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("keywarden: {msg}");
+    2
+}
+
+/// Run a parsed command.
+pub fn run(cli: Cli) -> i32 {
+    let root = cli.root.map(Root::new).unwrap_or_default();
+    let owners = Owners::current();
+    match cli.command {
+        Command::Check { fail_on_problems } => {
+            if let Err(e) = privilege::require_root("check", &root, owners) {
+                return fail(e);
+            }
+            let cfg = config::load(&root, owners);
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => return fail(format!("cannot start the runtime: {e}")),
+            };
+            let runner = ProcessRunner::new(root.clone(), cfg.config.tool_timeout);
+            let env = Env {
+                runner: &runner,
+                clock: &SystemClock,
+                root: &root,
+                owners,
+                lock_wait: lock::CHECK_LOCK_WAIT,
+                next_check_at: None,
+            };
+            match rt.block_on(check::run(&env, &cfg)) {
+                Ok(outcome) => {
+                    let s = &outcome.status;
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(
+                        out,
+                        "{}: {}",
+                        if s.healthy { "healthy" } else { "problems" },
+                        if s.problems.is_empty() {
+                            report::one_line(s)
+                        } else {
+                            s.problems
+                                .iter()
+                                .map(|p| p.code())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    );
+                    for e in &s.daemon.errors {
+                        let _ = writeln!(out, "error: {e}");
+                    }
+                    if outcome.probe_failed || (fail_on_problems && !s.healthy) {
+                        1
+                    } else {
+                        0
+                    }
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Status { json } => {
+            let now = SystemClock.now();
+            if json {
+                match status::read_value(&root) {
+                    Ok(v) => {
+                        let text = serde_json::to_string_pretty(&report::to_json(&v))
+                            .expect("JSON values always serialise");
+                        println!("{text}");
+                        0
+                    }
+                    Err(e) => fail(e),
+                }
+            } else {
+                match status::read(&root) {
+                    Ok(s) => {
+                        let hours = config::load(&root, owners).config.stale_after_hours;
+                        print!("{}", report::table(&s, now, hours));
+                        0
+                    }
+                    Err(e) => fail(e),
+                }
+            }
+        }
+        Command::Ea { key_path } => {
+            let now = SystemClock.now();
+            let value = match status::read_value(&root) {
+                Ok(v) => {
+                    let hours = config::load(&root, owners).config.stale_after_hours;
+                    report::ea_value(&v, &key_path, now, hours)
+                }
+                Err(ReadError::Missing { .. }) => "NotInstalled".to_owned(),
+                Err(e) => {
+                    // Inventory gets a value it can group on; the reason goes to stderr.
+                    eprintln!("keywarden: {e}");
+                    "Unreadable".to_owned()
+                }
+            };
+            println!("<result>{value}</result>");
+            0
+        }
+    }
+}

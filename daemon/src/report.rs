@@ -1,0 +1,438 @@
+//! Views of the status for people and inventory: the readable table of `keywarden status`, its
+//! JSON form, and the `<result>` of `keywarden ea KEY.PATH` for Jamf extension attributes.
+//!
+//! Pure functions of the status (and of `now` and `StaleAfterHours`); reading the file is
+//! `status`'s job. All of these work for any user: the status holds no secret.
+
+use std::fmt::Write as _;
+
+use jiff::Timestamp;
+
+use crate::clock;
+use crate::status::{EscrowState, FileVaultState, KeyState, Problem, Status};
+
+/// One line of meaning per problem, for the table (the doctor gives the remedies).
+pub fn problem_summary(p: Problem) -> &'static str {
+    match p {
+        Problem::FileVaultOff => {
+            "FileVault is not protecting this Mac (off, deferred or decrypting)"
+        }
+        Problem::RecoveryKeyMissing => "FileVault is on but there is no personal recovery key",
+        Problem::RecoveryKeyUsed => {
+            "the recovery key was used to unlock this Mac and must be replaced"
+        }
+        Problem::RecoveryKeyNotEscrowed => {
+            "the MDM holds no valid copy of the current recovery key"
+        }
+        Problem::EscrowProfileMissing => {
+            "no FileVault escrow profile is installed: keys cannot reach the MDM"
+        }
+        Problem::RotationOverdue => "a requested key rotation has not happened in time",
+        Problem::RotationNeedsPasswordLogin => {
+            "the user logs in with a smart card; a rotation needs a password login"
+        }
+        Problem::EscrowBuddyMechanismMissing => {
+            "Escrow Buddy is installed but missing from the login mechanisms"
+        }
+        Problem::ConsoleUserWithoutSecureToken => {
+            "the logged-in user has no SecureToken and cannot unlock FileVault"
+        }
+        Problem::AdditionalAdminWithSecureToken => "an extra admin account holds a SecureToken",
+        Problem::NoHumanVolumeOwner => {
+            "no user account owns the volume: macOS updates cannot be authorised"
+        }
+        Problem::BootstrapTokenNotEscrowed => {
+            "the MDM supports a bootstrap token but none is escrowed"
+        }
+        Problem::PlaintextKeyOnDisk => {
+            "a file from deferred enablement holds a recovery key in plain text"
+        }
+        Problem::ToolFailed => "a macOS tool failed; some values are stale (see Errors)",
+        Problem::StateUnreadable => "Keywarden's state file could not be used and was rebuilt",
+    }
+}
+
+/// How old the status is, and whether that is older than `stale_after_hours`.
+pub fn is_stale(generated_at: Timestamp, now: Timestamp, stale_after_hours: u32) -> bool {
+    now.as_second() - generated_at.as_second() > i64::from(stale_after_hours) * 3600
+}
+
+fn when(ts: Option<Timestamp>) -> String {
+    ts.map(|t| format!("{} UTC", clock::ea_format(t)))
+        .unwrap_or_else(|| "never".to_owned())
+}
+
+fn yes_no(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown",
+    }
+}
+
+fn stale_mark(stale: bool, observed: Option<Timestamp>) -> String {
+    if stale {
+        format!("  [stale: last observed {}]", when(observed))
+    } else {
+        String::new()
+    }
+}
+
+/// The readable table of `keywarden status`.
+pub fn table(s: &Status, now: Timestamp, stale_after_hours: u32) -> String {
+    let mut o = String::new();
+    let age_min = (now.as_second() - s.generated_at.as_second()).max(0) / 60;
+    let _ = writeln!(
+        o,
+        "Keywarden {} status, written {} ({} min ago)",
+        s.version,
+        when(Some(s.generated_at)),
+        age_min
+    );
+    if is_stale(s.generated_at, now, stale_after_hours) {
+        let _ = writeln!(o, "WARNING: this status is older than {stale_after_hours} hours: Keywarden may not be running.");
+    }
+    if s.healthy {
+        let _ = writeln!(o, "Healthy:        yes");
+    } else {
+        let _ = writeln!(o, "Healthy:        no");
+        for p in &s.problems {
+            let _ = writeln!(o, "  {:<31} {}", p.code(), problem_summary(*p));
+        }
+    }
+    let _ = writeln!(o);
+    let fv = &s.file_vault;
+    let mut fv_line = format!("{:?}", fv.state);
+    if let Some(p) = fv.percent_complete {
+        let _ = write!(fv_line, " ({p}% complete)");
+    }
+    if fv.restart_required == Some(true) {
+        fv_line.push_str(", restart required");
+    }
+    if let Some(u) = &fv.deferred_user {
+        let _ = write!(fv_line, ", deferred for {u}");
+    }
+    if fv.institutional_key_present == Some(true) {
+        fv_line.push_str(", institutional key present");
+    }
+    if let Some(f) = &fv.plaintext_key_file {
+        let _ = write!(fv_line, ", plaintext key file at {f}");
+    }
+    let _ = writeln!(
+        o,
+        "FileVault:      {fv_line}{}",
+        stale_mark(fv.stale, fv.observed_at)
+    );
+
+    let rk = &s.recovery_key;
+    let _ = writeln!(
+        o,
+        "Recovery key:   {:?}, present: {}, used this boot: {} (detection {:?}){}",
+        rk.state,
+        yes_no(rk.present),
+        yes_no(rk.used_this_boot),
+        rk.use_detection,
+        stale_mark(rk.stale, rk.observed_at)
+    );
+    if rk.last_used_at.is_some() || rk.last_changed_at.is_some() || rk.last_validated_at.is_some() {
+        let _ = writeln!(
+            o,
+            "                last used {}, last changed {}, last validated {}{}",
+            when(rk.last_used_at),
+            when(rk.last_changed_at),
+            when(rk.last_validated_at),
+            rk.last_validation
+                .map(|v| format!(" ({v:?})"))
+                .unwrap_or_default()
+        );
+    }
+    let e = &s.escrow;
+    let _ = writeln!(
+        o,
+        "Escrow:         {:?}, profile installed: {}{}, escrow file: {}{}",
+        e.state,
+        yes_no(e.profile_installed),
+        e.profile_installed_at
+            .map(|t| format!(" ({})", when(Some(t))))
+            .unwrap_or_default(),
+        match (e.filevault_prk_present, e.filevault_prk_modified_at) {
+            (Some(true), Some(t)) => format!("written {}", when(Some(t))),
+            (Some(false), _) => "absent".to_owned(),
+            _ => "unknown".to_owned(),
+        },
+        stale_mark(e.stale, e.observed_at)
+    );
+    if let Some(l) = &e.location {
+        let _ = writeln!(o, "                location: {l}");
+    }
+    let r = &s.rotation;
+    let _ = write!(o, "Rotation:       {:?}", r.state);
+    if let Some(reason) = &r.reason {
+        let _ = write!(o, " ({reason})");
+    }
+    if let Some(m) = &r.method {
+        let _ = write!(o, " via {m}");
+    }
+    if r.attempts > 0 {
+        let _ = write!(o, ", {} attempt(s)", r.attempts);
+    }
+    if let Some(err) = &r.last_error {
+        let _ = write!(o, ", last error: {err}");
+    }
+    let _ = writeln!(o);
+    let st = &s.secure_token;
+    let _ = writeln!(
+        o,
+        "SecureToken:    console user {} ({}), human volume owners: {}{}",
+        st.console_user.as_deref().unwrap_or("(nobody logged in)"),
+        match st.console_user_has_token {
+            Some(true) => "has a token",
+            Some(false) => "NO token",
+            None => "token unknown",
+        },
+        st.human_volume_owners
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "unknown".into()),
+        stale_mark(st.stale, st.observed_at)
+    );
+    if !st.users.is_empty() {
+        let _ = writeln!(
+            o,
+            "  {:<20} {:>6}  {:<5}  {:<7}  {:<5}  {:<6}  SMARTCARD",
+            "USER", "UID", "ADMIN", "TOKEN", "OWNER", "HIDDEN"
+        );
+        for u in &st.users {
+            let _ = writeln!(
+                o,
+                "  {:<20} {:>6}  {:<5}  {:<7}  {:<5}  {:<6}  {}",
+                u.name,
+                u.uid,
+                yes_no(Some(u.admin)),
+                yes_no(u.secure_token),
+                yes_no(u.volume_owner),
+                yes_no(Some(u.hidden)),
+                yes_no(Some(u.smart_card))
+            );
+        }
+    }
+    if !st.additional_admins_with_token.is_empty() {
+        let _ = writeln!(
+            o,
+            "  extra admins with a token: {}",
+            st.additional_admins_with_token.join(", ")
+        );
+    }
+    let b = &s.bootstrap_token;
+    let _ = writeln!(
+        o,
+        "Bootstrap token: supported by MDM: {}, escrowed: {}{}",
+        yes_no(b.supported),
+        yes_no(b.escrowed),
+        stale_mark(b.stale, b.observed_at)
+    );
+    let h = &s.host;
+    let _ = writeln!(
+        o,
+        "Host:           macOS {} ({}), {}, boot session {}{}",
+        h.os_version.as_deref().unwrap_or("?"),
+        h.os_build.as_deref().unwrap_or("?"),
+        match h.apple_silicon {
+            Some(true) => "Apple silicon",
+            Some(false) => "Intel",
+            None => "chip unknown",
+        },
+        h.boot_session_uuid.as_deref().unwrap_or("?"),
+        stale_mark(h.stale, h.observed_at)
+    );
+    let d = &s.daemon;
+    let _ = writeln!(
+        o,
+        "Daemon:         last check {} ({} ms), next {}, {} KiB resident, {:.2} CPU s",
+        when(d.last_check_at),
+        d.check_duration_ms,
+        when(d.next_check_at),
+        d.resident_memory_bytes / 1024,
+        d.cpu_seconds
+    );
+    for err in &d.errors {
+        let _ = writeln!(o, "  error: {err}");
+    }
+    for w in &d.config_warnings {
+        let _ = writeln!(o, "  configuration warning: {w}");
+    }
+    o
+}
+
+/// The status as JSON (dates as RFC 3339 strings in UTC, whole seconds).
+pub fn to_json(v: &plist::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        plist::Value::Array(a) => J::Array(a.iter().map(to_json).collect()),
+        plist::Value::Dictionary(d) => {
+            J::Object(d.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+        }
+        plist::Value::Boolean(b) => J::Bool(*b),
+        plist::Value::Date(d) => J::String(clock::from_plist_date(*d).to_string()),
+        plist::Value::Real(r) => serde_json::Number::from_f64(*r)
+            .map(J::Number)
+            .unwrap_or(J::Null),
+        plist::Value::Integer(i) => match (i.as_signed(), i.as_unsigned()) {
+            (Some(s), _) => J::from(s),
+            (None, Some(u)) => J::from(u),
+            (None, None) => J::Null,
+        },
+        plist::Value::String(s) => J::String(s.clone()),
+        plist::Value::Data(d) => J::Array(d.iter().map(|b| J::from(*b)).collect()),
+        _ => J::Null,
+    }
+}
+
+/// The value of `KEY.PATH` for a Jamf extension attribute (without the `<result>` tags).
+/// `Healthy` reads `Stale` when the status is older than `stale_after_hours`.
+pub fn ea_value(
+    status: &plist::Value,
+    path: &str,
+    now: Timestamp,
+    stale_after_hours: u32,
+) -> String {
+    if path == "Healthy" {
+        let generated = status
+            .as_dictionary()
+            .and_then(|d| d.get("GeneratedAt"))
+            .and_then(|v| v.as_date())
+            .map(clock::from_plist_date);
+        match generated {
+            Some(g) if !is_stale(g, now, stale_after_hours) => {}
+            // No date or too old: inventory must not read an old "true" as healthy.
+            _ => return "Stale".to_owned(),
+        }
+    }
+    let mut cur = status;
+    for part in path.split('.') {
+        let next = match cur {
+            plist::Value::Dictionary(d) => d.get(part),
+            plist::Value::Array(a) => part.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => None,
+        };
+        match next {
+            Some(v) => cur = v,
+            None => return String::new(),
+        }
+    }
+    render(cur)
+}
+
+fn render(v: &plist::Value) -> String {
+    match v {
+        plist::Value::String(s) => s.clone(),
+        plist::Value::Boolean(b) => b.to_string(),
+        plist::Value::Date(d) => clock::ea_format(clock::from_plist_date(*d)),
+        plist::Value::Integer(i) => i.to_string(),
+        plist::Value::Real(r) => r.to_string(),
+        plist::Value::Array(a) => a.iter().map(render).collect::<Vec<_>>().join(", "),
+        plist::Value::Dictionary(d) => d
+            .iter()
+            .map(|(k, v)| format!("{k}={}", render(v)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        plist::Value::Data(d) => format!("<{} bytes>", d.len()),
+        _ => String::new(),
+    }
+}
+
+/// A short word for a state, for one-line summaries in logs.
+pub fn one_line(s: &Status) -> String {
+    let fv = match s.file_vault.state {
+        FileVaultState::On => "on",
+        FileVaultState::Off => "off",
+        FileVaultState::Encrypting => "encrypting",
+        FileVaultState::Decrypting => "decrypting",
+        FileVaultState::Deferred => "deferred",
+        FileVaultState::Unknown => "unknown",
+    };
+    let key = match s.recovery_key.state {
+        KeyState::Valid => "valid",
+        KeyState::Used => "used",
+        KeyState::Missing => "missing",
+        KeyState::NotEscrowed => "not-escrowed",
+        KeyState::Unknown => "unknown",
+    };
+    let escrow = match s.escrow.state {
+        EscrowState::Staged => "staged",
+        EscrowState::Missing => "missing",
+        EscrowState::NotConfigured => "not-configured",
+        EscrowState::Unknown => "unknown",
+    };
+    format!(
+        "filevault={fv} key={key} escrow={escrow} rotation={:?}",
+        s.rotation.state
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plist::{Dictionary, Value};
+
+    fn status_value(generated: &str) -> Value {
+        let ts: Timestamp = generated.parse().unwrap();
+        let mut user = Dictionary::new();
+        user.insert("Name".into(), Value::String("alice".into()));
+        user.insert("UID".into(), Value::Integer(501.into()));
+        let mut st = Dictionary::new();
+        st.insert("Users".into(), Value::Array(vec![Value::Dictionary(user)]));
+        st.insert(
+            "UsersWithoutToken".into(),
+            Value::Array(vec![
+                Value::String("bob".into()),
+                Value::String("carol".into()),
+            ]),
+        );
+        let mut d = Dictionary::new();
+        d.insert("GeneratedAt".into(), Value::Date(clock::to_plist_date(ts)));
+        d.insert("Healthy".into(), Value::Boolean(true));
+        d.insert("SecureToken".into(), Value::Dictionary(st));
+        let mut dm = Dictionary::new();
+        dm.insert("CPUSeconds".into(), Value::Real(0.25));
+        d.insert("Daemon".into(), Value::Dictionary(dm));
+        Value::Dictionary(d)
+    }
+
+    fn now() -> Timestamp {
+        "2026-11-22T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn extension_attributes_render_each_type_as_jamf_expects() {
+        let v = status_value("2026-11-22T11:00:00Z");
+        assert_eq!(ea_value(&v, "Healthy", now(), 48), "true");
+        assert_eq!(
+            ea_value(&v, "GeneratedAt", now(), 48),
+            "2026-11-22 11:00:00"
+        );
+        assert_eq!(ea_value(&v, "SecureToken.Users.0.Name", now(), 48), "alice");
+        assert_eq!(ea_value(&v, "SecureToken.Users.0.UID", now(), 48), "501");
+        assert_eq!(
+            ea_value(&v, "SecureToken.UsersWithoutToken", now(), 48),
+            "bob, carol"
+        );
+        assert_eq!(ea_value(&v, "Daemon.CPUSeconds", now(), 48), "0.25");
+        assert_eq!(ea_value(&v, "SecureToken.Users.7.Name", now(), 48), "");
+        assert_eq!(ea_value(&v, "No.Such.Key", now(), 48), "");
+    }
+
+    #[test]
+    fn an_old_status_reads_stale_not_healthy() {
+        let v = status_value("2026-11-20T11:59:59Z");
+        assert_eq!(ea_value(&v, "Healthy", now(), 48), "Stale");
+        assert_eq!(ea_value(&v, "Healthy", now(), 49), "true");
+    }
+
+    #[test]
+    fn json_dates_are_rfc3339_strings() {
+        let v = status_value("2026-11-22T11:00:00Z");
+        let j = to_json(&v);
+        assert_eq!(j["GeneratedAt"], "2026-11-22T11:00:00Z");
+        assert_eq!(j["SecureToken"]["Users"][0]["UID"], 501);
+    }
+}

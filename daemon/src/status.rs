@@ -1,0 +1,516 @@
+//! The status plist, schema version 1: the contract with MDM inventory (ARCHITECTURE.md,
+//! "Status plist"; every key documented in `docs/status.md`, pinned by golden files).
+//!
+//! `/Library/Keywarden/status.plist`, XML, 0644, PascalCase keys, whole-second dates, written
+//! atomically and never through a symlink. Additive changes only within a version. Every section
+//! carries `ObservedAt` (when its values were observed) and `Stale` (its probe failed this time
+//! and the values are the last good ones). No secret can reach it: the key type has no
+//! `Serialize`.
+//!
+//! This module owns the format, reading and writing; `decide` fills it in.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::files::{self, FileError, Owners, Trust};
+use crate::paths::{self, Root};
+
+pub const SCHEMA_VERSION: u32 = 1;
+const MAX_STATUS_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A problem code (stable: MDM smart groups match on them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Problem {
+    FileVaultOff,
+    RecoveryKeyMissing,
+    RecoveryKeyUsed,
+    RecoveryKeyNotEscrowed,
+    EscrowProfileMissing,
+    RotationOverdue,
+    RotationNeedsPasswordLogin,
+    EscrowBuddyMechanismMissing,
+    ConsoleUserWithoutSecureToken,
+    AdditionalAdminWithSecureToken,
+    NoHumanVolumeOwner,
+    BootstrapTokenNotEscrowed,
+    PlaintextKeyOnDisk,
+    ToolFailed,
+    /// The state file could not be used this check (moved aside, untrusted): reported, rebuilt.
+    StateUnreadable,
+}
+
+impl Problem {
+    pub const ALL: [Problem; 15] = [
+        Problem::FileVaultOff,
+        Problem::RecoveryKeyMissing,
+        Problem::RecoveryKeyUsed,
+        Problem::RecoveryKeyNotEscrowed,
+        Problem::EscrowProfileMissing,
+        Problem::RotationOverdue,
+        Problem::RotationNeedsPasswordLogin,
+        Problem::EscrowBuddyMechanismMissing,
+        Problem::ConsoleUserWithoutSecureToken,
+        Problem::AdditionalAdminWithSecureToken,
+        Problem::NoHumanVolumeOwner,
+        Problem::BootstrapTokenNotEscrowed,
+        Problem::PlaintextKeyOnDisk,
+        Problem::ToolFailed,
+        Problem::StateUnreadable,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Problem::FileVaultOff => "FileVaultOff",
+            Problem::RecoveryKeyMissing => "RecoveryKeyMissing",
+            Problem::RecoveryKeyUsed => "RecoveryKeyUsed",
+            Problem::RecoveryKeyNotEscrowed => "RecoveryKeyNotEscrowed",
+            Problem::EscrowProfileMissing => "EscrowProfileMissing",
+            Problem::RotationOverdue => "RotationOverdue",
+            Problem::RotationNeedsPasswordLogin => "RotationNeedsPasswordLogin",
+            Problem::EscrowBuddyMechanismMissing => "EscrowBuddyMechanismMissing",
+            Problem::ConsoleUserWithoutSecureToken => "ConsoleUserWithoutSecureToken",
+            Problem::AdditionalAdminWithSecureToken => "AdditionalAdminWithSecureToken",
+            Problem::NoHumanVolumeOwner => "NoHumanVolumeOwner",
+            Problem::BootstrapTokenNotEscrowed => "BootstrapTokenNotEscrowed",
+            Problem::PlaintextKeyOnDisk => "PlaintextKeyOnDisk",
+            Problem::ToolFailed => "ToolFailed",
+            Problem::StateUnreadable => "StateUnreadable",
+        }
+    }
+}
+
+/// The whole status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Status {
+    pub schema_version: u32,
+    #[serde(with = "crate::clock::plist_date")]
+    pub generated_at: Timestamp,
+    pub version: String,
+    pub healthy: bool,
+    pub problems: Vec<Problem>,
+    pub host: Host,
+    pub file_vault: FileVault,
+    pub recovery_key: RecoveryKey,
+    pub escrow: Escrow,
+    pub rotation: Rotation,
+    pub secure_token: SecureToken,
+    pub bootstrap_token: BootstrapToken,
+    pub daemon: Daemon,
+}
+
+/// `ObservedAt` and `Stale`, common to every section. (Plain fields in each section rather than
+/// a flattened struct: `#[serde(flatten)]` next to `Option` fields fails to deserialize with the
+/// plist crate, TOOLCHAIN.md.)
+pub trait Section: Default + Clone {
+    fn observed_at(&self) -> Option<Timestamp>;
+    fn set_observed(&mut self, at: Option<Timestamp>, stale: bool);
+}
+
+macro_rules! section {
+    ($($t:ty),*) => {$(
+        impl Section for $t {
+            fn observed_at(&self) -> Option<Timestamp> {
+                self.observed_at
+            }
+            fn set_observed(&mut self, at: Option<Timestamp>, stale: bool) {
+                self.observed_at = at;
+                self.stale = stale;
+            }
+        }
+    )*};
+}
+
+section!(
+    Host,
+    FileVault,
+    RecoveryKey,
+    Escrow,
+    Rotation,
+    SecureToken,
+    BootstrapToken,
+    Daemon
+);
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Host {
+    #[serde(rename = "OSVersion", default, skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
+    #[serde(rename = "OSBuild", default, skip_serializing_if = "Option::is_none")]
+    pub os_build: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apple_silicon: Option<bool>,
+    #[serde(
+        rename = "BootSessionUUID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub boot_session_uuid: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub observed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub stale: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum FileVaultState {
+    On,
+    Off,
+    Encrypting,
+    Decrypting,
+    Deferred,
+    #[default]
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FileVault {
+    pub state: FileVaultState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_required: Option<bool>,
+    /// Absent when unknown or pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent_complete: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub institutional_key_present: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_keychain_installed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferred_user: Option<String>,
+    /// Path of a plaintext key file left by deferred enablement (its value is never read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plaintext_key_file: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub observed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub stale: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum KeyState {
+    Valid,
+    Used,
+    Missing,
+    NotEscrowed,
+    #[default]
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum UseDetection {
+    Supported,
+    NotSupported,
+    #[default]
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ValidationResult {
+    Valid,
+    Invalid,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RecoveryKey {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub present: Option<bool>,
+    pub state: KeyState,
+    /// Absent until this boot has a definite answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_this_boot: Option<bool>,
+    pub use_detection: UseDetection,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub last_used_at: Option<Timestamp>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub last_changed_at: Option<Timestamp>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub last_validated_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_validation: Option<ValidationResult>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub observed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub stale: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum EscrowState {
+    /// The escrow file for the current key is there for the MDM to collect.
+    Staged,
+    Missing,
+    NotConfigured,
+    #[default]
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Escrow {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_installed: Option<bool>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub profile_installed_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(
+        rename = "FileVaultPRKPresent",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub filevault_prk_present: Option<bool>,
+    #[serde(
+        rename = "FileVaultPRKModifiedAt",
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub filevault_prk_modified_at: Option<Timestamp>,
+    pub state: EscrowState,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub observed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub stale: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum RotationStateName {
+    #[default]
+    Idle,
+    Pending,
+    Requested,
+    Confirmed,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Rotation {
+    pub state: RotationStateName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub pending_since: Option<Timestamp>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub requested_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub last_rotated_at: Option<Timestamp>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub observed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub stale: bool,
+}
+
+/// One human account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TokenUser {
+    pub name: String,
+    #[serde(rename = "UID")]
+    pub uid: i64,
+    pub admin: bool,
+    /// Absent when not known (the probe failed or disagreed with the crypto users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secure_token: Option<bool>,
+    /// Absent on macOS versions whose crypto-user list does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_owner: Option<bool>,
+    pub hidden: bool,
+    pub smart_card: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecureToken {
+    #[serde(default)]
+    pub users: Vec<TokenUser>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_user_has_token: Option<bool>,
+    #[serde(default)]
+    pub users_without_token: Vec<String>,
+    #[serde(default)]
+    pub additional_admins_with_token: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub human_volume_owners: Option<u32>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub observed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub stale: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BootstrapToken {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escrowed: Option<bool>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub observed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub stale: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Daemon {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub last_check_at: Option<Timestamp>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub next_check_at: Option<Timestamp>,
+    #[serde(default)]
+    pub check_duration_ms: u64,
+    #[serde(default)]
+    pub resident_memory_bytes: u64,
+    #[serde(rename = "CPUSeconds", default)]
+    pub cpu_seconds: f64,
+    #[serde(default)]
+    pub errors: Vec<String>,
+    #[serde(default)]
+    pub config_warnings: Vec<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub observed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub stale: bool,
+}
+
+impl Status {
+    /// The plist bytes, as written to disk.
+    pub fn to_xml(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        plist::to_writer_xml(&mut out, self)
+            .expect("the status serialises: strings, numbers, booleans, whole-second dates");
+        out.push(b'\n');
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Status, String> {
+        plist::from_bytes(bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// Write the status of the Mac under `root` (creating `/Library/Keywarden` 0755 if needed).
+pub fn write(root: &Root, owners: Owners, status: &Status) -> Result<(), FileError> {
+    let path = root.resolve(paths::STATUS);
+    if let Some(dir) = path.parent() {
+        files::ensure_dir(dir, 0o755, false, owners)?;
+    }
+    files::write_atomic(&path, &status.to_xml(), 0o644)
+}
+
+/// Why the status could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{path} does not exist: Keywarden has not written a status yet (is it installed and running?)")]
+    Missing { path: String },
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{path} is not a readable status plist: {why}")]
+    Malformed { path: String, why: String },
+}
+
+/// Read the raw status plist (for `ea` and `status`, which must work for any user).
+pub fn read_value(root: &Root) -> Result<plist::Value, ReadError> {
+    let path = root.resolve(paths::STATUS);
+    let bytes = files::read_file(&path, MAX_STATUS_BYTES, Trust::Any)?.ok_or_else(|| {
+        ReadError::Missing {
+            path: path.display().to_string(),
+        }
+    })?;
+    plist::from_bytes(&bytes).map_err(|e| ReadError::Malformed {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    })
+}
+
+/// Read the typed status (the previous one, whose last good values a failed probe keeps).
+pub fn read(root: &Root) -> Result<Status, ReadError> {
+    let path = root.resolve(paths::STATUS);
+    let bytes = files::read_file(&path, MAX_STATUS_BYTES, Trust::Any)?.ok_or_else(|| {
+        ReadError::Missing {
+            path: path.display().to_string(),
+        }
+    })?;
+    Status::from_bytes(&bytes).map_err(|why| ReadError::Malformed {
+        path: path.display().to_string(),
+        why,
+    })
+}

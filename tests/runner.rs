@@ -1,0 +1,224 @@
+//! The process runner against real `/bin/sh`, `/bin/cat` and `/bin/sleep`: timeouts kill and reap
+//! the whole process group, output is capped, bytes are bytes, the stdin secret round-trips and
+//! never reaches argv, the environment is clean, concurrency is bounded.
+
+use std::time::{Duration, Instant};
+
+use keywarden::paths::Root;
+use keywarden::runner::{Call, Exit, ProcessRunner, RunError, Runner};
+use keywarden::secret::Secret;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn runner() -> ProcessRunner {
+    ProcessRunner::new(Root::default(), Duration::from_secs(30))
+}
+
+fn sh(script: &str) -> Call {
+    Call::program("/bin/sh", &["-c", script])
+}
+
+/// Running (not gone, not a zombie waiting for init to reap it).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            // The state letter follows the command in parentheses.
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|s| s.split_whitespace().next());
+            state != Some("Z") && state != Some("X")
+        }
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn a_tool_that_hangs_is_killed_with_its_whole_process_group_and_reaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let script = format!(
+        "echo $$ > {p}; /bin/sleep 300 & echo $! >> {p}; /bin/sleep 300",
+        p = pids.display()
+    );
+    let call = sh(&script).with_timeout(Duration::from_secs(1));
+    let started = Instant::now();
+    let err = rt().block_on(runner().run(&call)).unwrap_err();
+    assert!(matches!(err, RunError::TimedOut { .. }), "{err}");
+    assert!(
+        err.to_string().contains("process group was killed"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the timeout was not enforced"
+    );
+    let listed: Vec<i32> = std::fs::read_to_string(&pids)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 2, "the shell and its background child");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while listed.iter().any(|p| alive(*p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for pid in listed {
+        assert!(!alive(pid), "process {pid} outlived the timeout");
+    }
+}
+
+#[test]
+fn background_children_are_killed_even_when_the_tool_itself_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    // The child closes its copies of stdout/stderr so the runner sees end-of-file at once.
+    let script = format!(
+        "/bin/sleep 300 >/dev/null 2>&1 & echo $! > {p}; exit 0",
+        p = pids.display()
+    );
+    let out = rt().block_on(runner().run(&sh(&script))).unwrap();
+    assert_eq!(out.exit, Exit::Code(0));
+    let pid: i32 = std::fs::read_to_string(&pids)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(pid), "the background child {pid} was left behind");
+}
+
+#[test]
+fn output_over_the_cap_is_cut_and_marked_truncated() {
+    let r = runner().with_output_cap(1000);
+    let out = rt()
+        .block_on(r.run(&sh("/usr/bin/head -c 3000000 /dev/zero; echo err >&2")))
+        .unwrap();
+    assert_eq!(out.stdout.len(), 1000);
+    assert!(out.truncated);
+    assert_eq!(out.stderr, b"err\n");
+    assert_eq!(
+        out.exit,
+        Exit::Code(0),
+        "the child was drained, not blocked"
+    );
+}
+
+#[test]
+fn non_utf8_output_is_kept_as_bytes() {
+    let out = rt()
+        .block_on(runner().run(&sh("printf '\\377\\376ok'")))
+        .unwrap();
+    assert_eq!(out.stdout, b"\xff\xfeok");
+    assert!(!out.truncated);
+}
+
+#[test]
+fn exit_codes_and_signals_are_reported_as_such() {
+    let out = rt().block_on(runner().run(&sh("exit 3"))).unwrap();
+    assert_eq!(out.exit, Exit::Code(3));
+    let out = rt().block_on(runner().run(&sh("kill -ABRT $$"))).unwrap();
+    assert_eq!(out.exit, Exit::Signal(6));
+    assert_eq!(out.exit.to_string(), "killed by SIGABRT");
+}
+
+#[test]
+fn the_stdin_secret_round_trips_and_never_reaches_argv() {
+    let key = "DLEV-ZYT9-ODLA-PVML-66DV-HZ8R";
+    let secret = Secret::new(key.as_bytes().to_vec());
+    // The child prints its own argv (from /proc) on stderr, then copies stdin to stdout.
+    let call = sh("tr '\\0' ' ' < /proc/$$/cmdline >&2; exec /bin/cat");
+    assert!(!call.argv().concat().contains(key));
+    let out = rt().block_on(runner().run_secret(&call, &secret)).unwrap();
+    assert_eq!(out.stdout.expose_secret(), key.as_bytes());
+    assert!(!String::from_utf8_lossy(out.stderr.expose_secret()).contains(key));
+    let shown = format!("{out:?}");
+    assert!(!shown.contains(key), "{shown}");
+}
+
+#[test]
+fn stdin_is_closed_when_there_is_no_secret() {
+    let out = rt()
+        .block_on(runner().run(&Call::program("/bin/cat", &[] as &[&str])))
+        .unwrap();
+    assert_eq!(out.exit, Exit::Code(0));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn children_get_a_clean_environment_with_a_fixed_path_and_the_c_locale() {
+    std::env::set_var("KEYWARDEN_TEST_LEAK", "leaked");
+    let out = rt()
+        .block_on(runner().run(&Call::program("/usr/bin/env", &[] as &[&str])))
+        .unwrap();
+    let env = String::from_utf8(out.stdout).unwrap();
+    let mut vars: Vec<&str> = env.lines().collect();
+    vars.sort();
+    assert_eq!(vars, vec!["LC_ALL=C", "PATH=/usr/bin:/bin:/usr/sbin:/sbin"]);
+}
+
+#[test]
+fn a_missing_tool_is_reported_by_path() {
+    let err = rt()
+        .block_on(runner().run(&Call::program("/usr/bin/no-such-tool", &[] as &[&str])))
+        .unwrap_err();
+    assert!(matches!(err, RunError::Missing { .. }));
+    assert_eq!(err.to_string(), "/usr/bin/no-such-tool is not installed");
+}
+
+#[test]
+fn tools_are_resolved_under_the_filesystem_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("usr/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let tool = bin.join("fdesetup");
+    std::fs::write(&tool, "#!/bin/sh\necho simulated\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = ProcessRunner::new(Root::new(dir.path()), Duration::from_secs(30));
+    let out = rt()
+        .block_on(r.run(&Call::tool(keywarden::paths::Tool::Fdesetup, &["status"])))
+        .unwrap();
+    assert_eq!(out.stdout, b"simulated\n");
+}
+
+#[test]
+fn no_more_children_than_the_bound_run_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    // Each child records how many siblings were running when it started.
+    let script = format!(
+        "echo start >> {l}; n=$(grep -c start {l}); e=$(grep -c end {l} || true); echo $((n - e)) >> {l}.running; /bin/sleep 0.3; echo end >> {l}",
+        l = log.display()
+    );
+    let r = runner().with_concurrency(2);
+    let call = sh(&script);
+    rt().block_on(async {
+        let futs: Vec<_> = (0..6).map(|_| r.run(&call)).collect();
+        for res in futures_join(futs).await {
+            res.unwrap();
+        }
+    });
+    let running = std::fs::read_to_string(format!("{}.running", log.display())).unwrap();
+    let max = running
+        .lines()
+        .map(|l| l.trim().parse::<i32>().unwrap())
+        .max()
+        .unwrap();
+    assert!(
+        max <= 2,
+        "up to {max} children ran at once with a bound of 2"
+    );
+}
+
+async fn futures_join<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
+    futures_util::future::join_all(futs).await
+}
