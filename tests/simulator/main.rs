@@ -1,2 +1,329 @@
-//! The simulated Mac (placeholder until the simulator lands).
-fn main() {}
+//! `keywarden-sim`: a simulated Mac for running the real Keywarden daemon on Linux.
+//!
+//! Run under its own name it is a small CLI (`init`, `scenario`, `set`, `log`, `event`) that
+//! lays out and changes a simulated Mac in a directory. Run through one of the tool symlinks it
+//! lays out (`DIR/usr/bin/fdesetup`, ...), it *is* that tool: it finds `DIR` from its own path,
+//! answers from `DIR/.sim/scenario.json` as the Mac would, and logs the call. It is a test
+//! program, never installed, and independent of the `keywarden` library on purpose: it must
+//! not share the parsers it is used to test. See `README.md` next to this file.
+
+mod calls;
+mod corpus;
+mod events;
+mod faults;
+mod layout;
+mod random;
+mod scenario;
+mod tools;
+mod xml;
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use jiff::Timestamp;
+
+use crate::calls::Entry;
+use crate::layout::Mac;
+use crate::scenario::{FaultKind, Scenario};
+use crate::tools::{Answer, Ctx};
+
+/// Exit code of a simulator failure (bad scenario, unwritable directory): EX_SOFTWARE.
+const EXIT_SIM_FAILURE: i32 = 70;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keywarden-sim",
+    about = "A simulated Mac for Keywarden's tests and demo"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Lay out a simulated Mac in DIR (the healthy Mac unless --scenario is given).
+    Init {
+        dir: PathBuf,
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
+    /// Print a built-in scenario as JSON (only `healthy` exists).
+    Scenario {
+        #[arg(value_parser = ["healthy"])]
+        name: String,
+    },
+    /// Change scenario fields: PATH=JSON ... (e.g. filevault.state='"Off"', users.1.admin=false).
+    Set {
+        dir: PathBuf,
+        #[arg(required = true)]
+        assignments: Vec<String>,
+    },
+    /// Print the call log (one JSON object per line).
+    Log { dir: PathBuf },
+    /// Make something happen to the Mac.
+    Event {
+        dir: PathBuf,
+        #[command(subcommand)]
+        event: Event,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Event {
+    /// A restart: new boot session, nobody logged in.
+    Reboot {
+        /// The disk was unlocked with the personal recovery key at this boot.
+        #[arg(long)]
+        with_recovery_key: bool,
+    },
+    /// NAME logs in at the login window (Escrow Buddy runs).
+    Login {
+        name: String,
+        #[arg(long)]
+        smart_card: bool,
+    },
+    /// The console user logs out.
+    Logout,
+}
+
+fn main() -> ExitCode {
+    let argv0 = std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    if let Some((mac, tool)) = tool_identity(&argv0) {
+        run_tool(&mac, tool);
+    }
+    match run_cli(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("keywarden-sim: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The Mac and tool when started through a tool symlink. A relative path (someone typing
+/// `usr/bin/fdesetup` in DIR) is taken from the current directory.
+fn tool_identity(argv0: &Path) -> Option<(Mac, &'static str)> {
+    let abs = if argv0.is_absolute() {
+        argv0.to_path_buf()
+    } else {
+        std::env::current_dir().ok()?.join(argv0)
+    };
+    Mac::from_tool_path(&abs)
+}
+
+fn run_cli(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Init { dir, scenario } => {
+            let s = match scenario {
+                Some(path) => {
+                    let text =
+                        std::fs::read_to_string(&path).map_err(|e| layout::io_err(&path, e))?;
+                    Scenario::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?
+                }
+                None => Scenario::default(),
+            };
+            let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+            mac(&dir)?.init(&s, &exe)
+        }
+        Command::Scenario { .. } => {
+            print!("{}", Scenario::default().to_json());
+            Ok(())
+        }
+        Command::Set { dir, assignments } => {
+            let mac = mac(&dir)?;
+            let _lock = mac.lock()?;
+            let mut s = mac.load()?;
+            for a in &assignments {
+                s = s.assign(a)?;
+            }
+            mac.save(&s)?;
+            mac.apply(&s)
+        }
+        Command::Log { dir } => {
+            let path = mac(&dir)?.calls_file();
+            match std::fs::read(&path) {
+                Ok(bytes) => std::io::stdout()
+                    .write_all(&bytes)
+                    .map_err(|e| format!("stdout: {e}")),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(layout::io_err(&path, e)),
+            }
+        }
+        Command::Event { dir, event } => {
+            let mac = mac(&dir)?;
+            let _lock = mac.lock()?;
+            let mut s = mac.load()?;
+            let lines = match event {
+                Event::Reboot { with_recovery_key } => events::reboot(&mut s, with_recovery_key),
+                Event::Login { name, smart_card } => {
+                    events::login(&mut s, &name, smart_card, Timestamp::now())?
+                }
+                Event::Logout => events::logout(&mut s),
+            };
+            mac.save(&s)?;
+            mac.apply(&s)?;
+            for line in lines {
+                println!("{line}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// An initialised simulated Mac (or one about to be, for `init`).
+fn mac(dir: &Path) -> Result<Mac, String> {
+    Mac::new(dir).map_err(|e| layout::io_err(dir, e))
+}
+
+/// Plays `tool` for this process's arguments and exits. Children of the daemon run with a
+/// cleared environment and cwd `/`, so nothing here reads either.
+fn run_tool(mac: &Mac, tool: &'static str) -> ! {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut argv = vec![tool.to_string()];
+    argv.extend(args.iter().cloned());
+    let stdin = read_stdin();
+    let ctx = Ctx {
+        now: Timestamp::now(),
+        euid: nix::unistd::geteuid().as_raw(),
+        pid: std::process::id(),
+    };
+    let mut entry = Entry {
+        at: ctx.now.to_string(),
+        tool,
+        argv: &argv,
+        stdin: String::from_utf8_lossy(&stdin).into_owned(),
+        exit: None,
+        fault: None,
+        replayed: false,
+        child_pid: None,
+    };
+
+    let answer = match play(mac, tool, &args, &argv, &stdin, &ctx, &mut entry) {
+        Ok(a) => a,
+        Err(e) => Answer::stderr(format!("keywarden-sim: {e}\n"), EXIT_SIM_FAILURE),
+    };
+    entry.exit = Some(answer.exit);
+    if let Err(e) = calls::append(mac, &entry) {
+        eprintln!("keywarden-sim: call log: {e}");
+    }
+    // A reader that went away (EPIPE) is not the simulator's problem.
+    let _ = std::io::stdout().write_all(&answer.stdout);
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().write_all(&answer.stderr);
+    std::process::exit(answer.exit)
+}
+
+/// Latency, then a fault if one matches, then the transcript or the scenario's answer.
+fn play(
+    mac: &Mac,
+    tool: &str,
+    args: &[String],
+    argv: &[String],
+    stdin: &[u8],
+    ctx: &Ctx,
+    entry: &mut Entry,
+) -> Result<Answer, String> {
+    let latency = mac.load()?.latency_ms;
+    if latency > 0 {
+        std::thread::sleep(Duration::from_millis(latency));
+    }
+
+    let fault = {
+        let _lock = mac.lock()?;
+        let mut s = mac.load()?;
+        let fault = faults::take(&mut s, argv);
+        if fault.is_some() {
+            mac.save(&s)?;
+        }
+        fault
+    };
+    if let Some(f) = &fault {
+        entry.fault = Some(f.kind);
+        match f.kind {
+            FaultKind::Hang => {
+                log_unfinished(mac, entry);
+                faults::sleep_forever()
+            }
+            FaultKind::HangWithChild => {
+                // SAFETY: the simulator is single-threaded here; the child only sleeps.
+                match unsafe { nix::unistd::fork() } {
+                    Ok(nix::unistd::ForkResult::Child) => faults::sleep_forever(),
+                    Ok(nix::unistd::ForkResult::Parent { child }) => {
+                        entry.child_pid = Some(child.as_raw());
+                        log_unfinished(mac, entry);
+                        faults::sleep_forever()
+                    }
+                    Err(e) => return Err(format!("fork: {e}")),
+                }
+            }
+            FaultKind::Crash => {
+                log_unfinished(mac, entry);
+                // No core file in the daemon's cwd `/` (the signal is the point, not the dump).
+                let _ =
+                    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
+                std::process::abort()
+            }
+            FaultKind::Slow => std::thread::sleep(faults::slow_delay(f)),
+            FaultKind::Exit
+            | FaultKind::Garbage
+            | FaultKind::Huge
+            | FaultKind::NonUtf8
+            | FaultKind::Empty
+            | FaultKind::Truncated => {}
+        }
+        if let Some(a) = faults::canned(f) {
+            return Ok(a);
+        }
+    }
+
+    let answer = {
+        let _lock = mac.lock()?;
+        let mut s = mac.load()?;
+        match faults::replay(mac, &s, argv)? {
+            Some(a) => {
+                entry.replayed = true;
+                a
+            }
+            None => {
+                let before = s.clone();
+                let a = tools::answer(tool, args, stdin, &mut s, ctx);
+                if s != before {
+                    mac.save(&s)?;
+                    mac.apply(&s)?;
+                }
+                a
+            }
+        }
+    };
+    Ok(match fault.map(|f| f.kind) {
+        Some(FaultKind::Truncated) => faults::truncate(answer),
+        _ => answer,
+    })
+}
+
+/// The log line of a call that will never return normally (it hangs or aborts).
+fn log_unfinished(mac: &Mac, entry: &Entry) {
+    if let Err(e) = calls::append(mac, entry) {
+        eprintln!("keywarden-sim: call log: {e}");
+    }
+}
+
+/// All of stdin, unless it is a terminal (someone trying a tool by hand).
+fn read_stdin() -> Vec<u8> {
+    let mut stdin = std::io::stdin();
+    let mut buf = Vec::new();
+    if !stdin.is_terminal() {
+        let _ = stdin.read_to_end(&mut buf);
+    }
+    buf
+}

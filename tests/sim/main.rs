@@ -1,0 +1,15 @@
+//! Tests of the simulated Mac (`keywarden-sim`), driving the built binary the way the daemon
+//! does: through the tool symlinks of a temp `--root`, with a cleared environment and cwd `/`.
+//!
+//! They pin what the daemon will meet: corpus samples byte for byte, every argv of
+//! ARCHITECTURE.md's command table, plists that parse, faults and replays that behave, a call
+//! log that records argv and stdin, and state that `set`, `event` and `changerecovery` change.
+//! They do not test the daemon.
+
+mod support;
+
+mod corpus_states;
+mod faults;
+mod files_and_owners;
+mod lifecycle;
+mod tools;

@@ -1,0 +1,183 @@
+//! Things that happen to the Mac between checks: a reboot, a login, a logout.
+//!
+//! Each event changes the scenario and says what happened, one line per fact (the demo prints
+//! them). A login runs Escrow Buddy the way its `Invoke` mechanism does
+//! (macadmins/escrow-buddy `Escrow Buddy/Mechanisms/Invoke.swift`): it does nothing unless
+//! FileVault is on, the escrow payload forces a `Location` and `GenerateNewKey` is true; it
+//! needs the login password (none with a smart card); once it has run `fdesetup
+//! changerecovery`, successful or not, it sets `GenerateNewKey` to false.
+
+use jiff::Timestamp;
+
+use crate::random;
+use crate::scenario::{FileVaultState, Scenario, UsedThisBoot};
+
+/// `event DIR reboot [--with-recovery-key]`: a new boot session, nobody logged in, and the key
+/// was (or was not) used to unlock the disk at this boot. An APFS 10.13/10.14 Mac keeps saying
+/// "not supported".
+pub fn reboot(s: &mut Scenario, with_recovery_key: bool) -> Vec<String> {
+    s.boot_session_uuid = random::uuid();
+    s.console_user = None;
+    s.filevault.restart_required = false;
+    let mut out = vec![format!("reboot: new boot session {}", s.boot_session_uuid)];
+    match s.recovery_key.used_this_boot {
+        UsedThisBoot::Unsupported(_) => {
+            out.push("reboot: usingrecoverykey is not supported on this Mac".into())
+        }
+        UsedThisBoot::Known(_) => {
+            s.recovery_key.used_this_boot = UsedThisBoot::Known(with_recovery_key);
+            out.push(if with_recovery_key {
+                "reboot: the disk was unlocked with the personal recovery key".into()
+            } else {
+                "reboot: the disk was unlocked with a user password".into()
+            });
+        }
+    }
+    out.push("reboot: nobody is logged in".into());
+    out
+}
+
+/// `event DIR login NAME [--smart-card]`.
+pub fn login(
+    s: &mut Scenario,
+    name: &str,
+    smart_card: bool,
+    now: Timestamp,
+) -> Result<Vec<String>, String> {
+    let user = s
+        .users
+        .iter()
+        .find(|u| u.name == name)
+        .cloned()
+        .ok_or_else(|| format!("login: {name:?} is not a user of the scenario"))?;
+    s.console_user = Some(name.to_string());
+    let how = if smart_card {
+        "a smart card"
+    } else {
+        "a password"
+    };
+    let mut out = vec![format!("login: {name} logged in with {how}")];
+
+    let eb = &s.escrow_buddy;
+    if !eb.installed || !eb.mechanism_registered {
+        out.push("Escrow Buddy: not in the login mechanisms, did not run".into());
+        return Ok(out);
+    }
+    match s.filevault.state {
+        FileVaultState::On | FileVaultState::Encrypting => {}
+        FileVaultState::Decrypting => {
+            out.push("Escrow Buddy: FileVault is decrypting, nothing to do".into());
+            return Ok(out);
+        }
+        FileVaultState::Off | FileVaultState::Deferred => {
+            out.push("Escrow Buddy: FileVault is not enabled, nothing to do".into());
+            return Ok(out);
+        }
+    }
+    if !s.escrow.profile_installed {
+        out.push("Escrow Buddy: no escrow payload (Location not forced), did nothing".into());
+        return Ok(out);
+    }
+    if s.escrow_buddy.generate_new_key != Some(true) {
+        out.push("Escrow Buddy: GenerateNewKey is not true, nothing to do".into());
+        return Ok(out);
+    }
+    if smart_card {
+        out.push(
+            "Escrow Buddy: no password from a smart-card login, did nothing (GenerateNewKey stays true)"
+                .into(),
+        );
+        return Ok(out);
+    }
+
+    // `fdesetup changerecovery -personal -inputplist` with the user's name and password.
+    if s.escrow_buddy.fail_next_rotation {
+        s.escrow_buddy.fail_next_rotation = false;
+        out.push("Escrow Buddy: fdesetup changerecovery failed (simulated failure)".into());
+    } else if !user.secure_token {
+        out.push(format!(
+            "Escrow Buddy: fdesetup changerecovery failed ({name} is not a FileVault user)"
+        ));
+    } else {
+        s.recovery_key.personal = Some(random::recovery_key());
+        s.escrow.prk_file_written_at = Some(now.to_string());
+        out.push("Escrow Buddy: new personal recovery key generated".into());
+        out.push(format!("Escrow Buddy: FileVaultPRK.dat rewritten at {now}"));
+    }
+    s.escrow_buddy.generate_new_key = Some(false);
+    out.push("Escrow Buddy: set GenerateNewKey to false".into());
+    Ok(out)
+}
+
+/// `event DIR logout`.
+pub fn logout(s: &mut Scenario) -> Vec<String> {
+    let was = s.console_user.take();
+    vec![match was {
+        Some(name) => format!("logout: {name} logged out, nobody is logged in"),
+        None => "logout: nobody was logged in".into(),
+    }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flagged() -> Scenario {
+        Scenario::default()
+            .assign("escrow_buddy.generate_new_key=true")
+            .unwrap()
+    }
+
+    #[test]
+    fn a_password_login_with_the_flag_rotates_the_key_and_clears_the_flag() {
+        let mut s = flagged();
+        let before = s.recovery_key.personal.clone();
+        login(&mut s, "alice", false, Timestamp::now()).unwrap();
+        assert_ne!(s.recovery_key.personal, before);
+        assert_eq!(s.escrow_buddy.generate_new_key, Some(false));
+    }
+
+    #[test]
+    fn a_failed_rotation_still_clears_the_flag_and_consumes_the_failure() {
+        let mut s = flagged()
+            .assign("escrow_buddy.fail_next_rotation=true")
+            .unwrap();
+        let before = s.clone();
+        login(&mut s, "alice", false, Timestamp::now()).unwrap();
+        assert_eq!(s.recovery_key.personal, before.recovery_key.personal);
+        assert_eq!(
+            s.escrow.prk_file_written_at,
+            before.escrow.prk_file_written_at
+        );
+        assert_eq!(s.escrow_buddy.generate_new_key, Some(false));
+        assert!(!s.escrow_buddy.fail_next_rotation);
+    }
+
+    #[test]
+    fn a_smart_card_login_leaves_key_and_flag_alone() {
+        let mut s = flagged();
+        let before = s.recovery_key.personal.clone();
+        login(&mut s, "alice", true, Timestamp::now()).unwrap();
+        assert_eq!(s.recovery_key.personal, before);
+        assert_eq!(s.escrow_buddy.generate_new_key, Some(true));
+    }
+
+    #[test]
+    fn without_the_escrow_payload_escrow_buddy_does_nothing() {
+        let mut s = flagged().assign("escrow.profile_installed=false").unwrap();
+        let before = s.recovery_key.personal.clone();
+        login(&mut s, "alice", false, Timestamp::now()).unwrap();
+        assert_eq!(s.recovery_key.personal, before);
+        assert_eq!(s.escrow_buddy.generate_new_key, Some(true));
+    }
+
+    #[test]
+    fn a_reboot_starts_a_new_boot_with_nobody_logged_in() {
+        let mut s = Scenario::default();
+        let before = s.boot_session_uuid.clone();
+        reboot(&mut s, true);
+        assert_ne!(s.boot_session_uuid, before);
+        assert_eq!(s.console_user, None);
+        assert_eq!(s.recovery_key.used_this_boot, UsedThisBoot::Known(true));
+    }
+}
