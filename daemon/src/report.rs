@@ -250,7 +250,9 @@ pub fn table(s: &Status, now: Timestamp, stale_after_hours: u32) -> String {
         "Daemon:         last check {} ({} ms), next {}, {} KiB resident, {:.2} CPU s",
         when(d.last_check_at),
         d.check_duration_ms,
-        when(d.next_check_at),
+        d.next_check_at
+            .map(|t| when(Some(t)))
+            .unwrap_or_else(|| "not scheduled (one-off check)".to_owned()),
         d.resident_memory_bytes / 1024,
         d.cpu_seconds
     );

@@ -186,9 +186,11 @@ pub fn parse(bytes: &[u8]) -> Result<State, String> {
         .and_then(|v| v.as_unsigned_integer());
     match version {
         Some(v) if v == u64::from(STATE_VERSION) => {}
-        Some(v) => return Err(format!(
+        Some(v) => {
+            return Err(format!(
             "has version {v}, which this Keywarden (state version {STATE_VERSION}) does not know"
-        )),
+        ))
+        }
         None => return Err("has no Version".to_owned()),
     }
     plist::from_value(&value)

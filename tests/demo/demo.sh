@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# `make demo`: Keywarden against simulated Macs, scenario by scenario.
+#
+# Each scenario lays out a simulated Mac with keywarden-sim (a separate program that plays
+# fdesetup, sysadminctl, profiles, diskutil, dscl... inside a directory), runs the real
+# `keywarden --root DIR check` against it, and shows what an admin or a helpdesk technician sees:
+# the check's one-line verdict, `keywarden status`, and what inventory reads with `keywarden ea`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+target="${CARGO_TARGET_DIR:-target}/debug"
+KW="$target/keywarden"
+SIM="$target/keywarden-sim"
+for b in "$KW" "$SIM"; do
+  [ -x "$b" ] || { echo "demo: $b is missing: run 'make demo' (it builds first)"; exit 2; }
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/keywarden-demo.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+bold=; dim=; off=
+if [ -t 1 ]; then bold=$(tput bold 2>/dev/null || true); dim=$(tput dim 2>/dev/null || true); off=$(tput sgr0 2>/dev/null || true); fi
+n=0
+scenario() {
+  n=$((n + 1))
+  mac="$work/mac$n"
+  printf '\n%s━━ %d. %s%s\n' "$bold" "$n" "$1" "$off"
+  printf '%s%s%s\n' "$dim" "$2" "$off"
+  "$SIM" init "$mac" >/dev/null
+  shift 2
+  if [ $# -gt 0 ]; then
+    printf '%s$ keywarden-sim set %s%s\n' "$dim" "$*" "$off"
+    "$SIM" set "$mac" "$@"
+  fi
+}
+run() {
+  printf '%s$ keywarden %s%s\n' "$bold" "$*" "$off"
+  set +e
+  "$KW" --root "$mac" "$@"
+  local rc=$?
+  set -e
+  printf '%s(exit %d)%s\n' "$dim" "$rc" "$off"
+}
+ea() {
+  for key in "$@"; do
+    printf '  ea %-34s %s\n' "$key" "$("$KW" --root "$mac" ea "$key")"
+  done
+}
+
+printf '%sKeywarden demo%s: the daemon against simulated Macs (nothing here touches this machine).\n' "$bold" "$off"
+printf 'Binaries: %s, %s. Scratch: %s\n' "$KW" "$SIM" "$work"
+
+scenario "A healthy Mac" \
+  "FileVault on, a personal recovery key escrowed to the MDM, alice logged in with a SecureToken, bootstrap token escrowed."
+run check
+run status
+ea Healthy RecoveryKey.State Escrow.State SecureToken.ConsoleUserHasToken
+
+scenario "FileVault is off" \
+  "A Mac that was never encrypted: no recovery key to escrow." \
+  'filevault.state="Off"' 'recovery_key.personal=null'
+run check
+ea Healthy Problems FileVault.State
+
+scenario "No escrow payload" \
+  "The FileVault escrow profile is missing: a recovery key exists, but the MDM will never receive it." \
+  'escrow.profile_installed=false'
+run check
+ea Problems Escrow.State RecoveryKey.State
+
+scenario "A user without a SecureToken, and an extra admin with one" \
+  "alice (logged in) has no SecureToken and cannot unlock FileVault; the hidden itadmin account holds one." \
+  'users.0.secure_token=false' 'users.0.volume_owner=false' 'users.1.secure_token=true' 'users.1.volume_owner=true'
+run check
+run status
+ea SecureToken.ConsoleUserHasToken SecureToken.UsersWithoutToken SecureToken.AdditionalAdminsWithToken
+
+scenario "Bootstrap token not escrowed" \
+  "The MDM supports a bootstrap token, but this Mac never escrowed one." \
+  'bootstrap_token.escrowed=false'
+run check
+ea Problems BootstrapToken.Supported BootstrapToken.Escrowed
+
+scenario "A macOS tool that hangs" \
+  "After a good check, fdesetup status stops answering: the next check goes on, kills it after ToolTimeout (2 s here), keeps the last good FileVault values marked stale, and says which tool failed."
+run check
+printf '%s$ keywarden-sim set faults=[{"argv":["fdesetup","status"],"kind":"hang"}]%s\n' "$dim" "$off"
+"$SIM" set "$mac" 'faults=[{"argv":["fdesetup","status"],"kind":"hang"}]'
+mkdir -p "$mac/Library/Managed Preferences"
+cat > "$mac/Library/Managed Preferences/org.keywarden.plist" <<'PLIST'
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>ToolTimeout</key>
+	<integer>2</integer>
+</dict>
+</plist>
+PLIST
+run check
+ea Problems FileVault.State FileVault.Stale Daemon.Errors
+
+printf '\n%sThat was %d simulated Macs.%s Every call Keywarden made is logged by the simulator: keywarden-sim log DIR.\n' "$bold" "$n" "$off"

@@ -1,0 +1,541 @@
+//! The real `keywarden` binary against the simulated Mac (`keywarden-sim`), through the same code
+//! path as production: `keywarden --root DIR check`, `status`, `ea`. Acceptance tests of issue 2
+//! (the foundation): the status plist matches the golden files and is read by Python's plistlib
+//! and plistutil; failed probes give clear errors and stale sections; a hanging tool does not
+//! stop the check and leaves no process behind.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+
+#[test]
+fn a_healthy_mac_gives_a_healthy_status_matching_the_golden_file() {
+    let mac = Mac::healthy();
+    let out = mac.check();
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).starts_with("healthy:"), "{}", stdout(&out));
+    let s = mac.status();
+    assert!(boolean(&s, "Healthy"), "{:?}", problems(&s));
+    assert_eq!(string(&s, "FileVault.State"), "On");
+    assert_eq!(string(&s, "RecoveryKey.State"), "Valid");
+    assert_eq!(string(&s, "Escrow.State"), "Staged");
+    assert_eq!(string(&s, "SecureToken.ConsoleUser"), "alice");
+    assert!(strings(&s, "Daemon.Errors").is_empty());
+    assert_golden("healthy", &s);
+}
+
+#[test]
+fn the_status_file_is_0644_xml_with_whole_second_dates() {
+    let mac = Mac::healthy();
+    assert_eq!(code(&mac.check()), 0);
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(mac.path("/Library/Keywarden/status.plist")).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o644);
+    let text = String::from_utf8(mac.status_bytes()).unwrap();
+    assert!(text.starts_with("<?xml"));
+    for line in text.lines().filter(|l| l.contains("<date>")) {
+        let date = line
+            .trim()
+            .trim_start_matches("<date>")
+            .trim_end_matches("</date>");
+        assert_eq!(
+            date.len(),
+            "2026-11-22T10:00:00Z".len(),
+            "a date with a fraction: {line}"
+        );
+    }
+}
+
+#[test]
+fn python_plistlib_and_plistutil_read_the_status() {
+    let mac = Mac::healthy();
+    assert_eq!(code(&mac.check()), 0);
+    let path = mac.path("/Library/Keywarden/status.plist");
+    let mut readers = 0;
+    if let Ok(out) = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import plistlib,sys; d=plistlib.load(open(sys.argv[1],'rb')); print(d['SchemaVersion'], d['Healthy'], d['GeneratedAt'].year)",
+        ])
+        .arg(&path)
+        .output()
+    {
+        assert!(out.status.success(), "plistlib: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.starts_with("1 True 20"), "{text}");
+        readers += 1;
+    }
+    // plistutil (libplist) converts it to a binary plist, which must hold the same values.
+    let bin = mac.path("/status.bplist");
+    if let Ok(out) = std::process::Command::new("plistutil")
+        .arg("-i")
+        .arg(&path)
+        .args(["-f", "bin", "-o"])
+        .arg(&bin)
+        .output()
+    {
+        assert!(out.status.success(), "plistutil: {}", stderr(&out));
+        let converted: plist::Value =
+            plist::from_file(&bin).expect("plistutil wrote a binary plist");
+        assert_eq!(converted, mac.status());
+        readers += 1;
+    }
+    if readers < 2 {
+        // .ci/run installs both; `make test` alone needs only Rust.
+        eprintln!("note: only {readers} of python3/plistutil found; .ci/run installs both");
+    }
+}
+
+#[test]
+fn filevault_off_is_reported() {
+    let mac = Mac::with(&[r#"filevault.state="Off""#, "recovery_key.personal=null"]);
+    assert_eq!(code(&mac.check()), 0);
+    let s = mac.status();
+    assert_eq!(string(&s, "FileVault.State"), "Off");
+    assert!(
+        problems(&s).contains(&"FileVaultOff".to_owned()),
+        "{:?}",
+        problems(&s)
+    );
+    assert!(
+        !problems(&s).contains(&"RecoveryKeyMissing".to_owned()),
+        "no key expected while off"
+    );
+    assert!(!boolean(&s, "Healthy"));
+}
+
+#[test]
+fn a_missing_escrow_payload_is_reported() {
+    let mac = Mac::with(&["escrow.profile_installed=false"]);
+    assert_eq!(code(&mac.check()), 0);
+    let s = mac.status();
+    assert_eq!(string(&s, "Escrow.State"), "NotConfigured");
+    assert!(!boolean(&s, "Escrow.ProfileInstalled"));
+    assert_eq!(string(&s, "RecoveryKey.State"), "NotEscrowed");
+    assert!(
+        problems(&s).contains(&"EscrowProfileMissing".to_owned()),
+        "{:?}",
+        problems(&s)
+    );
+    assert_golden("no-escrow-profile", &s);
+}
+
+#[test]
+fn an_escrow_file_older_than_the_escrow_profile_means_the_key_is_not_escrowed() {
+    // A re-enrolment installed the payload after the key was made.
+    let mac = Mac::with(&[r#"escrow.profile_install_date="2025-03-01T00:00:00Z""#]);
+    assert_eq!(code(&mac.check()), 0);
+    let s = mac.status();
+    assert_eq!(string(&s, "Escrow.State"), "Missing");
+    assert!(
+        problems(&s).contains(&"RecoveryKeyNotEscrowed".to_owned()),
+        "{:?}",
+        problems(&s)
+    );
+}
+
+#[test]
+fn a_user_without_a_token_and_an_extra_admin_with_one_are_reported() {
+    let mac = Mac::with(&[
+        "users.0.secure_token=false",
+        "users.1.secure_token=true",
+        "users.0.volume_owner=false",
+        "users.1.volume_owner=true",
+    ]);
+    assert_eq!(code(&mac.check()), 0);
+    let s = mac.status();
+    let p = problems(&s);
+    assert!(
+        p.contains(&"ConsoleUserWithoutSecureToken".to_owned()),
+        "{p:?}"
+    );
+    assert!(
+        p.contains(&"AdditionalAdminWithSecureToken".to_owned()),
+        "{p:?}"
+    );
+    assert_eq!(strings(&s, "SecureToken.UsersWithoutToken"), vec!["alice"]);
+    assert_eq!(
+        strings(&s, "SecureToken.AdditionalAdminsWithToken"),
+        vec!["itadmin"]
+    );
+    assert!(!boolean(&s, "SecureToken.ConsoleUserHasToken"));
+}
+
+#[test]
+fn an_expected_admin_with_a_token_is_not_reported() {
+    let mac = Mac::with(&["users.1.secure_token=true"]);
+    mac.managed_prefs(&[(
+        "ExpectedSecureTokenAdmins",
+        plist::Value::Array(vec![plist::Value::String("itadmin".into())]),
+    )]);
+    assert_eq!(code(&mac.check()), 0);
+    let s = mac.status();
+    assert!(strings(&s, "SecureToken.AdditionalAdminsWithToken").is_empty());
+    assert!(boolean(&s, "Healthy"), "{:?}", problems(&s));
+}
+
+#[test]
+fn a_bootstrap_token_not_escrowed_is_reported() {
+    let mac = Mac::with(&["bootstrap_token.escrowed=false"]);
+    assert_eq!(code(&mac.check()), 0);
+    let s = mac.status();
+    assert!(boolean(&s, "BootstrapToken.Supported"));
+    assert!(!boolean(&s, "BootstrapToken.Escrowed"));
+    assert_eq!(problems(&s), vec!["BootstrapTokenNotEscrowed"]);
+}
+
+#[test]
+fn a_plaintext_key_file_is_reported_and_never_read() {
+    let mac = Mac::with(&[
+        r#"deferral={"output_path":"/var/db/ConfigurationProfiles/fdesetup.plist","plaintext_file":true}"#,
+    ]);
+    assert_eq!(code(&mac.check()), 0);
+    let s = mac.status();
+    assert!(
+        problems(&s).contains(&"PlaintextKeyOnDisk".to_owned()),
+        "{:?}",
+        problems(&s)
+    );
+    assert_eq!(
+        string(&s, "FileVault.PlaintextKeyFile"),
+        "/var/db/ConfigurationProfiles/fdesetup.plist"
+    );
+    // The simulator's deferral file holds this fake key; it must appear nowhere Keywarden writes.
+    let key = "DEFR-KEYX-INPL-AINT-EXTX-SIMX";
+    assert!(!String::from_utf8_lossy(&mac.status_bytes()).contains(key));
+    let state = std::fs::read(mac.path("/var/db/keywarden/state.plist")).unwrap();
+    assert!(!String::from_utf8_lossy(&state).contains(key));
+}
+
+#[test]
+fn a_tool_that_hangs_does_not_stop_the_check_and_leaves_no_process_behind() {
+    let mac = Mac::healthy();
+    assert_eq!(code(&mac.check()), 0);
+    mac.managed_prefs(&[("ToolTimeout", plist::Value::Integer(2.into()))]);
+    mac.set(&[r#"faults=[{"argv":["fdesetup","status"],"kind":"hang_with_child"}]"#]);
+    let started = Instant::now();
+    let out = mac.check();
+    let took = started.elapsed();
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    // The budget is one timeout (2 s) for the chain; ten times that is generous.
+    assert!(took < Duration::from_secs(20), "the check took {took:?}");
+    let s = mac.status();
+    let errors = strings(&s, "Daemon.Errors");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("fdesetup status: no answer within 2 s")),
+        "{errors:?}"
+    );
+    assert!(problems(&s).contains(&"ToolFailed".to_owned()));
+    // The last good values are kept, marked stale.
+    assert_eq!(string(&s, "FileVault.State"), "On");
+    assert!(boolean(&s, "FileVault.Stale"));
+    assert!(!boolean(&s, "RecoveryKey.Stale"));
+    // Neither the hung tool nor the child it forked survived.
+    let pids: Vec<i64> = mac
+        .calls()
+        .iter()
+        .filter_map(|c| c.get("child_pid").and_then(|p| p.as_i64()))
+        .collect();
+    assert!(!pids.is_empty(), "the fault forked a child");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|p| alive(*p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for p in pids {
+        assert!(!alive(p), "process {p} was left behind");
+    }
+}
+
+#[test]
+fn a_probe_that_never_succeeded_leaves_its_state_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mac = Mac { dir };
+    mac.sim(&["init", mac.root_str()]);
+    mac.set(&[r#"faults=[{"argv":["fdesetup","status"],"kind":"garbage"}]"#]);
+    let out = mac.check();
+    assert_eq!(code(&out), 1);
+    let s = mac.status();
+    assert_eq!(string(&s, "FileVault.State"), "Unknown");
+    assert!(boolean(&s, "FileVault.Stale"));
+    assert!(get(&s, "FileVault.ObservedAt").is_none());
+    let errors = strings(&s, "Daemon.Errors");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("fdesetup status: unrecognised output (exit code 0): ")),
+        "{errors:?}"
+    );
+    assert!(
+        stdout(&out).contains("error: fdesetup status: unrecognised output"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_failed_probe_keeps_the_last_good_values_marked_stale() {
+    let mac = Mac::healthy();
+    assert_eq!(code(&mac.check()), 0);
+    let before = mac.status();
+    let observed = get(&before, "BootstrapToken.ObservedAt").cloned();
+    mac.set(&[
+        r#"faults=[{"argv":["profiles","status"],"kind":"exit","code":1,"stderr":"profiles: an error occurred"}]"#,
+        "bootstrap_token.escrowed=false",
+    ]);
+    assert_eq!(code(&mac.check()), 1);
+    let s = mac.status();
+    assert!(boolean(&s, "BootstrapToken.Stale"));
+    assert!(
+        boolean(&s, "BootstrapToken.Escrowed"),
+        "the last good value, not a guess"
+    );
+    assert_eq!(get(&s, "BootstrapToken.ObservedAt").cloned(), observed);
+    assert_eq!(problems(&s), vec!["ToolFailed"]);
+    let errors = strings(&s, "Daemon.Errors");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("profiles status -type bootstraptoken:")),
+        "{errors:?}"
+    );
+    assert_golden("stale-bootstrap-token", &s);
+}
+
+#[test]
+fn huge_and_non_utf8_output_are_errors_not_crashes() {
+    let mac = Mac::healthy();
+    mac.set(&[r#"faults=[{"argv":["dscl","-plist",".","-readall"],"kind":"huge"},{"argv":["sw_vers","-buildVersion"],"kind":"non_utf8"}]"#]);
+    let out = mac.check();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let errors = strings(&mac.status(), "Daemon.Errors");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("dscl -plist . -readall /Users") && e.contains("KiB")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("sw_vers -buildVersion: unrecognised output")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_crashing_tool_is_named_with_its_signal() {
+    let mac = Mac::with(&[r#"faults=[{"argv":["sysadminctl"],"kind":"crash"}]"#]);
+    assert_eq!(code(&mac.check()), 1);
+    let errors = strings(&mac.status(), "Daemon.Errors");
+    assert!(
+        errors.iter().any(
+            |e| e.starts_with("sysadminctl -secureTokenStatus alice:") && e.contains("SIGABRT")
+        ),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn fail_on_problems_exits_1_when_the_mac_has_a_problem() {
+    let mac = Mac::with(&["bootstrap_token.escrowed=false"]);
+    assert_eq!(code(&mac.keywarden(&["check"])), 0);
+    assert_eq!(code(&mac.keywarden(&["check", "--fail-on-problems"])), 1);
+    let healthy = Mac::healthy();
+    assert_eq!(
+        code(&healthy.keywarden(&["check", "--fail-on-problems"])),
+        0
+    );
+}
+
+#[test]
+fn a_status_that_cannot_be_written_is_fatal_with_a_clear_message() {
+    let mac = Mac::healthy();
+    std::fs::create_dir_all(mac.path("/Library/Keywarden/status.plist")).unwrap();
+    let out = mac.check();
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("status.plist is a directory, not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_symlink_at_the_status_path_is_refused_and_nothing_is_written_through_it() {
+    let mac = Mac::healthy();
+    std::fs::create_dir_all(mac.path("/Library/Keywarden")).unwrap();
+    let victim = mac.path("/victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::os::unix::fs::symlink(&victim, mac.path("/Library/Keywarden/status.plist")).unwrap();
+    let out = mac.check();
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("is a symbolic link"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    // Removing the cause recovers.
+    std::fs::remove_file(mac.path("/Library/Keywarden/status.plist")).unwrap();
+    assert_eq!(code(&mac.check()), 0);
+}
+
+#[test]
+fn the_console_user_follows_the_owner_of_dev_console() {
+    let mac = Mac::with(&["console_user=null"]);
+    assert_eq!(code(&mac.check()), 0);
+    let s = mac.status();
+    assert!(get(&s, "SecureToken.ConsoleUser").is_none());
+    mac.set(&["console_user=alice"]);
+    assert_eq!(code(&mac.check()), 0);
+    assert_eq!(string(&mac.status(), "SecureToken.ConsoleUser"), "alice");
+}
+
+#[test]
+fn a_recovery_key_used_this_boot_is_latched_and_remembered() {
+    let mac = Mac::healthy();
+    mac.event(&["reboot", "--with-recovery-key"]);
+    assert_eq!(code(&mac.check()), 0);
+    let s = mac.status();
+    assert!(boolean(&s, "RecoveryKey.UsedThisBoot"));
+    assert_eq!(string(&s, "RecoveryKey.UseDetection"), "Supported");
+    assert_eq!(string(&s, "RecoveryKey.State"), "Used");
+    assert!(get(&s, "RecoveryKey.LastUsedAt").is_some());
+    // Latched: the next check of the same boot does not ask again.
+    let asked = |m: &Mac| {
+        m.calls()
+            .iter()
+            .filter(|c| c["argv"] == serde_json::json!(["fdesetup", "usingrecoverykey"]))
+            .count()
+    };
+    let before = asked(&mac);
+    assert_eq!(code(&mac.check()), 0);
+    assert_eq!(asked(&mac), before);
+    // After a reboot macOS forgets; Keywarden does not.
+    mac.event(&["reboot"]);
+    assert_eq!(code(&mac.check()), 0);
+    let s = mac.status();
+    assert!(!boolean(&s, "RecoveryKey.UsedThisBoot"));
+    assert!(get(&s, "RecoveryKey.LastUsedAt").is_some());
+    assert_eq!(string(&s, "RecoveryKey.State"), "Used");
+}
+
+#[test]
+fn use_detection_not_supported_is_recorded_as_such() {
+    let mac = Mac::with(&[r#"recovery_key.used_this_boot="not_supported""#]);
+    assert_eq!(code(&mac.check()), 0);
+    let s = mac.status();
+    assert_eq!(string(&s, "RecoveryKey.UseDetection"), "NotSupported");
+    assert!(get(&s, "RecoveryKey.UsedThisBoot").is_none());
+}
+
+#[test]
+fn status_prints_a_table_and_json_and_ea_renders_values() {
+    let mac = Mac::with(&["bootstrap_token.escrowed=false"]);
+    let out = mac.keywarden(&["ea", "Healthy"]);
+    assert_eq!(stdout(&out), "<result>NotInstalled</result>\n");
+    let out = mac.keywarden(&["status"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("has not written a status yet"),
+        "{}",
+        stderr(&out)
+    );
+
+    assert_eq!(code(&mac.check()), 0);
+    let table = stdout(&mac.keywarden(&["status"]));
+    assert!(table.contains("Healthy:        no"), "{table}");
+    assert!(table.contains("BootstrapTokenNotEscrowed"), "{table}");
+    assert!(table.contains("alice"), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&mac.keywarden(&["status", "--json"]))).unwrap();
+    assert_eq!(json["BootstrapToken"]["Escrowed"], false);
+    assert!(json["GeneratedAt"].as_str().unwrap().ends_with('Z'));
+
+    let ea = |k: &str| stdout(&mac.keywarden(&["ea", k]));
+    assert_eq!(ea("Healthy"), "<result>false</result>\n");
+    assert_eq!(ea("RecoveryKey.State"), "<result>Valid</result>\n");
+    assert_eq!(
+        ea("Problems"),
+        "<result>BootstrapTokenNotEscrowed</result>\n"
+    );
+    assert_eq!(ea("SecureToken.Users.0.Name"), "<result>alice</result>\n");
+    assert_eq!(ea("SecureToken.Users.0.UID"), "<result>501</result>\n");
+    assert_eq!(
+        ea("Escrow.FileVaultPRKModifiedAt"),
+        "<result>2024-06-01 10:00:00</result>\n"
+    );
+    assert_eq!(ea("No.Such.Key"), "<result></result>\n");
+}
+
+#[test]
+fn an_old_status_reads_stale_in_inventory_not_healthy() {
+    let mac = Mac::healthy();
+    assert_eq!(code(&mac.check()), 0);
+    let path = mac.path("/Library/Keywarden/status.plist");
+    let mut v = mac.status();
+    let old = std::time::SystemTime::now() - Duration::from_secs(49 * 3600);
+    v.as_dictionary_mut().unwrap().insert(
+        "GeneratedAt".into(),
+        plist::Value::Date(plist::Date::from(old)),
+    );
+    plist::to_file_xml(&path, &v).unwrap();
+    assert_eq!(
+        stdout(&mac.keywarden(&["ea", "Healthy"])),
+        "<result>Stale</result>\n"
+    );
+    assert!(stdout(&mac.keywarden(&["status"])).contains("older than 48 hours"));
+}
+
+#[test]
+fn configuration_warnings_reach_the_status() {
+    let mac = Mac::healthy();
+    mac.managed_prefs(&[
+        ("CheckInterval", plist::Value::String("hourly".into())),
+        ("Bogus", plist::Value::Boolean(true)),
+    ]);
+    assert_eq!(code(&mac.check()), 0);
+    let w = strings(&mac.status(), "Daemon.ConfigWarnings");
+    assert!(
+        w.iter()
+            .any(|x| x.contains("CheckInterval must be an integer, not a string")),
+        "{w:?}"
+    );
+    assert!(w.iter().any(|x| x.contains("unknown key Bogus")), "{w:?}");
+}
+
+#[test]
+fn an_ordinary_user_cannot_run_check_on_the_real_mac() {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(KEYWARDEN);
+    cmd.arg("check");
+    if nix::unistd::geteuid().is_root() {
+        // Drop to nobody for this child.
+        cmd.uid(65534).gid(65534);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("must run as root"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn as_root_a_simulated_mac_others_can_write_is_refused() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("note: runs only as root (CI runs as root)");
+        return;
+    }
+    let mac = Mac::healthy();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(mac.path("/usr/bin"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = mac.check();
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("refusing --root"), "{}", stderr(&out));
+}
