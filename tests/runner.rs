@@ -222,3 +222,32 @@ fn no_more_children_than_the_bound_run_at_once() {
 async fn futures_join<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
     futures_util::future::join_all(futs).await
 }
+
+#[test]
+fn a_call_abandoned_mid_flight_kills_its_process_group() {
+    // The daemon abandons a check on SIGTERM by dropping its future: no child may survive that.
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let script = format!(
+        "echo $$ > {p}; /bin/sleep 300 & echo $! >> {p}; /bin/sleep 300",
+        p = pids.display()
+    );
+    let call = sh(&script);
+    let r = runner();
+    rt().block_on(async {
+        let abandoned = tokio::time::timeout(Duration::from_millis(500), r.run(&call)).await;
+        assert!(abandoned.is_err(), "the call was still running");
+    });
+    let listed: Vec<i32> = std::fs::read_to_string(&pids)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while listed.iter().any(|p| alive(*p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for pid in listed {
+        assert!(!alive(pid), "process {pid} outlived the abandoned call");
+    }
+}

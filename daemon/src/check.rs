@@ -14,7 +14,7 @@ use crate::decide::{self, Inputs};
 use crate::files::{FileError, Owners};
 use crate::lock::{self, LockError};
 use crate::observe;
-use crate::paths::Root;
+use crate::paths::{self, Root};
 use crate::runner::Runner;
 use crate::state;
 use crate::status::{self, Status};
@@ -50,6 +50,8 @@ pub struct Env<'a, R: Runner, C: Clock> {
     pub lock_wait: Duration,
     /// When the next check is due (the daemon knows; a one-off check does not).
     pub next_check_at: Option<Timestamp>,
+    /// Why the log file cannot be written, if it cannot (reported in `Daemon.Errors`).
+    pub log_problem: Option<String>,
 }
 
 /// Run one check and publish its status.
@@ -58,6 +60,13 @@ pub async fn run<R: Runner, C: Clock>(
     cfg: &config::Loaded,
 ) -> Result<Outcome, CheckError> {
     let _lock = lock::acquire(env.root, env.owners, env.lock_wait).await?;
+    // Under the lock, any temp file is a leftover of a writer that was killed mid-write.
+    for dir in [paths::STATE_DIR, paths::STATUS_DIR] {
+        let n = crate::files::sweep_temp_files(&env.root.resolve(dir));
+        if n > 0 {
+            tracing::info!(event = "temp_files_swept", dir, count = n);
+        }
+    }
     let started = Instant::now();
     let now = env.clock.now();
     let loaded = state::load(env.root, env.owners, now);
@@ -74,7 +83,11 @@ pub async fn run<R: Runner, C: Clock>(
         version: VERSION,
     });
     let mut status = decision.status;
-    if let Err(e) = state::save(env.root, env.owners, &decision.state) {
+    let mut next_state = decision.state;
+    if env.next_check_at.is_some() {
+        next_state.next_check_at = env.next_check_at;
+    }
+    if let Err(e) = state::save(env.root, env.owners, &next_state) {
         tracing::error!(event = "state_save_failed", error = %e);
         status.daemon.errors.push(format!("state not saved: {e}"));
         if !status.problems.contains(&status::Problem::StateUnreadable) {
@@ -87,11 +100,16 @@ pub async fn run<R: Runner, C: Clock>(
     status.daemon.resident_memory_bytes = usage::resident_memory_bytes();
     status.daemon.cpu_seconds = (usage::cpu_seconds() * 1000.0).round() / 1000.0;
     status.daemon.next_check_at = env.next_check_at;
+    if let Some(p) = &env.log_problem {
+        status.daemon.errors.push(format!("log not written: {p}"));
+    }
     status::write(env.root, env.owners, &status).map_err(CheckError::Status)?;
+    log_changes(previous.as_ref(), &status);
     tracing::info!(
         event = "check_finished",
         healthy = status.healthy,
         problems = %status.problems.iter().map(|p| p.code()).collect::<Vec<_>>().join(","),
+        summary = %crate::report::one_line(&status),
         errors = status.daemon.errors.len(),
         ms = status.daemon.check_duration_ms,
     );
@@ -99,4 +117,72 @@ pub async fn run<R: Runner, C: Clock>(
         status,
         probe_failed: decision.probe_failed,
     })
+}
+
+/// Log what changed since the previous status, once: a problem raised or cleared, a state that
+/// moved, an error that appeared or went away. The same condition is not logged every cycle.
+pub fn log_changes(previous: Option<&Status>, now: &Status) {
+    let empty = Vec::new();
+    let before = previous.map(|p| &p.problems).unwrap_or(&empty);
+    for p in &now.problems {
+        if !before.contains(p) {
+            tracing::warn!(event = "problem_raised", code = p.code());
+        }
+    }
+    for p in before {
+        if !now.problems.contains(p) {
+            tracing::info!(event = "problem_cleared", code = p.code());
+        }
+    }
+    let no_errors = Vec::new();
+    let old_errors = previous.map(|p| &p.daemon.errors).unwrap_or(&no_errors);
+    for e in &now.daemon.errors {
+        if !old_errors.contains(e) {
+            tracing::error!(event = "error_raised", error = %e);
+        } else {
+            tracing::debug!(event = "error_persists", error = %e);
+        }
+    }
+    for e in old_errors {
+        if !now.daemon.errors.contains(e) {
+            tracing::info!(event = "error_cleared", error = %e);
+        }
+    }
+    let show = |o: Option<String>| o.unwrap_or_else(|| "-".to_owned());
+    type View = fn(&Status) -> Option<String>;
+    let changes: [(&str, View); 6] = [
+        ("filevault_state_changed", |s| {
+            Some(format!("{:?}", s.file_vault.state))
+        }),
+        ("recovery_key_state_changed", |s| {
+            Some(format!("{:?}", s.recovery_key.state))
+        }),
+        ("escrow_state_changed", |s| {
+            Some(format!("{:?}", s.escrow.state))
+        }),
+        ("rotation_state_changed", |s| {
+            Some(format!("{:?}", s.rotation.state))
+        }),
+        ("console_user_changed", |s| {
+            s.secure_token.console_user.clone()
+        }),
+        ("bootstrap_token_changed", |s| {
+            Some(format!(
+                "supported={} escrowed={}",
+                s.bootstrap_token
+                    .supported
+                    .map_or("-".into(), |b| b.to_string()),
+                s.bootstrap_token
+                    .escrowed
+                    .map_or("-".into(), |b| b.to_string())
+            ))
+        }),
+    ];
+    for (event, get) in changes {
+        let new = get(now);
+        let old = previous.map(get);
+        if old.as_ref() != Some(&new) {
+            tracing::info!(event, from = %show(old.flatten()), to = %show(new));
+        }
+    }
 }

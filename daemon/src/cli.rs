@@ -11,8 +11,10 @@ use clap::{Parser, Subcommand};
 use crate::check::{self, Env};
 use crate::clock::{Clock, SystemClock};
 use crate::config;
+use crate::doctor;
 use crate::files::Owners;
 use crate::lock;
+use crate::logging;
 use crate::paths::Root;
 use crate::privilege;
 use crate::report;
@@ -43,6 +45,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the resident daemon (root; started by launchd as org.keywarden.daemon).
+    #[command(after_help = "\
+Checks at start, then every CheckInterval (jittered by 10%), and at once when the console user
+changes, /var/db/FileVaultPRK.dat changes, the preferences change, or on SIGHUP (which also
+reloads the configuration). SIGTERM stops it within 2 seconds, abandoning a check in progress
+safely. Logs go to /Library/Logs/Keywarden/keywarden.log and, on macOS, os_log (subsystem
+org.keywarden).
+
+Examples:
+  sudo launchctl kickstart -k system/org.keywarden.daemon   # restart it under launchd
+  sudo launchctl kill HUP system/org.keywarden.daemon       # reload configuration and check
+  keywarden --root /tmp/mac run                             # against a simulated Mac, in the foreground")]
+    Run,
     /// Run one check now and write the status plist (root).
     #[command(after_help = "\
 Examples:
@@ -66,6 +81,15 @@ Examples:
         #[arg(long)]
         json: bool,
     },
+    /// Explain every problem and what to do about it, and show the effective configuration (any user).
+    #[command(after_help = "\
+Reads the status plist and the org.keywarden preferences; runs no tool and needs no root, so a
+helpdesk technician can run it while the user waits.
+
+Examples:
+  keywarden doctor
+  keywarden doctor | less")]
+    Doctor,
     /// Print one status value as a Jamf extension attribute result (any user).
     #[command(after_help = "\
 KEY.PATH follows the status plist: dictionary keys and array indexes joined by dots.
@@ -96,16 +120,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    init_stderr_logging();
     run(cli)
-}
-
-fn init_stderr_logging() {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing::Level::WARN)
-        .with_target(false)
-        .try_init();
 }
 
 fn fail(msg: impl std::fmt::Display) -> i32 {
@@ -118,11 +133,32 @@ pub fn run(cli: Cli) -> i32 {
     let root = cli.root.map(Root::new).unwrap_or_default();
     let owners = Owners::current();
     match cli.command {
+        Command::Run => {
+            if let Err(e) = privilege::require_root("run", &root, owners) {
+                return fail(e);
+            }
+            crate::daemon::main(root, owners)
+        }
+        Command::Doctor => {
+            logging::init(logging::Mode::Interactive, &root, config::LogLevel::Warn);
+            let cfg = config::load(&root, owners);
+            let (st, err) = match status::read(&root) {
+                Ok(s) => (Some(s), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            print!(
+                "{}",
+                doctor::report(st.as_ref(), err.as_deref(), &cfg, SystemClock.now())
+            );
+            0
+        }
         Command::Check { fail_on_problems } => {
             if let Err(e) = privilege::require_root("check", &root, owners) {
                 return fail(e);
             }
             let cfg = config::load(&root, owners);
+            let log = logging::init(logging::Mode::Check, &root, cfg.config.log_level);
+            disable_core_dumps();
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -138,6 +174,7 @@ pub fn run(cli: Cli) -> i32 {
                 owners,
                 lock_wait: lock::CHECK_LOCK_WAIT,
                 next_check_at: None,
+                log_problem: log.file_error(),
             };
             match rt.block_on(check::run(&env, &cfg)) {
                 Ok(outcome) => {
@@ -170,6 +207,7 @@ pub fn run(cli: Cli) -> i32 {
             }
         }
         Command::Status { json } => {
+            logging::init(logging::Mode::Interactive, &root, config::LogLevel::Warn);
             let now = SystemClock.now();
             if json {
                 match status::read_value(&root) {
@@ -193,6 +231,7 @@ pub fn run(cli: Cli) -> i32 {
             }
         }
         Command::Ea { key_path } => {
+            logging::init(logging::Mode::Interactive, &root, config::LogLevel::Warn);
             let now = SystemClock.now();
             let value = match status::read_value(&root) {
                 Ok(v) => {
@@ -210,4 +249,9 @@ pub fn run(cli: Cli) -> i32 {
             0
         }
     }
+}
+
+/// A root process that may hold a key in memory must not leave it in a core file.
+pub fn disable_core_dumps() {
+    let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
 }

@@ -292,6 +292,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FileErro
     Ok(())
 }
 
+/// Remove temp files an interrupted `write_atomic` left in `dir` (a process killed between
+/// creating its temp file and the rename). Call only while holding the writer lock: then no other
+/// writer's temp file can be in flight. Returns how many were removed.
+pub fn sweep_temp_files(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let is_ours = name.starts_with(".keywarden-") && name.ends_with(".tmp");
+        if is_ours
+            && e.file_type().map(|t| t.is_file()).unwrap_or(false)
+            && fs::remove_file(e.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +333,22 @@ mod tests {
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o644);
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn temp_files_left_by_a_killed_writer_are_swept_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".keywarden-abc.tmp"), b"half").unwrap();
+        fs::write(dir.path().join("status.plist"), b"whole").unwrap();
+        fs::write(dir.path().join(".other.tmp"), b"not ours").unwrap();
+        assert_eq!(sweep_temp_files(dir.path()), 1);
+        let mut left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".other.tmp", "status.plist"]);
     }
 
     #[test]

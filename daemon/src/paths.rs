@@ -18,6 +18,8 @@ pub const OSLOG_SUBSYSTEM: &str = "org.keywarden";
 pub const BINARY: &str = "/Library/Keywarden/keywarden";
 /// The convenience symlink on admins' PATH.
 pub const BINARY_LINK: &str = "/usr/local/bin/keywarden";
+/// Keywarden's install directory (0755): the binary and the status.
+pub const STATUS_DIR: &str = "/Library/Keywarden";
 /// The status plist: the MDM inventory contract (0644).
 pub const STATUS: &str = "/Library/Keywarden/status.plist";
 /// State and audit directory (0700, root).

@@ -124,6 +124,18 @@ impl Exit {
     }
 }
 
+impl Exit {
+    /// `0`, `1`, `SIGKILL`: for log fields.
+    pub fn short(self) -> String {
+        match self {
+            Exit::Code(c) => c.to_string(),
+            Exit::Signal(s) => {
+                Signal::try_from(s).map_or_else(|_| format!("signal {s}"), |sig| sig.to_string())
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for Exit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -266,7 +278,11 @@ impl ProcessRunner {
                 }
             }
         })?;
-        let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+        // Whatever happens next (an answer, a timeout, or this future dropped because the daemon
+        // is shutting down), nothing of this call may outlive it: the guard kills what is left of
+        // its process group, background grandchildren included. A process-group id is not reused
+        // while any member is alive, so this cannot hit an unrelated process.
+        let group = GroupGuard(child.id().map(|id| Pid::from_raw(id as i32)));
         let timeout = call.timeout.unwrap_or(self.timeout);
         let mut child_stdin = child.stdin.take();
         let child_stdout = child.stdout.take();
@@ -297,18 +313,13 @@ impl ProcessRunner {
             Ok::<_, io::Error>((Exit::from_status(status), out?, err?))
         };
         let result = tokio::time::timeout(timeout, work).await;
-        // Whatever happened, nothing of this call may outlive it: kill what is left of its process
-        // group (background grandchildren included) and reap the child. A process-group id is not
-        // reused while any member is alive, so this cannot hit an unrelated process.
-        if let Some(pgid) = pgid {
-            let _ = killpg(pgid, Signal::SIGKILL);
-        }
+        drop(group);
         match result {
             Ok(Ok(done)) => {
                 tracing::debug!(
                     event = "tool_finished",
                     call = %call.display(),
-                    exit = %done.0,
+                    exit = %done.0.short(),
                     ms = started.elapsed().as_millis() as u64,
                 );
                 Ok(done)
@@ -349,6 +360,17 @@ impl Runner for ProcessRunner {
             stderr: err.into_secret(),
             truncated,
         })
+    }
+}
+
+/// Kills a child's process group when dropped.
+struct GroupGuard(Option<Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
     }
 }
 

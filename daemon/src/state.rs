@@ -43,6 +43,14 @@ pub struct State {
     /// plaintext key file may remain there (PLATFORM.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deferral_output_path: Option<String>,
+    /// The daemon's next scheduled check: compared with the wall clock after every wake-up,
+    /// because timers stop while a Mac sleeps (PLATFORM.md).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub next_check_at: Option<Timestamp>,
 }
 
 impl Default for State {
@@ -53,6 +61,7 @@ impl Default for State {
             last_console_user: None,
             key_last_used_at: None,
             deferral_output_path: None,
+            next_check_at: None,
         }
     }
 }

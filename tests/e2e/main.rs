@@ -539,3 +539,208 @@ fn as_root_a_simulated_mac_others_can_write_is_refused() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("refusing --root"), "{}", stderr(&out));
 }
+
+#[test]
+fn malformed_preferences_of_every_kind_give_a_warning_and_defaults_never_a_crash() {
+    let managed = "/Library/Managed Preferences/org.keywarden.plist";
+    let local = "/Library/Preferences/org.keywarden.plist";
+    type Setup = fn(&Mac, &std::path::Path);
+    let cases: Vec<(&str, &str, Setup, &str)> = vec![
+        (
+            "not a plist",
+            managed,
+            |_, p| std::fs::write(p, b"CheckInterval = 5").unwrap(),
+            "not a readable property list",
+        ),
+        (
+            "binary garbage",
+            managed,
+            |_, p| std::fs::write(p, b"bplist00\xff\xfe\x00garbage").unwrap(),
+            "not a readable property list",
+        ),
+        (
+            "an array, not a dictionary",
+            managed,
+            |_, p| {
+                plist::to_file_xml(
+                    p,
+                    &plist::Value::Array(vec![plist::Value::Integer(1.into())]),
+                )
+                .unwrap()
+            },
+            "top level is not a dictionary",
+        ),
+        (
+            "a symlink",
+            managed,
+            |m, p| {
+                let target = m.path("/elsewhere.plist");
+                std::fs::write(&target, b"<plist><dict/></plist>").unwrap();
+                std::os::unix::fs::symlink(&target, p).unwrap()
+            },
+            "symbolic link",
+        ),
+        (
+            "a FIFO",
+            managed,
+            |_, p| nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap(),
+            "is a FIFO",
+        ),
+        (
+            "a directory",
+            managed,
+            |_, p| std::fs::create_dir(p).unwrap(),
+            "is a directory",
+        ),
+        (
+            "wrong types and unknown keys",
+            managed,
+            |_, p| {
+                let d: plist::Dictionary = [
+                    ("ToolTimeout".to_owned(), plist::Value::Boolean(true)),
+                    (
+                        "RotationMethods".to_owned(),
+                        plist::Value::String("EscrowBuddy".into()),
+                    ),
+                    (
+                        "StaleAfterHours".to_owned(),
+                        plist::Value::Integer((-5).into()),
+                    ),
+                    ("FrobnicateKeys".to_owned(), plist::Value::Boolean(true)),
+                ]
+                .into_iter()
+                .collect();
+                plist::to_file_xml(p, &plist::Value::Dictionary(d)).unwrap()
+            },
+            "ToolTimeout must be an integer, not a boolean",
+        ),
+        (
+            "a world-writable local file carrying restricted keys",
+            local,
+            |_, p| {
+                let d: plist::Dictionary = [
+                    (
+                        "RotationCommand".to_owned(),
+                        plist::Value::Array(vec![plist::Value::String("/bin/sh".into())]),
+                    ),
+                    (
+                        "ExpectedSecureTokenAdmins".to_owned(),
+                        plist::Value::Array(vec![plist::Value::String("itadmin".into())]),
+                    ),
+                ]
+                .into_iter()
+                .collect();
+                plist::to_file_xml(p, &plist::Value::Dictionary(d)).unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o666)).unwrap()
+            },
+            "org.keywarden.plist: RotationCommand is ignored",
+        ),
+    ];
+    for (what, file, setup, expect) in cases {
+        let mac = Mac::with(&["users.1.secure_token=true"]);
+        let path = mac.path(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        setup(&mac, &path);
+        let out = mac.check();
+        assert_eq!(code(&out), 0, "{what}: {}", stderr(&out));
+        let s = mac.status();
+        let w = strings(&s, "Daemon.ConfigWarnings");
+        assert!(w.iter().any(|x| x.contains(expect)), "{what}: {w:?}");
+        assert!(
+            w.iter().all(|x| x.contains("org.keywarden.plist")),
+            "{what}: a warning without the file: {w:?}"
+        );
+        // Defaults were used: the extra admin is reported (the untrusted allow-list was ignored).
+        assert!(
+            problems(&s).contains(&"AdditionalAdminWithSecureToken".to_owned()),
+            "{what}"
+        );
+    }
+}
+
+/// Copies of the binaries any user can run (the build directory may not be reachable).
+fn binaries_for_everyone(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let kw = dir.join("keywarden");
+    let sim = dir.join("keywarden-sim");
+    std::fs::copy(KEYWARDEN, &kw).unwrap();
+    std::fs::copy(SIM, &sim).unwrap();
+    for p in [dir, kw.as_path(), sim.as_path()] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    (kw, sim)
+}
+
+#[test]
+fn read_only_commands_work_for_an_ordinary_user() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let mac = Mac::healthy();
+    std::fs::set_permissions(mac.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(code(&mac.check()), 0);
+    let bins = tempfile::tempdir().unwrap();
+    let (kw, _) = binaries_for_everyone(bins.path());
+    let root = nix::unistd::geteuid().is_root();
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["ea", "Healthy"],
+        &["doctor"],
+    ] {
+        let mut cmd = std::process::Command::new(&kw);
+        cmd.arg("--root").arg(mac.root()).args(args);
+        if root {
+            cmd.uid(65534).gid(65534);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        assert!(!stdout(&out).is_empty());
+    }
+    // The daemon itself is refused to an ordinary user on the real Mac.
+    let mut cmd = std::process::Command::new(&kw);
+    cmd.arg("run");
+    if root {
+        cmd.uid(65534).gid(65534);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("`keywarden run` must run as root"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_ordinary_user_can_run_a_check_against_a_simulated_mac_of_their_own() {
+    use std::os::unix::process::CommandExt;
+    let bins = tempfile::tempdir().unwrap();
+    let (kw, sim) = binaries_for_everyone(bins.path());
+    let dir = tempfile::tempdir().unwrap();
+    let root = nix::unistd::geteuid().is_root();
+    if root {
+        nix::unistd::chown(
+            dir.path(),
+            Some(nix::unistd::Uid::from_raw(65534)),
+            Some(nix::unistd::Gid::from_raw(65534)),
+        )
+        .unwrap();
+    }
+    let as_user = |program: &std::path::Path, args: &[&str]| {
+        let mut cmd = std::process::Command::new(program);
+        cmd.args(args);
+        if root {
+            cmd.uid(65534).gid(65534);
+        }
+        cmd.output().unwrap()
+    };
+    let d = dir.path().to_str().unwrap();
+    let out = as_user(&sim, &["init", d]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = as_user(&kw, &["--root", d, "check"]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let status = std::fs::read(dir.path().join("Library/Keywarden/status.plist")).unwrap();
+    let v: plist::Value = plist::from_bytes(&status).unwrap();
+    assert!(boolean(&v, "Healthy"), "{:?}", problems(&v));
+}

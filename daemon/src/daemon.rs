@@ -1,0 +1,849 @@
+//! The resident daemon (`keywarden run`): a full check at start, then one every `CheckInterval`
+//! (jittered by ±10% so a fleet does not check in step), and at once when something that matters
+//! changes: the console user (the owner of `/dev/console`, looked at every `ConsolePollSeconds`,
+//! and on macOS also woken by the `com.apple.system.utmpx` notification), the escrow file
+//! `FileVaultPRK.dat`, the managed or local preferences (which are reloaded first), or SIGHUP
+//! (reload the configuration, then check).
+//!
+//! Between checks it sleeps until the next deadline or poll, whichever is first, and after every
+//! wake-up compares the wall clock with the persisted deadline: timers stop while a Mac sleeps,
+//! so a monotonic interval alone would miss days (PLATFORM.md). A deadline further away than any
+//! schedule allows (the clock was set back) is pulled in. Shutdown (SIGTERM) is a parameter: a
+//! check in progress is abandoned (its children killed, its files untouched or complete) and the
+//! loop returns at once.
+//!
+//! `run` is generic over `World` (what the loop needs from the Mac) and `Clock`, so tests drive it
+//! with tokio's paused time and a clock that can jump, without real waiting.
+
+use std::future::Future;
+use std::os::unix::fs::MetadataExt;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::check::{self, CheckError, Env, Outcome};
+use crate::clock::Clock;
+use crate::config;
+use crate::files::Owners;
+use crate::lock;
+use crate::paths::{self, Root};
+use crate::runner::ProcessRunner;
+
+/// Why a check runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Startup,
+    Schedule,
+    ConsoleUserChanged,
+    EscrowFileChanged,
+    PreferencesChanged,
+    Hangup,
+    /// The previous check could not publish; trying again sooner than the schedule.
+    Retry,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Startup => "startup",
+            Reason::Schedule => "schedule",
+            Reason::ConsoleUserChanged => "console_user_changed",
+            Reason::EscrowFileChanged => "escrow_file_changed",
+            Reason::PreferencesChanged => "preferences_changed",
+            Reason::Hangup => "sighup",
+            Reason::Retry => "retry",
+        }
+    }
+}
+
+/// A file's identity and version, cheap to take (one `lstat`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileMark(Option<(u64, u64, i64, i64, u64)>);
+
+impl FileMark {
+    pub fn of(path: &std::path::Path) -> FileMark {
+        FileMark(
+            std::fs::symlink_metadata(path)
+                .ok()
+                .map(|m| (m.dev(), m.ino(), m.mtime(), m.mtime_nsec(), m.size())),
+        )
+    }
+}
+
+/// What is looked at between checks.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fingerprint {
+    /// Owner of `/dev/console` (`None`: absent).
+    pub console_owner: Option<u32>,
+    pub escrow_file: FileMark,
+    pub preferences: (FileMark, FileMark),
+}
+
+/// What the loop needs from the Mac.
+pub trait World {
+    fn load_config(&mut self) -> config::Loaded;
+    fn fingerprint(&self) -> Fingerprint;
+    fn check(
+        &mut self,
+        cfg: &config::Loaded,
+        reason: Reason,
+        next_check_at: Timestamp,
+    ) -> impl Future<Output = Result<Outcome, CheckError>>;
+}
+
+/// How long to wait before trying again after a check that could not publish.
+pub const RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// The jittered interval: `interval` × (0.9 + 0.2 × `unit`), `unit` in [0, 1].
+pub fn jittered(interval: Duration, unit: f64) -> Duration {
+    let unit = unit.clamp(0.0, 1.0);
+    interval.mul_f64(0.9 + 0.2 * unit)
+}
+
+fn signed(d: Duration) -> SignedDuration {
+    SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX)
+}
+
+/// Sources of wake-ups other than time.
+pub struct Wakeups<H, N> {
+    /// SIGHUP (a channel in tests).
+    pub hangup: H,
+    /// Console-user notifications (macOS `com.apple.system.utmpx`); `None` where unavailable.
+    pub console: Option<N>,
+}
+
+/// Something that yields `()` each time it fires.
+pub trait Signal {
+    fn recv(&mut self) -> impl Future<Output = Option<()>>;
+}
+
+impl Signal for tokio::sync::mpsc::UnboundedReceiver<()> {
+    async fn recv(&mut self) -> Option<()> {
+        tokio::sync::mpsc::UnboundedReceiver::recv(self).await
+    }
+}
+
+impl Signal for tokio::signal::unix::Signal {
+    async fn recv(&mut self) -> Option<()> {
+        tokio::signal::unix::Signal::recv(self).await
+    }
+}
+
+/// A signal that never fires.
+pub struct Never;
+
+impl Signal for Never {
+    async fn recv(&mut self) -> Option<()> {
+        std::future::pending().await
+    }
+}
+
+async fn next_or_pending<S: Signal>(s: &mut Option<S>) -> Option<()> {
+    match s {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Run the daemon loop until `shutdown` completes. Returns the number of checks run (for tests).
+pub async fn run<W: World, C: Clock, H: Signal, N: Signal>(
+    world: &mut W,
+    clock: &C,
+    mut wakeups: Wakeups<H, N>,
+    jitter: &mut dyn FnMut() -> f64,
+    shutdown: impl Future<Output = ()>,
+) -> u64 {
+    tokio::pin!(shutdown);
+    let mut cfg = world.load_config();
+    for w in &cfg.warnings {
+        tracing::warn!(event = "config_warning", warning = %w);
+    }
+    let mut fp = world.fingerprint();
+    let mut pending = Some(Reason::Startup);
+    let mut deadline = clock.now();
+    let mut checks = 0u64;
+    let mut hangup_open = true;
+    let mut retrying = false;
+    loop {
+        if let Some(reason) = pending.take() {
+            let now = clock.now();
+            let next = now + signed(jittered(cfg.config.check_interval, jitter()));
+            tracing::debug!(event = "check_started", reason = reason.as_str());
+            let result = tokio::select! {
+                biased;
+                _ = &mut shutdown => {
+                    tracing::info!(event = "shutdown", during_check = true);
+                    return checks;
+                }
+                r = world.check(&cfg, reason, next) => r,
+            };
+            checks += 1;
+            deadline = match result {
+                Ok(_) => {
+                    retrying = false;
+                    next
+                }
+                Err(e) => {
+                    // Not published (disk full, lock held, a symlink at the status path): try
+                    // again well before the next scheduled check; the log says why.
+                    tracing::error!(event = "check_failed", reason = reason.as_str(), error = %e);
+                    retrying = true;
+                    now + signed(RETRY_AFTER.min(cfg.config.check_interval))
+                }
+            };
+            // Our own check may have touched what we watch (e.g. nothing today, but a rotation
+            // writes preferences): take the fingerprint after it.
+            fp = world.fingerprint();
+        }
+
+        let now = clock.now();
+        // The clock was set back (or the deadline is corrupt): never wait longer than a schedule.
+        let longest = signed(jittered(cfg.config.check_interval, 1.0));
+        if deadline.duration_since(now) > longest {
+            tracing::info!(event = "deadline_pulled_in", deadline = %deadline, now = %now);
+            deadline = now + longest;
+        }
+        let until_deadline = deadline.duration_since(now).max(SignedDuration::ZERO);
+        let nap = cfg
+            .config
+            .console_poll
+            .min(Duration::try_from(until_deadline).unwrap_or(Duration::ZERO));
+        let mut woke_by = None;
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => {
+                tracing::info!(event = "shutdown", during_check = false);
+                return checks;
+            }
+            r = wakeups.hangup.recv(), if hangup_open => {
+                match r {
+                    Some(()) => woke_by = Some(Reason::Hangup),
+                    None => hangup_open = false,
+                }
+            }
+            r = next_or_pending(&mut wakeups.console) => {
+                if r.is_none() {
+                    wakeups.console = None;
+                }
+            }
+            _ = tokio::time::sleep(nap) => {}
+        }
+        if woke_by == Some(Reason::Hangup) {
+            tracing::info!(event = "reload", why = "sighup");
+            cfg = world.load_config();
+            pending = Some(Reason::Hangup);
+        }
+        // After every wake-up: the wall clock against the deadline (the Mac may have slept).
+        if clock.now() >= deadline && pending.is_none() {
+            pending = Some(if retrying {
+                Reason::Retry
+            } else {
+                Reason::Schedule
+            });
+        }
+        let new = world.fingerprint();
+        if new.preferences != fp.preferences {
+            tracing::info!(event = "reload", why = "preferences_changed");
+            let before = cfg.config.clone();
+            cfg = world.load_config();
+            if cfg.config != before {
+                for w in &cfg.warnings {
+                    tracing::warn!(event = "config_warning", warning = %w);
+                }
+            }
+            pending.get_or_insert(Reason::PreferencesChanged);
+        }
+        if new.console_owner != fp.console_owner {
+            let uid = |u: Option<u32>| u.map_or_else(|| "-".to_owned(), |u| u.to_string());
+            tracing::info!(event = "console_changed", from = %uid(fp.console_owner), to = %uid(new.console_owner));
+            pending.get_or_insert(Reason::ConsoleUserChanged);
+        }
+        if new.escrow_file != fp.escrow_file {
+            tracing::info!(event = "escrow_file_changed");
+            pending.get_or_insert(Reason::EscrowFileChanged);
+        }
+        fp = new;
+    }
+}
+
+/// The daemon on a real (or simulated) Mac.
+pub struct MacWorld {
+    pub root: Root,
+    pub owners: Owners,
+    pub clock: crate::clock::SystemClock,
+    /// The installed logging (its level follows the configuration; its problems are reported).
+    pub logging: crate::logging::Logging,
+}
+
+impl World for MacWorld {
+    fn load_config(&mut self) -> config::Loaded {
+        let cfg = config::load(&self.root, self.owners);
+        self.logging.set_level(cfg.config.log_level);
+        cfg
+    }
+
+    fn fingerprint(&self) -> Fingerprint {
+        Fingerprint {
+            console_owner: std::fs::metadata(self.root.resolve(paths::CONSOLE))
+                .ok()
+                .map(|m| m.uid()),
+            escrow_file: FileMark::of(&self.root.resolve(paths::FILEVAULT_PRK)),
+            preferences: (
+                FileMark::of(&self.root.resolve(paths::MANAGED_PREFS)),
+                FileMark::of(&self.root.resolve(paths::LOCAL_PREFS)),
+            ),
+        }
+    }
+
+    async fn check(
+        &mut self,
+        cfg: &config::Loaded,
+        _reason: Reason,
+        next_check_at: Timestamp,
+    ) -> Result<Outcome, CheckError> {
+        let runner = ProcessRunner::new(self.root.clone(), cfg.config.tool_timeout);
+        let env = Env {
+            runner: &runner,
+            clock: &self.clock,
+            root: &self.root,
+            owners: self.owners,
+            lock_wait: lock::CHECK_LOCK_WAIT,
+            next_check_at: Some(next_check_at),
+            log_problem: self.logging.file_error(),
+        };
+        check::run(&env, cfg).await
+    }
+}
+
+/// `keywarden run`: install logging and signal handlers, then run the loop until SIGTERM (or
+/// SIGINT in a terminal). Returns the exit code.
+pub fn main(root: Root, owners: Owners) -> i32 {
+    crate::cli::disable_core_dumps();
+    let initial = config::load(&root, owners);
+    let logging = crate::logging::init(
+        crate::logging::Mode::Daemon,
+        &root,
+        initial.config.log_level,
+    );
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("keywarden: cannot start the runtime: {e}");
+            return 2;
+        }
+    };
+    rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (hup, term, int) = match (
+            signal(SignalKind::hangup()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(h), Ok(t), Ok(i)) => (h, t, i),
+            _ => {
+                eprintln!("keywarden: cannot install signal handlers");
+                return 2;
+            }
+        };
+        tracing::info!(event = "daemon_started", version = crate::check::VERSION, root = %root.dir().display());
+        let mut world = MacWorld {
+            root,
+            owners,
+            clock: crate::clock::SystemClock,
+            logging,
+        };
+        #[cfg(target_os = "macos")]
+        let console = console_notify::UtmpxNotifications::register();
+        #[cfg(not(target_os = "macos"))]
+        let console: Option<Never> = None;
+        let mut jitter = random_unit;
+        let shutdown = async move {
+            let (mut term, mut int) = (term, int);
+            tokio::select! {
+                _ = term.recv() => tracing::info!(event = "signal", signal = "SIGTERM"),
+                _ = int.recv() => tracing::info!(event = "signal", signal = "SIGINT"),
+            }
+        };
+        let checks = run(
+            &mut world,
+            &crate::clock::SystemClock,
+            Wakeups { hangup: hup, console },
+            &mut jitter,
+            shutdown,
+        )
+        .await;
+        tracing::info!(event = "daemon_stopped", checks);
+        0
+    })
+}
+
+/// Production randomness for the jitter.
+pub fn random_unit() -> f64 {
+    let mut b = [0u8; 8];
+    match getrandom::getrandom(&mut b) {
+        Ok(()) => (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64,
+        Err(_) => 0.5,
+    }
+}
+
+#[cfg(target_os = "macos")]
+pub mod console_notify {
+    //! `com.apple.system.utmpx`: posted by the system when a login or logout changes the utmpx
+    //! database (notify(3), `<notify_keys.h>`), so a console-user change is seen at once rather
+    //! than at the next poll. The poll stays as the fallback. Not exercised on Linux CI: compiled
+    //! for the Apple targets only.
+
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    use tokio::io::unix::AsyncFd;
+    use tokio::io::Interest;
+
+    extern "C" {
+        fn notify_register_file_descriptor(
+            name: *const libc::c_char,
+            notify_fd: *mut libc::c_int,
+            flags: libc::c_int,
+            out_token: *mut libc::c_int,
+        ) -> u32;
+    }
+
+    pub struct UtmpxNotifications {
+        fd: AsyncFd<OwnedFd>,
+    }
+
+    impl UtmpxNotifications {
+        pub fn register() -> Option<UtmpxNotifications> {
+            let mut fd: libc::c_int = -1;
+            let mut token: libc::c_int = 0;
+            // SAFETY: a NUL-terminated name and two out-pointers to live integers.
+            let status = unsafe {
+                notify_register_file_descriptor(
+                    c"com.apple.system.utmpx".as_ptr(),
+                    &mut fd,
+                    0,
+                    &mut token,
+                )
+            };
+            if status != 0 || fd < 0 {
+                return None;
+            }
+            // SAFETY: notify(3) handed us this descriptor; we own it from here on.
+            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+            // SAFETY: fcntl on a descriptor we own.
+            unsafe {
+                let flags = libc::fcntl(fd, libc::F_GETFL);
+                libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+            }
+            // SAFETY: `owned` is an open descriptor that the AsyncFd owns (and closes) for its
+            // whole life; OwnedFd always returns that same descriptor.
+            unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE) }
+                .ok()
+                .map(|fd| UtmpxNotifications { fd })
+        }
+    }
+
+    impl super::Signal for UtmpxNotifications {
+        async fn recv(&mut self) -> Option<()> {
+            loop {
+                let mut guard = self.fd.readable().await.ok()?;
+                // Each notification writes the 4-byte token; drain whatever is there.
+                let mut buf = [0u8; 64];
+                use std::os::fd::AsRawFd;
+                // SAFETY: reading into a local buffer from a descriptor we own.
+                let n = unsafe {
+                    libc::read(
+                        self.fd.get_ref().as_raw_fd(),
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                    )
+                };
+                if n > 0 {
+                    return Some(());
+                }
+                guard.clear_ready();
+                if n == 0 {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+
+    use crate::status::Status;
+
+    /// Wall clock = a base + tokio's (paused) elapsed time + jumps (a sleeping Mac).
+    struct TestClock {
+        base: Timestamp,
+        start: tokio::time::Instant,
+        jumped: Cell<SignedDuration>,
+    }
+
+    impl TestClock {
+        fn new() -> TestClock {
+            TestClock {
+                base: "2026-11-22T10:00:00Z".parse().unwrap(),
+                start: tokio::time::Instant::now(),
+                jumped: Cell::new(SignedDuration::ZERO),
+            }
+        }
+        fn jump(&self, by: SignedDuration) {
+            self.jumped.set(self.jumped.get() + by);
+        }
+    }
+
+    impl Clock for TestClock {
+        fn now(&self) -> Timestamp {
+            let elapsed = tokio::time::Instant::now() - self.start;
+            crate::clock::whole_seconds(self.base + signed(elapsed) + self.jumped.get())
+        }
+    }
+
+    #[derive(Default)]
+    struct Shared {
+        checks: Vec<(Timestamp, Reason)>,
+        fp: Fingerprint,
+        config_loads: u32,
+        hang_checks: bool,
+        fail_checks: bool,
+        fingerprints: u32,
+        interval: u64,
+        poll: u64,
+    }
+
+    struct FakeWorld<'c> {
+        s: Rc<RefCell<Shared>>,
+        clock: &'c TestClock,
+    }
+
+    impl World for FakeWorld<'_> {
+        fn load_config(&mut self) -> config::Loaded {
+            let mut s = self.s.borrow_mut();
+            s.config_loads += 1;
+            let c = config::Config {
+                check_interval: Duration::from_secs(s.interval),
+                console_poll: Duration::from_secs(s.poll),
+                ..Default::default()
+            };
+            config::Loaded {
+                config: c,
+                warnings: vec![],
+                sources: Default::default(),
+            }
+        }
+        fn fingerprint(&self) -> Fingerprint {
+            let mut s = self.s.borrow_mut();
+            s.fingerprints += 1;
+            s.fp.clone()
+        }
+        async fn check(
+            &mut self,
+            _cfg: &config::Loaded,
+            reason: Reason,
+            _next: Timestamp,
+        ) -> Result<Outcome, CheckError> {
+            self.s.borrow_mut().checks.push((self.clock.now(), reason));
+            if self.s.borrow().hang_checks {
+                std::future::pending::<()>().await;
+            }
+            if self.s.borrow().fail_checks {
+                return Err(CheckError::Status(crate::files::FileError::Io {
+                    path: "/Library/Keywarden/status.plist".into(),
+                    source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+                }));
+            }
+            Ok(fake_outcome())
+        }
+    }
+
+    fn fake_outcome() -> Outcome {
+        Outcome {
+            status: serde_status(),
+            probe_failed: false,
+        }
+    }
+
+    fn serde_status() -> Status {
+        let xml = include_bytes!("../../tests/golden/healthy.plist");
+        Status::from_bytes(xml).expect("golden status parses")
+    }
+
+    struct Harness {
+        shared: Rc<RefCell<Shared>>,
+        hup: tokio::sync::mpsc::UnboundedSender<()>,
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+    }
+
+    /// Run the loop on a local set; returns the harness and the join handle.
+    fn start(
+        clock: &'static TestClock,
+        interval: u64,
+        poll: u64,
+        unit: f64,
+    ) -> (Harness, tokio::task::JoinHandle<u64>) {
+        let shared = Rc::new(RefCell::new(Shared {
+            interval,
+            poll,
+            ..Default::default()
+        }));
+        let (hup_tx, hup_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let s2 = shared.clone();
+        let handle = tokio::task::spawn_local(async move {
+            let mut world = FakeWorld { s: s2, clock };
+            let mut jitter = move || unit;
+            run(
+                &mut world,
+                clock,
+                Wakeups::<_, Never> {
+                    hangup: hup_rx,
+                    console: None,
+                },
+                &mut jitter,
+                async {
+                    let _ = stop_rx.await;
+                },
+            )
+            .await
+        });
+        (
+            Harness {
+                shared,
+                hup: hup_tx,
+                stop: Some(stop_tx),
+            },
+            handle,
+        )
+    }
+
+    fn leak_clock() -> &'static TestClock {
+        Box::leak(Box::new(TestClock::new()))
+    }
+
+    async fn settle() {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn reasons(h: &Harness) -> Vec<Reason> {
+        h.shared.borrow().checks.iter().map(|c| c.1).collect()
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn it_checks_at_start_and_then_every_jittered_interval() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                let (h, _j) = start(clock, 3600, 60, 0.0);
+                settle().await;
+                assert_eq!(reasons(&h), vec![Reason::Startup]);
+                // With jitter 0 the interval is 0.9 × 3600 = 3240 s.
+                tokio::time::sleep(Duration::from_secs(3239)).await;
+                settle().await;
+                assert_eq!(reasons(&h).len(), 1, "not before the deadline");
+                tokio::time::sleep(Duration::from_secs(61)).await;
+                settle().await;
+                assert_eq!(reasons(&h), vec![Reason::Startup, Reason::Schedule]);
+                let checks = h.shared.borrow().checks.clone();
+                let gap = checks[1].0.duration_since(checks[0].0).as_secs();
+                assert!((3240..=3240 + 60).contains(&gap), "gap {gap}");
+            })
+            .await;
+    }
+
+    #[test]
+    fn the_jitter_stays_within_ten_percent() {
+        let i = Duration::from_secs(3600);
+        assert_eq!(jittered(i, 0.0), Duration::from_secs(3240));
+        assert_eq!(jittered(i, 1.0), Duration::from_secs(3960));
+        assert_eq!(jittered(i, 0.5), i);
+        assert_eq!(jittered(i, 7.0), Duration::from_secs(3960));
+        for _ in 0..1000 {
+            let u = random_unit();
+            assert!((0.0..1.0).contains(&u));
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_mac_that_slept_for_days_checks_at_the_first_wake_up() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                let (h, _j) = start(clock, 3600, 60, 0.5);
+                settle().await;
+                // The Mac sleeps three days: the wall clock moves, monotonic time does not.
+                clock.jump(SignedDuration::from_hours(72));
+                tokio::time::sleep(Duration::from_secs(61)).await;
+                settle().await;
+                assert_eq!(reasons(&h), vec![Reason::Startup, Reason::Schedule]);
+            })
+            .await;
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_clock_set_back_by_days_does_not_postpone_the_next_check() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                let (h, _j) = start(clock, 3600, 60, 0.5);
+                settle().await;
+                clock.jump(SignedDuration::from_hours(-48));
+                // Within one schedule (at most 1.1 × interval + a poll) there is a check.
+                tokio::time::sleep(Duration::from_secs(3960 + 61)).await;
+                settle().await;
+                assert_eq!(reasons(&h), vec![Reason::Startup, Reason::Schedule]);
+            })
+            .await;
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_console_user_change_triggers_a_check_within_one_poll() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                let (h, _j) = start(clock, 3600, 5, 0.5);
+                settle().await;
+                h.shared.borrow_mut().fp.console_owner = Some(502);
+                tokio::time::sleep(Duration::from_secs(6)).await;
+                settle().await;
+                assert_eq!(
+                    reasons(&h),
+                    vec![Reason::Startup, Reason::ConsoleUserChanged]
+                );
+                // No change, no check.
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                settle().await;
+                assert_eq!(reasons(&h).len(), 2);
+            })
+            .await;
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn changed_preferences_are_reloaded_and_checked() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                let (h, _j) = start(clock, 3600, 5, 0.5);
+                settle().await;
+                let loads = h.shared.borrow().config_loads;
+                h.shared.borrow_mut().fp.preferences.0 = FileMark(Some((1, 2, 3, 4, 5)));
+                tokio::time::sleep(Duration::from_secs(6)).await;
+                settle().await;
+                assert_eq!(h.shared.borrow().config_loads, loads + 1);
+                assert_eq!(
+                    reasons(&h),
+                    vec![Reason::Startup, Reason::PreferencesChanged]
+                );
+            })
+            .await;
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_new_escrow_file_triggers_a_check() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                let (h, _j) = start(clock, 3600, 5, 0.5);
+                settle().await;
+                h.shared.borrow_mut().fp.escrow_file = FileMark(Some((1, 9, 3, 4, 5)));
+                tokio::time::sleep(Duration::from_secs(6)).await;
+                settle().await;
+                assert_eq!(
+                    reasons(&h),
+                    vec![Reason::Startup, Reason::EscrowFileChanged]
+                );
+            })
+            .await;
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn sighup_reloads_the_configuration_then_checks() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                let (h, _j) = start(clock, 3600, 60, 0.5);
+                settle().await;
+                let loads = h.shared.borrow().config_loads;
+                h.hup.send(()).unwrap();
+                settle().await;
+                assert_eq!(h.shared.borrow().config_loads, loads + 1);
+                assert_eq!(reasons(&h), vec![Reason::Startup, Reason::Hangup]);
+            })
+            .await;
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn shutdown_abandons_a_check_that_never_ends_at_once() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                let (mut h, j) = start(clock, 3600, 60, 0.5);
+                h.shared.borrow_mut().hang_checks = true;
+                settle().await;
+                assert_eq!(reasons(&h).len(), 1);
+                let before = tokio::time::Instant::now();
+                h.stop.take().unwrap().send(()).unwrap();
+                let checks = j.await.unwrap();
+                assert_eq!(checks, 0, "the hung check never completed");
+                assert_eq!(tokio::time::Instant::now(), before, "no time passed");
+            })
+            .await;
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn an_idle_hour_wakes_at_most_once_a_minute() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                // Jitter 1.0: the next check is 66 minutes away, so the hour is idle.
+                let (h, _j) = start(clock, 3600, 60, 1.0);
+                settle().await;
+                let before = h.shared.borrow().fingerprints;
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                settle().await;
+                // Every wake-up takes exactly one fingerprint.
+                let wakes = h.shared.borrow().fingerprints - before;
+                assert!(
+                    (59..=60).contains(&wakes),
+                    "{wakes} wake-ups in an idle hour"
+                );
+                assert_eq!(reasons(&h), vec![Reason::Startup]);
+            })
+            .await;
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_check_that_could_not_publish_is_retried_within_five_minutes() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                let (h, _j) = start(clock, 3600, 60, 0.5);
+                h.shared.borrow_mut().fail_checks = true;
+                settle().await;
+                tokio::time::sleep(Duration::from_secs(301)).await;
+                settle().await;
+                assert_eq!(reasons(&h), vec![Reason::Startup, Reason::Retry]);
+                h.shared.borrow_mut().fail_checks = false;
+                tokio::time::sleep(Duration::from_secs(301)).await;
+                settle().await;
+                assert_eq!(
+                    reasons(&h),
+                    vec![Reason::Startup, Reason::Retry, Reason::Retry]
+                );
+                // Published again: back to the hourly schedule.
+                tokio::time::sleep(Duration::from_secs(1800)).await;
+                settle().await;
+                assert_eq!(reasons(&h).len(), 3);
+            })
+            .await;
+    }
+}

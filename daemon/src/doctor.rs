@@ -1,0 +1,339 @@
+//! `keywarden doctor`: every problem in the status with what it means and what to do about it,
+//! for the helpdesk technician on the phone with a locked-out user, then the effective
+//! configuration and where each value came from. Works for any user: it reads the status plist
+//! (0644) and the preference files, never a tool, never a secret.
+//!
+//! Remedies name the accounts involved from the status (who can grant a SecureToken, which admin
+//! holds one) and give commands that prompt for passwords (`-` in sysadminctl, per its usage:
+//! "Pass '-' instead of password in commands above to request prompt", ss64.com/osx/sysadminctl),
+//! so no password lands in a shell history.
+
+use std::fmt::Write as _;
+
+use jiff::Timestamp;
+
+use crate::clock;
+use crate::config::{self, Loaded, Source};
+use crate::report;
+use crate::status::{Problem, Status, TokenUser};
+
+/// What a problem means and what to do, with the status fields that show it.
+pub struct Advice {
+    pub meaning: String,
+    pub remedy: String,
+    pub fields: &'static str,
+}
+
+fn token_holding_admins(s: &Status) -> Vec<&TokenUser> {
+    s.secure_token
+        .users
+        .iter()
+        .filter(|u| u.admin && u.secure_token == Some(true))
+        .collect()
+}
+
+fn names(users: &[&TokenUser]) -> String {
+    users
+        .iter()
+        .map(|u| u.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The advice for one problem, from what the status says.
+pub fn advice(p: Problem, s: &Status) -> Advice {
+    let grantors = token_holding_admins(s);
+    let grantor = grantors
+        .first()
+        .map(|u| u.name.clone())
+        .unwrap_or_else(|| "ADMIN".to_owned());
+    let (meaning, remedy, fields) = match p {
+        Problem::FileVaultOff => (
+            format!("FileVault is {:?}: the disk is not protected, and there is no recovery key to keep.", s.file_vault.state),
+            "Turn FileVault on with your MDM's FileVault payload (com.apple.MCX.FileVault2, deferred to the next login) together with the escrow payload, so the key it creates is escrowed. If FileVault is decrypting, find out who turned it off.".to_owned(),
+            "FileVault.State, FileVault.DeferredUser",
+        ),
+        Problem::RecoveryKeyMissing => (
+            "FileVault is on but the Mac has no personal recovery key: if the user forgets their password, nobody can unlock the disk.".to_owned(),
+            "Generate a new key while the escrow payload is installed: request a rotation (sudo keywarden rotate --request) so Escrow Buddy makes one at the next login, or have your MDM do it.".to_owned(),
+            "RecoveryKey.Present, RecoveryKey.State",
+        ),
+        Problem::RecoveryKeyUsed => (
+            format!(
+                "The recovery key unlocked this Mac{}. Whoever read it out can unlock the disk again until it is replaced.",
+                s.recovery_key.last_used_at.map(|t| format!(" (seen {} UTC)", clock::ea_format(t))).unwrap_or_default()
+            ),
+            "Nothing to do by hand: Keywarden requests a rotation once the user has logged in after the password reset macOS asks for (a rotation during that reset breaks it). Follow Rotation.State; if it stays Pending, see Rotation.LastError.".to_owned(),
+            "RecoveryKey.State, RecoveryKey.LastUsedAt, Rotation.State",
+        ),
+        Problem::RecoveryKeyNotEscrowed => (
+            "The escrow profile is installed, but the escrow file for the current key is missing or older than the profile: the key was made before this MDM's payload arrived (for example after a re-enrolment), so the MDM holds no valid copy.".to_owned(),
+            "A new key made now will be escrowed: Keywarden requests one (Rotation.Reason NotEscrowed). Until then, do not rely on the key your MDM shows for this Mac.".to_owned(),
+            "Escrow.State, Escrow.ProfileInstalledAt, Escrow.FileVaultPRKModifiedAt",
+        ),
+        Problem::EscrowProfileMissing => (
+            "No installed profile carries the FileVault recovery key escrow payload (com.apple.security.FDERecoveryKeyEscrow): new keys never reach the MDM, and Keywarden will not request a rotation without it.".to_owned(),
+            "Scope your MDM's FileVault escrow profile to this Mac, then check again (sudo keywarden check).".to_owned(),
+            "Escrow.ProfileInstalled, Escrow.State",
+        ),
+        Problem::RotationOverdue => (
+            "A rotation was requested and has not happened within RotationOverdueDays.".to_owned(),
+            "Ask the user to log out and back in with their password (Escrow Buddy rotates at login). See Rotation.LastError and `keywarden audit` for what was tried.".to_owned(),
+            "Rotation.State, Rotation.RequestedAt, Rotation.Attempts, Rotation.LastError",
+        ),
+        Problem::RotationNeedsPasswordLogin => (
+            "The user logs in with a smart card, so Escrow Buddy never sees a password and cannot make a new key.".to_owned(),
+            "Have the user log in once with their password, or rotate with the current key by hand (keywarden rotate --current-key, if AllowRotateWithCurrentKey is on).".to_owned(),
+            "SecureToken.Users (SmartCard), Rotation.State",
+        ),
+        Problem::EscrowBuddyMechanismMissing => (
+            "Escrow Buddy is installed, but its mechanism (Escrow Buddy:Invoke,privileged) is missing from the login right system.login.console. macOS updates can drop it; it will not run at login.".to_owned(),
+            "Reinstall Escrow Buddy (its installer re-registers the mechanism). Keywarden never edits the authorization database itself.".to_owned(),
+            "Problems, Rotation.Method",
+        ),
+        Problem::ConsoleUserWithoutSecureToken => {
+            let user = s.secure_token.console_user.clone().unwrap_or_else(|| "USER".to_owned());
+            let who = if grantors.is_empty() {
+                "No admin account on this Mac is listed with a SecureToken, so none can grant one here; if a token holder exists that Keywarden does not list, use it.".to_owned()
+            } else {
+                format!("Admins holding a SecureToken who can grant one: {}.", names(&grantors))
+            };
+            (
+                format!("{user}, logged in now, has no SecureToken: they cannot unlock FileVault at startup or authorise updates."),
+                format!(
+                    "{who} As that admin, run (each - prompts for a password):\n      sudo sysadminctl -secureTokenOn {user} -password - -adminUser {grantor} -adminPassword -\n    then check: sysadminctl -secureTokenStatus {user}"
+                ),
+                "SecureToken.ConsoleUserHasToken, SecureToken.UsersWithoutToken, SecureToken.Users",
+            )
+        }
+        Problem::AdditionalAdminWithSecureToken => {
+            let extra = s.secure_token.additional_admins_with_token.join(", ");
+            (
+                format!("Admin account(s) {extra} hold a SecureToken besides the user's. They appear at the FileVault unlock screen, complicate password resets, and tempt scripts that carry their password."),
+                format!(
+                    "If the account is meant to hold one (e.g. a managed admin), list it in ExpectedSecureTokenAdmins. Otherwise remove its token, as another token holder:\n      sudo sysadminctl -secureTokenOff {} -password - -adminUser {} -adminPassword -",
+                    s.secure_token.additional_admins_with_token.first().map(String::as_str).unwrap_or("ADMIN"),
+                    s.secure_token.console_user.as_deref().unwrap_or("USER")
+                ),
+                "SecureToken.AdditionalAdminsWithToken, SecureToken.Users",
+            )
+        }
+        Problem::NoHumanVolumeOwner => (
+            "No user account owns the volume. On Apple silicon, volume owners are the accounts that may authorise software updates and startup security changes; without one, macOS updates cannot be installed.".to_owned(),
+            format!(
+                "Give a user a SecureToken from an account that has one (on Apple silicon token holders are volume owners, Apple Platform Deployment: \"Use secure token, bootstrap token, and volume ownership in deployments\"):\n      sudo sysadminctl -secureTokenOn USER -password - -adminUser {grantor} -adminPassword -\n    With a bootstrap token escrowed, macOS 11+ can grant one to a user who logs in."
+            ),
+            "SecureToken.HumanVolumeOwners, SecureToken.Users (VolumeOwner)",
+        ),
+        Problem::BootstrapTokenNotEscrowed => (
+            "Your MDM supports a bootstrap token, but this Mac has not escrowed one. Without it, new and mobile accounts get no SecureToken at login, and on Apple silicon the MDM cannot authorise some updates.".to_owned(),
+            format!(
+                "Escrow it as an admin who holds a SecureToken ({}), which prompts for that admin's name and password:\n      sudo profiles install -type bootstraptoken",
+                if grantors.is_empty() { "none is listed here".to_owned() } else { names(&grantors) }
+            ),
+            "BootstrapToken.Supported, BootstrapToken.Escrowed",
+        ),
+        Problem::PlaintextKeyOnDisk => (
+            format!(
+                "{} was left by deferred FileVault enablement and holds a recovery key in plain text, readable by anyone with root or a copy of the disk. Keywarden never reads it.",
+                s.file_vault.plaintext_key_file.as_deref().unwrap_or("A file")
+            ),
+            "First make sure the key is escrowed (Escrow.State Staged) or has been rotated since; then delete the file: sudo rm -P <path>. Set your FileVault payload's OutputPath carefully in future.".to_owned(),
+            "FileVault.PlaintextKeyFile",
+        ),
+        Problem::ToolFailed => (
+            format!("A macOS tool failed in the last check; the sections it feeds keep their last good values, marked Stale. Errors: {}", s.daemon.errors.join("; ")),
+            "Read the errors above: a timeout (raise ToolTimeout if the Mac is slow), a missing tool, or output Keywarden does not recognise (report it with the excerpt). Check again with sudo keywarden check.".to_owned(),
+            "Daemon.Errors, every section's Stale",
+        ),
+        Problem::StateUnreadable => (
+            "Keywarden's own state (/var/db/keywarden/state.plist) could not be used or saved: it was moved aside and rebuilt, or the disk refused the write.".to_owned(),
+            "See Daemon.Errors. A moved-aside file is kept next to it for inspection; free disk space or fix the directory's owner and mode (root:wheel 0700) if that is the cause.".to_owned(),
+            "Daemon.Errors",
+        ),
+    };
+    Advice {
+        meaning,
+        remedy,
+        fields,
+    }
+}
+
+/// The doctor's report.
+pub fn report(
+    status: Option<&Status>,
+    status_error: Option<&str>,
+    cfg: &Loaded,
+    now: Timestamp,
+) -> String {
+    let mut o = String::new();
+    match (status, status_error) {
+        (Some(s), _) => {
+            let age = (now.as_second() - s.generated_at.as_second()).max(0) / 60;
+            let _ = writeln!(
+                o,
+                "Keywarden doctor: status written {} UTC ({age} min ago) by Keywarden {}.",
+                clock::ea_format(s.generated_at),
+                s.version
+            );
+            if report::is_stale(s.generated_at, now, cfg.config.stale_after_hours) {
+                let _ = writeln!(
+                    o,
+                    "\n! The status is older than StaleAfterHours ({} h): Keywarden may not be running.\n  Check: sudo launchctl print system/{} ; then sudo keywarden check",
+                    cfg.config.stale_after_hours,
+                    crate::paths::LAUNCHD_LABEL
+                );
+            }
+            if s.problems.is_empty() {
+                let _ = writeln!(
+                    o,
+                    "\nNo problems: the recovery key is present, escrowed and unused."
+                );
+            } else {
+                let _ = writeln!(o, "\n{} problem(s):", s.problems.len());
+                for p in &s.problems {
+                    let a = advice(*p, s);
+                    let _ = writeln!(o, "\n{}", p.code());
+                    let _ = writeln!(o, "  What it means: {}", a.meaning);
+                    let _ = writeln!(o, "  What to do:    {}", a.remedy);
+                    let _ = writeln!(o, "  Status fields: {}", a.fields);
+                }
+            }
+        }
+        (None, err) => {
+            let _ = writeln!(
+                o,
+                "Keywarden doctor: no status to read ({}).\n  Is Keywarden installed and running? sudo launchctl print system/{} ; sudo keywarden check",
+                err.unwrap_or("unknown reason"),
+                crate::paths::LAUNCHD_LABEL
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\nConfiguration (preference domain {}):",
+        crate::paths::DOMAIN
+    );
+    let _ = writeln!(o, "  {:<27} {:<32} SOURCE", "KEY", "VALUE");
+    for spec in config::KEYS {
+        let source = cfg
+            .sources
+            .get(spec.name)
+            .copied()
+            .unwrap_or(Source::Default);
+        let _ = writeln!(
+            o,
+            "  {:<27} {:<32} {}{}",
+            spec.name,
+            config_value(&cfg.config, spec.name),
+            source.as_str(),
+            if spec.restricted { " (†)" } else { "" }
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  managed = {}; local = {}\n  † honoured only from the managed file or a local file owned by root and not writable by others",
+        crate::paths::MANAGED_PREFS,
+        crate::paths::LOCAL_PREFS
+    );
+    if !cfg.warnings.is_empty() {
+        let _ = writeln!(o, "\nConfiguration warnings:");
+        for w in &cfg.warnings {
+            let _ = writeln!(o, "  - {w}");
+        }
+    }
+    o
+}
+
+/// An effective value, as an admin would write it.
+pub fn config_value(c: &config::Config, key: &str) -> String {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "[]".to_owned()
+        } else {
+            format!("[{}]", v.join(", "))
+        }
+    };
+    match key {
+        "CheckInterval" => c.check_interval.as_secs().to_string(),
+        "ConsolePollSeconds" => c.console_poll.as_secs().to_string(),
+        "ToolTimeout" => c.tool_timeout.as_secs().to_string(),
+        "LogLevel" => c.log_level.as_str().to_owned(),
+        "ExpectedSecureTokenAdmins" => list(&c.expected_secure_token_admins),
+        "RotationMode" => format!("{:?}", c.rotation_mode),
+        "RotationMethods" => format!(
+            "[{}]",
+            c.rotation_methods
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "RotationCommand" => c
+            .rotation_command
+            .as_deref()
+            .map(list)
+            .unwrap_or_else(|| "(none)".into()),
+        "RotationOverdueDays" => c.rotation_overdue_days.to_string(),
+        "MaxKeyAgeDays" => c.max_key_age_days.to_string(),
+        "RotationRequestID" => c
+            .rotation_request_id
+            .clone()
+            .unwrap_or_else(|| "(none)".into()),
+        "AllowRotateWithCurrentKey" => c.allow_rotate_with_current_key.to_string(),
+        "ValidationDailyCap" => c.validation_daily_cap.to_string(),
+        "ValidationFailureCap" => c.validation_failure_cap.to_string(),
+        "StaleAfterHours" => c.stale_after_hours.to_string(),
+        other => format!("(unknown key {other})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn golden() -> Status {
+        Status::from_bytes(include_bytes!("../../tests/golden/healthy.plist")).unwrap()
+    }
+
+    #[test]
+    fn every_problem_has_advice_and_names_its_status_fields() {
+        let s = golden();
+        for p in Problem::ALL {
+            let a = advice(p, &s);
+            assert!(!a.meaning.is_empty() && !a.remedy.is_empty(), "{p:?}");
+            assert!(!a.fields.is_empty(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn a_user_without_a_token_is_told_which_admin_can_grant_one() {
+        let mut s = golden();
+        s.secure_token.console_user = Some("bob".into());
+        let a = advice(Problem::ConsoleUserWithoutSecureToken, &s);
+        assert!(
+            a.remedy
+                .contains("Admins holding a SecureToken who can grant one: alice."),
+            "{}",
+            a.remedy
+        );
+        assert!(
+            a.remedy.contains(
+                "sysadminctl -secureTokenOn bob -password - -adminUser alice -adminPassword -"
+            ),
+            "{}",
+            a.remedy
+        );
+    }
+
+    #[test]
+    fn every_configuration_key_is_shown_with_its_source() {
+        let cfg = config::from_dicts(None, None, false, &mut Vec::new());
+        let text = report(Some(&golden()), None, &cfg, golden().generated_at);
+        for spec in config::KEYS {
+            assert!(text.contains(spec.name), "{}", spec.name);
+            assert!(!config_value(&cfg.config, spec.name).starts_with("(unknown"));
+        }
+        assert!(text.contains("No problems"));
+    }
+}
