@@ -188,6 +188,17 @@ fn a_reboot_with_the_recovery_key_is_a_new_boot_where_the_key_was_used() {
 }
 
 #[test]
+fn filevault_waiting_for_the_restart_is_on_after_a_reboot() {
+    let mac = Mac::with(&["filevault.state=\"OffRestartPending\""]);
+    let said = mac.event(&["reboot"]);
+    assert!(said.contains("FileVault was enabled"), "{said}");
+    assert_eq!(
+        mac.run("fdesetup", &["status"]).text(),
+        "FileVault is On.\n"
+    );
+}
+
+#[test]
 fn a_login_with_the_flag_set_makes_escrow_buddy_rotate_and_clear_the_flag() {
     let mac = Mac::healthy();
     mac.event(&["logout"]);

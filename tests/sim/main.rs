@@ -3,11 +3,13 @@
 //!
 //! They pin what the daemon will meet: corpus samples byte for byte, every argv of
 //! ARCHITECTURE.md's command table, plists that parse, faults and replays that behave, a call
-//! log that records argv and stdin, and state that `set`, `event` and `changerecovery` change.
+//! log that records argv and stdin, state that `set`, `event` and `changerecovery` change, and
+//! time that `age` moves.
 //! They do not test the daemon.
 
 mod support;
 
+mod age;
 mod corpus_states;
 mod faults;
 mod files_and_owners;

@@ -177,6 +177,12 @@ impl Mac {
         String::from_utf8(self.cli_ok(&all).stdout).unwrap()
     }
 
+    /// `keywarden-sim age DIR DURATION`, whatever its outcome.
+    pub fn age(&self, duration: &str) -> Out {
+        let root = self.root().display().to_string();
+        self.cli(&["age", &root, duration])
+    }
+
     pub fn tool_path(&self, tool: &str) -> PathBuf {
         let (_, mac_path) = TOOL_PATHS
             .iter()

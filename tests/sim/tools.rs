@@ -94,13 +94,26 @@ fn the_one_line_answers_come_from_the_scenario() {
     assert_eq!(mac.run("sw_vers", &["-productVersion"]).text(), "14.4.1\n");
     assert_eq!(mac.run("sw_vers", &["-buildVersion"]).text(), "23E224\n");
     assert_eq!(
-        mac.run("sysctl", &["-n", "hw.optional.arm64"]).text(),
-        "0\n"
-    );
-    assert_eq!(
         mac.run("sysctl", &["-n", "kern.bootsessionuuid"]).text(),
         "11111111-2222-3333-4444-555555555555\n"
     );
+}
+
+#[test]
+fn an_intel_mac_has_no_arm64_oid_like_the_hand_written_fixture() {
+    let intel =
+        Mac::with(&["macos.apple_silicon=false"]).run("sysctl", &["-n", "hw.optional.arm64"]);
+    let fixture = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/handwritten/sysctl-arm64/intel-unknown-oid-HANDWRITTEN.txt"),
+    )
+    .unwrap();
+    assert_eq!(
+        (intel.text().as_str(), intel.err(), intel.code()),
+        ("", fixture, 1)
+    );
+    let arm = Mac::healthy().run("sysctl", &["-n", "hw.optional.arm64"]);
+    assert_eq!((arm.text().as_str(), arm.code()), ("1\n", 0));
 }
 
 #[test]
@@ -135,6 +148,14 @@ fn fdesetup_status_words_every_filevault_state_like_the_patterns() {
         (
             &["filevault.restart_required=true"],
             "FileVault is On, but needs to be restarted to finish.\n",
+        ),
+        (
+            &["filevault.state=\"Off\"", "filevault.restart_required=true"],
+            "FileVault is Off, but needs to be restarted to finish.\n",
+        ),
+        (
+            &["filevault.state=\"OffRestartPending\""],
+            "FileVault is Off, but will be enabled after the next restart.\n",
         ),
         (
             &["filevault.master_keychain=true", "filevault.state=\"Encrypting\"", "filevault.percent=3"],

@@ -3,7 +3,8 @@
 //! Each line records when, which tool, the argv (tool name first), stdin (lossy UTF-8; a secret
 //! plist on purpose: tests read this log to prove secrets travel on stdin and never in argv) and
 //! how it exited. Lines are appended with `O_APPEND` in one `write`, so concurrent tool
-//! processes never interleave within a line.
+//! processes never interleave within a line, and under the simulator's lock, so `age` (which
+//! rewrites the file with its times moved) cannot drop a line appended meanwhile.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -33,7 +34,10 @@ pub struct Entry<'a> {
     pub child_pid: Option<i32>,
 }
 
+/// Appends under the simulator's lock, so `age` (which rewrites the log) never loses a line.
+/// The caller must not hold the lock.
 pub fn append(mac: &Mac, entry: &Entry) -> Result<(), String> {
+    let _lock = mac.lock()?;
     let path = mac.calls_file();
     let mut line = serde_json::to_string(entry).expect("a log entry serialises");
     line.push('\n');

@@ -20,6 +20,19 @@ pub fn reboot(s: &mut Scenario, with_recovery_key: bool) -> Vec<String> {
     s.console_user = None;
     s.filevault.restart_required = false;
     let mut out = vec![format!("reboot: new boot session {}", s.boot_session_uuid)];
+    if s.filevault.state == FileVaultState::OffRestartPending {
+        // INVENTED detail: Apple silicon (and T2) volumes are already encrypted by hardware, so
+        // FileVault is simply on; an older Intel Mac starts converting the volume.
+        s.filevault.state = if s.macos.apple_silicon {
+            FileVaultState::On
+        } else {
+            FileVaultState::Encrypting
+        };
+        out.push(format!(
+            "reboot: FileVault was enabled at the restart ({:?})",
+            s.filevault.state
+        ));
+    }
     match s.recovery_key.used_this_boot {
         UsedThisBoot::Unsupported(_) => {
             out.push("reboot: usingrecoverykey is not supported on this Mac".into())
@@ -69,7 +82,7 @@ pub fn login(
             out.push("Escrow Buddy: FileVault is decrypting, nothing to do".into());
             return Ok(out);
         }
-        FileVaultState::Off | FileVaultState::Deferred => {
+        FileVaultState::Off | FileVaultState::OffRestartPending | FileVaultState::Deferred => {
             out.push("Escrow Buddy: FileVault is not enabled, nothing to do".into());
             return Ok(out);
         }
@@ -179,5 +192,21 @@ mod tests {
         assert_ne!(s.boot_session_uuid, before);
         assert_eq!(s.console_user, None);
         assert_eq!(s.recovery_key.used_this_boot, UsedThisBoot::Known(true));
+    }
+
+    #[test]
+    fn a_reboot_enables_filevault_that_waited_for_the_restart() {
+        for (apple_silicon, want) in [
+            (true, FileVaultState::On),
+            (false, FileVaultState::Encrypting),
+        ] {
+            let mut s = Scenario::default()
+                .assign("filevault.state=\"OffRestartPending\"")
+                .unwrap();
+            s.macos.apple_silicon = apple_silicon;
+            let lines = reboot(&mut s, false);
+            assert_eq!(s.filevault.state, want);
+            assert!(lines.iter().any(|l| l.contains("FileVault was enabled")));
+        }
     }
 }

@@ -106,6 +106,11 @@ impl Mac {
         out
     }
 
+    /// The Mac's `/`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn sim_dir(&self) -> PathBuf {
         self.root.join(".sim")
     }
@@ -117,6 +122,9 @@ impl Mac {
     }
     pub fn replay_file(&self) -> PathBuf {
         self.sim_dir().join("replay.json")
+    }
+    pub fn lock_file(&self) -> PathBuf {
+        self.sim_dir().join("lock")
     }
 
     /// Lays out the tree, links the tools to `exe`, stores and applies the scenario.
@@ -141,9 +149,10 @@ impl Mac {
         self.apply(scenario)
     }
 
-    /// Serialises every read-modify-write of the scenario (tool calls, `set`, `event`).
+    /// Serialises every read-modify-write of the scenario (tool calls, `set`, `event`), the
+    /// call log's appends and `age`. Not reentrant: a second lock in the same process waits.
     pub fn lock(&self) -> Result<Flock<File>, String> {
-        let path = self.sim_dir().join("lock");
+        let path = self.lock_file();
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -1,12 +1,13 @@
 //! `keywarden-sim`: a simulated Mac for running the real Keywarden daemon on Linux.
 //!
-//! Run under its own name it is a small CLI (`init`, `scenario`, `set`, `log`, `event`) that
-//! lays out and changes a simulated Mac in a directory. Run through one of the tool symlinks it
-//! lays out (`DIR/usr/bin/fdesetup`, ...), it *is* that tool: it finds `DIR` from its own path,
-//! answers from `DIR/.sim/scenario.json` as the Mac would, and logs the call. It is a test
-//! program, never installed, and independent of the `keywarden` library on purpose: it must
-//! not share the parsers it is used to test. See `README.md` next to this file.
+//! Run under its own name it is a small CLI (`init`, `scenario`, `set`, `log`, `event`, `age`)
+//! that lays out and changes a simulated Mac in a directory. Run through one of the tool
+//! symlinks it lays out (`DIR/usr/bin/fdesetup`, ...), it *is* that tool: it finds `DIR` from
+//! its own path, answers from `DIR/.sim/scenario.json` as the Mac would, and logs the call. It
+//! is a test program, never installed, and independent of the `keywarden` library on purpose:
+//! it must not share the parsers it is used to test. See `README.md` next to this file.
 
+mod age;
 mod calls;
 mod corpus;
 mod events;
@@ -69,6 +70,14 @@ enum Command {
         dir: PathBuf,
         #[command(subcommand)]
         event: Event,
+    },
+    /// Time passes: every time recorded under DIR (plist dates, JSON timestamps, file times)
+    /// moves back by DURATION, which to a program reading them is the clock moving forward.
+    Age {
+        dir: PathBuf,
+        /// 90s, 11m, 3h, 15d, or several from days down (1d2h).
+        #[arg(allow_hyphen_values = true)]
+        duration: String,
     },
 }
 
@@ -172,6 +181,41 @@ fn run_cli(cli: Cli) -> Result<(), String> {
             for line in lines {
                 println!("{line}");
             }
+            Ok(())
+        }
+        Command::Age { dir, duration } => {
+            let span = age::parse_span(&duration).map_err(|e| format!("age: {e}"))?;
+            let mac = mac(&dir)?;
+            if !mac.scenario_file().is_file() {
+                return Err(format!(
+                    "age: {} is not a simulated Mac (no .sim/scenario.json): nothing aged",
+                    dir.display()
+                ));
+            }
+            let mac = Mac::new(std::fs::canonicalize(&dir).map_err(|e| layout::io_err(&dir, e))?)
+                .map_err(|e| layout::io_err(&dir, e))?;
+            let _lock = mac.lock()?;
+            // Loaded before, not after: reading a file after aging would move its atime again.
+            let s = mac.load()?;
+            let report = age::age(&mac, &span).map_err(|e| format!("age: {e}"))?;
+            for note in &report.notes {
+                eprintln!("keywarden-sim: age: {note}");
+            }
+            // The escrow file's time must still match the aged scenario's, or the next
+            // `set`/`event` would rewrite FileVaultPRK.dat.
+            if let Some(at) = &s.escrow.prk_file_written_at {
+                let path = mac.path(layout::FILEVAULT_PRK);
+                let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                let want =
+                    layout::system_time(at)?.checked_sub(Duration::from_secs(span.seconds as u64));
+                if mtime.is_some() && mtime != want {
+                    eprintln!(
+                        "keywarden-sim: age: {}: its time no longer matches escrow.prk_file_written_at",
+                        path.display()
+                    );
+                }
+            }
+            println!("{}", report.summary(&span));
             Ok(())
         }
     }

@@ -56,6 +56,9 @@ pub struct MacOs {
 pub enum FileVaultState {
     On,
     Off,
+    /// Off, but `fdesetup enable` ran: `FileVault is Off, but will be enabled after the next
+    /// restart.` (PATTERNS.md, MikeMcQuaid/strap). A reboot turns it on.
+    OffRestartPending,
     Encrypting,
     Decrypting,
     Deferred,

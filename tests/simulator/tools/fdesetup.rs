@@ -64,12 +64,17 @@ fn status(s: &Scenario) -> Answer {
     // `Decryption in progress:`, so a decrypting Mac does not print "On".
     let (on, progress) = match fv.state {
         FileVaultState::On => (true, None),
-        FileVaultState::Off | FileVaultState::Deferred => (false, None),
+        FileVaultState::Off | FileVaultState::OffRestartPending | FileVaultState::Deferred => {
+            (false, None)
+        }
         FileVaultState::Encrypting => (true, Some("Encryption")),
         FileVaultState::Decrypting => (false, Some("Decryption")),
     };
     let word = if on { "On" } else { "Off" };
-    let mut lines = vec![if fv.restart_required {
+    let mut lines = vec![if fv.state == FileVaultState::OffRestartPending {
+        // PATTERNS.md "fdesetup status" (MikeMcQuaid/strap's regex); pattern only.
+        "FileVault is Off, but will be enabled after the next restart.".to_string()
+    } else if fv.restart_required {
         format!("FileVault is {word}, but needs to be restarted to finish.")
     } else {
         format!("FileVault is {word}.")

@@ -154,13 +154,17 @@ fn profile_install_date(rfc3339: &str) -> Plist {
     ))
 }
 
+/// `sysctl -n hw.optional.arm64` on an Intel Mac.
+const INTEL_ARM64: &str = "sysctl: unknown oid 'hw.optional.arm64'\n";
+
 /// `sysctl -n kern.bootsessionuuid` and `sysctl -n hw.optional.arm64`.
 pub fn sysctl(args: &[&str], s: &Scenario) -> Answer {
     match args {
         ["-n", "kern.bootsessionuuid"] => Answer::stdout(format!("{}\n", s.boot_session_uuid)),
-        ["-n", "hw.optional.arm64"] => {
-            Answer::stdout(if s.macos.apple_silicon { "1\n" } else { "0\n" })
-        }
+        ["-n", "hw.optional.arm64"] if s.macos.apple_silicon => Answer::stdout("1\n"),
+        // An Intel Mac has no such OID: every Intel transcript found says so on stderr, exit 1
+        // (the project's hand-written `sysctl-arm64/intel-unknown-oid-HANDWRITTEN.txt`).
+        ["-n", "hw.optional.arm64"] => Answer::stderr(INTEL_ARM64, 1),
         _ => unsupported("sysctl", args),
     }
 }
