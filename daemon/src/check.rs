@@ -29,6 +29,8 @@ pub struct Outcome {
     pub status: Status,
     /// At least one probe failed (its section is stale, the error is in `Daemon.Errors`).
     pub probe_failed: bool,
+    /// The rotation asks for `RotationCommand` to be run (outside the lock: see `act`).
+    pub run_command: bool,
 }
 
 /// Why a check could not publish a status.
@@ -87,14 +89,28 @@ pub async fn run<R: Runner, C: Clock>(
     if env.next_check_at.is_some() {
         next_state.next_check_at = env.next_check_at;
     }
-    if let Err(e) = state::save(env.root, env.owners, &next_state) {
-        tracing::error!(event = "state_save_failed", error = %e);
-        status.daemon.errors.push(format!("state not saved: {e}"));
-        if !status.problems.contains(&status::Problem::StateUnreadable) {
-            status.problems.push(status::Problem::StateUnreadable);
-            status.problems.sort();
+    // Crash-only: the new state is saved before anything is done about it.
+    let saved = save_state(env, &next_state, &mut status);
+    let mut run_command = false;
+    if saved && !decision.effects.is_empty() {
+        let console = next_state.console_now.clone();
+        let before = next_state.clone();
+        let acted = crate::act::act(
+            env.runner,
+            env.root,
+            env.owners,
+            now,
+            console.as_deref(),
+            &mut next_state,
+            &decision.effects,
+        )
+        .await;
+        run_command = acted.run_command;
+        status.daemon.errors.extend(acted.errors);
+        if next_state != before {
+            save_state(env, &next_state, &mut status);
+            status.rotation = crate::decide::rotation_section(&next_state, now);
         }
-        status.healthy = false;
     }
     status.daemon.check_duration_ms = started.elapsed().as_millis() as u64;
     status.daemon.resident_memory_bytes = usage::resident_memory_bytes();
@@ -116,7 +132,32 @@ pub async fn run<R: Runner, C: Clock>(
     Ok(Outcome {
         status,
         probe_failed: decision.probe_failed,
+        run_command,
     })
+}
+
+/// Save the state; a failure is reported in the status (and nothing is acted on).
+fn save_state<R: Runner, C: Clock>(
+    env: &Env<'_, R, C>,
+    state: &state::State,
+    status: &mut Status,
+) -> bool {
+    match state::save(env.root, env.owners, state) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(event = "state_save_failed", error = %e);
+            status
+                .daemon
+                .errors
+                .push(format!("state not saved (nothing acted on): {e}"));
+            if !status.problems.contains(&status::Problem::StateUnreadable) {
+                status.problems.push(status::Problem::StateUnreadable);
+                status.problems.sort();
+            }
+            status.healthy = false;
+            false
+        }
+    }
 }
 
 /// Log what changed since the previous status, once: a problem raised or cleared, a state that

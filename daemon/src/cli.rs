@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::check::{self, Env};
+use crate::check::Env;
 use crate::clock::{Clock, SystemClock};
 use crate::config;
 use crate::doctor;
@@ -90,6 +90,60 @@ Examples:
   keywarden doctor
   keywarden doctor | less")]
     Doctor,
+    /// Check that a recovery key unlocks this Mac: key on stdin, never echoed (root).
+    #[command(after_help = "\
+Reads one key from stdin (typed without echo on a terminal, or piped), checks its shape, and runs
+exactly one `fdesetup validaterecovery`. Every attempt spends one of the Secure Enclave's
+attempts for the life of the Mac, so Keywarden refuses, and says why: without a user logged in
+at the console (valid keys have failed then), a key that already failed (it is never tried
+again), more than ValidationDailyCap validations today, or ValidationFailureCap failures ever.
+The result and its time are recorded (RecoveryKey.LastValidation); the key never is.
+
+Exit codes: 0 valid, 1 invalid, 2 refused or error.
+
+Examples:
+  sudo keywarden validate                 # type or paste the key, then Return
+  pbpaste | sudo keywarden validate")]
+    Validate,
+    /// Ask for a new recovery key, or rotate now with the current one (root).
+    #[command(after_help = "\
+--request asks for a rotation through the configured RotationMethods (Escrow Buddy at the next
+login, the MDM, or RotationCommand), with the same safety rules as the daemon: never without the
+escrow payload, never during the password reset after a recovery-key unlock.
+
+--current-key reads the current key from stdin and runs exactly one `fdesetup changerecovery
+-personal` with it; only when AllowRotateWithCurrentKey is true, FileVault is on and not
+converting, the escrow payload is installed, and not during a password reset. The new key is
+escrowed through the payload and never shown.
+
+Examples:
+  sudo keywarden rotate --request
+  pbpaste | sudo keywarden rotate --current-key")]
+    Rotate {
+        /// Request a rotation through the configured methods.
+        #[arg(
+            long,
+            conflicts_with = "current_key",
+            required_unless_present = "current_key"
+        )]
+        request: bool,
+        /// Rotate now, authenticating with the current key read from stdin.
+        #[arg(long)]
+        current_key: bool,
+    },
+    /// Print the audit trail of key operations (root).
+    #[command(after_help = "\
+Every key operation (use detected, rotation requested, confirmed or failed, validation, rotation
+with the current key) with when, the result, the console user and the calling user; never a key.
+
+Examples:
+  sudo keywarden audit
+  sudo keywarden audit --json | jq 'select(.What == \"Validated\")'")]
+    Audit {
+        /// One JSON object per line instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print one status value as a Jamf extension attribute result (any user).
     #[command(after_help = "\
 KEY.PATH follows the status plist: dictionary keys and array indexes joined by dots.
@@ -139,6 +193,28 @@ pub fn run(cli: Cli) -> i32 {
             }
             crate::daemon::main(root, owners)
         }
+        Command::Validate => {
+            if let Err(e) = privilege::require_root("validate", &root, owners) {
+                return fail(e);
+            }
+            crate::validate::main(&root, owners)
+        }
+        Command::Rotate {
+            request,
+            current_key,
+        } => {
+            if let Err(e) = privilege::require_root("rotate", &root, owners) {
+                return fail(e);
+            }
+            crate::act::rotate_main(&root, owners, request, current_key)
+        }
+        Command::Audit { json } => {
+            if let Err(e) = privilege::require_root("audit", &root, owners) {
+                return fail(e);
+            }
+            logging::init(logging::Mode::Interactive, &root, config::LogLevel::Warn);
+            crate::audit::main(&root, owners, json)
+        }
         Command::Doctor => {
             logging::init(logging::Mode::Interactive, &root, config::LogLevel::Warn);
             let cfg = config::load(&root, owners);
@@ -176,7 +252,7 @@ pub fn run(cli: Cli) -> i32 {
                 next_check_at: None,
                 log_problem: log.file_error(),
             };
-            match rt.block_on(check::run(&env, &cfg)) {
+            match rt.block_on(crate::act::check_and_follow_up(&env, &cfg)) {
                 Ok(outcome) => {
                     let s = &outcome.status;
                     let mut out = std::io::stdout().lock();

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::check::{self, CheckError, Env, Outcome};
+use crate::check::{CheckError, Env, Outcome};
 use crate::clock::Clock;
 use crate::config;
 use crate::files::Owners;
@@ -311,7 +311,7 @@ impl World for MacWorld {
             next_check_at: Some(next_check_at),
             log_problem: self.logging.file_error(),
         };
-        check::run(&env, cfg).await
+        crate::act::check_and_follow_up(&env, cfg).await
     }
 }
 
@@ -319,6 +319,7 @@ impl World for MacWorld {
 /// SIGINT in a terminal). Returns the exit code.
 pub fn main(root: Root, owners: Owners) -> i32 {
     crate::cli::disable_core_dumps();
+    crate::audit::set_caller("daemon");
     let initial = config::load(&root, owners);
     let logging = crate::logging::init(
         crate::logging::Mode::Daemon,
@@ -568,6 +569,7 @@ mod tests {
         Outcome {
             status: serde_status(),
             probe_failed: false,
+            run_command: false,
         }
     }
 

@@ -9,8 +9,9 @@
 
 use jiff::Timestamp;
 
-use crate::config::{Config, RotationMethod};
+use crate::config::{Config, RotationMethod, RotationMode};
 use crate::observe::{Console, Snapshot};
+use crate::rotation::{self, EscrowBuddyFacts, EscrowMark, Facts, Reason};
 use crate::state::{KeyUse, State};
 use crate::status::{
     self, BootstrapToken, Daemon, Escrow, EscrowState, FileVault, FileVaultState, Host, KeyState,
@@ -41,6 +42,8 @@ pub struct Decision {
     pub status: Status,
     /// A probe failed (exit code 1 of `keywarden check`).
     pub probe_failed: bool,
+    /// What `act` must do, after the state is saved.
+    pub effects: Vec<rotation::Effect>,
 }
 
 pub fn decide(i: &Inputs<'_>) -> Decision {
@@ -83,6 +86,15 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
             b.console_user_seen = true;
         }
     }
+    // A login: a user at the console who was not there at the last check.
+    if snap.console.is_ok() && snap.users.is_ok() {
+        if console_name.is_some() && console_name != state.console_now {
+            state.last_login_at = Some(i.now);
+            state.login_count += 1;
+        }
+        state.console_now = console_name.clone();
+    }
+    let life = lifecycle(i, snap, &mut state, key_use, console_name.as_deref());
 
     let prev = i.previous;
     let host = carry(fresh_host(snap), prev.map(|p| &p.host), i.now);
@@ -110,10 +122,7 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
         prev.map(|p| &p.bootstrap_token),
         i.now,
     );
-    let rotation = Rotation {
-        observed_at: Some(i.now),
-        ..Default::default()
-    };
+    let rotation = rotation_section(&state, i.now);
     if let Some(p) = i.state_problem {
         errors.push(p.to_owned());
     }
@@ -169,6 +178,23 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
     if file_vault.plaintext_key_file.is_some() {
         problems.push(Problem::PlaintextKeyOnDisk);
     }
+    if let Some(first) = state.rotation.first_requested_at() {
+        let overdue = i64::from(i.config.rotation_overdue_days) * 86_400;
+        if i.now.as_second() - first.as_second() > overdue {
+            problems.push(Problem::RotationOverdue);
+        }
+    }
+    if life.needs_password_login {
+        problems.push(Problem::RotationNeedsPasswordLogin);
+    }
+    if life.foreign_flag_during_reset {
+        problems.push(Problem::RotationFlagDuringPasswordReset);
+        errors.push(format!(
+            "GenerateNewKey is set in {} by another tool while this boot's password reset is pending: a rotation at that login breaks the reset (remove it: sudo defaults delete {} GenerateNewKey)",
+            crate::paths::ESCROW_BUDDY_DOMAIN,
+            crate::paths::ESCROW_BUDDY_DOMAIN
+        ));
+    }
     if probe_failed {
         problems.push(Problem::ToolFailed);
     }
@@ -204,6 +230,7 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
         state,
         status,
         probe_failed,
+        effects: life.effects,
     }
 }
 
@@ -277,6 +304,9 @@ fn fresh_recovery_key(
         used_this_boot,
         use_detection,
         last_used_at: state.key_last_used_at,
+        last_changed_at: state.key_last_changed_at,
+        last_validated_at: state.last_validated_at,
+        last_validation: state.last_validation,
         ..Default::default()
     })
 }
@@ -288,12 +318,16 @@ fn key_state(key: &RecoveryKey, escrow: &Escrow) -> KeyState {
         Some(false) => return KeyState::Missing,
         Some(true) => {}
     }
+    // Strictly after: the use is recorded when detected, after it happened (at boot); a key
+    // changed in that same second was changed after the use.
     let used_since_change = match (key.last_used_at, key.last_changed_at) {
-        (Some(used), Some(changed)) => used >= changed,
+        (Some(used), Some(changed)) => used > changed,
         (Some(_), None) => true,
         (None, _) => false,
     };
-    if key.used_this_boot == Some(true) || used_since_change {
+    // Used since it last changed (the latch records the use with its time; after a rotation in
+    // the same boot `usingrecoverykey` may still say true, PLATFORM.md, but the key is new).
+    if used_since_change {
         return KeyState::Used;
     }
     match escrow.state {
@@ -433,4 +467,298 @@ fn fresh_secure_token(
         human_volume_owners,
         ..Default::default()
     })
+}
+
+/// What the key lifecycle produced this check.
+struct Life {
+    effects: Vec<rotation::Effect>,
+    needs_password_login: bool,
+    foreign_flag_during_reset: bool,
+}
+
+/// The key lifecycle: notice key changes and uses, derive the reasons to rotate, and step the
+/// rotation state machine (ARCHITECTURE.md, "Key lifecycle"). Updates `state`; returns effects.
+fn lifecycle(
+    i: &Inputs<'_>,
+    snap: &Snapshot,
+    state: &mut State,
+    key_use: Option<KeyUse>,
+    console: Option<&str>,
+) -> Life {
+    use crate::audit::What;
+    let now = i.now;
+    let mut effects = Vec::new();
+
+    // A newly latched use of the key.
+    if let (Some(Ok(crate::tools::fdesetup::UsingRecoveryKey::Yes)), Ok(uuid)) =
+        (&snap.using_recovery_key, &snap.boot_session)
+    {
+        if i.state.key_use_for(uuid) != Some(KeyUse::Used) {
+            effects.push(rotation::Effect::Audit(
+                What::UseDetected,
+                format!("boot {uuid}"),
+            ));
+        }
+    }
+
+    // The escrow file: a different one means a new key was staged for escrow.
+    let escrow_file: Option<Option<EscrowMark>> = snap.escrow_file.as_ref().ok().map(|f| {
+        f.as_ref().map(|f| EscrowMark {
+            modified_at: f.modified_at,
+            sha256: f.sha256.clone(),
+        })
+    });
+    if let Some(Some(mark)) = &escrow_file {
+        match &state.escrow_seen {
+            None => {
+                // First sight: the file's time is the key's birth as far as Keywarden knows.
+                if state.key_last_changed_at.is_none() {
+                    state.key_last_changed_at = Some(mark.modified_at);
+                }
+            }
+            Some(old) if old != mark => {
+                state.key_last_changed_at = Some(mark.modified_at.max(old.modified_at));
+                let ours = matches!(
+                    state.rotation,
+                    rotation::Rotation::Requested { .. } | rotation::Rotation::Failed { .. }
+                );
+                if !ours {
+                    effects.push(rotation::Effect::Audit(
+                        What::KeyChanged,
+                        "a new key was staged for escrow without a request from Keywarden (another tool, the MDM, or macOS)".to_owned(),
+                    ));
+                }
+            }
+            Some(_) => {}
+        }
+        state.escrow_seen = Some(mark.clone());
+    }
+
+    // KeyMissing needs two checks in a row: FileVault on and no PRK crypto user.
+    let fv_on = matches!(&snap.filevault, Ok(s) if s.on && s.conversion.is_none());
+    match &snap.crypto_users {
+        Ok(users) if fv_on => {
+            if users
+                .iter()
+                .any(|u| u.kind == CryptoUserKind::PersonalRecovery)
+            {
+                state.key_missing_streak = 0;
+            } else {
+                state.key_missing_streak = state.key_missing_streak.saturating_add(1);
+            }
+        }
+        Ok(_) if snap.filevault.is_ok() => state.key_missing_streak = 0,
+        Ok(_) | Err(_) => {}
+    }
+
+    // An admin's request: `rotate --request`, or a new RotationRequestID.
+    if let Some(id) = &i.config.rotation_request_id {
+        if state.last_rotation_request_id.as_ref() != Some(id) {
+            state.last_rotation_request_id = Some(id.clone());
+            state.admin_request_at = Some(now);
+        }
+    }
+    // At or after: escrow file times are whole seconds, and a key made in the second of a
+    // request or a validation was made in answer to it or after it.
+    let changed_after = |t: Timestamp| state.key_last_changed_at.is_some_and(|c| c >= t);
+    if state.admin_request_at.is_some_and(changed_after) {
+        state.admin_request_at = None;
+    }
+
+    // The reasons, most urgent first.
+    let key_present = snap.personal_key.as_ref().ok().copied();
+    let mut reasons = Vec::new();
+    let used_since_change = state
+        .key_last_used_at
+        .is_some_and(|u| state.key_last_changed_at.is_none_or(|c| u > c));
+    if used_since_change && key_present == Some(true) {
+        reasons.push(Reason::KeyUsed);
+    }
+    let payload = snap
+        .profiles
+        .as_ref()
+        .ok()
+        .map(|p| p.iter().any(|x| x.has_payload(ESCROW_PAYLOAD_TYPE)));
+    let install_date = snap.profiles.as_ref().ok().and_then(|p| {
+        p.iter()
+            .find(|x| x.has_payload(ESCROW_PAYLOAD_TYPE))
+            .and_then(|x| x.install_date)
+    });
+    let not_escrowed = payload == Some(true)
+        && match &escrow_file {
+            Some(None) => true,
+            Some(Some(m)) => install_date.is_some_and(|d| m.modified_at < d),
+            None => false,
+        };
+    if fv_on && key_present == Some(true) && not_escrowed {
+        reasons.push(Reason::NotEscrowed);
+    }
+    if state.admin_request_at.is_some() {
+        reasons.push(Reason::AdminRequest);
+    }
+    if i.config.max_key_age_days > 0 && key_present == Some(true) {
+        if let Some(born) = state.key_last_changed_at {
+            if now.as_second() - born.as_second() > i64::from(i.config.max_key_age_days) * 86_400 {
+                reasons.push(Reason::MaxAgeReached);
+            }
+        }
+    }
+    if state.key_missing_streak >= 2 {
+        reasons.push(Reason::KeyMissing);
+    }
+    if state.last_validation == Some(crate::status::ValidationResult::Invalid)
+        && state.last_validated_at.is_some_and(|v| !changed_after(v))
+    {
+        reasons.push(Reason::ValidationFailed);
+    }
+
+    // Escrow Buddy and the password-reset guard.
+    let eb = match &snap.escrow_buddy {
+        Ok(Some(eb)) => EscrowBuddyFacts {
+            installed: true,
+            mechanism_registered: eb
+                .mechanisms
+                .as_ref()
+                .ok()
+                .map(|m| m.iter().any(|x| x == ESCROW_BUDDY_MECHANISM)),
+            flag: eb.generate_new_key.as_ref().ok().copied(),
+        },
+        Ok(None) => EscrowBuddyFacts::ABSENT,
+        Err(_) => EscrowBuddyFacts {
+            installed: false,
+            mechanism_registered: None,
+            flag: None,
+        },
+    };
+    let boot = state.boot.as_ref();
+    let in_password_reset =
+        key_use == Some(KeyUse::Used) && !boot.is_some_and(|b| b.console_user_seen);
+    // A flag Keywarden set that Escrow Buddy consumed (false) or someone removed is no longer ours.
+    // Escrow Buddy sets it false only after running at a login (Invoke.swift, via the simulator
+    // notes), so a consumed flag is also evidence of a login the console poll may have missed
+    // (a logout and login between two checks).
+    if eb.flag.is_some_and(|f| f != Some(true)) {
+        if state.flag_set_at.is_some() && eb.flag == Some(Some(false)) {
+            state.login_count += 1;
+            state.last_login_at = Some(now);
+        }
+        state.flag_set_at = None;
+    }
+    let foreign_flag_during_reset =
+        in_password_reset && eb.flag == Some(Some(true)) && state.flag_set_at.is_none();
+    if foreign_flag_during_reset {
+        if let Some(b) = state.boot.as_mut() {
+            if !b.foreign_flag_reported {
+                b.foreign_flag_reported = true;
+                effects.push(rotation::Effect::Audit(
+                    What::ForeignFlagReported,
+                    "GenerateNewKey set by another tool during a password reset; left as it is"
+                        .to_owned(),
+                ));
+            }
+        }
+    }
+    let login_user = console
+        .map(str::to_owned)
+        .or_else(|| state.last_console_user.clone());
+    let login_user_smart_card = match (&snap.users, &login_user) {
+        (Ok(users), Some(name)) => users.iter().any(|u| &u.name == name && u.smart_card()),
+        _ => false,
+    };
+    let methods = i
+        .config
+        .rotation_methods
+        .iter()
+        .copied()
+        .filter(|m| *m != RotationMethod::Command || i.config.rotation_command.is_some())
+        .collect();
+    let facts = Facts {
+        now,
+        reasons,
+        report_only: i.config.rotation_mode == RotationMode::Report,
+        methods,
+        payload_installed: payload,
+        key_present,
+        escrow_file,
+        in_password_reset,
+        escrow_buddy: eb,
+        flag_set_by_us: state.flag_set_at.is_some(),
+        last_login_at: state.last_login_at,
+        logins: state.login_count,
+        login_user_smart_card,
+    };
+    let step = rotation::step(&state.rotation, &facts);
+    if let rotation::Rotation::Confirmed { at, .. } = &step.next {
+        if !matches!(state.rotation, rotation::Rotation::Confirmed { .. }) {
+            state.last_rotated_at = Some(*at);
+        }
+    }
+    state.rotation = step.next;
+    effects.extend(step.effects);
+    Life {
+        effects,
+        needs_password_login: step.needs_password_login,
+        foreign_flag_during_reset,
+    }
+}
+
+/// The status's Rotation section, from the persisted rotation state.
+pub fn rotation_section(state: &State, now: Timestamp) -> Rotation {
+    use rotation::Rotation as R;
+    let mut out = Rotation {
+        state: state.rotation.name(),
+        last_rotated_at: state.last_rotated_at,
+        observed_at: Some(now),
+        ..Default::default()
+    };
+    match &state.rotation {
+        R::Idle => {}
+        R::Pending {
+            reason,
+            since,
+            waiting,
+        } => {
+            out.reason = Some(reason.as_str().to_owned());
+            out.pending_since = Some(*since);
+            out.waiting = waiting.clone();
+        }
+        R::Requested {
+            reason,
+            since,
+            method,
+            first_at,
+            attempts,
+            last_error,
+            ..
+        } => {
+            out.reason = Some(reason.as_str().to_owned());
+            out.pending_since = Some(*since);
+            out.requested_at = Some(*first_at);
+            out.method = Some(method.as_str().to_owned());
+            out.attempts = *attempts;
+            out.last_error = last_error.clone();
+        }
+        R::Confirmed { reason, .. } => {
+            out.reason = Some(reason.as_str().to_owned());
+        }
+        R::Failed {
+            reason,
+            since,
+            method,
+            first_at,
+            attempts,
+            last_error,
+            retry_at,
+            ..
+        } => {
+            out.reason = Some(reason.as_str().to_owned());
+            out.pending_since = Some(*since);
+            out.requested_at = Some(*first_at);
+            out.method = Some(method.as_str().to_owned());
+            out.attempts = *attempts;
+            out.last_error = Some(last_error.clone());
+            out.retry_at = Some(*retry_at);
+        }
+    }
+    out
 }

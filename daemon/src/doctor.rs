@@ -146,6 +146,11 @@ pub fn advice(p: Problem, s: &Status) -> Advice {
             "Read the errors above: a timeout (raise ToolTimeout if the Mac is slow), a missing tool, or output Keywarden does not recognise (report it with the excerpt). Check again with sudo keywarden check.".to_owned(),
             "Daemon.Errors, every section's Stale",
         ),
+        Problem::RotationFlagDuringPasswordReset => (
+            "The recovery key unlocked this Mac, so macOS will make the user reset their password at the next login; another tool has set Escrow Buddy's GenerateNewKey, and a rotation during that login breaks the reset. Keywarden never clears a flag it did not set.".to_owned(),
+            format!("Find the tool that set it (a Jamf policy or script?) and stop it; then remove the flag before the user logs in:\n      sudo defaults delete {} GenerateNewKey\n    Keywarden requests the rotation itself once the user has logged in.", crate::paths::ESCROW_BUDDY_DOMAIN),
+            "Problems, Daemon.Errors, RecoveryKey.UsedThisBoot",
+        ),
         Problem::StateUnreadable => (
             "Keywarden's own state (/var/db/keywarden/state.plist) could not be used or saved: it was moved aside and rebuilt, or the disk refused the write.".to_owned(),
             "See Daemon.Errors. A moved-aside file is kept next to it for inspection; free disk space or fix the directory's owner and mode (root:wheel 0700) if that is the cause.".to_owned(),

@@ -5,6 +5,8 @@
 //! processes and `paths::Root` the only filesystem root, so everything else is pure and tested on
 //! Linux against real tool outputs and a simulated Mac. The binary (`main.rs`) only calls `cli`.
 
+pub mod act;
+pub mod audit;
 pub mod check;
 pub mod cli;
 pub mod clock;
@@ -12,6 +14,7 @@ pub mod config;
 pub mod daemon;
 pub mod decide;
 pub mod doctor;
+pub mod failed_keys;
 pub mod files;
 pub mod lock;
 pub mod logging;
@@ -19,9 +22,11 @@ pub mod observe;
 pub mod paths;
 pub mod privilege;
 pub mod report;
+pub mod rotation;
 pub mod runner;
 pub mod secret;
 pub mod state;
 pub mod status;
 pub mod tools;
 pub mod usage;
+pub mod validate;

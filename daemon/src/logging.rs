@@ -3,7 +3,7 @@
 //! size (launchd holds its `StandardErrorPath` open across newsyslog rotations, PLATFORM.md, so
 //! that file only catches panics). On macOS (feature `oslog`) the same events also go to os_log,
 //! subsystem `org.keywarden`, one category per area (`daemon`, `check`, `runner`, `tools`,
-//! `config`, `state`); commands run by hand also print warnings on stderr.
+//! `config`, `state`, `keys`); commands run by hand also print warnings on stderr.
 //!
 //! A line: `2026-11-22T10:00:00Z INFO  check  check_finished healthy=true problems="" ms=412`.
 //! No secret can reach this module: the secret type has no `Display` and its `Debug` redacts, and
@@ -44,6 +44,7 @@ pub fn area(target: &str) -> &'static str {
         "tools" => "tools",
         "config" => "config",
         "state" | "files" | "lock" | "status" => "state",
+        "act" | "rotation" | "validate" | "audit" | "failed_keys" => "keys",
         _ => "general",
     }
 }
@@ -291,7 +292,7 @@ impl Logging {
 pub enum Mode {
     /// Read-only commands: warnings on stderr only.
     Interactive,
-    /// `check`: the log file (and os_log) plus warnings on stderr.
+    /// `check`, `rotate`, `validate`: the log file (and os_log); results on stdout/stderr.
     Check,
     /// `run`: the log file and os_log; stderr is launchd's panic file.
     Daemon,
@@ -307,7 +308,9 @@ pub fn init(mode: Mode, root: &Root, level: LogLevel) -> Logging {
             KEEP_ROTATED,
         ))
     });
-    let stderr = (mode != Mode::Daemon).then(|| {
+    // `check` prints its own verdict and errors on stdout; only the read-only commands add
+    // tracing warnings on stderr.
+    let stderr = (mode == Mode::Interactive).then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_target(false)

@@ -316,7 +316,7 @@ fn escrow_file_facts(root: &Root, owners: Owners) -> Probe<Option<FileFacts>> {
 }
 
 /// The owner of `/dev/console` (ARCHITECTURE.md: root or absent means nobody is logged in).
-fn console_owner(root: &Root) -> Probe<Console> {
+pub fn console_owner(root: &Root) -> Probe<Console> {
     let path = root.resolve(paths::CONSOLE);
     match std::fs::metadata(Path::new(&path)) {
         Ok(m) if m.uid() == 0 => Ok(Console::Nobody),

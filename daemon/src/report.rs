@@ -49,6 +49,7 @@ pub fn problem_summary(p: Problem) -> &'static str {
         }
         Problem::ToolFailed => "a macOS tool failed; some values are stale (see Errors)",
         Problem::StateUnreadable => "Keywarden's state file could not be used and was rebuilt",
+        Problem::RotationFlagDuringPasswordReset => "another tool asks for a key rotation during the password reset after a recovery-key unlock",
     }
 }
 

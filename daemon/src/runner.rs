@@ -49,6 +49,9 @@ pub struct Call {
     pub args: Vec<String>,
     /// Overrides the runner's default timeout (e.g. a long `RotationCommand`).
     pub timeout: Option<Duration>,
+    /// Leave the child running if the caller abandons the call (the daemon stopping): an MDM
+    /// policy must not be killed mid-install. A timeout still kills it.
+    pub survive_abandon: bool,
 }
 
 impl Call {
@@ -57,6 +60,7 @@ impl Call {
             program: PathBuf::from(tool.path()),
             args: args.iter().map(|a| a.as_ref().to_owned()).collect(),
             timeout: None,
+            survive_abandon: false,
         }
     }
 
@@ -65,7 +69,14 @@ impl Call {
             program: program.into(),
             args: args.iter().map(|a| a.as_ref().to_owned()).collect(),
             timeout: None,
+            survive_abandon: false,
         }
+    }
+
+    /// Keep the child running if the call is abandoned (see `survive_abandon`).
+    pub fn surviving_abandon(mut self) -> Call {
+        self.survive_abandon = true;
+        self
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Call {
@@ -267,7 +278,7 @@ impl ProcessRunner {
             .stderr(Stdio::piped())
             // Its own process group, so a timeout can kill everything it started.
             .process_group(0)
-            .kill_on_drop(true);
+            .kill_on_drop(!call.survive_abandon);
         let mut child = cmd.spawn().map_err(|source| {
             if source.kind() == io::ErrorKind::NotFound {
                 RunError::Missing { path: path.clone() }
@@ -282,7 +293,10 @@ impl ProcessRunner {
         // is shutting down), nothing of this call may outlive it: the guard kills what is left of
         // its process group, background grandchildren included. A process-group id is not reused
         // while any member is alive, so this cannot hit an unrelated process.
-        let group = GroupGuard(child.id().map(|id| Pid::from_raw(id as i32)));
+        let mut group = GroupGuard {
+            pgid: child.id().map(|id| Pid::from_raw(id as i32)),
+            kill_on_drop: !call.survive_abandon,
+        };
         let timeout = call.timeout.unwrap_or(self.timeout);
         let mut child_stdin = child.stdin.take();
         let child_stdout = child.stdout.take();
@@ -313,7 +327,8 @@ impl ProcessRunner {
             Ok::<_, io::Error>((Exit::from_status(status), out?, err?))
         };
         let result = tokio::time::timeout(timeout, work).await;
-        drop(group);
+        // Answered or timed out: now the group goes, whatever `survive_abandon` says.
+        group.kill();
         match result {
             Ok(Ok(done)) => {
                 tracing::debug!(
@@ -363,13 +378,25 @@ impl Runner for ProcessRunner {
     }
 }
 
-/// Kills a child's process group when dropped.
-struct GroupGuard(Option<Pid>);
+/// Kills a child's process group: explicitly once the call is over, and on drop (the call was
+/// abandoned) unless the call asked to survive that.
+struct GroupGuard {
+    pgid: Option<Pid>,
+    kill_on_drop: bool,
+}
+
+impl GroupGuard {
+    fn kill(&mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+    }
+}
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        if let Some(pgid) = self.0 {
-            let _ = killpg(pgid, Signal::SIGKILL);
+        if self.kill_on_drop {
+            self.kill();
         }
     }
 }

@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::files::{self, FileError, Owners, Trust};
 use crate::paths::{self, Root};
+use crate::rotation::{EscrowMark, Rotation};
+use crate::status::ValidationResult;
 use crate::tools::fdesetup::UsingRecoveryKey;
 
 pub const STATE_VERSION: u32 = 1;
@@ -51,6 +53,69 @@ pub struct State {
         with = "crate::clock::plist_date::option"
     )]
     pub next_check_at: Option<Timestamp>,
+    /// The rotation state machine (`rotation`).
+    #[serde(default)]
+    pub rotation: Rotation,
+    /// The escrow file as last seen: a different one means a new key was staged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escrow_seen: Option<EscrowMark>,
+    /// When the key last changed (a new escrow file appeared with a key present).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub key_last_changed_at: Option<Timestamp>,
+    /// Checks in a row that saw FileVault on and no personal recovery key.
+    #[serde(default)]
+    pub key_missing_streak: u32,
+    /// The `RotationRequestID` last acted on (a new value requests one rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rotation_request_id: Option<String>,
+    /// A `keywarden rotate --request` not yet turned into a rotation.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub admin_request_at: Option<Timestamp>,
+    /// When a console login was last seen (a non-root console user appeared or changed).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub last_login_at: Option<Timestamp>,
+    /// How many console logins Keywarden has seen (to order them against requests).
+    #[serde(default)]
+    pub login_count: u64,
+    /// When Keywarden set Escrow Buddy's `GenerateNewKey`; only a flag Keywarden set is ever
+    /// withdrawn by it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub flag_set_at: Option<Timestamp>,
+    /// The last `keywarden validate` (never the key).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub last_validated_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_validation: Option<ValidationResult>,
+    /// The console user at the last check (`None`: nobody), to notice logins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_now: Option<String>,
+    /// When a rotation was last confirmed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub last_rotated_at: Option<Timestamp>,
 }
 
 impl Default for State {
@@ -62,6 +127,19 @@ impl Default for State {
             key_last_used_at: None,
             deferral_output_path: None,
             next_check_at: None,
+            rotation: Rotation::Idle,
+            escrow_seen: None,
+            key_last_changed_at: None,
+            key_missing_streak: 0,
+            last_rotation_request_id: None,
+            admin_request_at: None,
+            last_login_at: None,
+            login_count: 0,
+            flag_set_at: None,
+            last_validated_at: None,
+            last_validation: None,
+            console_now: None,
+            last_rotated_at: None,
         }
     }
 }
@@ -80,6 +158,9 @@ pub struct BootRecord {
     /// A non-root console user has been seen during this boot.
     #[serde(default)]
     pub console_user_seen: bool,
+    /// Someone else's `GenerateNewKey` during this boot's password reset was reported.
+    #[serde(default)]
+    pub foreign_flag_reported: bool,
 }
 
 /// A definite answer about key use in one boot.
@@ -110,6 +191,7 @@ impl State {
                 first_seen_at: now,
                 key_use: None,
                 console_user_seen: false,
+                foreign_flag_reported: false,
             });
         }
         self.boot.as_mut().expect("set just above")
@@ -234,12 +316,31 @@ mod tests {
     }
 
     fn sample() -> State {
-        let mut s = State::default();
+        let mut s = State {
+            rotation: Rotation::Requested {
+                reason: crate::rotation::Reason::KeyUsed,
+                since: now(),
+                method: crate::config::RotationMethod::EscrowBuddy,
+                at: now(),
+                first_at: now(),
+                attempts: 1,
+                escrow_before: Some(EscrowMark {
+                    modified_at: now(),
+                    sha256: "ab".into(),
+                }),
+                last_error: Some(
+                    "Escrow Buddy ran at login but no new escrow file appeared".into(),
+                ),
+                logins_before: 2,
+            },
+            last_validation: Some(ValidationResult::Invalid),
+            last_console_user: Some("alice".into()),
+            key_last_used_at: Some(now()),
+            ..State::default()
+        };
         let b = s.boot_mut("B0", now());
         b.key_use = Some(KeyUse::Used);
         b.console_user_seen = true;
-        s.last_console_user = Some("alice".into());
-        s.key_last_used_at = Some(now());
         s
     }
 

@@ -37,10 +37,13 @@ pub enum Problem {
     ToolFailed,
     /// The state file could not be used this check (moved aside, untrusted): reported, rebuilt.
     StateUnreadable,
+    /// Another tool set Escrow Buddy's `GenerateNewKey` while the password reset that follows a
+    /// recovery-key unlock is pending: a rotation at that login breaks the reset.
+    RotationFlagDuringPasswordReset,
 }
 
 impl Problem {
-    pub const ALL: [Problem; 15] = [
+    pub const ALL: [Problem; 16] = [
         Problem::FileVaultOff,
         Problem::RecoveryKeyMissing,
         Problem::RecoveryKeyUsed,
@@ -56,6 +59,7 @@ impl Problem {
         Problem::PlaintextKeyOnDisk,
         Problem::ToolFailed,
         Problem::StateUnreadable,
+        Problem::RotationFlagDuringPasswordReset,
     ];
 
     pub fn code(self) -> &'static str {
@@ -75,6 +79,7 @@ impl Problem {
             Problem::PlaintextKeyOnDisk => "PlaintextKeyOnDisk",
             Problem::ToolFailed => "ToolFailed",
             Problem::StateUnreadable => "StateUnreadable",
+            Problem::RotationFlagDuringPasswordReset => "RotationFlagDuringPasswordReset",
         }
     }
 }
@@ -341,6 +346,16 @@ pub struct Rotation {
     pub attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Why a pending rotation has not been requested yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
+    /// When a failed rotation is tried again.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::clock::plist_date::option"
+    )]
+    pub retry_at: Option<Timestamp>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

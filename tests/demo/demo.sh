@@ -100,4 +100,71 @@ PLIST
 run check
 ea Problems FileVault.State FileVault.Stale Daemon.Errors
 
-printf '\n%sThat was %d simulated Macs.%s Every call Keywarden made is logged by the simulator: keywarden-sim log DIR.\n' "$bold" "$n" "$off"
+
+# ── The key lifecycle ───────────────────────────────────────────────────────────────────────
+step() { printf '\n%s▸ %s%s\n' "$bold" "$*" "$off"; }
+sim() { printf '%s$ keywarden-sim %s%s\n' "$dim" "$*" "$off"; "$SIM" "$1" "$mac" "${@:2}" | sed 's/^/  /'; }
+show() {
+  printf '%s$ keywarden check%s\n' "$dim" "$off"
+  set +e; "$KW" --root "$mac" check | sed 's/^/  /'; set -e
+  for key in Healthy Problems RecoveryKey.State RecoveryKey.UsedThisBoot Rotation.State Rotation.Reason Rotation.Method Rotation.Waiting Rotation.Attempts Rotation.LastError Escrow.State; do
+    v=$("$KW" --root "$mac" ea "$key" | sed 's/<result>\(.*\)<\/result>/\1/')
+    [ -n "$v" ] && printf '    %-26s %s\n' "$key" "$v"
+  done
+  return 0
+}
+
+scenario "The story of a recovery key: used, detected, rotated, confirmed" \
+  "alice forgot her password; the helpdesk read her the recovery key over the phone."
+show
+step "The Mac restarts and the disk is unlocked with the recovery key. Nobody has logged in yet."
+sim event reboot --with-recovery-key
+show
+step "Keywarden saw the use, but asks for nothing yet: macOS will make alice reset her password at this login, and a new key during that login breaks the reset."
+step "alice logs in (and resets her password)."
+sim event login alice
+show
+step "Now it is safe: Keywarden sets Escrow Buddy's GenerateNewKey (through defaults) and reads it back."
+printf '%s$ defaults read %s GenerateNewKey%s\n  ' "$dim" "/Library/Preferences/com.netflix.Escrow-Buddy" "$off"
+"$mac/usr/bin/defaults" read /Library/Preferences/com.netflix.Escrow-Buddy GenerateNewKey
+step "At alice's next login, Escrow Buddy makes a new key; the escrow payload stages it in FileVaultPRK.dat for the MDM."
+sim event logout
+sim event login alice
+show
+step "Confirmed from the new escrow file: the key the helpdesk read out no longer unlocks this Mac."
+run status
+
+scenario "When Escrow Buddy fails: retried, then shown overdue" \
+  "The key was used; the request goes out; Escrow Buddy runs at login but fdesetup fails."
+"$SIM" event "$mac" reboot --with-recovery-key >/dev/null; "$KW" --root "$mac" check >/dev/null || true
+"$SIM" event "$mac" login alice >/dev/null
+show
+step "fdesetup fails at the next login. Escrow Buddy clears its flag anyway."
+sim set escrow_buddy.fail_next_rotation=true
+sim event logout
+sim event login alice
+step "The daemon checks at once when the console user changes; it waits a grace period before judging the attempt."
+show
+step "Eleven minutes later (keywarden-sim age moves the simulated Mac's clock): no new escrow file, so the attempt failed."
+sim age 11m
+show
+step "An hour later Keywarden asks again (backoff: 1 h, 4 h, 16 h, then daily)."
+sim age 61m
+show
+step "It fails again at the next login, and two weeks pass: the request is shown overdue (RotationOverdueDays, 14 by default)."
+"$SIM" set "$mac" escrow_buddy.fail_next_rotation=true; "$SIM" event "$mac" logout >/dev/null; "$SIM" event "$mac" login alice >/dev/null
+"$KW" --root "$mac" check >/dev/null || true
+sim age 15d
+show
+
+scenario "A re-enrolment: the MDM holds no valid key until a new one is made" \
+  "The Mac was re-enrolled: the new escrow payload was installed after the current key was made, so that key never reached this MDM."
+show
+sim set "escrow.profile_install_date=\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\""
+show
+step "At the next login Escrow Buddy makes a key that this payload escrows."
+sim event logout
+sim event login alice
+show
+
+printf '\n%sThat was %d simulated Macs.%s Every call Keywarden made is in the simulator log (keywarden-sim log DIR); the audit trail is `keywarden audit`.\n' "$bold" "$n" "$off"

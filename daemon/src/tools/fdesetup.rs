@@ -193,9 +193,8 @@ fn percent(rest: &str) -> Option<f64> {
         None => (n, None),
     };
     let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
-    let frac_ok = frac.map_or(true, |f| {
-        !f.is_empty() && f.len() <= 6 && f.bytes().all(|b| b.is_ascii_digit())
-    });
+    let frac_ok =
+        frac.is_none_or(|f| !f.is_empty() && f.len() <= 6 && f.bytes().all(|b| b.is_ascii_digit()));
     if !digits(int) || !frac_ok {
         return None;
     }

@@ -1,0 +1,1227 @@
+//! The audit trail: every key operation (use detected, rotation requested, confirmed or failed,
+//! validation started and answered, rotation with the current key) appended as one JSON line to
+//! `/var/db/keywarden/audit.jsonl` under the root, and `keywarden audit`, which prints it.
+//!
+//! The file is root-only (0600 in the 0700 state directory), append-only (`O_APPEND`, one
+//! `write(2)` per line, `fsync` after each, under an exclusive `flock` on the file so that
+//! appenders and a rotation never race), never written through a symlink and never trusted unless
+//! it is a regular file owned by root (or the simulated root's user) that group and others cannot
+//! write. It is bounded to `MAX_AUDIT_BYTES`: an append that would pass the bound rewrites the file
+//! atomically with its newest half and, on top, one `Carried` line that carries forward the
+//! validation tally of everything dropped, so the caps counted from the trail
+//! (`validation_counts`) never reset when old lines go (ARCHITECTURE.md, "Key lifecycle":
+//! "counted from the audit trail so a lost state file does not reset them").
+//!
+//! No key can be written here: an `Event` holds only timestamps, an enum, plain strings and
+//! counts, and the secret type has no `Display`/`Serialize`, so a key cannot be formatted into a
+//! string without an explicit, reviewable `expose_secret()`. This module does not decide when to
+//! record an event (see `act`, `validate`) and holds no policy beyond counting.
+
+use std::fs::{File, Metadata, OpenOptions};
+use std::io::{self, Read as _, Write as _};
+use std::os::unix::fs::{FileExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use jiff::{SignedDuration, Timestamp};
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use crate::clock;
+use crate::files::{self, FileError, Owners, Trust};
+use crate::paths::{self, Root};
+
+/// The bound on the file. A line is about 200 bytes, so this keeps thousands of events; the
+/// validation caps allow at most 10 validations a day, so rotation never comes close to the
+/// recent attempts it must keep.
+pub const MAX_AUDIT_BYTES: u64 = 1024 * 1024;
+/// A file larger than this (only ever by hand: appends keep it under `MAX_AUDIT_BYTES`) is not
+/// read at all, so a planted huge file cannot exhaust memory.
+const MAX_READ_BYTES: u64 = 8 * MAX_AUDIT_BYTES;
+/// Longest `Result`, `ConsoleUser`, `Caller` and `Detail` kept (characters); longer text is cut
+/// with `…` so one line can never take a meaningful share of the bound.
+const MAX_SHORT_CHARS: usize = 80;
+const MAX_DETAIL_CHARS: usize = 500;
+/// Attempt times a `Carried` line keeps: those of the last week before the rotation, at most this
+/// many (the daily cap is at most 10, so a week holds at most 70 honest attempts).
+const MAX_CARRIED_RECENT: usize = 256;
+const CARRIED_RECENT_DAYS: i64 = 7;
+/// The window of `ValidationDailyCap`: the last 24 hours, not the calendar day (a cap per calendar
+/// day would allow twice the cap around midnight).
+pub const DAILY_WINDOW: SignedDuration = SignedDuration::from_hours(24);
+
+/// What happened. The names are the audit format: additive changes only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum What {
+    UseDetected,
+    RotationPending,
+    RotationRequested,
+    RotationConfirmed,
+    RotationFailed,
+    FlagWithdrawn,
+    ForeignFlagReported,
+    KeyChanged,
+    KeyVanished,
+    /// Written, and fsynced, before `fdesetup validaterecovery` runs: an attempt is counted even
+    /// if the process dies before its answer.
+    ValidationStarted,
+    /// The answer: `Result` is `Valid`, `Invalid` or a fixed error code.
+    Validated,
+    ValidationRefused,
+    RotateWithKeyStarted,
+    RotatedWithKey,
+    /// The first line after a rotation of the file: the tally of the lines it replaced.
+    Carried,
+}
+
+impl What {
+    pub fn name(self) -> &'static str {
+        match self {
+            What::UseDetected => "UseDetected",
+            What::RotationPending => "RotationPending",
+            What::RotationRequested => "RotationRequested",
+            What::RotationConfirmed => "RotationConfirmed",
+            What::RotationFailed => "RotationFailed",
+            What::FlagWithdrawn => "FlagWithdrawn",
+            What::ForeignFlagReported => "ForeignFlagReported",
+            What::KeyChanged => "KeyChanged",
+            What::KeyVanished => "KeyVanished",
+            What::ValidationStarted => "ValidationStarted",
+            What::Validated => "Validated",
+            What::ValidationRefused => "ValidationRefused",
+            What::RotateWithKeyStarted => "RotateWithKeyStarted",
+            What::RotatedWithKey => "RotatedWithKey",
+            What::Carried => "Carried",
+        }
+    }
+}
+
+/// The `Result` of a `Validated` event whose key unlocks the Mac; any other result of a
+/// `Validated` event is a failure for `ValidationFailureCap`.
+pub const RESULT_VALID: &str = "Valid";
+
+/// One line of the trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Event {
+    /// RFC 3339, UTC, whole seconds.
+    #[serde(with = "rfc3339")]
+    pub at: Timestamp,
+    pub what: What,
+    /// A short, fixed word or phrase (`Valid`, `Invalid`, `KeyUsed via EscrowBuddy`, ...).
+    pub result: String,
+    /// The user logged in at the console, when known (`null` otherwise).
+    #[serde(default)]
+    pub console_user: Option<String>,
+    /// The human behind the process (`calling_user`), `daemon` for the resident daemon.
+    pub caller: String,
+    /// Why, in a sentence (`null` when the result says it all).
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// Only on `Carried` lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried: Option<Carried>,
+}
+
+/// The validation tally of the lines a rotation dropped, cumulative (it includes any `Carried`
+/// line among them). Reading the rotated file gives the same counts as reading the whole history
+/// (`validation_counts`), except for attempt times older than a week before the rotation, which
+/// no cap looks at.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Carried {
+    /// Validation attempts ever made in the dropped lines.
+    pub validations: u32,
+    /// Failed validations among them (`Invalid`, an error, or a start without an answer).
+    pub failures: u32,
+    /// When the attempts of the last week before the rotation started (for the daily cap).
+    #[serde(with = "rfc3339::vec")]
+    pub recent: Vec<Timestamp>,
+    /// A `ValidationStarted` whose answer had not been seen in the dropped lines: it is resolved
+    /// by a `Validated` line that follows, or counts as a failure.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rfc3339::option"
+    )]
+    pub pending: Option<Timestamp>,
+    /// Lines folded into this one, ever.
+    pub dropped_lines: u64,
+    /// Lines among them that could not be read (they counted for nothing).
+    pub unreadable_lines: u64,
+    /// The time of the oldest event ever folded in.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rfc3339::option"
+    )]
+    pub since: Option<Timestamp>,
+}
+
+fn bounded(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_owned(),
+        Some((cut, _)) => {
+            let mut out = s[..cut].to_owned();
+            out.push('…');
+            out
+        }
+    }
+}
+
+impl Event {
+    /// An event at `at` (cut to whole seconds) by `calling_user()`.
+    pub fn new(at: Timestamp, what: What, result: impl Into<String>) -> Event {
+        Event {
+            at: clock::whole_seconds(at),
+            what,
+            result: bounded(&result.into(), MAX_SHORT_CHARS),
+            console_user: None,
+            caller: bounded(&calling_user(), MAX_SHORT_CHARS),
+            detail: None,
+            carried: None,
+        }
+    }
+
+    /// The console user, if any.
+    pub fn console(mut self, user: Option<&str>) -> Event {
+        self.console_user = user.map(|u| bounded(u, MAX_SHORT_CHARS));
+        self
+    }
+
+    /// A sentence saying why.
+    pub fn detail(mut self, detail: impl Into<String>) -> Event {
+        self.detail = Some(bounded(&detail.into(), MAX_DETAIL_CHARS));
+        self
+    }
+
+    /// The line as written: compact JSON (newlines inside strings are escaped) and `\n`.
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(self)
+            .expect("an event serialises: strings, counts, timestamps and a unit enum");
+        line.push(b'\n');
+        line
+    }
+}
+
+/// Timestamps as RFC 3339 strings in whole seconds (`2026-11-22T10:00:00Z`). jiff is built
+/// without its `serde` feature, so the form is written here, where the format is owned.
+mod rfc3339 {
+    use jiff::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&crate::clock::whole_seconds(*ts))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map_err(|_| serde::de::Error::custom("a time that is not RFC 3339"))
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+            match ts {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|t| t.parse())
+                .transpose()
+                .map_err(|_| serde::de::Error::custom("a time that is not RFC 3339"))
+        }
+    }
+
+    pub mod vec {
+        use super::*;
+        use serde::ser::SerializeSeq;
+
+        pub fn serialize<S: Serializer>(ts: &[Timestamp], s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(ts.len()))?;
+            for t in ts {
+                seq.serialize_element(&crate::clock::whole_seconds(*t).to_string())?;
+            }
+            seq.end()
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Timestamp>, D::Error> {
+            Vec::<String>::deserialize(d)?
+                .iter()
+                .map(|t| t.parse())
+                .collect::<Result<_, _>>()
+                .map_err(|_| serde::de::Error::custom("a time that is not RFC 3339"))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who is calling
+// ---------------------------------------------------------------------------------------------
+
+static CALLER: OnceLock<&'static str> = OnceLock::new();
+
+/// Name the process for the audit trail once, at start-up: the resident daemon calls
+/// `set_caller("daemon")` so its events say so rather than `root`. Later calls are ignored.
+pub fn set_caller(label: &'static str) {
+    let _ = CALLER.set(label);
+}
+
+/// The human behind this process: the label given to `set_caller` (`daemon` for `keywarden
+/// run`), else `$SUDO_USER` when it is a plain account name (sudo sets it to the invoking user),
+/// else the name of the real uid, else `uid N`.
+pub fn calling_user() -> String {
+    if let Some(label) = CALLER.get() {
+        return (*label).to_owned();
+    }
+    let uid = nix::unistd::getuid();
+    caller_from(
+        std::env::var("SUDO_USER").ok().as_deref(),
+        uid.as_raw(),
+        |_| {
+            nix::unistd::User::from_uid(uid)
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        },
+    )
+}
+
+fn caller_from(
+    sudo_user: Option<&str>,
+    uid: u32,
+    name_of: impl Fn(u32) -> Option<String>,
+) -> String {
+    if let Some(name) = sudo_user.filter(|n| is_account_name(n)) {
+        return name.to_owned();
+    }
+    match name_of(uid).filter(|n| is_account_name(n)) {
+        Some(name) => name,
+        None => format!("uid {uid}"),
+    }
+}
+
+/// A short account name as macOS makes them (letters, digits, `_`, `.`, `-`; not starting with
+/// `-`): anything else in `$SUDO_USER` is not trusted into the trail.
+pub fn is_account_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && !s.starts_with('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------------
+
+/// Why the trail cannot be read at all (a bad line is not such a reason: it is skipped).
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("the audit trail cannot be read: {0}")]
+    File(#[from] FileError),
+}
+
+/// A line that is not an event, by number (from 1) and why. The why never quotes the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub line: usize,
+    pub why: String,
+}
+
+/// The events of the trail in file order, and the lines that were not events.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Trail {
+    pub events: Vec<Event>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Parse the bytes of a trail. Blank lines are ignored; a line that is not an event (a torn
+/// write after a power cut, an edit by hand, a kind of event from a newer Keywarden) is skipped
+/// and reported, never fatal.
+pub fn parse(bytes: &[u8]) -> Trail {
+    let mut trail = Trail::default();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Event>(line) {
+            Ok(e) => trail.events.push(e),
+            Err(e) => {
+                // serde_json's message may quote the line's text; say only what kind of error
+                // and where.
+                let kind = match e.classify() {
+                    serde_json::error::Category::Data => "a JSON object that is not an event",
+                    _ => "not JSON",
+                };
+                trail.skipped.push(Skipped {
+                    line: i + 1,
+                    why: format!("{kind} (column {})", e.column()),
+                });
+            }
+        }
+    }
+    trail
+}
+
+/// Read the trail of the Mac under `root`, with its unreadable lines. A missing file is an empty
+/// trail.
+pub fn read_all(root: &Root, owners: Owners) -> Result<Trail, AuditError> {
+    let dir = root.resolve(paths::STATE_DIR);
+    if files::lstat(&dir)?.is_some() {
+        // Exists: it must be the private, trusted directory (this creates nothing).
+        files::ensure_dir(&dir, 0o700, true, owners)?;
+    }
+    let path = root.resolve(paths::AUDIT);
+    match files::read_file(&path, MAX_READ_BYTES, Trust::Owned(owners))? {
+        None => Ok(Trail::default()),
+        Some(bytes) => Ok(parse(&bytes)),
+    }
+}
+
+/// The events of the trail; each unreadable line is logged (`audit_line_skipped`) and skipped.
+pub fn read(root: &Root, owners: Owners) -> Result<Vec<Event>, AuditError> {
+    let trail = read_all(root, owners)?;
+    for s in &trail.skipped {
+        tracing::warn!(event = "audit_line_skipped", line = s.line, why = %s.why);
+    }
+    Ok(trail.events)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counting validations
+// ---------------------------------------------------------------------------------------------
+
+/// What the validation caps are counted from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ValidationCounts {
+    /// Attempts in the last 24 hours (`DAILY_WINDOW`), including any dated in the future: a clock
+    /// set back does not refund attempts.
+    pub today: u32,
+    /// Failed validations ever: `Invalid`, an error, or an attempt whose answer was never
+    /// recorded (a crash must not refund an attempt).
+    pub failures_ever: u32,
+    /// Attempts ever.
+    pub validations_ever: u32,
+    /// When the attempts counted in `today` started, oldest first.
+    pub today_attempts: Vec<Timestamp>,
+}
+
+impl ValidationCounts {
+    /// When fewer than `cap` attempts will be in the window (`None`: they already are, or never
+    /// with a cap of 0).
+    pub fn daily_cap_frees_at(&self, cap: u32) -> Option<Timestamp> {
+        let n = self.today_attempts.len();
+        if cap == 0 || n < cap as usize {
+            return None;
+        }
+        // The window holds < cap attempts once the oldest n - cap + 1 have left it.
+        self.today_attempts[n - cap as usize]
+            .checked_add(DAILY_WINDOW)
+            .ok()
+    }
+}
+
+/// The running tally of validations over a sequence of events: the same fold counts the caps
+/// and builds a `Carried` line, which is why a rotation cannot change the counts.
+#[derive(Debug, Default)]
+struct Tally {
+    validations: u32,
+    failures: u32,
+    recent: Vec<Timestamp>,
+    pending: Option<Timestamp>,
+}
+
+impl Tally {
+    fn feed(&mut self, e: &Event) {
+        match e.what {
+            What::Carried => {
+                if let Some(c) = &e.carried {
+                    self.validations = self.validations.saturating_add(c.validations);
+                    self.failures = self.failures.saturating_add(c.failures);
+                    self.recent.extend_from_slice(&c.recent);
+                    if let Some(p) = c.pending {
+                        self.start(p);
+                    }
+                }
+            }
+            What::ValidationStarted => {
+                self.validations = self.validations.saturating_add(1);
+                self.recent.push(e.at);
+                self.start(e.at);
+            }
+            What::Validated => {
+                if self.pending.take().is_none() {
+                    // Its start was lost (an unreadable line): still an attempt.
+                    self.validations = self.validations.saturating_add(1);
+                    self.recent.push(e.at);
+                }
+                if e.result != RESULT_VALID {
+                    self.failures = self.failures.saturating_add(1);
+                }
+            }
+            What::UseDetected
+            | What::RotationPending
+            | What::RotationRequested
+            | What::RotationConfirmed
+            | What::RotationFailed
+            | What::FlagWithdrawn
+            | What::ForeignFlagReported
+            | What::KeyChanged
+            | What::KeyVanished
+            | What::ValidationRefused
+            | What::RotateWithKeyStarted
+            | What::RotatedWithKey => {}
+        }
+    }
+
+    /// A start at `at`; a start still pending before it never got its answer (the process died):
+    /// a failure.
+    fn start(&mut self, at: Timestamp) {
+        if self.pending.replace(at).is_some() {
+            self.failures = self.failures.saturating_add(1);
+        }
+    }
+}
+
+/// Count validations in `events` (file order) as the caps see them at `now`.
+pub fn validation_counts(events: &[Event], now: Timestamp) -> ValidationCounts {
+    let mut tally = Tally::default();
+    for e in events {
+        tally.feed(e);
+    }
+    let dangling = u32::from(tally.pending.is_some());
+    let since = now.checked_sub(DAILY_WINDOW).unwrap_or(Timestamp::MIN);
+    let mut today_attempts: Vec<Timestamp> =
+        tally.recent.into_iter().filter(|t| *t > since).collect();
+    today_attempts.sort();
+    ValidationCounts {
+        today: today_attempts.len() as u32,
+        failures_ever: tally.failures.saturating_add(dangling),
+        validations_ever: tally.validations,
+        today_attempts,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Appending and rotating
+// ---------------------------------------------------------------------------------------------
+
+/// Append `event` to the trail of the Mac under `root`: one line, one `write(2)`, fsynced. The
+/// state directory is created (0700) if needed; the file is created 0600.
+pub fn append(root: &Root, owners: Owners, event: &Event) -> Result<(), FileError> {
+    let dir = root.resolve(paths::STATE_DIR);
+    files::ensure_dir(&dir, 0o700, true, owners)?;
+    append_to(&root.resolve(paths::AUDIT), owners, event, MAX_AUDIT_BYTES)
+}
+
+fn io_error(path: &Path, source: io::Error) -> FileError {
+    FileError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn kind_of(meta: &Metadata) -> &'static str {
+    let t = meta.file_type();
+    if t.is_dir() {
+        "directory"
+    } else if t.is_symlink() {
+        "symbolic link"
+    } else {
+        "special file"
+    }
+}
+
+fn append_to(path: &Path, owners: Owners, event: &Event, max: u64) -> Result<(), FileError> {
+    let line = event.to_line();
+    // Another process may rotate the file between our open and our lock, leaving us holding the
+    // replaced inode; then open again. Three rotations in a row while we wait cannot happen
+    // honestly (each one halves the file).
+    for _ in 0..3 {
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            // NOFOLLOW: never through a symlink; NONBLOCK: a FIFO planted here cannot hang us.
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| {
+                if e.raw_os_error() == Some(libc::ELOOP) {
+                    FileError::Symlink {
+                        path: path.to_owned(),
+                    }
+                } else {
+                    io_error(path, e)
+                }
+            })?;
+        let meta = file.metadata().map_err(|e| io_error(path, e))?;
+        if !meta.file_type().is_file() {
+            return Err(FileError::NotRegular {
+                path: path.to_owned(),
+                kind: kind_of(&meta),
+            });
+        }
+        files::check_trusted(path, &meta, owners)?;
+        let file = Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, errno)| io_error(path, io::Error::from(errno)))?;
+        let meta = file.metadata().map_err(|e| io_error(path, e))?;
+        match files::lstat(path)? {
+            Some(now) if now.dev() == meta.dev() && now.ino() == meta.ino() => {}
+            _ => continue,
+        }
+        if meta.mode() & 0o7777 != 0o600 {
+            // Ours and not writable by others (checked above), but it must not be readable
+            // either: tighten it rather than fail.
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| io_error(path, e))?;
+        }
+        let len = meta.len();
+        if len.saturating_add(line.len() as u64) > max {
+            return rotate(path, &file, len, event, max);
+        }
+        return write_line(path, &file, len, &line);
+    }
+    Err(io_error(
+        path,
+        io::Error::other("the audit trail was replaced three times while waiting to append"),
+    ))
+}
+
+/// One `write(2)` of the whole line at the end, then fsync. A torn tail (a power cut after a
+/// write that was not yet on disk) has no final newline: the line then starts with one, so it
+/// stays whole and only the fragment is unreadable. A short write is undone, so a half line never
+/// glues itself to the next one.
+fn write_line(path: &Path, file: &File, len: u64, line: &[u8]) -> Result<(), FileError> {
+    let mut last = [0u8; 1];
+    let torn = len > 0
+        && file
+            .read_at(&mut last, len - 1)
+            .map_err(|e| io_error(path, e))?
+            == 1
+        && last[0] != b'\n';
+    let mut bytes = Vec::with_capacity(line.len() + 1);
+    if torn {
+        bytes.push(b'\n');
+    }
+    bytes.extend_from_slice(line);
+    let written = (&*file).write(&bytes);
+    match written {
+        Ok(n) if n == bytes.len() => {}
+        Ok(n) => {
+            let _ = file.set_len(len);
+            return Err(io_error(
+                path,
+                io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    format!(
+                        "only {n} of {} bytes could be appended (is the disk full?)",
+                        bytes.len()
+                    ),
+                ),
+            ));
+        }
+        Err(e) => {
+            let _ = file.set_len(len);
+            return Err(io_error(path, e));
+        }
+    }
+    file.sync_all().map_err(|e| io_error(path, e))
+}
+
+/// Replace the trail (held locked) with a `Carried` line, its newest half and `event`,
+/// atomically (temp file, fsync, rename): a crash leaves the old file or the new one.
+fn rotate(path: &Path, file: &File, len: u64, event: &Event, max: u64) -> Result<(), FileError> {
+    if len > MAX_READ_BYTES {
+        return Err(FileError::TooLarge {
+            path: path.to_owned(),
+            max: MAX_READ_BYTES,
+        });
+    }
+    let mut old = Vec::with_capacity(len as usize);
+    let reader: &File = file;
+    reader
+        .take(MAX_READ_BYTES)
+        .read_to_end(&mut old)
+        .map_err(|e| io_error(path, e))?;
+    let (bytes, dropped) = compact(&old, event, max);
+    files::write_atomic(path, &bytes, 0o600)?;
+    tracing::info!(event = "audit_rotated", dropped, bytes = bytes.len());
+    Ok(())
+}
+
+/// The rotated trail: a `Carried` line folding in the oldest lines, the newest lines that fit in
+/// half of `max` (kept byte for byte), and `event`. Returns the bytes and how many lines were
+/// folded in.
+fn compact(old: &[u8], event: &Event, max: u64) -> (Vec<u8>, usize) {
+    let lines: Vec<&[u8]> = old
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .collect();
+    let new_line = event.to_line();
+    let budget = (max / 2).saturating_sub(new_line.len() as u64);
+    let mut kept_bytes = 0u64;
+    let mut split = lines.len();
+    while split > 0 {
+        let size = lines[split - 1].len() as u64 + 1;
+        if kept_bytes + size > budget {
+            break;
+        }
+        kept_bytes += size;
+        split -= 1;
+    }
+    let mut tally = Tally::default();
+    let mut carried = Carried::default();
+    for line in &lines[..split] {
+        match serde_json::from_slice::<Event>(line) {
+            Ok(e) => {
+                tally.feed(&e);
+                match &e.carried {
+                    Some(c) if e.what == What::Carried => {
+                        carried.dropped_lines += c.dropped_lines;
+                        carried.unreadable_lines += c.unreadable_lines;
+                        carried.since = min_time(carried.since, c.since);
+                    }
+                    _ => {
+                        carried.dropped_lines += 1;
+                        carried.since = min_time(carried.since, Some(e.at));
+                    }
+                }
+            }
+            Err(_) => {
+                carried.dropped_lines += 1;
+                carried.unreadable_lines += 1;
+            }
+        }
+    }
+    carried.validations = tally.validations;
+    carried.failures = tally.failures;
+    carried.pending = tally.pending;
+    // Only the last week before this rotation can matter to the daily cap.
+    let horizon = event
+        .at
+        .checked_sub(SignedDuration::from_hours(24 * CARRIED_RECENT_DAYS))
+        .unwrap_or(Timestamp::MIN);
+    let mut recent: Vec<Timestamp> = tally.recent.into_iter().filter(|t| *t > horizon).collect();
+    recent.sort();
+    let excess = recent.len().saturating_sub(MAX_CARRIED_RECENT);
+    recent.drain(..excess);
+    carried.recent = recent;
+    let folded = split;
+    let head = Event {
+        carried: Some(carried.clone()),
+        ..Event::new(event.at, What::Carried, "Rotated").detail(format!(
+            "the audit trail reached {max} bytes: {folded} older lines were folded into this one ({} in all so far); their validation counts are carried",
+            carried.dropped_lines
+        ))
+    };
+    let mut out = head.to_line();
+    for line in &lines[split..] {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(&new_line);
+    (out, folded)
+}
+
+fn min_time(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// keywarden audit
+// ---------------------------------------------------------------------------------------------
+
+/// Printable on a terminal: control characters (which a hand-edited line could carry) as `?`.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// The readable table of `keywarden audit`: time (UTC), what, result, console user, caller,
+/// detail; `-` for an empty field.
+pub fn table(events: &[Event]) -> String {
+    let header = [
+        "TIME (UTC)",
+        "WHAT",
+        "RESULT",
+        "CONSOLE USER",
+        "CALLER",
+        "DETAIL",
+    ];
+    let rows: Vec<[String; 6]> = events
+        .iter()
+        .map(|e| {
+            [
+                clock::ea_format(e.at),
+                e.what.name().to_owned(),
+                printable(&e.result),
+                e.console_user.as_deref().map_or("-".to_owned(), printable),
+                printable(&e.caller),
+                e.detail.as_deref().map_or("-".to_owned(), printable),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut push_row = |cells: [&str; 6]| {
+        let mut line = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i == cells.len() - 1 {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                let pad = widths[i] - cell.chars().count() + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    };
+    push_row(header);
+    for row in &rows {
+        push_row([
+            row[0].as_str(),
+            row[1].as_str(),
+            row[2].as_str(),
+            row[3].as_str(),
+            row[4].as_str(),
+            row[5].as_str(),
+        ]);
+    }
+    out
+}
+
+/// `keywarden audit [--json]`: the table, or one JSON object per line; unreadable lines are
+/// reported on stderr. Exit 0, or 2 when the trail cannot be read.
+pub fn main(root: &Root, owners: Owners, json: bool) -> i32 {
+    let trail = match read_all(root, owners) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("keywarden: {e}");
+            return 2;
+        }
+    };
+    for s in &trail.skipped {
+        eprintln!(
+            "keywarden: warning: {} line {} skipped: {}",
+            paths::AUDIT,
+            s.line,
+            s.why
+        );
+    }
+    // Errors writing to stdout (a closed pipe: `keywarden audit | head`) end the output quietly.
+    let mut out = io::stdout().lock();
+    if json {
+        for e in &trail.events {
+            if out.write_all(&e.to_line()).is_err() {
+                break;
+            }
+        }
+    } else if trail.events.is_empty() {
+        eprintln!("keywarden: no audit events yet ({})", paths::AUDIT);
+    } else {
+        let _ = out.write_all(table(&trail.events).as_bytes());
+    }
+    let _ = out.flush();
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn now() -> Timestamp {
+        t("2026-11-22T10:00:00Z")
+    }
+
+    fn ev(at: &str, what: What, result: &str) -> Event {
+        Event::new(t(at), what, result)
+    }
+
+    fn root() -> (tempfile::TempDir, Root) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        (dir, root)
+    }
+
+    fn me() -> Owners {
+        Owners::current()
+    }
+
+    #[test]
+    fn an_event_is_one_json_line_with_pascal_case_fields_and_whole_seconds() {
+        let e = Event::new(t("2026-11-22T10:00:00.75Z"), What::Validated, "Invalid")
+            .console(Some("alice"))
+            .detail("fdesetup says the key does not unlock this Mac");
+        let line = String::from_utf8(e.to_line()).unwrap();
+        assert!(
+            line.ends_with('\n') && line.matches('\n').count() == 1,
+            "{line}"
+        );
+        assert!(
+            line.starts_with(r#"{"At":"2026-11-22T10:00:00Z","What":"Validated","Result":"Invalid","ConsoleUser":"alice","Caller":""#),
+            "{line}"
+        );
+        assert!(!line.contains("Carried"), "{line}");
+        let back: Event = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn a_newline_in_a_detail_cannot_split_the_line_and_long_text_is_cut() {
+        let e = ev("2026-11-22T10:00:00Z", What::KeyChanged, "x")
+            .detail(format!("a\nb{}", "c".repeat(2000)));
+        let line = e.to_line();
+        assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+        assert!(e.detail.unwrap().chars().count() <= MAX_DETAIL_CHARS + 1);
+    }
+
+    #[test]
+    fn events_are_appended_and_read_back_in_order_in_a_0600_file_in_a_0700_directory() {
+        let (_d, root) = root();
+        let a = ev("2026-11-22T10:00:00Z", What::ValidationStarted, "Started");
+        let b = ev("2026-11-22T10:00:01Z", What::Validated, "Valid").console(Some("alice"));
+        append(&root, me(), &a).unwrap();
+        append(&root, me(), &b).unwrap();
+        assert_eq!(read(&root, me()).unwrap(), vec![a, b]);
+        let meta = fs::metadata(root.resolve(paths::AUDIT)).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
+        let dmeta = fs::metadata(root.resolve(paths::STATE_DIR)).unwrap();
+        assert_eq!(dmeta.permissions().mode() & 0o7777, 0o700);
+    }
+
+    #[test]
+    fn a_missing_trail_reads_as_empty() {
+        let (_d, root) = root();
+        assert!(read(&root, me()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_loosened_file_is_tightened_back_to_0600() {
+        let (_d, root) = root();
+        append(
+            &root,
+            me(),
+            &ev("2026-11-22T10:00:00Z", What::KeyChanged, "x"),
+        )
+        .unwrap();
+        let path = root.resolve(paths::AUDIT);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        append(
+            &root,
+            me(),
+            &ev("2026-11-22T10:00:01Z", What::KeyChanged, "y"),
+        )
+        .unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn a_symlink_at_the_audit_path_is_refused_and_not_written_through() {
+        let (d, root) = root();
+        files::ensure_dir(&root.resolve(paths::STATE_DIR), 0o700, true, me()).unwrap();
+        let victim = d.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        std::os::unix::fs::symlink(&victim, root.resolve(paths::AUDIT)).unwrap();
+        let err = append(
+            &root,
+            me(),
+            &ev("2026-11-22T10:00:00Z", What::KeyChanged, "x"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, FileError::Symlink { .. }), "{err}");
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        let err = read(&root, me()).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+    }
+
+    #[test]
+    fn a_group_writable_or_fifo_trail_is_refused() {
+        let (_d, root) = root();
+        append(
+            &root,
+            me(),
+            &ev("2026-11-22T10:00:00Z", What::KeyChanged, "x"),
+        )
+        .unwrap();
+        let path = root.resolve(paths::AUDIT);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o620)).unwrap();
+        let err = append(
+            &root,
+            me(),
+            &ev("2026-11-22T10:00:01Z", What::KeyChanged, "y"),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("writable by group or others"),
+            "{err}"
+        );
+        assert!(read(&root, me()).is_err());
+        fs::remove_file(&path).unwrap();
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let err = append(
+            &root,
+            me(),
+            &ev("2026-11-22T10:00:01Z", What::KeyChanged, "y"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn a_corrupt_line_is_skipped_and_reported_without_quoting_it() {
+        let (_d, root) = root();
+        let a = ev("2026-11-22T10:00:00Z", What::KeyChanged, "x");
+        append(&root, me(), &a).unwrap();
+        let path = root.resolve(paths::AUDIT);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"SECRETTEXT, torn\n").unwrap();
+        f.write_all(b"{\"At\":\"2026-11-22T10:00:00Z\",\"What\":\"SECRETKIND\",\"Result\":\"x\",\"Caller\":\"y\"}\n").unwrap();
+        drop(f);
+        let b = ev("2026-11-22T10:00:02Z", What::KeyVanished, "y");
+        append(&root, me(), &b).unwrap();
+        let trail = read_all(&root, me()).unwrap();
+        assert_eq!(trail.events, vec![a, b]);
+        assert_eq!(trail.skipped.len(), 2);
+        assert_eq!(trail.skipped[0].line, 2);
+        assert!(
+            trail.skipped[0].why.contains("not JSON"),
+            "{:?}",
+            trail.skipped
+        );
+        assert!(
+            trail.skipped[1].why.contains("not an event"),
+            "{:?}",
+            trail.skipped
+        );
+        for s in &trail.skipped {
+            assert!(!s.why.contains("SECRET"), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_torn_tail_does_not_swallow_the_next_line() {
+        let (_d, root) = root();
+        let a = ev("2026-11-22T10:00:00Z", What::KeyChanged, "x");
+        append(&root, me(), &a).unwrap();
+        let path = root.resolve(paths::AUDIT);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"At\":\"2026-11-2").unwrap();
+        drop(f);
+        let b = ev("2026-11-22T10:00:02Z", What::KeyVanished, "y");
+        append(&root, me(), &b).unwrap();
+        let trail = read_all(&root, me()).unwrap();
+        assert_eq!(trail.events, vec![a, b]);
+        assert_eq!(trail.skipped.len(), 1);
+    }
+
+    /// Validation events over `days` days, a few a day, with crashes and failures mixed in.
+    fn history(days: i64) -> Vec<Event> {
+        let mut out = Vec::new();
+        let start = t("2026-01-01T08:00:00Z");
+        for d in 0..days {
+            let day = start
+                .checked_add(SignedDuration::from_hours(24 * d))
+                .unwrap();
+            for (i, result) in ["Valid", "Invalid", "crash", "RunFailed"]
+                .iter()
+                .enumerate()
+            {
+                let at = day
+                    .checked_add(SignedDuration::from_mins(10 * i as i64))
+                    .unwrap();
+                out.push(Event::new(at, What::RotationPending, "KeyUsed").detail("x".repeat(150)));
+                out.push(Event::new(at, What::ValidationStarted, "Started"));
+                if *result != "crash" {
+                    out.push(Event::new(at, What::Validated, *result));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn rotation_keeps_the_file_bounded_and_the_counts_unchanged() {
+        let (_d, root) = root();
+        let events = history(40);
+        let max = 16 * 1024;
+        files::ensure_dir(&root.resolve(paths::STATE_DIR), 0o700, true, me()).unwrap();
+        let path = root.resolve(paths::AUDIT);
+        let mut rotations = 0;
+        for (i, e) in events.iter().enumerate() {
+            let before = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            append_to(&path, me(), e, max).unwrap();
+            let after = fs::metadata(&path).unwrap().len();
+            assert!(after <= max, "{after} > {max}");
+            if after < before {
+                rotations += 1;
+            }
+            let now = e.at.checked_add(SignedDuration::from_hours(1)).unwrap();
+            let got = read(&root, me()).unwrap();
+            assert_eq!(
+                validation_counts(&got, now),
+                validation_counts(&events[..=i], now),
+                "after event {i}"
+            );
+        }
+        assert!(rotations >= 3, "only {rotations} rotations");
+        let read = read(&root, me()).unwrap();
+        assert_eq!(read[0].what, What::Carried);
+        assert_eq!(read.iter().filter(|e| e.what == What::Carried).count(), 1);
+        let c = read[0].carried.as_ref().unwrap();
+        assert!(c.failures > 0 && c.validations > c.failures, "{c:?}");
+        assert_eq!(c.since, Some(t("2026-01-01T08:00:00Z")));
+        // 40 days x 4 attempts, of which 3 fail each day (Invalid, a crash, an error).
+        let counts = validation_counts(&read, t("2026-02-09T12:00:00Z"));
+        assert_eq!(counts.validations_ever, 160);
+        assert_eq!(counts.failures_ever, 120);
+        assert_eq!(counts.today, 4);
+    }
+
+    #[test]
+    fn a_rotation_between_a_start_and_its_answer_counts_the_pair_once() {
+        let mut events = vec![Event::new(now(), What::ValidationStarted, "Started")];
+        for i in 0..200 {
+            events.push(
+                Event::new(now(), What::KeyChanged, format!("filler {i}")).detail("y".repeat(300)),
+            );
+        }
+        let mut old = Vec::new();
+        for e in &events {
+            old.extend_from_slice(&e.to_line());
+        }
+        let answer = Event::new(now(), What::Validated, "Valid");
+        let (bytes, dropped) = compact(&old, &answer, 32 * 1024);
+        assert!(dropped > 1);
+        let rotated = parse(&bytes);
+        assert!(rotated.skipped.is_empty());
+        let c = rotated.events[0].carried.as_ref().unwrap();
+        assert_eq!(c.pending, Some(now()));
+        let counts = validation_counts(&rotated.events, now());
+        assert_eq!((counts.validations_ever, counts.failures_ever), (1, 0));
+    }
+
+    #[test]
+    fn validation_counts_cover_the_last_24_hours_and_every_failure() {
+        let events = vec![
+            ev("2026-11-20T09:00:00Z", What::ValidationStarted, "Started"),
+            ev("2026-11-20T09:00:01Z", What::Validated, "Invalid"),
+            ev("2026-11-21T09:59:59Z", What::ValidationStarted, "Started"),
+            ev("2026-11-21T10:00:00Z", What::Validated, "Valid"),
+            ev("2026-11-21T10:00:01Z", What::ValidationStarted, "Started"),
+            ev("2026-11-21T10:00:02Z", What::Validated, "Valid"),
+            ev("2026-11-22T08:00:00Z", What::ValidationRefused, "DailyCap"),
+            ev("2026-11-22T09:00:00Z", What::ValidationStarted, "Started"),
+            ev("2026-11-22T09:00:01Z", What::Validated, "RunFailed"),
+        ];
+        let c = validation_counts(&events, now());
+        assert_eq!(c.today, 2, "{c:?}");
+        assert_eq!(c.failures_ever, 2);
+        assert_eq!(c.validations_ever, 4);
+        assert_eq!(c.daily_cap_frees_at(2), Some(t("2026-11-22T10:00:01Z")));
+        assert_eq!(c.daily_cap_frees_at(1), Some(t("2026-11-23T09:00:00Z")));
+        assert_eq!(c.daily_cap_frees_at(3), None);
+        assert_eq!(c.daily_cap_frees_at(0), None);
+    }
+
+    #[test]
+    fn a_crash_between_validation_started_and_validated_spends_an_attempt_and_counts_as_a_failure()
+    {
+        let crashed = vec![
+            ev("2026-11-22T09:00:00Z", What::ValidationStarted, "Started"),
+            ev("2026-11-22T09:05:00Z", What::ValidationStarted, "Started"),
+            ev("2026-11-22T09:05:01Z", What::Validated, "Valid"),
+            ev("2026-11-22T09:30:00Z", What::ValidationStarted, "Started"),
+        ];
+        let c = validation_counts(&crashed, now());
+        assert_eq!(c.today, 3);
+        assert_eq!(c.validations_ever, 3);
+        assert_eq!(
+            c.failures_ever, 2,
+            "the first and the last never got an answer"
+        );
+    }
+
+    #[test]
+    fn an_answer_whose_start_was_lost_is_still_an_attempt_and_a_clock_set_back_refunds_nothing() {
+        let events = vec![
+            ev("2026-11-22T09:00:00Z", What::Validated, "Invalid"),
+            ev("2026-11-23T09:00:00Z", What::ValidationStarted, "Started"),
+            ev("2026-11-23T09:00:01Z", What::Validated, "Valid"),
+        ];
+        let c = validation_counts(&events, now());
+        assert_eq!((c.today, c.validations_ever, c.failures_ever), (2, 2, 1));
+    }
+
+    #[test]
+    fn the_caller_is_the_daemon_label_then_sudo_user_then_the_uid_name() {
+        let name = |uid: u32| (uid == 501).then(|| "alice".to_owned());
+        assert_eq!(caller_from(Some("bob"), 0, name), "bob");
+        assert_eq!(caller_from(Some("bad name;rm"), 501, name), "alice");
+        assert_eq!(caller_from(Some("-x"), 501, name), "alice");
+        assert_eq!(caller_from(None, 501, name), "alice");
+        assert_eq!(caller_from(None, 777, name), "uid 777");
+        assert_eq!(caller_from(Some(""), 777, name), "uid 777");
+        assert!(is_account_name("first.last_2-x"));
+        assert!(!is_account_name("Alice Appleseed"));
+        // The label wins over everything once set (process-wide; no other test sets it).
+        set_caller("daemon");
+        assert_eq!(calling_user(), "daemon");
+        assert_eq!(Event::new(now(), What::UseDetected, "x").caller, "daemon");
+    }
+
+    #[test]
+    fn the_table_has_a_header_a_row_per_event_and_dashes_for_empty_fields() {
+        let events = vec![
+            Event {
+                caller: "alice".into(),
+                ..ev("2026-11-22T10:00:00Z", What::ValidationStarted, "Started")
+                    .console(Some("alice"))
+            },
+            Event {
+                caller: "daemon".into(),
+                ..ev(
+                    "2026-11-22T10:00:01Z",
+                    What::RotationRequested,
+                    "KeyUsed via EscrowBuddy",
+                )
+                .detail("bell\x07")
+            },
+        ];
+        let text = table(&events);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("TIME (UTC)           WHAT"), "{text}");
+        assert!(
+            lines[1].starts_with("2026-11-22 10:00:00  ValidationStarted  Started"),
+            "{text}"
+        );
+        assert!(lines[1].ends_with("alice         alice   -"), "{text}");
+        assert!(lines[2].contains("  -             daemon  bell?"), "{text}");
+    }
+}

@@ -1,0 +1,1279 @@
+//! The rotation state machine (ARCHITECTURE.md, "Key lifecycle"): why a key must be replaced,
+//! when it is safe to ask, how it was asked, and how the answer is confirmed.
+//!
+//! `Idle` → `Pending{reason, since}` → `Requested{method, at, attempts}` → `Confirmed{at}` →
+//! `Idle`, plus `Failed{attempts, last_error, retry_at}`. `step` is a pure function of the
+//! current state and one check's `Facts`; it returns the next state and the effects to carry out
+//! (`Effect`), which `act` performs only after the new state is saved, so a kill at any moment
+//! neither loses nor duplicates a request. Every match is exhaustive (no `_` arms): a new state or
+//! event must be thought through everywhere. The safety rules of PLATFORM.md each have a guard
+//! here and a test below: never during the password reset after a recovery-key unlock, never
+//! without the escrow payload, `KeyMissing` only on two checks in a row, a failed validation only
+//! reported, never a flag cleared that Keywarden did not set.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::config::RotationMethod;
+
+/// Why a key should be replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Reason {
+    /// The key unlocked the Mac (request).
+    KeyUsed,
+    /// The MDM holds no valid copy: the escrow file is missing or older than the payload (request).
+    NotEscrowed,
+    /// An admin asked: `keywarden rotate --request` or a new `RotationRequestID` (request).
+    AdminRequest,
+    /// The key is older than `MaxKeyAgeDays` (request; off unless set).
+    MaxAgeReached,
+    /// FileVault is on and there is no key, two checks in a row (report only).
+    KeyMissing,
+    /// A supplied key did not validate (report only: never rotates by itself).
+    ValidationFailed,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::KeyUsed => "KeyUsed",
+            Reason::NotEscrowed => "NotEscrowed",
+            Reason::AdminRequest => "AdminRequest",
+            Reason::MaxAgeReached => "MaxAgeReached",
+            Reason::KeyMissing => "KeyMissing",
+            Reason::ValidationFailed => "ValidationFailed",
+        }
+    }
+
+    /// Whether this reason asks for a rotation, or only reports.
+    pub fn requests(self) -> bool {
+        match self {
+            Reason::KeyUsed
+            | Reason::NotEscrowed
+            | Reason::AdminRequest
+            | Reason::MaxAgeReached => true,
+            Reason::KeyMissing | Reason::ValidationFailed => false,
+        }
+    }
+}
+
+/// The escrow file's identity, to recognise a new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EscrowMark {
+    #[serde(with = "crate::clock::plist_date")]
+    pub modified_at: Timestamp,
+    #[serde(rename = "SHA256")]
+    pub sha256: String,
+}
+
+/// The persisted rotation state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "State")]
+pub enum Rotation {
+    #[default]
+    Idle,
+    Pending {
+        #[serde(rename = "Reason")]
+        reason: Reason,
+        #[serde(rename = "Since", with = "crate::clock::plist_date")]
+        since: Timestamp,
+        /// Why it is not requested yet (report mode, password reset, no payload, no method).
+        #[serde(rename = "Waiting", default, skip_serializing_if = "Option::is_none")]
+        waiting: Option<String>,
+    },
+    Requested {
+        #[serde(rename = "Reason")]
+        reason: Reason,
+        #[serde(rename = "Since", with = "crate::clock::plist_date")]
+        since: Timestamp,
+        #[serde(rename = "Method")]
+        method: RotationMethod,
+        /// When this attempt was made.
+        #[serde(rename = "At", with = "crate::clock::plist_date")]
+        at: Timestamp,
+        /// When the first attempt of this rotation was made (for RotationOverdue).
+        #[serde(rename = "FirstAt", with = "crate::clock::plist_date")]
+        first_at: Timestamp,
+        /// Failed attempts so far.
+        #[serde(rename = "Attempts", default)]
+        attempts: u32,
+        /// The escrow file when the request was made: a different one confirms.
+        #[serde(
+            rename = "EscrowBefore",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        escrow_before: Option<EscrowMark>,
+        #[serde(rename = "LastError", default, skip_serializing_if = "Option::is_none")]
+        last_error: Option<String>,
+        /// The login count when this attempt was made: a higher count is a login after it
+        /// (counted, not compared by time: a login and a request can share a second).
+        #[serde(rename = "LoginsBefore", default)]
+        logins_before: u64,
+    },
+    Confirmed {
+        #[serde(rename = "Reason")]
+        reason: Reason,
+        #[serde(rename = "At", with = "crate::clock::plist_date")]
+        at: Timestamp,
+    },
+    Failed {
+        #[serde(rename = "Reason")]
+        reason: Reason,
+        #[serde(rename = "Since", with = "crate::clock::plist_date")]
+        since: Timestamp,
+        #[serde(rename = "Method")]
+        method: RotationMethod,
+        #[serde(rename = "FirstAt", with = "crate::clock::plist_date")]
+        first_at: Timestamp,
+        #[serde(rename = "Attempts")]
+        attempts: u32,
+        #[serde(rename = "LastError")]
+        last_error: String,
+        #[serde(rename = "RetryAt", with = "crate::clock::plist_date")]
+        retry_at: Timestamp,
+        #[serde(
+            rename = "EscrowBefore",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        escrow_before: Option<EscrowMark>,
+    },
+}
+
+/// How long a confirmation stays visible before the state returns to Idle.
+pub const CONFIRMED_HOLD: Duration = Duration::from_secs(24 * 3600);
+/// After a login that followed the flag write, how long to wait for the new escrow file before an
+/// attempt counts as failed.
+pub const LOGIN_GRACE: Duration = Duration::from_secs(10 * 60);
+
+/// Backoff before attempt `attempts + 1`: 1 h, 4 h, 16 h, then daily.
+pub fn backoff(attempts: u32) -> Duration {
+    let hours = 4u64.saturating_pow(attempts.saturating_sub(1)).min(24);
+    Duration::from_secs(hours * 3600)
+}
+
+pub(crate) fn signed(d: Duration) -> SignedDuration {
+    SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX)
+}
+
+/// What Escrow Buddy looks like this check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EscrowBuddyFacts {
+    /// Its bundle is installed.
+    pub installed: bool,
+    /// Its mechanism is in `system.login.console` (`None`: could not read).
+    pub mechanism_registered: Option<bool>,
+    /// `GenerateNewKey` as `defaults` reads it: `Some(None)` not set, `None` could not read.
+    pub flag: Option<Option<bool>>,
+}
+
+impl EscrowBuddyFacts {
+    pub const ABSENT: EscrowBuddyFacts = EscrowBuddyFacts {
+        installed: false,
+        mechanism_registered: None,
+        flag: None,
+    };
+
+    fn usable(&self) -> bool {
+        self.installed && self.mechanism_registered == Some(true)
+    }
+}
+
+/// Everything one step needs to know, derived from one check by `decide`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    pub now: Timestamp,
+    /// Reasons that hold now, most urgent first (requests before reports).
+    pub reasons: Vec<Reason>,
+    /// `RotationMode = Report`.
+    pub report_only: bool,
+    /// `RotationMethods`, in order; `Command` only when `RotationCommand` is set.
+    pub methods: Vec<RotationMethod>,
+    /// The escrow payload is installed (`None`: could not tell this check).
+    pub payload_installed: Option<bool>,
+    /// `fdesetup haspersonalrecoverykey` (`None`: could not tell).
+    pub key_present: Option<bool>,
+    /// The escrow file now (`Some(None)`: absent; `None`: could not tell).
+    pub escrow_file: Option<Option<EscrowMark>>,
+    /// The key was used in this boot and no user has logged in since: macOS will walk the user
+    /// through a password reset at the next login, and a rotation then breaks it.
+    pub in_password_reset: bool,
+    pub escrow_buddy: EscrowBuddyFacts,
+    /// Keywarden set `GenerateNewKey` (and has not seen it withdrawn).
+    pub flag_set_by_us: bool,
+    /// The last console login Keywarden saw, and how many it has seen in all.
+    pub last_login_at: Option<Timestamp>,
+    pub logins: u64,
+    /// The user who logged in is paired with a smart card (Escrow Buddy needs a password login).
+    pub login_user_smart_card: bool,
+}
+
+/// An effect for `act`, carried out after the new state is saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// `defaults write ... GenerateNewKey -bool true`, then read it back.
+    SetFlag,
+    /// `defaults delete ... GenerateNewKey` (only a flag Keywarden set), then read it back.
+    WithdrawFlag,
+    /// Run `RotationCommand` (as root, no shell).
+    RunCommand,
+    /// Append to the audit trail: what, result, detail.
+    Audit(crate::audit::What, String),
+}
+
+/// The outcome of one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub next: Rotation,
+    pub effects: Vec<Effect>,
+    /// The user logs in with a smart card and Escrow Buddy cannot rotate for them.
+    pub needs_password_login: bool,
+}
+
+impl Rotation {
+    pub fn name(&self) -> crate::status::RotationStateName {
+        use crate::status::RotationStateName as N;
+        match self {
+            Rotation::Idle => N::Idle,
+            Rotation::Pending { .. } => N::Pending,
+            Rotation::Requested { .. } => N::Requested,
+            Rotation::Confirmed { .. } => N::Confirmed,
+            Rotation::Failed { .. } => N::Failed,
+        }
+    }
+
+    /// When the first attempt of an unfinished rotation was made (for RotationOverdue).
+    pub fn first_requested_at(&self) -> Option<Timestamp> {
+        match self {
+            Rotation::Requested { first_at, .. } | Rotation::Failed { first_at, .. } => {
+                Some(*first_at)
+            }
+            Rotation::Idle | Rotation::Pending { .. } | Rotation::Confirmed { .. } => None,
+        }
+    }
+}
+
+fn audit(what: crate::audit::What, result: impl Into<String>) -> Effect {
+    Effect::Audit(what, result.into())
+}
+
+/// A new escrow file since `before`, made at or after `at`: a new key was staged for escrow.
+fn new_escrow_file(f: &Facts, before: &Option<EscrowMark>, at: Timestamp) -> Option<EscrowMark> {
+    match &f.escrow_file {
+        Some(Some(now))
+            if Some(now) != before.as_ref()
+                && now.modified_at.as_second() + 1 >= at.as_second() =>
+        {
+            Some(now.clone())
+        }
+        Some(Some(_)) | Some(None) | None => None,
+    }
+}
+
+/// Why a request may not be made now, if it may not.
+fn blocked(f: &Facts, reason: Reason) -> Option<String> {
+    if !reason.requests() {
+        return Some(format!(
+            "{} is reported, never rotated for by itself",
+            reason.as_str()
+        ));
+    }
+    if f.report_only {
+        return Some("RotationMode is Report: reporting only".to_owned());
+    }
+    match f.payload_installed {
+        Some(true) => {}
+        Some(false) => {
+            return Some(
+                "no escrow payload: a new key would never reach the MDM (EscrowProfileMissing)"
+                    .to_owned(),
+            )
+        }
+        None => return Some("could not tell whether the escrow payload is installed".to_owned()),
+    }
+    if f.in_password_reset {
+        return Some("the key unlocked this boot: waiting until the user has logged in (and reset their password)".to_owned());
+    }
+    None
+}
+
+/// The first configured method that can be used now.
+fn choose(f: &Facts) -> Option<RotationMethod> {
+    f.methods.iter().copied().find(|m| match m {
+        RotationMethod::EscrowBuddy => f.escrow_buddy.usable(),
+        RotationMethod::Mdm | RotationMethod::Command => true,
+    })
+}
+
+fn effects_for(method: RotationMethod, f: &Facts) -> Vec<Effect> {
+    match method {
+        RotationMethod::EscrowBuddy => {
+            if f.escrow_buddy.flag == Some(Some(true)) {
+                Vec::new()
+            } else {
+                vec![Effect::SetFlag]
+            }
+        }
+        RotationMethod::Command => vec![Effect::RunCommand],
+        RotationMethod::Mdm => Vec::new(),
+    }
+}
+
+/// Withdraw Keywarden's own flag if it is set (never anyone else's), saying why.
+fn withdraw_ours(f: &Facts, why: &str) -> Vec<Effect> {
+    if f.flag_set_by_us && f.escrow_buddy.flag == Some(Some(true)) {
+        vec![
+            Effect::WithdrawFlag,
+            audit(crate::audit::What::FlagWithdrawn, why),
+        ]
+    } else {
+        Vec::new()
+    }
+}
+
+/// From Idle, Pending or an expired Confirmed: request, report, or stay idle.
+fn start(
+    f: &Facts,
+    pending: Option<(Reason, Timestamp)>,
+    attempts: u32,
+    first_at: Option<Timestamp>,
+) -> Step {
+    let Some(&reason) = f.reasons.first() else {
+        return Step {
+            next: Rotation::Idle,
+            effects: Vec::new(),
+            needs_password_login: false,
+        };
+    };
+    let since = match pending {
+        Some((_, since)) => since,
+        None => f.now,
+    };
+    let mut effects = Vec::new();
+    if pending.map(|(r, _)| r) != Some(reason) {
+        effects.push(audit(crate::audit::What::RotationPending, reason.as_str()));
+    }
+    let waiting = blocked(f, reason).or_else(|| match choose(f) {
+        Some(_) => None,
+        None => Some("no rotation method can be used now (see RotationMethods; Escrow Buddy needs its bundle and its login mechanism)".to_owned()),
+    });
+    if let Some(waiting) = waiting {
+        effects.extend(withdraw_ours(f, &waiting));
+        return Step {
+            next: Rotation::Pending {
+                reason,
+                since,
+                waiting: Some(waiting),
+            },
+            effects,
+            needs_password_login: false,
+        };
+    }
+    let method = choose(f).expect("checked just above");
+    effects.extend(effects_for(method, f));
+    effects.push(audit(
+        crate::audit::What::RotationRequested,
+        format!("{} via {}", reason.as_str(), method.as_str()),
+    ));
+    Step {
+        next: Rotation::Requested {
+            reason,
+            since,
+            method,
+            at: f.now,
+            first_at: first_at.unwrap_or(f.now),
+            attempts,
+            escrow_before: f.escrow_file.clone().flatten(),
+            last_error: None,
+            logins_before: f.logins,
+        },
+        effects,
+        needs_password_login: false,
+    }
+}
+
+/// A new escrow file appeared for this rotation: confirmed if a key is still there.
+fn confirm(
+    f: &Facts,
+    reason: Reason,
+    since: Timestamp,
+    method: RotationMethod,
+    first_at: Timestamp,
+    attempts: u32,
+) -> Step {
+    let mut effects = withdraw_ours(f, "a new key was staged for escrow");
+    match f.key_present {
+        Some(true) => {
+            effects.push(audit(
+                crate::audit::What::RotationConfirmed,
+                format!("{} via {}", reason.as_str(), method.as_str()),
+            ));
+            Step {
+                next: Rotation::Confirmed { reason, at: f.now },
+                effects,
+                needs_password_login: false,
+            }
+        }
+        // A key vanished while being changed (10.13 deleted the PRK on a bad credential,
+        // PLATFORM.md): loud, and not confirmed.
+        Some(false) | None => {
+            let attempts = attempts + 1;
+            effects.push(audit(
+                crate::audit::What::KeyVanished,
+                "a new escrow file appeared but the Mac reports no recovery key",
+            ));
+            Step {
+                next: Rotation::Failed {
+                    reason,
+                    since,
+                    method,
+                    first_at,
+                    attempts,
+                    last_error:
+                        "the escrow file changed but the Mac has no personal recovery key any more"
+                            .to_owned(),
+                    retry_at: f.now + signed(backoff(attempts)),
+                    escrow_before: f.escrow_file.clone().flatten(),
+                },
+                effects,
+                needs_password_login: false,
+            }
+        }
+    }
+}
+
+/// One step of the state machine: the next state and the effects, from one check's facts.
+pub fn step(current: &Rotation, f: &Facts) -> Step {
+    match current {
+        Rotation::Idle => start(f, None, 0, None),
+        Rotation::Pending { reason, since, .. } => start(f, Some((*reason, *since)), 0, None),
+        Rotation::Confirmed { at, .. } => {
+            let requests = f.reasons.iter().any(|r| r.requests());
+            if f.now.duration_since(*at) >= signed(CONFIRMED_HOLD) || requests {
+                start(f, None, 0, None)
+            } else {
+                Step {
+                    next: current.clone(),
+                    effects: Vec::new(),
+                    needs_password_login: false,
+                }
+            }
+        }
+        Rotation::Requested {
+            reason,
+            since,
+            method,
+            at,
+            first_at,
+            attempts,
+            escrow_before,
+            last_error,
+            logins_before,
+        } => requested(
+            f,
+            *reason,
+            *since,
+            *method,
+            *at,
+            *first_at,
+            *attempts,
+            escrow_before,
+            last_error,
+            *logins_before,
+        ),
+        Rotation::Failed {
+            reason,
+            since,
+            method,
+            first_at,
+            attempts,
+            retry_at,
+            escrow_before,
+            ..
+        } => {
+            // A new key staged after the request (Escrow Buddy at a later login, the MDM, anyone)
+            // settles it.
+            if new_escrow_file(f, escrow_before, *first_at).is_some() {
+                return confirm(f, *reason, *since, *method, *first_at, *attempts);
+            }
+            if !f.reasons.iter().any(|r| r.requests()) {
+                let mut s = start(f, None, 0, None);
+                if !s.effects.contains(&Effect::WithdrawFlag) {
+                    s.effects
+                        .splice(0..0, withdraw_ours(f, "no reason to rotate any more"));
+                }
+                return s;
+            }
+            // The same guards as a live request: a flag left set after a failed attempt must not
+            // fire during a password reset.
+            if let Some(waiting) = blocked(f, *reason) {
+                return Step {
+                    effects: withdraw_ours(f, &waiting),
+                    next: Rotation::Pending {
+                        reason: *reason,
+                        since: *since,
+                        waiting: Some(waiting),
+                    },
+                    needs_password_login: false,
+                };
+            }
+            if f.now < *retry_at {
+                return Step {
+                    next: current.clone(),
+                    effects: Vec::new(),
+                    needs_password_login: false,
+                };
+            }
+            let mut s = start(f, Some((*reason, *since)), *attempts, Some(*first_at));
+            if let Rotation::Requested {
+                last_error,
+                escrow_before: before,
+                ..
+            } = &mut s.next
+            {
+                *last_error = Some(format!("retry after {attempts} failed attempt(s)"));
+                // Keep comparing with the escrow file from before the first attempt.
+                before.clone_from(escrow_before);
+            }
+            s
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn requested(
+    f: &Facts,
+    reason: Reason,
+    since: Timestamp,
+    method: RotationMethod,
+    at: Timestamp,
+    first_at: Timestamp,
+    attempts: u32,
+    escrow_before: &Option<EscrowMark>,
+    last_error: &Option<String>,
+    logins_before: u64,
+) -> Step {
+    if new_escrow_file(f, escrow_before, at).is_some() {
+        return confirm(f, reason, since, method, first_at, attempts);
+    }
+    // A guard that now fails takes the request back (and Keywarden's own flag with it): the
+    // password reset of a new used boot above all.
+    if let Some(waiting) = blocked(f, reason) {
+        let effects = withdraw_ours(f, &waiting);
+        return Step {
+            next: Rotation::Pending {
+                reason,
+                since,
+                waiting: Some(waiting),
+            },
+            effects,
+            needs_password_login: false,
+        };
+    }
+    if !f.reasons.iter().any(|r| r.requests()) {
+        // Nothing asks for a rotation any more (e.g. the key changed by other means).
+        let mut s = start(f, None, 0, None);
+        if !s.effects.contains(&Effect::WithdrawFlag) {
+            s.effects
+                .splice(0..0, withdraw_ours(f, "no reason to rotate any more"));
+        }
+        return s;
+    }
+    let stay =
+        |effects: Vec<Effect>, needs_password_login: bool, last_error: Option<String>| Step {
+            next: Rotation::Requested {
+                reason,
+                since,
+                method,
+                at,
+                first_at,
+                attempts,
+                escrow_before: escrow_before.clone(),
+                last_error,
+                logins_before,
+            },
+            effects,
+            needs_password_login,
+        };
+    let fail = |why: String| {
+        let attempts = attempts + 1;
+        Step {
+            next: Rotation::Failed {
+                reason,
+                since,
+                method,
+                first_at,
+                attempts,
+                last_error: why.clone(),
+                retry_at: f.now + signed(backoff(attempts)),
+                escrow_before: escrow_before.clone(),
+            },
+            effects: vec![audit(crate::audit::What::RotationFailed, why)],
+            needs_password_login: false,
+        }
+    };
+    match method {
+        RotationMethod::EscrowBuddy => {
+            let login_after = f.last_login_at.filter(|_| f.logins > logins_before);
+            let grace_over =
+                login_after.is_some_and(|l| f.now.duration_since(l) >= signed(LOGIN_GRACE));
+            match f.escrow_buddy.flag {
+                // Not set and nobody logged in since: the write never happened (a kill between
+                // saving and acting) or someone removed it: set it again.
+                Some(None) if login_after.is_none() && f.escrow_buddy.usable() => {
+                    stay(vec![Effect::SetFlag], false, last_error.clone())
+                }
+                // Escrow Buddy ran at a login (it sets the flag to false after running fdesetup,
+                // even when that failed) and no new escrow file appeared.
+                Some(Some(false)) | Some(None) if grace_over => fail(format!(
+                    "Escrow Buddy ran at the login at {} but no new escrow file appeared",
+                    login_after.map(crate::clock::ea_format).unwrap_or_default()
+                )),
+                // Still set after a login: Escrow Buddy did not run. A smart-card login cannot
+                // give it the password it needs: report, do not retry endlessly.
+                Some(Some(true)) if grace_over && f.login_user_smart_card => stay(
+                    Vec::new(),
+                    true,
+                    Some(
+                        "the user logged in with a smart card; Escrow Buddy needs a password login"
+                            .to_owned(),
+                    ),
+                ),
+                Some(Some(true)) if grace_over => fail(format!(
+                    "Escrow Buddy did not run at the login at {} (GenerateNewKey is still set)",
+                    login_after.map(crate::clock::ea_format).unwrap_or_default()
+                )),
+                Some(Some(true)) | Some(Some(false)) | Some(None) | None => {
+                    stay(Vec::new(), false, last_error.clone())
+                }
+            }
+        }
+        // The MDM acts on Rotation.State = Requested (a smart group); Keywarden waits for the
+        // escrow file, and RotationOverdue tells when it has waited too long.
+        RotationMethod::Mdm => stay(Vec::new(), false, last_error.clone()),
+        // The command's outcome is recorded by `act` (`apply_command_outcome`).
+        RotationMethod::Command => stay(Vec::new(), false, last_error.clone()),
+    }
+}
+
+/// Record the outcome of `RotationCommand` (run by `act` after the state was saved).
+pub fn apply_command_outcome(
+    current: &Rotation,
+    now: Timestamp,
+    failure: Option<String>,
+) -> Rotation {
+    match (current, failure) {
+        (
+            Rotation::Requested {
+                reason,
+                since,
+                method,
+                first_at,
+                attempts,
+                escrow_before,
+                ..
+            },
+            Some(why),
+        ) => {
+            let attempts = attempts + 1;
+            Rotation::Failed {
+                reason: *reason,
+                since: *since,
+                method: *method,
+                first_at: *first_at,
+                attempts,
+                last_error: why,
+                retry_at: now + signed(backoff(attempts)),
+                escrow_before: escrow_before.clone(),
+            }
+        }
+        (other, _) => other.clone(),
+    }
+}
+
+/// Record that an effect on Escrow Buddy's flag failed: the attempt fails with the reason.
+pub fn apply_effect_failure(current: &Rotation, now: Timestamp, why: String) -> Rotation {
+    apply_command_outcome(current, now, Some(why))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::RotationStateName as N;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+    fn t0() -> Timestamp {
+        t("2026-11-20T08:00:00Z")
+    }
+    fn m0() -> EscrowMark {
+        EscrowMark {
+            modified_at: t("2026-01-01T00:00:00Z"),
+            sha256: "old".into(),
+        }
+    }
+    fn m1(now: Timestamp) -> EscrowMark {
+        EscrowMark {
+            modified_at: now,
+            sha256: "new".into(),
+        }
+    }
+
+    /// A healthy Mac two hours after `t0`, nothing to do.
+    fn base() -> Facts {
+        Facts {
+            now: t0() + SignedDuration::from_hours(2),
+            reasons: vec![],
+            report_only: false,
+            methods: vec![RotationMethod::EscrowBuddy, RotationMethod::Mdm],
+            payload_installed: Some(true),
+            key_present: Some(true),
+            escrow_file: Some(Some(m0())),
+            in_password_reset: false,
+            escrow_buddy: EscrowBuddyFacts {
+                installed: true,
+                mechanism_registered: Some(true),
+                flag: Some(None),
+            },
+            flag_set_by_us: false,
+            last_login_at: None,
+            logins: 0,
+            login_user_smart_card: false,
+        }
+    }
+
+    fn requested(method: RotationMethod) -> Rotation {
+        Rotation::Requested {
+            reason: Reason::KeyUsed,
+            since: t0(),
+            method,
+            at: t0(),
+            first_at: t0(),
+            attempts: 0,
+            escrow_before: Some(m0()),
+            last_error: None,
+            logins_before: 0,
+        }
+    }
+
+    fn failed(retry_at: Timestamp) -> Rotation {
+        Rotation::Failed {
+            reason: Reason::KeyUsed,
+            since: t0(),
+            method: RotationMethod::EscrowBuddy,
+            first_at: t0(),
+            attempts: 1,
+            last_error: "Escrow Buddy ran at the login but no new escrow file appeared".into(),
+            retry_at,
+            escrow_before: Some(m0()),
+        }
+    }
+
+    /// Every state of the machine, named.
+    fn states() -> Vec<(&'static str, Rotation)> {
+        let now = base().now;
+        vec![
+            ("Idle", Rotation::Idle),
+            (
+                "Pending(KeyUsed)",
+                Rotation::Pending {
+                    reason: Reason::KeyUsed,
+                    since: t0(),
+                    waiting: Some("password reset".into()),
+                },
+            ),
+            (
+                "Requested(EscrowBuddy)",
+                requested(RotationMethod::EscrowBuddy),
+            ),
+            ("Requested(MDM)", requested(RotationMethod::Mdm)),
+            ("Requested(Command)", requested(RotationMethod::Command)),
+            (
+                "Confirmed(1h ago)",
+                Rotation::Confirmed {
+                    reason: Reason::KeyUsed,
+                    at: now - SignedDuration::from_hours(1),
+                },
+            ),
+            (
+                "Confirmed(25h ago)",
+                Rotation::Confirmed {
+                    reason: Reason::KeyUsed,
+                    at: now - SignedDuration::from_hours(25),
+                },
+            ),
+            (
+                "Failed(retry later)",
+                failed(now + SignedDuration::from_hours(1)),
+            ),
+            (
+                "Failed(retry due)",
+                failed(now - SignedDuration::from_mins(1)),
+            ),
+        ]
+    }
+
+    /// Every event, as the facts of one check.
+    fn events() -> Vec<(&'static str, Facts)> {
+        let b = base();
+        let login = Some(t0() + SignedDuration::from_hours(1));
+        vec![
+            ("nothing to do", b.clone()),
+            (
+                "key used, user logged in",
+                Facts {
+                    reasons: vec![Reason::KeyUsed],
+                    ..b.clone()
+                },
+            ),
+            (
+                "key used, password reset pending, our flag set",
+                Facts {
+                    reasons: vec![Reason::KeyUsed],
+                    in_password_reset: true,
+                    flag_set_by_us: true,
+                    escrow_buddy: EscrowBuddyFacts {
+                        flag: Some(Some(true)),
+                        ..b.escrow_buddy
+                    },
+                    ..b.clone()
+                },
+            ),
+            (
+                "key missing (report only)",
+                Facts {
+                    reasons: vec![Reason::KeyMissing],
+                    ..b.clone()
+                },
+            ),
+            (
+                "key used, report mode",
+                Facts {
+                    reasons: vec![Reason::KeyUsed],
+                    report_only: true,
+                    ..b.clone()
+                },
+            ),
+            (
+                "not escrowed, payload removed, our flag set",
+                Facts {
+                    reasons: vec![Reason::NotEscrowed],
+                    payload_installed: Some(false),
+                    flag_set_by_us: true,
+                    escrow_buddy: EscrowBuddyFacts {
+                        flag: Some(Some(true)),
+                        ..b.escrow_buddy
+                    },
+                    ..b.clone()
+                },
+            ),
+            (
+                "new escrow file, key present",
+                Facts {
+                    escrow_file: Some(Some(m1(b.now))),
+                    ..b.clone()
+                },
+            ),
+            (
+                "new escrow file, key gone",
+                Facts {
+                    reasons: vec![Reason::KeyMissing],
+                    key_present: Some(false),
+                    escrow_file: Some(Some(m1(b.now))),
+                    ..b.clone()
+                },
+            ),
+            (
+                "Escrow Buddy ran at login, no new file",
+                Facts {
+                    reasons: vec![Reason::KeyUsed],
+                    last_login_at: login,
+                    logins: 1,
+                    escrow_buddy: EscrowBuddyFacts {
+                        flag: Some(Some(false)),
+                        ..b.escrow_buddy
+                    },
+                    ..b.clone()
+                },
+            ),
+            (
+                "flag still set after a password login",
+                Facts {
+                    reasons: vec![Reason::KeyUsed],
+                    last_login_at: login,
+                    logins: 1,
+                    flag_set_by_us: true,
+                    escrow_buddy: EscrowBuddyFacts {
+                        flag: Some(Some(true)),
+                        ..b.escrow_buddy
+                    },
+                    ..b.clone()
+                },
+            ),
+            (
+                "flag still set after a smart-card login",
+                Facts {
+                    reasons: vec![Reason::KeyUsed],
+                    last_login_at: login,
+                    logins: 1,
+                    login_user_smart_card: true,
+                    flag_set_by_us: true,
+                    escrow_buddy: EscrowBuddyFacts {
+                        flag: Some(Some(true)),
+                        ..b.escrow_buddy
+                    },
+                    ..b.clone()
+                },
+            ),
+            (
+                "flag lost before any login",
+                Facts {
+                    reasons: vec![Reason::KeyUsed],
+                    ..b.clone()
+                },
+            ),
+            (
+                "no usable method",
+                Facts {
+                    reasons: vec![Reason::KeyUsed],
+                    methods: vec![RotationMethod::EscrowBuddy],
+                    escrow_buddy: EscrowBuddyFacts {
+                        mechanism_registered: Some(false),
+                        ..b.escrow_buddy
+                    },
+                    ..b.clone()
+                },
+            ),
+            (
+                "flag unreadable",
+                Facts {
+                    reasons: vec![Reason::KeyUsed],
+                    escrow_buddy: EscrowBuddyFacts {
+                        flag: None,
+                        ..b.escrow_buddy
+                    },
+                    ..b.clone()
+                },
+            ),
+            (
+                "key used, Command method",
+                Facts {
+                    reasons: vec![Reason::KeyUsed],
+                    methods: vec![RotationMethod::Command],
+                    ..b.clone()
+                },
+            ),
+        ]
+    }
+
+    fn label(e: &Effect) -> String {
+        match e {
+            Effect::SetFlag => "SetFlag".into(),
+            Effect::WithdrawFlag => "WithdrawFlag".into(),
+            Effect::RunCommand => "RunCommand".into(),
+            Effect::Audit(w, _) => format!("{w:?}"),
+        }
+    }
+
+    use crate::audit::What;
+    const P: &str = "RotationPending";
+    const RQ: &str = "RotationRequested";
+    const CF: &str = "RotationConfirmed";
+    const FL: &str = "RotationFailed";
+    const KV: &str = "KeyVanished";
+    const FW: &str = "FlagWithdrawn";
+    const SET: &str = "SetFlag";
+    const WD: &str = "WithdrawFlag";
+    const CMD: &str = "RunCommand";
+
+    /// The expected outcome of every (state, event) pair: next state and effects, in order.
+    #[rustfmt::skip]
+    fn expected() -> Vec<Vec<(N, &'static [&'static str])>> {
+        use N::*;
+        // Columns: the events above, in order.
+        let idle: Vec<(N, &[&str])> = vec![
+            (Idle, &[]), (Requested, &[P, SET, RQ]), (Pending, &[P, WD, FW]), (Pending, &[P]),
+            (Pending, &[P]), (Pending, &[P, WD, FW]), (Idle, &[]), (Pending, &[P]),
+            (Requested, &[P, SET, RQ]), (Requested, &[P, RQ]), (Requested, &[P, RQ]),
+            (Requested, &[P, SET, RQ]), (Pending, &[P]), (Requested, &[P, SET, RQ]), (Requested, &[P, CMD, RQ]),
+        ];
+        let pending: Vec<(N, &[&str])> = vec![
+            (Idle, &[]), (Requested, &[SET, RQ]), (Pending, &[WD, FW]), (Pending, &[P]),
+            (Pending, &[]), (Pending, &[P, WD, FW]), (Idle, &[]), (Pending, &[P]),
+            (Requested, &[SET, RQ]), (Requested, &[RQ]), (Requested, &[RQ]),
+            (Requested, &[SET, RQ]), (Pending, &[]), (Requested, &[SET, RQ]), (Requested, &[CMD, RQ]),
+        ];
+        let req_eb: Vec<(N, &[&str])> = vec![
+            (Idle, &[]), (Requested, &[SET]), (Pending, &[WD, FW]), (Pending, &[P]),
+            (Pending, &[]), (Pending, &[WD, FW]), (Confirmed, &[CF]), (Failed, &[KV]),
+            (Failed, &[FL]), (Failed, &[FL]), (Requested, &[]),
+            (Requested, &[SET]), (Requested, &[]), (Requested, &[]), (Requested, &[SET]),
+        ];
+        let req_other: Vec<(N, &[&str])> = vec![
+            (Idle, &[]), (Requested, &[]), (Pending, &[WD, FW]), (Pending, &[P]),
+            (Pending, &[]), (Pending, &[WD, FW]), (Confirmed, &[CF]), (Failed, &[KV]),
+            (Requested, &[]), (Requested, &[]), (Requested, &[]),
+            (Requested, &[]), (Requested, &[]), (Requested, &[]), (Requested, &[]),
+        ];
+        let confirmed_recent: Vec<(N, &[&str])> = vec![
+            (Confirmed, &[]), (Requested, &[P, SET, RQ]), (Pending, &[P, WD, FW]), (Confirmed, &[]),
+            (Pending, &[P]), (Pending, &[P, WD, FW]), (Confirmed, &[]), (Confirmed, &[]),
+            (Requested, &[P, SET, RQ]), (Requested, &[P, RQ]), (Requested, &[P, RQ]),
+            (Requested, &[P, SET, RQ]), (Pending, &[P]), (Requested, &[P, SET, RQ]), (Requested, &[P, CMD, RQ]),
+        ];
+        let failed_later: Vec<(N, &[&str])> = vec![
+            (Idle, &[]), (Failed, &[]), (Pending, &[WD, FW]), (Pending, &[P]),
+            (Pending, &[]), (Pending, &[WD, FW]), (Confirmed, &[CF]), (Failed, &[KV]),
+            (Failed, &[]), (Failed, &[]), (Failed, &[]),
+            (Failed, &[]), (Failed, &[]), (Failed, &[]), (Failed, &[]),
+        ];
+        let failed_due: Vec<(N, &[&str])> = vec![
+            (Idle, &[]), (Requested, &[SET, RQ]), (Pending, &[WD, FW]), (Pending, &[P]),
+            (Pending, &[]), (Pending, &[WD, FW]), (Confirmed, &[CF]), (Failed, &[KV]),
+            (Requested, &[SET, RQ]), (Requested, &[RQ]), (Requested, &[RQ]),
+            (Requested, &[SET, RQ]), (Pending, &[]), (Requested, &[SET, RQ]), (Requested, &[CMD, RQ]),
+        ];
+        vec![idle.clone(), pending, req_eb, req_other.clone(), req_other, confirmed_recent, idle, failed_later, failed_due]
+    }
+
+    #[test]
+    fn every_state_and_event_pair_gives_the_tabled_next_state_and_effects() {
+        let mut failures = Vec::new();
+        let table = expected();
+        let states = states();
+        let events = events();
+        assert_eq!(table.len(), states.len());
+        for ((sname, state), row) in states.iter().zip(&table) {
+            assert_eq!(row.len(), events.len(), "row {sname}");
+            for ((ename, facts), (want_state, want_effects)) in events.iter().zip(row) {
+                let got = step(state, facts);
+                let effects: Vec<String> = got.effects.iter().map(label).collect();
+                if got.next.name() != *want_state || effects != *want_effects {
+                    failures.push(format!(
+                        "{sname} + {ename}: got {:?} {effects:?}, want {want_state:?} {want_effects:?}",
+                        got.next.name()
+                    ));
+                }
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} of {} pairs differ:\n{}",
+            failures.len(),
+            table.len() * events.len(),
+            failures.join("\n")
+        );
+    }
+
+    #[test]
+    fn a_smart_card_login_is_reported_instead_of_retried() {
+        let e = events()
+            .into_iter()
+            .find(|(n, _)| *n == "flag still set after a smart-card login")
+            .unwrap()
+            .1;
+        let s = step(&requested(RotationMethod::EscrowBuddy), &e);
+        assert!(s.needs_password_login);
+        assert_eq!(s.next.name(), N::Requested);
+        if let Rotation::Requested {
+            attempts,
+            last_error,
+            ..
+        } = s.next
+        {
+            assert_eq!(attempts, 0, "not counted as a failed attempt");
+            assert!(last_error.unwrap().contains("smart card"));
+        }
+    }
+
+    #[test]
+    fn a_failed_attempt_is_retried_with_growing_backoff() {
+        assert_eq!(backoff(1), Duration::from_secs(3600));
+        assert_eq!(backoff(2), Duration::from_secs(4 * 3600));
+        assert_eq!(backoff(3), Duration::from_secs(16 * 3600));
+        assert_eq!(backoff(4), Duration::from_secs(24 * 3600));
+        assert_eq!(backoff(40), Duration::from_secs(24 * 3600));
+        let e = events()
+            .into_iter()
+            .find(|(n, _)| *n == "Escrow Buddy ran at login, no new file")
+            .unwrap()
+            .1;
+        let s = step(&requested(RotationMethod::EscrowBuddy), &e);
+        match s.next {
+            Rotation::Failed {
+                attempts,
+                retry_at,
+                first_at,
+                ..
+            } => {
+                assert_eq!(attempts, 1);
+                assert_eq!(retry_at, e.now + SignedDuration::from_hours(1));
+                assert_eq!(first_at, t0(), "overdue counts from the first attempt");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn escrow_buddy_is_not_judged_before_the_grace_period_after_a_login() {
+        let mut e = events()
+            .into_iter()
+            .find(|(n, _)| *n == "Escrow Buddy ran at login, no new file")
+            .unwrap()
+            .1;
+        e.last_login_at = Some(e.now - SignedDuration::from_mins(5));
+        let s = step(&requested(RotationMethod::EscrowBuddy), &e);
+        assert_eq!(s.next.name(), N::Requested);
+        assert!(s.effects.is_empty());
+    }
+
+    #[test]
+    fn a_request_records_the_escrow_file_to_compare_with() {
+        let e = events()
+            .into_iter()
+            .find(|(n, _)| *n == "key used, user logged in")
+            .unwrap()
+            .1;
+        match step(&Rotation::Idle, &e).next {
+            Rotation::Requested {
+                escrow_before,
+                method,
+                ..
+            } => {
+                assert_eq!(escrow_before, Some(m0()));
+                assert_eq!(method, RotationMethod::EscrowBuddy);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_first_usable_method_in_order_is_chosen() {
+        let mut e = events()
+            .into_iter()
+            .find(|(n, _)| *n == "key used, user logged in")
+            .unwrap()
+            .1;
+        e.methods = vec![RotationMethod::Mdm, RotationMethod::EscrowBuddy];
+        assert!(matches!(
+            step(&Rotation::Idle, &e).next,
+            Rotation::Requested {
+                method: RotationMethod::Mdm,
+                ..
+            }
+        ));
+        e.methods = vec![RotationMethod::EscrowBuddy, RotationMethod::Mdm];
+        e.escrow_buddy.installed = false;
+        assert!(matches!(
+            step(&Rotation::Idle, &e).next,
+            Rotation::Requested {
+                method: RotationMethod::Mdm,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_flag_set_by_someone_else_is_never_withdrawn() {
+        let mut e = events()
+            .into_iter()
+            .find(|(n, _)| *n == "key used, password reset pending, our flag set")
+            .unwrap()
+            .1;
+        e.flag_set_by_us = false;
+        for (name, state) in states() {
+            let s = step(&state, &e);
+            assert!(!s.effects.contains(&Effect::WithdrawFlag), "{name}");
+            assert!(
+                !s.effects.contains(&Effect::SetFlag),
+                "{name}: never set during the reset"
+            );
+        }
+    }
+
+    #[test]
+    fn nothing_is_ever_requested_during_a_password_reset_or_without_the_payload() {
+        for (ename, mut e) in events() {
+            for (sname, state) in states() {
+                e.in_password_reset = true;
+                let s = step(&state, &e);
+                let bad = s
+                    .effects
+                    .iter()
+                    .any(|x| matches!(x, Effect::SetFlag | Effect::RunCommand));
+                assert!(!bad, "{sname} + {ename} during a reset: {:?}", s.effects);
+                assert_ne!(
+                    s.next.name(),
+                    N::Requested,
+                    "{sname} + {ename} during a reset"
+                );
+                e.in_password_reset = false;
+                e.payload_installed = Some(false);
+                let s = step(&state, &e);
+                let bad = s
+                    .effects
+                    .iter()
+                    .any(|x| matches!(x, Effect::SetFlag | Effect::RunCommand));
+                assert!(!bad, "{sname} + {ename} without payload: {:?}", s.effects);
+                e.payload_installed = Some(true);
+            }
+        }
+    }
+
+    #[test]
+    fn report_only_reasons_never_request() {
+        for reason in [Reason::KeyMissing, Reason::ValidationFailed] {
+            let e = Facts {
+                reasons: vec![reason],
+                ..base()
+            };
+            for (name, state) in states() {
+                let s = step(&state, &e);
+                assert!(
+                    !s.effects
+                        .iter()
+                        .any(|x| matches!(x, Effect::SetFlag | Effect::RunCommand)),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn command_failures_are_recorded_as_failed_attempts() {
+        let r = apply_command_outcome(
+            &requested(RotationMethod::Command),
+            base().now,
+            Some("exit 3: boom".into()),
+        );
+        match r {
+            Rotation::Failed {
+                attempts,
+                last_error,
+                ..
+            } => {
+                assert_eq!(attempts, 1);
+                assert_eq!(last_error, "exit 3: boom");
+            }
+            other => panic!("{other:?}"),
+        }
+        let ok = apply_command_outcome(&requested(RotationMethod::Command), base().now, None);
+        assert_eq!(ok, requested(RotationMethod::Command));
+        let _ = What::Carried;
+    }
+
+    #[test]
+    fn the_rotation_state_round_trips_through_the_state_file_format() {
+        for (name, state) in states() {
+            let mut xml = Vec::new();
+            plist::to_writer_xml(&mut xml, &state).unwrap();
+            let back: Rotation = plist::from_bytes(&xml).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(back, state, "{name}");
+        }
+    }
+}

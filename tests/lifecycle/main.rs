@@ -1,0 +1,521 @@
+//! The key lifecycle end to end (issue 4): the real `keywarden` against the simulated Mac, one
+//! check at a time, with simulator events (reboots, logins, Escrow Buddy at login) and
+//! `keywarden-sim age` for time passing. Each story asserts what a Mac admin would see in the
+//! status, what was done on the Mac (the simulator's call log), and the audit trail.
+
+#[path = "../e2e/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use support::*;
+
+const EB_DOMAIN: &str = "/Library/Preferences/com.netflix.Escrow-Buddy";
+
+fn check(mac: &Mac) -> plist::Value {
+    let out = mac.check();
+    assert!(
+        code(&out) <= 1,
+        "check failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    mac.status()
+}
+
+fn rotation(s: &plist::Value) -> String {
+    string(s, "Rotation.State")
+}
+
+fn flag(mac: &Mac) -> Option<bool> {
+    let scenario: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(mac.path("/.sim/scenario.json")).unwrap())
+            .unwrap();
+    scenario["escrow_buddy"]["generate_new_key"].as_bool()
+}
+
+/// How many times an argv (tool name first) was called.
+fn calls_of(mac: &Mac, argv: &[&str]) -> usize {
+    let want = serde_json::json!(argv);
+    mac.calls().iter().filter(|c| c["argv"] == want).count()
+}
+
+fn flag_writes(mac: &Mac) -> usize {
+    calls_of(
+        mac,
+        &[
+            "defaults",
+            "write",
+            EB_DOMAIN,
+            "GenerateNewKey",
+            "-bool",
+            "true",
+        ],
+    )
+}
+
+fn audit(mac: &Mac) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(mac.path("/var/db/keywarden/audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn audited(mac: &Mac, what: &str) -> usize {
+    audit(mac).iter().filter(|e| e["What"] == what).count()
+}
+
+/// Reboot after a recovery-key unlock, nobody logged in yet.
+fn key_used_at_boot(mac: &Mac) {
+    mac.event(&["reboot", "--with-recovery-key"]);
+}
+
+fn login(mac: &Mac, who: &str) {
+    mac.event(&["logout"]);
+    mac.event(&["login", who]);
+}
+
+#[test]
+fn a_used_key_is_detected_rotated_at_the_next_login_after_the_reset_and_confirmed() {
+    let mac = Mac::healthy();
+    assert!(boolean(&check(&mac), "Healthy"));
+
+    // The key unlocked the Mac at boot; the user has not logged in (macOS will ask for a
+    // password reset at that login).
+    key_used_at_boot(&mac);
+    let s = check(&mac);
+    assert_eq!(string(&s, "RecoveryKey.State"), "Used");
+    assert!(boolean(&s, "RecoveryKey.UsedThisBoot"));
+    assert_eq!(rotation(&s), "Pending");
+    assert_eq!(string(&s, "Rotation.Reason"), "KeyUsed");
+    assert!(
+        string(&s, "Rotation.Waiting").contains("logged in"),
+        "{}",
+        string(&s, "Rotation.Waiting")
+    );
+    assert_eq!(
+        flag_writes(&mac),
+        0,
+        "nothing is requested during the reset"
+    );
+    assert_eq!(audited(&mac, "UseDetected"), 1);
+
+    // The user logs in (the reset is behind us): now the rotation is requested.
+    mac.event(&["login", "alice"]);
+    let s = check(&mac);
+    assert_eq!(rotation(&s), "Requested");
+    assert_eq!(string(&s, "Rotation.Method"), "EscrowBuddy");
+    assert_eq!(flag(&mac), Some(true));
+    assert_eq!(flag_writes(&mac), 1);
+    // Read back the same way it was written.
+    assert!(calls_of(&mac, &["defaults", "read", EB_DOMAIN, "GenerateNewKey"]) >= 2);
+
+    // Another check before the next login changes nothing and writes nothing again.
+    check(&mac);
+    assert_eq!(flag_writes(&mac), 1);
+
+    // At the next login Escrow Buddy makes a new key; Keywarden confirms from the escrow file.
+    login(&mac, "alice");
+    let s = check(&mac);
+    assert_eq!(rotation(&s), "Confirmed");
+    assert!(get(&s, "Rotation.LastRotatedAt").is_some());
+    assert_eq!(string(&s, "RecoveryKey.State"), "Valid");
+    assert!(boolean(&s, "Healthy"), "{:?}", problems(&s));
+    assert_eq!(audited(&mac, "RotationRequested"), 1);
+    assert_eq!(audited(&mac, "RotationConfirmed"), 1);
+
+    // A day later the confirmation has done its job: Idle, the last rotation remembered.
+    mac.sim(&["age", mac.root_str(), "25h"]);
+    let s = check(&mac);
+    assert_eq!(rotation(&s), "Idle");
+    assert!(get(&s, "Rotation.LastRotatedAt").is_some());
+}
+
+#[test]
+fn a_failed_escrow_buddy_run_is_retried_with_backoff_and_shown_overdue() {
+    let mac = Mac::healthy();
+    key_used_at_boot(&mac);
+    check(&mac);
+    mac.event(&["login", "alice"]);
+    assert_eq!(rotation(&check(&mac)), "Requested");
+
+    // Escrow Buddy runs at login, fdesetup fails, it clears its flag anyway (PLATFORM.md).
+    mac.set(&["escrow_buddy.fail_next_rotation=true"]);
+    login(&mac, "alice");
+    assert_eq!(flag(&mac), Some(false));
+    // Not judged before the grace period after that login.
+    assert_eq!(rotation(&check(&mac)), "Requested");
+    mac.sim(&["age", mac.root_str(), "11m"]);
+    let s = check(&mac);
+    assert_eq!(rotation(&s), "Failed");
+    assert_eq!(
+        get(&s, "Rotation.Attempts").and_then(|a| a.as_signed_integer()),
+        Some(1)
+    );
+    assert!(
+        string(&s, "Rotation.LastError").contains("no new escrow file"),
+        "{}",
+        string(&s, "Rotation.LastError")
+    );
+    assert!(get(&s, "Rotation.RetryAt").is_some());
+
+    // An hour later it is asked again.
+    mac.sim(&["age", mac.root_str(), "61m"]);
+    let s = check(&mac);
+    assert_eq!(rotation(&s), "Requested");
+    assert_eq!(flag(&mac), Some(true));
+    assert_eq!(flag_writes(&mac), 2);
+
+    // It fails again; two weeks later the request is overdue.
+    mac.set(&["escrow_buddy.fail_next_rotation=true"]);
+    login(&mac, "alice");
+    // (The daemon checks at once when the console user changes.)
+    check(&mac);
+    mac.sim(&["age", mac.root_str(), "11m"]);
+    let s = check(&mac);
+    assert_eq!(rotation(&s), "Failed");
+    assert_eq!(
+        get(&s, "Rotation.Attempts").and_then(|a| a.as_signed_integer()),
+        Some(2)
+    );
+    mac.sim(&["age", mac.root_str(), "15d"]);
+    let s = check(&mac);
+    assert!(
+        problems(&s).contains(&"RotationOverdue".to_owned()),
+        "{:?}",
+        problems(&s)
+    );
+    assert!(audited(&mac, "RotationFailed") >= 2);
+}
+
+#[test]
+fn a_re_enrolment_makes_the_key_not_escrowed_until_a_new_key_is_made() {
+    let mac = Mac::healthy();
+    assert!(boolean(&check(&mac), "Healthy"));
+    // The MDM re-enrolled the Mac: a new escrow payload, installed after the current key.
+    let now = jiff::Timestamp::now().to_string();
+    mac.set(&[&format!(r#"escrow.profile_install_date="{now}""#)]);
+    let s = check(&mac);
+    assert_eq!(string(&s, "Escrow.State"), "Missing");
+    assert!(problems(&s).contains(&"RecoveryKeyNotEscrowed".to_owned()));
+    assert_eq!(rotation(&s), "Requested");
+    assert_eq!(string(&s, "Rotation.Reason"), "NotEscrowed");
+    login(&mac, "alice");
+    let s = check(&mac);
+    assert_eq!(rotation(&s), "Confirmed");
+    assert_eq!(string(&s, "Escrow.State"), "Staged");
+    assert!(boolean(&s, "Healthy"), "{:?}", problems(&s));
+}
+
+#[test]
+fn without_the_escrow_payload_nothing_is_requested() {
+    let mac = Mac::with(&["escrow.profile_installed=false"]);
+    key_used_at_boot(&mac);
+    mac.event(&["login", "alice"]);
+    let s = check(&mac);
+    assert_eq!(rotation(&s), "Pending");
+    assert!(string(&s, "Rotation.Waiting").contains("no escrow payload"));
+    assert!(problems(&s).contains(&"EscrowProfileMissing".to_owned()));
+    assert_eq!(flag_writes(&mac), 0);
+    // The payload arrives: the key made before it is not escrowed, and the request goes out.
+    mac.set(&["escrow.profile_installed=true"]);
+    let s = check(&mac);
+    assert_eq!(rotation(&s), "Requested");
+    assert_eq!(flag_writes(&mac), 1);
+}
+
+#[test]
+fn a_reboot_between_the_use_and_the_login_allows_the_request_in_the_later_boot() {
+    let mac = Mac::healthy();
+    key_used_at_boot(&mac);
+    assert_eq!(rotation(&check(&mac)), "Pending");
+    // Restarted before anyone logged in (the reset login did not happen in that boot).
+    mac.event(&["reboot"]);
+    let s = check(&mac);
+    assert_eq!(
+        string(&s, "RecoveryKey.State"),
+        "Used",
+        "the use is remembered across the reboot"
+    );
+    assert!(!boolean(&s, "RecoveryKey.UsedThisBoot"));
+    assert_eq!(rotation(&s), "Requested", "a later boot is safe");
+}
+
+#[test]
+fn keywardens_own_flag_is_withdrawn_when_a_new_boot_used_the_key_before_anyone_logged_in() {
+    let mac = Mac::healthy();
+    key_used_at_boot(&mac);
+    check(&mac);
+    mac.event(&["login", "alice"]);
+    assert_eq!(rotation(&check(&mac)), "Requested");
+    assert_eq!(flag(&mac), Some(true));
+    // The key is used again at the next boot: the flag must not fire at the reset login.
+    key_used_at_boot(&mac);
+    let s = check(&mac);
+    assert_eq!(flag(&mac), None, "withdrawn");
+    assert_eq!(rotation(&s), "Pending");
+    assert_eq!(audited(&mac, "FlagWithdrawn"), 1);
+    assert_eq!(
+        calls_of(&mac, &["defaults", "delete", EB_DOMAIN, "GenerateNewKey"]),
+        1
+    );
+}
+
+#[test]
+fn a_flag_set_by_another_tool_during_the_reset_is_reported_and_never_cleared() {
+    let mac = Mac::with(&["escrow_buddy.generate_new_key=true"]);
+    key_used_at_boot(&mac);
+    let s = check(&mac);
+    assert!(
+        problems(&s).contains(&"RotationFlagDuringPasswordReset".to_owned()),
+        "{:?}",
+        problems(&s)
+    );
+    assert_eq!(flag(&mac), Some(true), "never cleared by Keywarden");
+    assert_eq!(
+        calls_of(&mac, &["defaults", "delete", EB_DOMAIN, "GenerateNewKey"]),
+        0
+    );
+    check(&mac);
+    assert_eq!(
+        audited(&mac, "ForeignFlagReported"),
+        1,
+        "reported once per boot"
+    );
+}
+
+#[test]
+fn a_key_changed_by_someone_else_is_an_event_and_settles_a_used_key() {
+    let mac = Mac::healthy();
+    key_used_at_boot(&mac);
+    assert_eq!(string(&check(&mac), "RecoveryKey.State"), "Used");
+    // Another tool (or macOS itself) rotates the key under the escrow payload.
+    let now = jiff::Timestamp::now().to_string();
+    mac.set(&[
+        r#"recovery_key.personal="NEWK-EYBY-OTHE-RTOO-LXXX-XXXX""#,
+        &format!(r#"escrow.prk_file_written_at="{now}""#),
+    ]);
+    let s = check(&mac);
+    assert_eq!(string(&s, "RecoveryKey.State"), "Valid");
+    assert_eq!(rotation(&s), "Idle");
+    assert_eq!(audited(&mac, "KeyChanged"), 1);
+    assert!(get(&s, "RecoveryKey.LastChangedAt").is_some());
+}
+
+#[test]
+fn a_kill_between_saving_the_request_and_setting_the_flag_loses_and_duplicates_nothing() {
+    let mac = Mac::healthy();
+    key_used_at_boot(&mac);
+    check(&mac);
+    mac.event(&["login", "alice"]);
+    // The flag write hangs: the state (Requested) is saved, the effect is under way.
+    mac.set(&[r#"faults=[{"argv":["defaults","write"],"kind":"hang"}]"#]);
+    let mut child = std::process::Command::new(KEYWARDEN)
+        .arg("--root")
+        .arg(mac.root())
+        .arg("check")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while calls_of(
+        &mac,
+        &[
+            "defaults",
+            "write",
+            EB_DOMAIN,
+            "GenerateNewKey",
+            "-bool",
+            "true",
+        ],
+    ) == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flag write never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let state =
+        keywarden::state::parse(&std::fs::read(mac.path("/var/db/keywarden/state.plist")).unwrap())
+            .unwrap();
+    assert!(
+        matches!(
+            state.rotation,
+            keywarden::rotation::Rotation::Requested { .. }
+        ),
+        "saved before acting"
+    );
+    assert_eq!(flag(&mac), None, "the write never happened");
+    // The next check sees the request without its flag and sets it: one request, one flag.
+    mac.set(&["faults=[]"]);
+    let s = check(&mac);
+    assert_eq!(rotation(&s), "Requested");
+    assert_eq!(flag(&mac), Some(true));
+    assert_eq!(audited(&mac, "RotationRequested"), 1, "not requested twice");
+    check(&mac);
+    assert_eq!(
+        flag_writes(&mac),
+        2,
+        "the hung write and the one that completed; no more"
+    );
+}
+
+#[test]
+fn report_mode_only_reports() {
+    let mac = Mac::healthy();
+    mac.managed_prefs(&[("RotationMode", plist::Value::String("Report".into()))]);
+    key_used_at_boot(&mac);
+    mac.event(&["login", "alice"]);
+    let s = check(&mac);
+    assert_eq!(rotation(&s), "Pending");
+    assert!(string(&s, "Rotation.Waiting").contains("Report"));
+    assert_eq!(flag_writes(&mac), 0);
+}
+
+#[test]
+fn the_mdm_method_raises_requested_for_a_smart_group() {
+    let mac = Mac::with(&["escrow_buddy.installed=false"]);
+    key_used_at_boot(&mac);
+    mac.event(&["login", "alice"]);
+    let s = check(&mac);
+    assert_eq!(rotation(&s), "Requested");
+    assert_eq!(string(&s, "Rotation.Method"), "MDM");
+    assert_eq!(
+        stdout(&mac.keywarden(&["ea", "Rotation.State"])),
+        "<result>Requested</result>\n"
+    );
+    assert_eq!(flag_writes(&mac), 0);
+}
+
+#[test]
+fn a_missing_escrow_buddy_mechanism_is_reported_and_the_next_method_used() {
+    let mac = Mac::with(&["escrow_buddy.mechanism_registered=false"]);
+    key_used_at_boot(&mac);
+    mac.event(&["login", "alice"]);
+    let s = check(&mac);
+    assert!(problems(&s).contains(&"EscrowBuddyMechanismMissing".to_owned()));
+    assert_eq!(string(&s, "Rotation.Method"), "MDM");
+    assert_eq!(flag_writes(&mac), 0);
+    // The authorization database is read, never written.
+    assert!(mac.calls().iter().all(|c| c["argv"][0] != "security"
+        || c["argv"][1] == "authorizationdb" && c["argv"][2] == "read"));
+}
+
+#[test]
+fn a_smart_card_login_is_reported_as_needing_a_password_login() {
+    let mac = Mac::with(&["users.0.smart_card=true"]);
+    key_used_at_boot(&mac);
+    mac.event(&["login", "alice", "--smart-card"]);
+    assert_eq!(rotation(&check(&mac)), "Requested");
+    // The daemon's console poll sees the logout, then the smart-card login.
+    mac.event(&["logout"]);
+    check(&mac);
+    mac.event(&["login", "alice", "--smart-card"]);
+    check(&mac);
+    mac.sim(&["age", mac.root_str(), "11m"]);
+    let s = check(&mac);
+    assert!(
+        problems(&s).contains(&"RotationNeedsPasswordLogin".to_owned()),
+        "{:?}",
+        problems(&s)
+    );
+    assert_eq!(rotation(&s), "Requested");
+    // No retry storm: the flag stays set for a password login, written once.
+    check(&mac);
+    assert_eq!(flag_writes(&mac), 1);
+}
+
+#[test]
+fn rotate_request_asks_through_the_configured_methods() {
+    let mac = Mac::healthy();
+    check(&mac);
+    let out = mac.keywarden(&["rotate", "--request"]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("Rotation requested via EscrowBuddy"),
+        "{}",
+        stdout(&out)
+    );
+    let s = mac.status();
+    assert_eq!(string(&s, "Rotation.Reason"), "AdminRequest");
+    login(&mac, "alice");
+    let s = check(&mac);
+    assert_eq!(rotation(&s), "Confirmed");
+    // Satisfied: a later check does not ask again.
+    mac.sim(&["age", mac.root_str(), "25h"]);
+    assert_eq!(rotation(&check(&mac)), "Idle");
+}
+
+#[test]
+fn a_new_rotation_request_id_requests_one_rotation() {
+    let mac = Mac::healthy();
+    check(&mac);
+    mac.managed_prefs(&[("RotationRequestID", plist::Value::String("INC-4711".into()))]);
+    assert_eq!(rotation(&check(&mac)), "Requested");
+    login(&mac, "alice");
+    assert_eq!(rotation(&check(&mac)), "Confirmed");
+    mac.sim(&["age", mac.root_str(), "25h"]);
+    assert_eq!(
+        rotation(&check(&mac)),
+        "Idle",
+        "the same ID does not ask again"
+    );
+    mac.managed_prefs(&[("RotationRequestID", plist::Value::String("INC-4712".into()))]);
+    assert_eq!(
+        rotation(&check(&mac)),
+        "Requested",
+        "a new ID asks once more"
+    );
+}
+
+#[test]
+fn a_rotation_command_runs_as_an_argv_and_its_failure_is_recorded() {
+    let mac = Mac::with(&["escrow_buddy.installed=false"]);
+    let marker = mac.path("/command-ran");
+    // RotationCommand names a program on the Mac: under --root it lives inside the simulated Mac.
+    std::fs::create_dir_all(mac.path("/usr/local/bin")).unwrap();
+    let script = mac.path("/usr/local/bin/rotate-key");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$@\" > {}\necho 'policy failed: disk full' >&2\nexit 3\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    mac.managed_prefs(&[
+        (
+            "RotationMethods",
+            plist::Value::Array(vec![plist::Value::String("Command".into())]),
+        ),
+        (
+            "RotationCommand",
+            plist::Value::Array(vec![
+                plist::Value::String("/usr/local/bin/rotate-key".into()),
+                plist::Value::String("policy".into()),
+                plist::Value::String("-event".into()),
+                plist::Value::String("rotate key".into()),
+            ]),
+        ),
+    ]);
+    key_used_at_boot(&mac);
+    mac.event(&["login", "alice"]);
+    let s = check(&mac);
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "policy -event rotate key\n",
+        "one argv, no shell splitting"
+    );
+    assert_eq!(rotation(&s), "Failed");
+    let err = string(&s, "Rotation.LastError");
+    assert!(
+        err.contains("exit code 3") && err.contains("policy failed: disk full"),
+        "{err}"
+    );
+}

@@ -1,0 +1,225 @@
+//! No secret leaks (issue 4): a recovery key given on stdin (`validate`, `rotate --current-key`)
+//! and the new key `fdesetup changerecovery` prints appear nowhere Keywarden writes or passes
+//! them — not in any child's argv (the simulator logs every argv), the log at debug level, the
+//! commands' output and error messages, the status, the state, the audit trail or the
+//! failed-keys file. And no path calls `changerecovery` twice for one request.
+
+#[path = "../e2e/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use support::*;
+
+const CURRENT: &str = "ABCD-EFGH-JKLM-NPQR-STUV-WXYZ";
+const WRONG: &str = "WRNG-KEYX-WRNG-KEYX-WRNG-KEYX";
+
+fn with_stdin(mac: &Mac, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(KEYWARDEN)
+        .arg("--root")
+        .arg(mac.root())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn current_key(mac: &Mac) -> String {
+    let scenario: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(mac.path("/.sim/scenario.json")).unwrap())
+            .unwrap();
+    scenario["recovery_key"]["personal"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Every place a key must never be, as (what, text).
+fn everywhere(mac: &Mac, outputs: &[Output]) -> Vec<(String, String)> {
+    let mut places = Vec::new();
+    for c in mac.calls() {
+        places.push((format!("argv of {}", c["argv"]), c["argv"].to_string()));
+    }
+    let read = |p: &str| {
+        String::from_utf8_lossy(&std::fs::read(mac.path(p)).unwrap_or_default()).into_owned()
+    };
+    for p in [
+        "/Library/Logs/Keywarden/keywarden.log",
+        "/Library/Keywarden/status.plist",
+        "/var/db/keywarden/state.plist",
+        "/var/db/keywarden/audit.jsonl",
+        "/var/db/keywarden/failed-keys.plist",
+    ] {
+        places.push((p.to_owned(), read(p)));
+    }
+    for (i, o) in outputs.iter().enumerate() {
+        places.push((format!("stdout of command {i}"), stdout(o)));
+        places.push((format!("stderr of command {i}"), stderr(o)));
+    }
+    places
+}
+
+fn assert_nowhere(key: &str, places: &[(String, String)]) {
+    assert_eq!(key.len(), 29, "a key of the usual shape: {key}");
+    let compact: String = key.chars().filter(|c| *c != '-').collect();
+    for (what, text) in places {
+        assert!(!text.contains(key), "the key {key} appears in {what}");
+        assert!(
+            !text.contains(&compact),
+            "the key {key} (without dashes) appears in {what}"
+        );
+    }
+}
+
+#[test]
+fn keys_given_on_stdin_and_the_new_key_appear_nowhere_at_debug_level() {
+    let mac = Mac::healthy();
+    mac.managed_prefs(&[
+        ("LogLevel", plist::Value::String("debug".into())),
+        ("AllowRotateWithCurrentKey", plist::Value::Boolean(true)),
+    ]);
+    let mut outputs = vec![mac.check()];
+    // A valid key, a wrong one, the wrong one again (refused), a malformed one.
+    outputs.push(with_stdin(&mac, &["validate"], &format!("{CURRENT}\n")));
+    assert_eq!(
+        code(outputs.last().unwrap()),
+        0,
+        "{}",
+        stderr(outputs.last().unwrap())
+    );
+    outputs.push(with_stdin(&mac, &["validate"], &format!("{WRONG}\n")));
+    assert_eq!(
+        code(outputs.last().unwrap()),
+        1,
+        "{}",
+        stderr(outputs.last().unwrap())
+    );
+    outputs.push(with_stdin(&mac, &["validate"], &format!("{WRONG}\n")));
+    assert_eq!(code(outputs.last().unwrap()), 2);
+    outputs.push(with_stdin(
+        &mac,
+        &["validate"],
+        "ABCD-EFGH-JKLM-NPQR-STUV\n",
+    ));
+    assert_eq!(code(outputs.last().unwrap()), 2);
+    // Rotate with a wrong current key (fails), then with the right one (prints a new key).
+    outputs.push(with_stdin(
+        &mac,
+        &["rotate", "--current-key"],
+        &format!("{WRONG}\n"),
+    ));
+    assert_ne!(code(outputs.last().unwrap()), 0);
+    outputs.push(with_stdin(
+        &mac,
+        &["rotate", "--current-key"],
+        &format!("{CURRENT}\n"),
+    ));
+    assert_eq!(
+        code(outputs.last().unwrap()),
+        0,
+        "{}{}",
+        stdout(outputs.last().unwrap()),
+        stderr(outputs.last().unwrap())
+    );
+    let new_key = current_key(&mac);
+    assert_ne!(new_key, CURRENT, "changerecovery made a new key");
+    outputs.push(mac.check());
+    outputs.push(mac.keywarden(&["status", "--json"]));
+    outputs.push(mac.keywarden(&["doctor"]));
+    outputs.push(mac.keywarden(&["audit"]));
+    let places = everywhere(&mac, &outputs);
+    for key in [CURRENT, WRONG, new_key.as_str()] {
+        assert_nowhere(key, &places);
+    }
+    // The keys travelled on stdin only (the simulator records stdin, which is how we know).
+    let stdins: Vec<String> = mac
+        .calls()
+        .iter()
+        .map(|c| c["stdin"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        stdins.iter().any(|s| s.contains(CURRENT)),
+        "the key reached fdesetup on stdin"
+    );
+    // The debug log did record the calls (so the search above was over a real debug log).
+    let log = std::fs::read_to_string(mac.path("/Library/Logs/Keywarden/keywarden.log")).unwrap();
+    assert!(
+        log.contains("tool_finished call=\"fdesetup validaterecovery -inputplist\""),
+        "{log}"
+    );
+    assert!(
+        log.contains("changerecovery -personal -inputplist"),
+        "{log}"
+    );
+}
+
+#[test]
+fn one_rotate_with_the_current_key_calls_changerecovery_exactly_once_even_when_it_fails() {
+    let mac = Mac::healthy();
+    mac.managed_prefs(&[("AllowRotateWithCurrentKey", plist::Value::Boolean(true))]);
+    mac.set(&[r#"faults=[{"argv":["fdesetup","changerecovery"],"kind":"exit","code":99,"stderr":"Error: Unable to change key."}]"#]);
+    let out = with_stdin(&mac, &["rotate", "--current-key"], &format!("{CURRENT}\n"));
+    assert_ne!(code(&out), 0);
+    let n = mac
+        .calls()
+        .iter()
+        .filter(|c| c["argv"][0] == "fdesetup" && c["argv"][1] == "changerecovery")
+        .count();
+    assert_eq!(n, 1, "changerecovery ran {n} times for one request");
+}
+
+#[test]
+fn rotating_with_the_current_key_is_off_unless_allowed() {
+    let mac = Mac::healthy();
+    let out = with_stdin(&mac, &["rotate", "--current-key"], &format!("{CURRENT}\n"));
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("AllowRotateWithCurrentKey"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(mac.calls().iter().all(|c| c["argv"][1] != "changerecovery"));
+}
+
+#[test]
+fn rotating_with_the_current_key_refuses_during_a_password_reset_and_without_escrow() {
+    let mac = Mac::healthy();
+    mac.managed_prefs(&[("AllowRotateWithCurrentKey", plist::Value::Boolean(true))]);
+    mac.event(&["reboot", "--with-recovery-key"]);
+    let out = with_stdin(&mac, &["rotate", "--current-key"], &format!("{CURRENT}\n"));
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("password reset"), "{}", stderr(&out));
+    let mac = Mac::with(&["escrow.profile_installed=false"]);
+    mac.managed_prefs(&[("AllowRotateWithCurrentKey", plist::Value::Boolean(true))]);
+    let out = with_stdin(&mac, &["rotate", "--current-key"], &format!("{CURRENT}\n"));
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("escrow payload"), "{}", stderr(&out));
+    assert!(mac.calls().iter().all(|c| c["argv"][1] != "changerecovery"));
+}
+
+#[test]
+fn a_key_deleted_by_a_bad_credential_is_reported_loudly() {
+    // macOS 10.13 deleted the PRK on a wrong credential (PLATFORM.md).
+    let mac = Mac::with(&["recovery_key.delete_on_bad_credential=true"]);
+    mac.managed_prefs(&[("AllowRotateWithCurrentKey", plist::Value::Boolean(true))]);
+    let out = with_stdin(&mac, &["rotate", "--current-key"], &format!("{WRONG}\n"));
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("GONE"), "{}", stderr(&out));
+    let s = mac.status();
+    assert!(
+        problems(&s).contains(&"RecoveryKeyMissing".to_owned()),
+        "{:?}",
+        problems(&s)
+    );
+}
