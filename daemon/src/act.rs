@@ -440,6 +440,29 @@ pub async fn rotate_with_current_key<R: Runner, C: Clock>(
             return refuse("the key unlocked this boot and nobody has logged in since: rotating now would break the password reset macOS asks for at that login");
         }
     }
+    // The key is a credential here too: the validation caps apply (counted from the audit trail).
+    match audit::read(env.root, env.owners) {
+        Ok(events) => {
+            let counts = audit::validation_counts(&events, now);
+            if counts.failures_ever >= cfg.config.validation_failure_cap {
+                return refuse(&format!(
+                    "{} failed attempts with a key on this Mac reach ValidationFailureCap ({}): the Secure Enclave allows only so many, ever",
+                    counts.failures_ever, cfg.config.validation_failure_cap
+                ));
+            }
+            if counts.today >= cfg.config.validation_daily_cap {
+                return refuse(&format!(
+                    "{} attempts with a key in the last 24 hours reach ValidationDailyCap ({})",
+                    counts.today, cfg.config.validation_daily_cap
+                ));
+            }
+        }
+        Err(e) => {
+            return refuse(&format!(
+                "the audit trail cannot be read, so the attempt caps cannot be checked: {e}"
+            ))
+        }
+    }
     let escrow_before = snap.escrow_file.clone().ok().flatten();
     // On record before the attempt: a crash after this line still shows an attempt was made.
     let console = st.console_now.clone();
@@ -483,7 +506,7 @@ pub async fn rotate_with_current_key<R: Runner, C: Clock>(
             "fdesetup reported success but no new escrow file appeared: check the escrow payload".to_owned(),
             1,
         ),
-        (Err(e), _) => (What::RotatedWithKey, format!("failed: {e}"), 1),
+        (Err(e), _) => (What::RotatedWithKey, format!("{}: {e}", audit::RESULT_ROTATE_FAILED), 1),
     };
     record(
         env.root,

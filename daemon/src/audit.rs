@@ -99,6 +99,8 @@ impl What {
 /// The `Result` of a `Validated` event whose key unlocks the Mac; any other result of a
 /// `Validated` event is a failure for `ValidationFailureCap`.
 pub const RESULT_VALID: &str = "Valid";
+/// The start of the `Result` of a `RotatedWithKey` whose credential was refused (a failure).
+pub const RESULT_ROTATE_FAILED: &str = "Failed";
 
 /// One line of the trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -450,10 +452,21 @@ impl Tally {
                     }
                 }
             }
-            What::ValidationStarted => {
+            // `rotate --current-key` authenticates with the key too and spends the same Secure
+            // Enclave attempts (PLATFORM.md): it counts like a validation.
+            What::ValidationStarted | What::RotateWithKeyStarted => {
                 self.validations = self.validations.saturating_add(1);
                 self.recent.push(e.at);
                 self.start(e.at);
+            }
+            What::RotatedWithKey => {
+                if self.pending.take().is_none() {
+                    self.validations = self.validations.saturating_add(1);
+                    self.recent.push(e.at);
+                }
+                if e.result.starts_with(RESULT_ROTATE_FAILED) {
+                    self.failures = self.failures.saturating_add(1);
+                }
             }
             What::Validated => {
                 if self.pending.take().is_none() {
@@ -474,9 +487,7 @@ impl Tally {
             | What::ForeignFlagReported
             | What::KeyChanged
             | What::KeyVanished
-            | What::ValidationRefused
-            | What::RotateWithKeyStarted
-            | What::RotatedWithKey => {}
+            | What::ValidationRefused => {}
         }
     }
 

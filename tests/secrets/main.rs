@@ -88,6 +88,8 @@ fn keys_given_on_stdin_and_the_new_key_appear_nowhere_at_debug_level() {
     mac.managed_prefs(&[
         ("LogLevel", plist::Value::String("debug".into())),
         ("AllowRotateWithCurrentKey", plist::Value::Boolean(true)),
+        // Validations and rotations with a key share the daily cap; this test makes five.
+        ("ValidationDailyCap", plist::Value::Integer(10.into())),
     ]);
     let mut outputs = vec![mac.check()];
     // A valid key, a wrong one, the wrong one again (refused), a malformed one.
@@ -222,4 +224,30 @@ fn a_key_deleted_by_a_bad_credential_is_reported_loudly() {
         "{:?}",
         problems(&s)
     );
+}
+
+#[test]
+fn failed_rotations_with_a_key_count_toward_the_failure_cap() {
+    let mac = Mac::healthy();
+    mac.managed_prefs(&[
+        ("AllowRotateWithCurrentKey", plist::Value::Boolean(true)),
+        ("ValidationFailureCap", plist::Value::Integer(1.into())),
+    ]);
+    let out = with_stdin(&mac, &["rotate", "--current-key"], &format!("{WRONG}\n"));
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let out = with_stdin(&mac, &["rotate", "--current-key"], &format!("{CURRENT}\n"));
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("ValidationFailureCap"),
+        "{}",
+        stderr(&out)
+    );
+    let out = with_stdin(&mac, &["validate"], &format!("{CURRENT}\n"));
+    assert_eq!(code(&out), 2, "the same cap refuses a validation");
+    let n = mac
+        .calls()
+        .iter()
+        .filter(|c| c["argv"][1] == "changerecovery")
+        .count();
+    assert_eq!(n, 1);
 }
