@@ -238,13 +238,6 @@ pub async fn record_command_outcome(
     state::save(root, owners, &loaded).map_err(|e| e.to_string())
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))
-}
-
 /// Run one full check (publishing the status) and, if it asked for `RotationCommand`, run it and
 /// record its outcome, then publish again. Shared by `keywarden check`, `rotate` and `validate`.
 pub async fn check_and_follow_up<R: Runner, C: Clock>(
@@ -270,7 +263,7 @@ pub fn rotate_main(root: &Root, owners: Owners, request: bool, current_key: bool
     crate::cli::disable_core_dumps();
     let cfg = config::load(root, owners);
     let log = crate::logging::init(crate::logging::Mode::Check, root, cfg.config.log_level);
-    let rt = match runtime() {
+    let rt = match crate::cli::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("keywarden: {e}");

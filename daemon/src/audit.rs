@@ -17,7 +17,7 @@
 //! string without an explicit, reviewable `expose_secret()`. This module does not decide when to
 //! record an event (see `act`, `validate`) and holds no policy beyond counting.
 
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read as _, Write as _};
 use std::os::unix::fs::{FileExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
@@ -531,24 +531,6 @@ pub fn append(root: &Root, owners: Owners, event: &Event) -> Result<(), FileErro
     append_to(&root.resolve(paths::AUDIT), owners, event, MAX_AUDIT_BYTES)
 }
 
-fn io_error(path: &Path, source: io::Error) -> FileError {
-    FileError::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-fn kind_of(meta: &Metadata) -> &'static str {
-    let t = meta.file_type();
-    if t.is_dir() {
-        "directory"
-    } else if t.is_symlink() {
-        "symbolic link"
-    } else {
-        "special file"
-    }
-}
-
 fn append_to(path: &Path, owners: Owners, event: &Event, max: u64) -> Result<(), FileError> {
     let line = event.to_line();
     // Another process may rotate the file between our open and our lock, leaving us holding the
@@ -569,20 +551,20 @@ fn append_to(path: &Path, owners: Owners, event: &Event, max: u64) -> Result<(),
                         path: path.to_owned(),
                     }
                 } else {
-                    io_error(path, e)
+                    FileError::io(path, e)
                 }
             })?;
-        let meta = file.metadata().map_err(|e| io_error(path, e))?;
+        let meta = file.metadata().map_err(|e| FileError::io(path, e))?;
         if !meta.file_type().is_file() {
             return Err(FileError::NotRegular {
                 path: path.to_owned(),
-                kind: kind_of(&meta),
+                kind: files::kind_of(&meta),
             });
         }
         files::check_trusted(path, &meta, owners)?;
         let file = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, errno)| io_error(path, io::Error::from(errno)))?;
-        let meta = file.metadata().map_err(|e| io_error(path, e))?;
+            .map_err(|(_, errno)| FileError::io(path, io::Error::from(errno)))?;
+        let meta = file.metadata().map_err(|e| FileError::io(path, e))?;
         match files::lstat(path)? {
             Some(now) if now.dev() == meta.dev() && now.ino() == meta.ino() => {}
             _ => continue,
@@ -591,7 +573,7 @@ fn append_to(path: &Path, owners: Owners, event: &Event, max: u64) -> Result<(),
             // Ours and not writable by others (checked above), but it must not be readable
             // either: tighten it rather than fail.
             file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| io_error(path, e))?;
+                .map_err(|e| FileError::io(path, e))?;
         }
         let len = meta.len();
         if len.saturating_add(line.len() as u64) > max {
@@ -599,7 +581,7 @@ fn append_to(path: &Path, owners: Owners, event: &Event, max: u64) -> Result<(),
         }
         return write_line(path, &file, len, &line);
     }
-    Err(io_error(
+    Err(FileError::io(
         path,
         io::Error::other("the audit trail was replaced three times while waiting to append"),
     ))
@@ -614,7 +596,7 @@ fn write_line(path: &Path, file: &File, len: u64, line: &[u8]) -> Result<(), Fil
     let torn = len > 0
         && file
             .read_at(&mut last, len - 1)
-            .map_err(|e| io_error(path, e))?
+            .map_err(|e| FileError::io(path, e))?
             == 1
         && last[0] != b'\n';
     let mut bytes = Vec::with_capacity(line.len() + 1);
@@ -627,7 +609,7 @@ fn write_line(path: &Path, file: &File, len: u64, line: &[u8]) -> Result<(), Fil
         Ok(n) if n == bytes.len() => {}
         Ok(n) => {
             let _ = file.set_len(len);
-            return Err(io_error(
+            return Err(FileError::io(
                 path,
                 io::Error::new(
                     io::ErrorKind::WriteZero,
@@ -640,10 +622,10 @@ fn write_line(path: &Path, file: &File, len: u64, line: &[u8]) -> Result<(), Fil
         }
         Err(e) => {
             let _ = file.set_len(len);
-            return Err(io_error(path, e));
+            return Err(FileError::io(path, e));
         }
     }
-    file.sync_all().map_err(|e| io_error(path, e))
+    file.sync_all().map_err(|e| FileError::io(path, e))
 }
 
 /// Replace the trail (held locked) with a `Carried` line, its newest half and `event`,
@@ -660,7 +642,7 @@ fn rotate(path: &Path, file: &File, len: u64, event: &Event, max: u64) -> Result
     reader
         .take(MAX_READ_BYTES)
         .read_to_end(&mut old)
-        .map_err(|e| io_error(path, e))?;
+        .map_err(|e| FileError::io(path, e))?;
     let (bytes, dropped) = compact(&old, event, max);
     files::write_atomic(path, &bytes, 0o600)?;
     tracing::info!(event = "audit_rotated", dropped, bytes = bytes.len());

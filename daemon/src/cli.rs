@@ -235,12 +235,9 @@ pub fn run(cli: Cli) -> i32 {
             let cfg = config::load(&root, owners);
             let log = logging::init(logging::Mode::Check, &root, cfg.config.log_level);
             disable_core_dumps();
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
+            let rt = match runtime() {
                 Ok(rt) => rt,
-                Err(e) => return fail(format!("cannot start the runtime: {e}")),
+                Err(e) => return fail(e),
             };
             let runner = ProcessRunner::new(root.clone(), cfg.config.tool_timeout);
             let env = Env {
@@ -330,4 +327,13 @@ pub fn run(cli: Cli) -> i32 {
 /// A root process that may hold a key in memory must not leave it in a core file.
 pub fn disable_core_dumps() {
     let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
+}
+
+/// The runtime every command uses: tokio on the current thread (one thread, no pool), with
+/// timers, signals and child processes.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
 }

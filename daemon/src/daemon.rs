@@ -326,13 +326,10 @@ pub fn main(root: Root, owners: Owners) -> i32 {
         &root,
         initial.config.log_level,
     );
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match crate::cli::runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("keywarden: cannot start the runtime: {e}");
+            eprintln!("keywarden: {e}");
             return 2;
         }
     };

@@ -60,7 +60,7 @@ pub enum FileError {
 }
 
 impl FileError {
-    fn io(path: &Path, source: io::Error) -> FileError {
+    pub fn io(path: &Path, source: io::Error) -> FileError {
         FileError::Io {
             path: path.to_owned(),
             source,
@@ -85,7 +85,8 @@ impl FileError {
     }
 }
 
-fn kind_of(meta: &Metadata) -> &'static str {
+/// What kind of file `meta` describes, for error messages.
+pub fn kind_of(meta: &Metadata) -> &'static str {
     let t = meta.file_type();
     if t.is_dir() {
         "directory"
