@@ -266,7 +266,7 @@ pub fn rotate_main(root: &Root, owners: Owners, request: bool, current_key: bool
     let rt = match crate::cli::runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("keywarden: {e}");
+            errln!("keywarden: {e}");
             return 2;
         }
     };
@@ -286,13 +286,13 @@ pub fn rotate_main(root: &Root, owners: Owners, request: bool, current_key: bool
         let key = match crate::validate::read_key_from_stdin() {
             Ok(k) => k,
             Err(e) => {
-                eprintln!("keywarden: {e}");
+                errln!("keywarden: {e}");
                 return 2;
             }
         };
         rt.block_on(crate::act::rotate_with_current_key(&env, &cfg, key))
     } else {
-        eprintln!("keywarden: say --request or --current-key");
+        errln!("keywarden: say --request or --current-key");
         2
     }
 }
@@ -302,7 +302,7 @@ async fn request_rotation<R: Runner, C: Clock>(env: &Env<'_, R, C>, cfg: &config
         let _lock = match lock::acquire(env.root, env.owners, env.lock_wait).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("keywarden: {e}");
+                errln!("keywarden: {e}");
                 return 2;
             }
         };
@@ -310,7 +310,7 @@ async fn request_rotation<R: Runner, C: Clock>(env: &Env<'_, R, C>, cfg: &config
         let mut st = state::load(env.root, env.owners, now).state;
         st.admin_request_at = Some(now);
         if let Err(e) = state::save(env.root, env.owners, &st) {
-            eprintln!("keywarden: the request could not be saved: {e}");
+            errln!("keywarden: the request could not be saved: {e}");
             return 2;
         }
     }
@@ -319,7 +319,7 @@ async fn request_rotation<R: Runner, C: Clock>(env: &Env<'_, R, C>, cfg: &config
             let r = &outcome.status.rotation;
             match r.state {
                 crate::status::RotationStateName::Requested => {
-                    println!(
+                    outln!(
                         "Rotation requested via {} ({}).{}",
                         r.method.as_deref().unwrap_or("?"),
                         r.reason.as_deref().unwrap_or("?"),
@@ -333,20 +333,20 @@ async fn request_rotation<R: Runner, C: Clock>(env: &Env<'_, R, C>, cfg: &config
                     0
                 }
                 crate::status::RotationStateName::Pending => {
-                    println!(
+                    outln!(
                         "Rotation recorded but not requested yet: {}",
                         r.waiting.as_deref().unwrap_or("see keywarden doctor")
                     );
                     1
                 }
                 other => {
-                    println!("Rotation is {other:?}.");
+                    outln!("Rotation is {other:?}.");
                     0
                 }
             }
         }
         Err(e) => {
-            eprintln!("keywarden: {e}");
+            errln!("keywarden: {e}");
             2
         }
     }
@@ -371,7 +371,7 @@ pub async fn rotate_with_current_key<R: Runner, C: Clock>(
     input: Secret,
 ) -> i32 {
     let refuse = |why: &str| {
-        eprintln!("keywarden: refused: {why}");
+        errln!("keywarden: refused: {why}");
         2
     };
     if !cfg.config.allow_rotate_with_current_key {
@@ -514,16 +514,16 @@ pub async fn rotate_with_current_key<R: Runner, C: Clock>(
         st.key_last_changed_at = Some(a.modified_at);
     }
     if let Err(e) = state::save(env.root, env.owners, &st) {
-        eprintln!("keywarden: state not saved: {e}");
+        errln!("keywarden: state not saved: {e}");
     }
     drop(lock);
     if code == 0 {
-        println!("Rotated: {message}.");
+        outln!("Rotated: {message}.");
     } else {
-        eprintln!("keywarden: {message}");
+        errln!("keywarden: {message}");
     }
     if let Err(e) = check_and_follow_up(env, cfg).await {
-        eprintln!("keywarden: the status was not refreshed: {e}");
+        errln!("keywarden: the status was not refreshed: {e}");
     }
     code
 }

@@ -807,12 +807,12 @@ pub fn main(root: &Root, owners: Owners, json: bool) -> i32 {
     let trail = match read_all(root, owners) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("keywarden: {e}");
+            errln!("keywarden: {e}");
             return 2;
         }
     };
     for s in &trail.skipped {
-        eprintln!(
+        errln!(
             "keywarden: warning: {} line {} skipped: {}",
             paths::AUDIT,
             s.line,
@@ -828,7 +828,7 @@ pub fn main(root: &Root, owners: Owners, json: bool) -> i32 {
             }
         }
     } else if trail.events.is_empty() {
-        eprintln!("keywarden: no audit events yet ({})", paths::AUDIT);
+        errln!("keywarden: no audit events yet ({})", paths::AUDIT);
     } else {
         let _ = out.write_all(table(&trail.events).as_bytes());
     }

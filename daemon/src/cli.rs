@@ -21,6 +21,14 @@ use crate::report;
 use crate::runner::ProcessRunner;
 use crate::status::{self, ReadError};
 
+/// `keywarden --version`: the version, the commit it was built from and the target.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("KEYWARDEN_BUILD"),
+    ")"
+);
+
 const AFTER_HELP: &str = "\
 Exit codes: 0 fine; 1 the status was written but a probe failed (or, with --fail-on-problems,
 a problem was found); 2 fatal (nothing written, or a command refused, with the reason).
@@ -32,7 +40,14 @@ Files: status /Library/Keywarden/status.plist (0644, read by inventory); state
 /// Keywarden keeps FileVault personal recovery keys valid, escrowed and unused, and publishes
 /// what it knows in a status plist for MDM inventory.
 #[derive(Debug, Parser)]
-#[command(name = "keywarden", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(
+    name = "keywarden",
+    version,
+    long_version = LONG_VERSION,
+    about,
+    long_about = None,
+    after_help = AFTER_HELP
+)]
 pub struct Cli {
     /// Run against a simulated Mac laid out in DIR (tools at DIR/usr/bin/..., files under DIR/...)
     /// instead of this Mac. Used by tests, `make demo` and benchmarks.
@@ -144,6 +159,22 @@ Examples:
         #[arg(long)]
         json: bool,
     },
+    /// Print the man page (roff), generated from this command line.
+    #[command(after_help = "\
+Example:
+  keywarden man > /usr/local/share/man/man8/keywarden.8   # then: man 8 keywarden
+  keywarden man | man -l -                               # read it now (Linux)")]
+    Man,
+    /// Print shell completions, generated from this command line.
+    #[command(after_help = "\
+Examples:
+  keywarden completions zsh > /usr/local/share/zsh/site-functions/_keywarden
+  keywarden completions bash > /usr/local/etc/bash_completion.d/keywarden
+  keywarden completions fish > ~/.config/fish/completions/keywarden.fish")]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Print one status value as a Jamf extension attribute result (any user).
     #[command(after_help = "\
 KEY.PATH follows the status plist: dictionary keys and array indexes joined by dots.
@@ -178,7 +209,7 @@ pub fn main() -> i32 {
 }
 
 fn fail(msg: impl std::fmt::Display) -> i32 {
-    eprintln!("keywarden: {msg}");
+    errln!("keywarden: {msg}");
     2
 }
 
@@ -215,6 +246,25 @@ pub fn run(cli: Cli) -> i32 {
             logging::init(logging::Mode::Interactive, &root, config::LogLevel::Warn);
             crate::audit::main(&root, owners, json)
         }
+        Command::Man => {
+            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).section("8");
+            let mut roff = Vec::new();
+            match page.render(&mut roff) {
+                Ok(()) => {
+                    out!("{}", String::from_utf8_lossy(&roff));
+                    0
+                }
+                Err(e) => fail(format!("cannot render the man page: {e}")),
+            }
+        }
+        Command::Completions { shell } => {
+            // Generated into memory first: clap_complete panics when its writer fails.
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "keywarden", &mut script);
+            out!("{}", String::from_utf8_lossy(&script));
+            0
+        }
         Command::Doctor => {
             logging::init(logging::Mode::Interactive, &root, config::LogLevel::Warn);
             let cfg = config::load(&root, owners);
@@ -222,7 +272,7 @@ pub fn run(cli: Cli) -> i32 {
                 Ok(s) => (Some(s), None),
                 Err(e) => (None, Some(e.to_string())),
             };
-            print!(
+            out!(
                 "{}",
                 doctor::report(st.as_ref(), err.as_deref(), &cfg, SystemClock.now())
             );
@@ -287,7 +337,7 @@ pub fn run(cli: Cli) -> i32 {
                     Ok(v) => {
                         let text = serde_json::to_string_pretty(&report::to_json(&v))
                             .expect("JSON values always serialise");
-                        println!("{text}");
+                        outln!("{text}");
                         0
                     }
                     Err(e) => fail(e),
@@ -296,7 +346,7 @@ pub fn run(cli: Cli) -> i32 {
                 match status::read(&root) {
                     Ok(s) => {
                         let hours = config::load(&root, owners).config.stale_after_hours;
-                        print!("{}", report::table(&s, now, hours));
+                        out!("{}", report::table(&s, now, hours));
                         0
                     }
                     Err(e) => fail(e),
@@ -314,11 +364,11 @@ pub fn run(cli: Cli) -> i32 {
                 Err(ReadError::Missing { .. }) => "NotInstalled".to_owned(),
                 Err(e) => {
                     // Inventory gets a value it can group on; the reason goes to stderr.
-                    eprintln!("keywarden: {e}");
+                    errln!("keywarden: {e}");
                     "Unreadable".to_owned()
                 }
             };
-            println!("<result>{value}</result>");
+            outln!("<result>{value}</result>");
             0
         }
     }

@@ -329,7 +329,7 @@ pub fn main(root: Root, owners: Owners) -> i32 {
     let rt = match crate::cli::runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("keywarden: {e}");
+            errln!("keywarden: {e}");
             return 2;
         }
     };
@@ -342,7 +342,7 @@ pub fn main(root: Root, owners: Owners) -> i32 {
         ) {
             (Ok(h), Ok(t), Ok(i)) => (h, t, i),
             _ => {
-                eprintln!("keywarden: cannot install signal handlers");
+                errln!("keywarden: cannot install signal handlers");
                 return 2;
             }
         };

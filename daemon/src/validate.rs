@@ -476,7 +476,7 @@ pub fn read_key_from_stdin() -> Result<Secret, String> {
     drop(err);
     let quiet = echo::Off::new();
     if quiet.is_none() {
-        eprintln!("keywarden: warning: could not turn off echo on this terminal");
+        errln!("keywarden: warning: could not turn off echo on this terminal");
     }
     let key = read_secret(&mut input, true);
     drop(quiet);
@@ -578,14 +578,14 @@ pub fn main(root: &Root, owners: Owners) -> i32 {
         Ok(k) => k,
         Err(why) => {
             record_refusal(root, owners, SystemClock.now(), None, &why);
-            eprintln!("keywarden: refused: {why}");
+            errln!("keywarden: refused: {why}");
             return 2;
         }
     };
     let rt = match crate::cli::runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("keywarden: {e}");
+            errln!("keywarden: {e}");
             return 2;
         }
     };
@@ -605,7 +605,7 @@ pub fn main(root: &Root, owners: Owners) -> i32 {
     let cap = cfg.config.validation_failure_cap;
     let warnings = match &outcome {
         Outcome::Refused(why) => {
-            eprintln!("keywarden: refused: {why}");
+            errln!("keywarden: refused: {why}");
             return code;
         }
         Outcome::Answered {
@@ -614,7 +614,7 @@ pub fn main(root: &Root, owners: Owners) -> i32 {
             warnings,
             ..
         } => {
-            println!("valid: the recovery key unlocks this Mac (validated at {at}; the key itself is not kept)");
+            outln!("valid: the recovery key unlocks this Mac (validated at {at}; the key itself is not kept)");
             warnings
         }
         Outcome::Answered {
@@ -623,7 +623,7 @@ pub fn main(root: &Root, owners: Owners) -> i32 {
             warnings,
             ..
         } => {
-            println!("invalid: the recovery key does not unlock this Mac; it is remembered as failed and never tried again ({failures} of ValidationFailureCap {cap} failures used)");
+            outln!("invalid: the recovery key does not unlock this Mac; it is remembered as failed and never tried again ({failures} of ValidationFailureCap {cap} failures used)");
             warnings
         }
         Outcome::NoAnswer {
@@ -631,12 +631,12 @@ pub fn main(root: &Root, owners: Owners) -> i32 {
             failures,
             warnings,
         } => {
-            eprintln!("keywarden: no answer: {error}; the attempt counts as a failure, since it may have spent one of the Secure Enclave's attempts, and is not retried ({failures} of ValidationFailureCap {cap} failures used)");
+            errln!("keywarden: no answer: {error}; the attempt counts as a failure, since it may have spent one of the Secure Enclave's attempts, and is not retried ({failures} of ValidationFailureCap {cap} failures used)");
             warnings
         }
     };
     for w in warnings {
-        eprintln!("keywarden: warning: {w}");
+        errln!("keywarden: warning: {w}");
     }
     if matches!(outcome, Outcome::Answered { .. }) {
         // Publish the result (RecoveryKey.LastValidatedAt / LastValidation) now rather than at
@@ -651,7 +651,7 @@ pub fn main(root: &Root, owners: Owners) -> i32 {
             log_problem: log.file_error(),
         };
         if let Err(e) = rt.block_on(check::run(&env, &cfg)) {
-            eprintln!("keywarden: warning: the status was not refreshed ({e}); it shows this validation after the next check");
+            errln!("keywarden: warning: the status was not refreshed ({e}); it shows this validation after the next check");
         }
     }
     code

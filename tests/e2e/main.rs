@@ -744,3 +744,89 @@ fn an_ordinary_user_can_run_a_check_against_a_simulated_mac_of_their_own() {
     let v: plist::Value = plist::from_bytes(&status).unwrap();
     assert!(boolean(&v, "Healthy"), "{:?}", problems(&v));
 }
+
+#[test]
+fn version_man_page_and_completions_come_from_the_command_line_definition() {
+    let mac = Mac::healthy();
+    let v = stdout(&mac.keywarden(&["--version"]));
+    assert!(
+        v.starts_with("keywarden 0.") && v.contains("commit "),
+        "{v}"
+    );
+    let man = mac.keywarden(&["man"]);
+    assert_eq!(code(&man), 0);
+    let man = stdout(&man);
+    assert!(
+        man.contains(".TH keywarden 8"),
+        "{}",
+        &man[..200.min(man.len())]
+    );
+    for sub in [
+        "check", "status", "validate", "rotate", "doctor", "ea", "run", "audit",
+    ] {
+        assert!(man.contains(sub), "the man page does not mention {sub}");
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let out = mac.keywarden(&["completions", shell]);
+        assert_eq!(code(&out), 0, "{shell}");
+        assert!(
+            stdout(&out).contains("validate"),
+            "{shell} completions lack the subcommands"
+        );
+    }
+    // Every subcommand's help teaches with examples.
+    for sub in [
+        "check",
+        "status",
+        "ea",
+        "doctor",
+        "validate",
+        "rotate",
+        "audit",
+        "run",
+        "man",
+        "completions",
+    ] {
+        let help = stdout(&mac.keywarden(&[sub, "--help"]));
+        assert!(
+            help.contains("Example"),
+            "`keywarden {sub} --help` has no examples:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn output_to_a_closed_pipe_never_panics() {
+    let mac = Mac::healthy();
+    assert_eq!(code(&mac.check()), 0);
+    for cmd in [
+        &["status"][..],
+        &["doctor"],
+        &["man"],
+        &["completions", "bash"],
+        &["--help"],
+        &["status", "--json"],
+        &["ea", "Healthy"],
+    ] {
+        // A pipe whose reading end is already closed: every write fails with EPIPE.
+        let (read, write) = nix::unistd::pipe().unwrap();
+        drop(read);
+        let out = std::process::Command::new(KEYWARDEN)
+            .arg("--root")
+            .arg(mac.root())
+            .args(cmd)
+            .stdout(std::process::Stdio::from(write))
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "{cmd:?}: {}",
+            stderr(&out)
+        );
+        assert!(
+            out.status.code().is_some(),
+            "{cmd:?} was killed by a signal"
+        );
+    }
+}
