@@ -37,8 +37,11 @@ pub const DEFAULT_OUTPUT_CAP: usize = 1024 * 1024;
 /// Cap on each stream of a secret call. Preallocated once so the buffer never moves (a moved
 /// buffer would leave an unwiped copy behind); `changerecovery` prints a few hundred bytes.
 pub const SECRET_OUTPUT_CAP: usize = 64 * 1024;
-/// How many children may run at once.
-pub const DEFAULT_CONCURRENCY: usize = 4;
+/// How many children may run at once. One check starts 14 independent probes, then up to 8
+/// SecureToken probes (`observe`): 16 lets the first wave run together, so a check takes about
+/// two tool latencies (its critical path), while a Mac with hundreds of users still never has more
+/// than 16 tools running.
+pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// One invocation: a program at an absolute path on the Mac, and its arguments. Arguments are
 /// never secret: secrets travel on stdin only.
