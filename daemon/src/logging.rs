@@ -83,6 +83,24 @@ impl LogFile {
         }
     }
 
+    /// Open the file now (it is otherwise opened at the first line), so a problem with it is known
+    /// before the first check publishes its status.
+    pub fn open_now(&self) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if inner.file.is_none() {
+            match self.open() {
+                Ok((f, size)) => {
+                    inner.file = Some(f);
+                    inner.size = size;
+                    inner.error = None;
+                }
+                Err(e) => inner.error = Some(e),
+            }
+        }
+    }
+
     /// The current problem with the log file, if any.
     pub fn error(&self) -> Option<String> {
         self.inner.lock().ok().and_then(|i| i.error.clone())
@@ -302,11 +320,13 @@ pub enum Mode {
 pub fn init(mode: Mode, root: &Root, level: LogLevel) -> Logging {
     let (filter, handle) = reload::Layer::new(level_filter(level));
     let file = (mode != Mode::Interactive).then(|| {
-        Arc::new(LogFile::new(
+        let f = Arc::new(LogFile::new(
             root.resolve(paths::LOG),
             MAX_LOG_BYTES,
             KEEP_ROTATED,
-        ))
+        ));
+        f.open_now();
+        f
     });
     // `check` prints its own verdict and errors on stdout; only the read-only commands add
     // tracing warnings on stderr.
