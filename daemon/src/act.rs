@@ -38,8 +38,9 @@ pub struct Acted {
     pub run_command: bool,
 }
 
-/// Carry out `effects` that are quick (audit, Escrow Buddy's flag). The caller saves `state`
-/// afterwards when it changed.
+/// Carry out the outbox's effects that are quick (audit, Escrow Buddy's flag). The caller clears
+/// the outbox and saves `state` afterwards. On a `replay` (effects a killed check left undone),
+/// audit events already written are not written again.
 pub async fn act<R: Runner>(
     runner: &R,
     root: &Root,
@@ -47,23 +48,33 @@ pub async fn act<R: Runner>(
     now: Timestamp,
     console_user: Option<&str>,
     state: &mut State,
-    effects: &[Effect],
+    outbox: &[crate::state::Pending],
+    replay: bool,
 ) -> Acted {
     let mut acted = Acted::default();
+    let written: Vec<u64> = if replay {
+        audit::read(root, owners)
+            .map(|events| events.iter().filter_map(|e| e.id).collect())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     // The audit events first: what Keywarden is about to do is on record before it does it.
-    for e in effects {
-        if let Effect::Audit(what, result) = e {
-            record(
-                root,
-                owners,
-                now,
-                console_user,
-                *what,
-                result,
-                &mut acted.errors,
-            );
+    for p in outbox {
+        if let Effect::Audit(what, result) = &p.effect {
+            if written.contains(&p.id) {
+                continue;
+            }
+            let event = audit::Event::new(now, *what, result.as_str())
+                .console(console_user)
+                .id(p.id);
+            if let Err(e) = audit::append(root, owners, &event) {
+                tracing::error!(event = "audit_failed", error = %e);
+                acted.errors.push(format!("audit trail not written: {e}"));
+            }
         }
     }
+    let effects: Vec<&Effect> = outbox.iter().map(|p| &p.effect).collect();
     for e in effects {
         match e {
             Effect::Audit(..) => {}

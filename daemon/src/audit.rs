@@ -123,6 +123,10 @@ pub struct Event {
     /// Only on `Carried` lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carried: Option<Carried>,
+    /// The id of the effect this event records, when it comes from the daemon's outbox: a check
+    /// replaying the outbox after a kill skips events already written (exactly once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
 }
 
 /// The validation tally of the lines a rotation dropped, cumulative (it includes any `Carried`
@@ -182,7 +186,14 @@ impl Event {
             caller: bounded(&calling_user(), MAX_SHORT_CHARS),
             detail: None,
             carried: None,
+            id: None,
         }
+    }
+
+    /// The id of the outbox effect this event records.
+    pub fn id(mut self, id: u64) -> Event {
+        self.id = Some(id);
+        self
     }
 
     /// The console user, if any.

@@ -72,29 +72,56 @@ pub async fn run<R: Runner, C: Clock>(
     let started = Instant::now();
     let now = env.clock.now();
     let loaded = state::load(env.root, env.owners, now);
+    let mut current = loaded.state;
+    let mut replay_errors = Vec::new();
+    let mut run_command = false;
+    // Effects a killed check decided but did not finish: done now, once.
+    if !current.outbox.is_empty() {
+        let outbox = current.outbox.clone();
+        tracing::info!(event = "outbox_replayed", effects = outbox.len());
+        let console = current.console_now.clone();
+        let acted = crate::act::act(
+            env.runner,
+            env.root,
+            env.owners,
+            now,
+            console.as_deref(),
+            &mut current,
+            &outbox,
+            true,
+        )
+        .await;
+        run_command |= acted.run_command;
+        replay_errors = acted.errors;
+        current.outbox.clear();
+        if let Err(e) = state::save(env.root, env.owners, &current) {
+            replay_errors.push(format!("state not saved after replaying its outbox: {e}"));
+        }
+    }
     let previous = status::read(env.root).ok();
-    let snapshot = observe::observe(env.runner, env.root, env.owners, &loaded.state, now).await;
+    let snapshot = observe::observe(env.runner, env.root, env.owners, &current, now).await;
     let decision = decide::decide(&Inputs {
         now,
         snapshot: &snapshot,
         config: &cfg.config,
         config_warnings: &cfg.warnings,
-        state: &loaded.state,
+        state: &current,
         state_problem: loaded.problem.as_deref(),
         previous: previous.as_ref(),
         version: VERSION,
     });
     let mut status = decision.status;
+    status.daemon.errors.extend(replay_errors);
     let mut next_state = decision.state;
     if env.next_check_at.is_some() {
         next_state.next_check_at = env.next_check_at;
     }
-    // Crash-only: the new state is saved before anything is done about it.
+    next_state.enqueue(decision.effects);
+    // Crash-only: the new state, with its outbox, is saved before anything is done about it.
     let saved = save_state(env, &next_state, &mut status);
-    let mut run_command = false;
-    if saved && !decision.effects.is_empty() {
+    if saved && !next_state.outbox.is_empty() {
         let console = next_state.console_now.clone();
-        let before = next_state.clone();
+        let outbox = next_state.outbox.clone();
         let acted = crate::act::act(
             env.runner,
             env.root,
@@ -102,15 +129,15 @@ pub async fn run<R: Runner, C: Clock>(
             now,
             console.as_deref(),
             &mut next_state,
-            &decision.effects,
+            &outbox,
+            false,
         )
         .await;
-        run_command = acted.run_command;
+        run_command |= acted.run_command;
         status.daemon.errors.extend(acted.errors);
-        if next_state != before {
-            save_state(env, &next_state, &mut status);
-            status.rotation = crate::decide::rotation_section(&next_state, now);
-        }
+        next_state.outbox.clear();
+        save_state(env, &next_state, &mut status);
+        status.rotation = crate::decide::rotation_section(&next_state, now);
     }
     status.daemon.check_duration_ms = started.elapsed().as_millis() as u64;
     status.daemon.resident_memory_bytes = usage::resident_memory_bytes();

@@ -212,8 +212,9 @@ pub struct Facts {
     pub login_user_smart_card: bool,
 }
 
-/// An effect for `act`, carried out after the new state is saved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An effect for `act`, carried out after the new state is saved. Effects wait in the state's
+/// outbox (`state::Pending`) until done, so a kill between saving and acting loses none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Effect {
     /// `defaults write ... GenerateNewKey -bool true`, then read it back.
     SetFlag,

@@ -109,6 +109,14 @@ pub struct State {
     /// The console user at the last check (`None`: nobody), to notice logins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_now: Option<String>,
+    /// Effects decided and not yet done (the outbox): saved before acting, replayed by the next
+    /// check after a kill, cleared when done. Audit events carry their id so a replay writes each
+    /// once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<Pending>,
+    /// The id the next effect gets.
+    #[serde(default)]
+    pub next_effect_id: u64,
     /// When a rotation was last confirmed.
     #[serde(
         default,
@@ -139,7 +147,30 @@ impl Default for State {
             last_validated_at: None,
             last_validation: None,
             console_now: None,
+            outbox: Vec::new(),
+            next_effect_id: 0,
             last_rotated_at: None,
+        }
+    }
+}
+
+/// An effect waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Pending {
+    pub id: u64,
+    pub effect: crate::rotation::Effect,
+}
+
+impl State {
+    /// Put effects in the outbox, each with a fresh id.
+    pub fn enqueue(&mut self, effects: Vec<crate::rotation::Effect>) {
+        for effect in effects {
+            self.outbox.push(Pending {
+                id: self.next_effect_id,
+                effect,
+            });
+            self.next_effect_id += 1;
         }
     }
 }
