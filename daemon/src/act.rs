@@ -41,16 +41,15 @@ pub struct Acted {
 /// Carry out the outbox's effects that are quick (audit, Escrow Buddy's flag). The caller clears
 /// the outbox and saves `state` afterwards. On a `replay` (effects a killed check left undone),
 /// audit events already written are not written again.
-pub async fn act<R: Runner>(
-    runner: &R,
-    root: &Root,
-    owners: Owners,
+pub async fn act<R: Runner, C: Clock>(
+    env: &Env<'_, R, C>,
     now: Timestamp,
     console_user: Option<&str>,
     state: &mut State,
     outbox: &[crate::state::Pending],
     replay: bool,
 ) -> Acted {
+    let (runner, root, owners) = (env.runner, env.root, env.owners);
     let mut acted = Acted::default();
     let written: Vec<u64> = if replay {
         audit::read(root, owners)

@@ -80,17 +80,8 @@ pub async fn run<R: Runner, C: Clock>(
         let outbox = current.outbox.clone();
         tracing::info!(event = "outbox_replayed", effects = outbox.len());
         let console = current.console_now.clone();
-        let acted = crate::act::act(
-            env.runner,
-            env.root,
-            env.owners,
-            now,
-            console.as_deref(),
-            &mut current,
-            &outbox,
-            true,
-        )
-        .await;
+        let acted =
+            crate::act::act(env, now, console.as_deref(), &mut current, &outbox, true).await;
         run_command |= acted.run_command;
         replay_errors = acted.errors;
         current.outbox.clear();
@@ -123,9 +114,7 @@ pub async fn run<R: Runner, C: Clock>(
         let console = next_state.console_now.clone();
         let outbox = next_state.outbox.clone();
         let acted = crate::act::act(
-            env.runner,
-            env.root,
-            env.owners,
+            env,
             now,
             console.as_deref(),
             &mut next_state,
