@@ -83,6 +83,8 @@ pub async fn act<R: Runner, C: Clock>(
                     tracing::info!(event = "flag_set", domain = paths::ESCROW_BUDDY_DOMAIN);
                 }
                 Err(why) => {
+                    // Not set after all: not Keywarden's.
+                    state.flag_set_at = None;
                     let why = format!("could not set Escrow Buddy's GenerateNewKey: {why}");
                     tracing::error!(event = "flag_set_failed", error = %why);
                     record(

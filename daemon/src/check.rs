@@ -108,6 +108,16 @@ pub async fn run<R: Runner, C: Clock>(
         next_state.next_check_at = env.next_check_at;
     }
     next_state.enqueue(decision.effects);
+    // A flag about to be set is Keywarden's from now on (the uninstaller and the reset guard rely
+    // on `FlagSetAt`): recorded with the outbox, before the write, so a kill in between cannot
+    // leave Keywarden's flag looking like someone else's.
+    if next_state
+        .outbox
+        .iter()
+        .any(|p| p.effect == crate::rotation::Effect::SetFlag)
+    {
+        next_state.flag_set_at.get_or_insert(now);
+    }
     // Crash-only: the new state, with its outbox, is saved before anything is done about it.
     let saved = save_state(env, &next_state, &mut status);
     if saved && !next_state.outbox.is_empty() {

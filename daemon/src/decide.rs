@@ -439,6 +439,9 @@ fn fresh_secure_token(
             smart_card: user.smart_card(),
         });
     }
+    // Whose token is expected: the console user, or with nobody logged in the last one. With
+    // neither known (a fresh install at the login window) no admin can be called additional:
+    // reporting the Mac's only user would be a guess.
     let reference = console.or(state.last_console_user.as_deref());
     let console_user_has_token = console
         .and_then(|c| out.iter().find(|u| u.name == c))
@@ -450,6 +453,7 @@ fn fresh_secure_token(
         .collect();
     let additional_admins_with_token = out
         .iter()
+        .filter(|_| reference.is_some())
         .filter(|u| u.admin && u.secure_token == Some(true))
         .filter(|u| Some(u.name.as_str()) != reference)
         .filter(|u| !config.expected_secure_token_admins.contains(&u.name))

@@ -830,3 +830,26 @@ fn output_to_a_closed_pipe_never_panics() {
         );
     }
 }
+
+#[test]
+fn with_nobody_ever_seen_at_the_console_no_admin_is_reported_as_additional() {
+    // A fresh install at the login window: nobody logged in, no last console user yet.
+    let mac = Mac::with(&["console_user=null"]);
+    assert_eq!(code(&mac.check()), 0);
+    let s = mac.status();
+    assert!(strings(&s, "SecureToken.AdditionalAdminsWithToken").is_empty());
+    assert!(boolean(&s, "Healthy"), "{:?}", problems(&s));
+    // Once a user has been seen, another admin's token is reported.
+    mac.set(&[
+        "console_user=alice",
+        "users.1.secure_token=true",
+        "users.1.volume_owner=true",
+    ]);
+    assert_eq!(code(&mac.check()), 0);
+    mac.set(&["console_user=null"]);
+    assert_eq!(code(&mac.check()), 0);
+    assert_eq!(
+        strings(&mac.status(), "SecureToken.AdditionalAdminsWithToken"),
+        vec!["itadmin"]
+    );
+}
