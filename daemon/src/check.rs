@@ -89,7 +89,7 @@ pub async fn run<R: Runner, C: Clock>(
             replay_errors.push(format!("state not saved after replaying its outbox: {e}"));
         }
     }
-    let previous = status::read(env.root).ok();
+    let previous = status::read_trusted(env.root, env.owners).ok();
     let snapshot = observe::observe(env.runner, env.root, env.owners, &current, now).await;
     let decision = decide::decide(&Inputs {
         now,

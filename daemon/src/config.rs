@@ -192,13 +192,17 @@ pub struct Loaded {
 /// Load the configuration of the Mac under `root`, trusting files as `owners` allows.
 pub fn load(root: &Root, owners: Owners) -> Loaded {
     let mut warnings = Vec::new();
+    // Managed preferences are written by macOS from a profile: root's, never writable by others.
+    // One that is not is not a profile's: ignored whole, with a warning.
     let managed = read_prefs(
         &root.resolve(paths::MANAGED_PREFS),
         paths::MANAGED_PREFS,
+        Trust::Owned(owners),
         &mut warnings,
     );
+    // Local preferences may be anyone's; only the restricted keys need a trusted file (below).
     let local_path = root.resolve(paths::LOCAL_PREFS);
-    let local = read_prefs(&local_path, paths::LOCAL_PREFS, &mut warnings);
+    let local = read_prefs(&local_path, paths::LOCAL_PREFS, Trust::Any, &mut warnings);
     let local_trusted = local.is_some()
         && matches!(
             files::lstat(&local_path),
@@ -213,8 +217,13 @@ pub fn load(root: &Root, owners: Owners) -> Loaded {
 }
 
 /// Read one preference file as a dictionary; problems become warnings and the file is ignored.
-fn read_prefs(path: &Path, shown: &str, warnings: &mut Vec<String>) -> Option<plist::Dictionary> {
-    let bytes = match files::read_file(path, MAX_PREFS_BYTES, Trust::Any) {
+fn read_prefs(
+    path: &Path,
+    shown: &str,
+    trust: Trust,
+    warnings: &mut Vec<String>,
+) -> Option<plist::Dictionary> {
+    let bytes = match files::read_file(path, MAX_PREFS_BYTES, trust) {
         Ok(Some(b)) => b,
         Ok(None) => return None,
         Err(e) => {
@@ -590,6 +599,30 @@ mod tests {
             "{w}"
         );
         assert!(w.contains("symbolic link"), "{w}");
+    }
+
+    #[test]
+    fn a_managed_file_others_can_write_is_ignored_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let managed = root.resolve(paths::MANAGED_PREFS);
+        std::fs::create_dir_all(managed.parent().unwrap()).unwrap();
+        let d = dict(&[("CheckInterval", Value::Integer(900.into()))]);
+        plist::to_file_xml(&managed, &Value::Dictionary(d)).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&managed, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let loaded = load(&root, Owners::current());
+        assert_eq!(loaded.config, Config::default());
+        assert!(
+            loaded.warnings[0].contains("writable by group or others"),
+            "{:?}",
+            loaded.warnings
+        );
+        std::fs::set_permissions(&managed, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            load(&root, Owners::current()).config.check_interval,
+            Duration::from_secs(900)
+        );
     }
 
     #[test]

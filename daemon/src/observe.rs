@@ -216,7 +216,7 @@ pub async fn observe<R: Runner>(
     );
 
     // Files Keywarden reads itself.
-    let escrow_location = read_escrow_location(root);
+    let escrow_location = read_escrow_location(root, owners);
     let escrow_file = escrow_file_facts(root, owners);
     let console = console_owner(root);
     let mut candidates: Vec<String> = vec![paths::DEFERRAL_OUTPUT_DEFAULT.to_owned()];
@@ -274,9 +274,10 @@ fn file_error(shown: &str, e: &files::FileError) -> ProbeError {
 }
 
 /// The `Location` the escrow payload forces (Escrow Buddy reads the same managed domain).
-fn read_escrow_location(root: &Root) -> Probe<Option<String>> {
+fn read_escrow_location(root: &Root, owners: Owners) -> Probe<Option<String>> {
     let path = root.resolve(paths::ESCROW_MANAGED_PREFS);
-    let bytes = match files::read_file(&path, MAX_ESCROW_PREFS_BYTES, Trust::Any) {
+    // Written by macOS from the escrow profile: root's (as is every file Keywarden reads as root).
+    let bytes = match files::read_file(&path, MAX_ESCROW_PREFS_BYTES, Trust::Owned(owners)) {
         Ok(Some(b)) => b,
         Ok(None) => return Ok(None),
         Err(e) => return Err(file_error(paths::ESCROW_MANAGED_PREFS, &e)),

@@ -516,14 +516,24 @@ pub fn read_value(root: &Root) -> Result<plist::Value, ReadError> {
     })
 }
 
-/// Read the typed status (the previous one, whose last good values a failed probe keeps).
+/// Read the typed status, for display (any user, any owner: the status holds no secret and
+/// `status`/`doctor` only show it).
 pub fn read(root: &Root) -> Result<Status, ReadError> {
+    read_with(root, Trust::Any)
+}
+
+/// Read the previous status as the check does: its last good values are carried into the new
+/// status, so as root only a file owned by root and not writable by others is used.
+pub fn read_trusted(root: &Root, owners: Owners) -> Result<Status, ReadError> {
+    read_with(root, Trust::Owned(owners))
+}
+
+fn read_with(root: &Root, trust: Trust) -> Result<Status, ReadError> {
     let path = root.resolve(paths::STATUS);
-    let bytes = files::read_file(&path, MAX_STATUS_BYTES, Trust::Any)?.ok_or_else(|| {
-        ReadError::Missing {
+    let bytes =
+        files::read_file(&path, MAX_STATUS_BYTES, trust)?.ok_or_else(|| ReadError::Missing {
             path: path.display().to_string(),
-        }
-    })?;
+        })?;
     Status::from_bytes(&bytes).map_err(|why| ReadError::Malformed {
         path: path.display().to_string(),
         why,

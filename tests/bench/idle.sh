@@ -10,6 +10,12 @@ sim=${3:-target/release/keywarden-sim}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/keywarden-idle.XXXXXX")
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 "$sim" init "$dir" >/dev/null
+# The longest CheckInterval, so the measured window holds no check: only the idle loop.
+mkdir -p "$dir/Library/Managed Preferences"
+cat > "$dir/Library/Managed Preferences/org.keywarden.plist" <<'PLIST'
+<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0"><dict><key>CheckInterval</key><integer>86400</integer></dict></plist>
+PLIST
 "$kw" --root "$dir" run & pid=$!
 # Let the start-up check finish.
 for _ in $(seq 100); do [ -f "$dir/Library/Keywarden/status.plist" ] && break; sleep 0.1; done

@@ -298,3 +298,18 @@ fn the_launchd_plist_names_what_the_code_uses() {
         "longer than the daemon's own 2 s"
     );
 }
+
+#[test]
+fn the_daemon_runs_with_core_dumps_disabled() {
+    // A root process that may hold a key must never leave it in a core file (issue 6).
+    let mac = Mac::healthy();
+    let d = Daemon::start(&mac);
+    assert!(eventually(Duration::from_secs(20), || checks_logged(&mac) >= 1));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", d.child.id())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&fields[4..6], &["0", "0"], "{line}");
+}
