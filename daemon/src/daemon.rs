@@ -83,6 +83,10 @@ pub struct Fingerprint {
 pub trait World {
     fn load_config(&mut self) -> config::Loaded;
     fn fingerprint(&self) -> Fingerprint;
+    /// Sleep between polls. Production uses a one-shot OS timer (`os_timer`): tokio's timer wheel
+    /// wakes a 60-second sleep about three times (it cascades through its levels), and an idle
+    /// daemon must wake at most once a minute (issue 7). Tests use tokio's paused clock.
+    fn nap(&self, d: Duration) -> impl Future<Output = ()>;
     fn check(
         &mut self,
         cfg: &config::Loaded,
@@ -166,6 +170,11 @@ pub async fn run<W: World, C: Clock, H: Signal, N: Signal>(
     let mut retrying = false;
     loop {
         if let Some(reason) = pending.take() {
+            // The fingerprint the check answers for is taken before it: a change while it runs
+            // (a login during a slow check) is seen at the next wake-up and checked again.
+            // Nothing a check does touches what is watched (Escrow Buddy's flag lives in its own
+            // preferences, FileVaultPRK.dat changes only when a key is made).
+            fp = world.fingerprint();
             let now = clock.now();
             let next = now + signed(jittered(cfg.config.check_interval, jitter()));
             tracing::debug!(event = "check_started", reason = reason.as_str());
@@ -191,9 +200,6 @@ pub async fn run<W: World, C: Clock, H: Signal, N: Signal>(
                     now + signed(RETRY_AFTER.min(cfg.config.check_interval))
                 }
             };
-            // Our own check may have touched what we watch (e.g. nothing today, but a rotation
-            // writes preferences): take the fingerprint after it.
-            fp = world.fingerprint();
         }
 
         let now = clock.now();
@@ -226,7 +232,7 @@ pub async fn run<W: World, C: Clock, H: Signal, N: Signal>(
                     wakeups.console = None;
                 }
             }
-            _ = tokio::time::sleep(nap) => {}
+            _ = world.nap(nap) => {}
         }
         if woke_by == Some(Reason::Hangup) {
             tracing::info!(event = "reload", why = "sighup");
@@ -280,6 +286,10 @@ impl World for MacWorld {
         let cfg = config::load(&self.root, self.owners);
         self.logging.set_level(cfg.config.log_level);
         cfg
+    }
+
+    async fn nap(&self, d: Duration) {
+        os_timer::sleep(d).await
     }
 
     fn fingerprint(&self) -> Fingerprint {
@@ -384,6 +394,147 @@ pub fn random_unit() -> f64 {
     match getrandom::getrandom(&mut b) {
         Ok(()) => (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64,
         Err(_) => 0.5,
+    }
+}
+
+/// A one-shot OS timer registered with tokio's reactor: the thread sleeps in the reactor until it
+/// fires, exactly once (timerfd on Linux, a kqueue `EVFILT_TIMER` on macOS). Where it cannot be
+/// set up, tokio's sleep is used.
+pub mod os_timer {
+    use std::time::Duration;
+
+    pub async fn sleep(d: Duration) {
+        if imp::sleep(d).await.is_err() {
+            tokio::time::sleep(d).await;
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    mod imp {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        use std::time::Duration;
+
+        use tokio::io::unix::AsyncFd;
+        use tokio::io::Interest;
+
+        pub async fn sleep(d: Duration) -> Result<(), ()> {
+            // CLOCK_BOOTTIME runs on while the machine is suspended, like the wall clock.
+            // SAFETY: timerfd_create returns a new descriptor or -1.
+            let raw = unsafe {
+                libc::timerfd_create(libc::CLOCK_BOOTTIME, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
+            };
+            if raw < 0 {
+                return Err(());
+            }
+            // SAFETY: a descriptor we just created and own.
+            let timer = unsafe { OwnedFd::from_raw_fd(raw) };
+            let d = d.max(Duration::from_millis(1));
+            let spec = libc::itimerspec {
+                it_interval: libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                },
+                it_value: libc::timespec {
+                    tv_sec: d.as_secs() as libc::time_t,
+                    tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+                },
+            };
+            // SAFETY: our timer descriptor, a valid itimerspec, no old value wanted.
+            if unsafe { libc::timerfd_settime(timer.as_raw_fd(), 0, &spec, std::ptr::null_mut()) }
+                < 0
+            {
+                return Err(());
+            }
+            // SAFETY (register_with_interest): `timer` owns its descriptor for the AsyncFd's life.
+            let fd = unsafe { AsyncFd::register_with_interest(timer, Interest::READABLE) }
+                .map_err(|_| ())?;
+            loop {
+                let mut guard = fd.readable().await.map_err(|_| ())?;
+                let mut buf = [0u8; 8];
+                // SAFETY: reading the expiration count into a local buffer from our descriptor.
+                let n = unsafe { libc::read(fd.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+                if n == 8 {
+                    return Ok(());
+                }
+                guard.clear_ready();
+            }
+        }
+    }
+
+    #[cfg(target_os = "macos")]
+    mod imp {
+        use std::os::fd::{AsRawFd, OwnedFd};
+        use std::time::Duration;
+
+        use tokio::io::unix::AsyncFd;
+        use tokio::io::Interest;
+
+        pub async fn sleep(d: Duration) -> Result<(), ()> {
+            // SAFETY: kqueue(2) returns a new descriptor or -1.
+            let kq = unsafe { libc::kqueue() };
+            if kq < 0 {
+                return Err(());
+            }
+            // SAFETY: a descriptor we just created and own.
+            let kq: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(kq) };
+            let ms = d.as_millis().clamp(1, i64::MAX as u128) as i64;
+            let change = libc::kevent {
+                ident: 1,
+                filter: libc::EVFILT_TIMER,
+                flags: libc::EV_ADD | libc::EV_ONESHOT,
+                fflags: 0,
+                data: ms as libc::intptr_t,
+                udata: std::ptr::null_mut(),
+            };
+            // SAFETY: one change record, no event buffer, our kqueue descriptor.
+            let rc = unsafe {
+                libc::kevent(
+                    kq.as_raw_fd(),
+                    &change,
+                    1,
+                    std::ptr::null_mut(),
+                    0,
+                    std::ptr::null(),
+                )
+            };
+            if rc < 0 {
+                return Err(());
+            }
+            // A kqueue descriptor is readable while it has events pending.
+            // SAFETY (register_with_interest): `kq` owns its descriptor for the AsyncFd's life.
+            let fd = unsafe { AsyncFd::register_with_interest(kq, Interest::READABLE) }
+                .map_err(|_| ())?;
+            loop {
+                let mut guard = fd.readable().await.map_err(|_| ())?;
+                let mut out = std::mem::MaybeUninit::<libc::kevent>::zeroed();
+                let zero = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                // SAFETY: room for one event; a zero timeout never blocks.
+                let n = unsafe {
+                    libc::kevent(
+                        fd.get_ref().as_raw_fd(),
+                        std::ptr::null(),
+                        0,
+                        out.as_mut_ptr(),
+                        1,
+                        &zero,
+                    )
+                };
+                if n > 0 {
+                    return Ok(());
+                }
+                guard.clear_ready();
+            }
+        }
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    mod imp {
+        pub async fn sleep(_d: std::time::Duration) -> Result<(), ()> {
+            Err(())
+        }
     }
 }
 
@@ -512,6 +663,7 @@ mod tests {
         config_loads: u32,
         hang_checks: bool,
         fail_checks: bool,
+        change_console_during_check: bool,
         fingerprints: u32,
         interval: u64,
         poll: u64,
@@ -537,6 +689,9 @@ mod tests {
                 sources: Default::default(),
             }
         }
+        async fn nap(&self, d: Duration) {
+            tokio::time::sleep(d).await
+        }
         fn fingerprint(&self) -> Fingerprint {
             let mut s = self.s.borrow_mut();
             s.fingerprints += 1;
@@ -549,6 +704,9 @@ mod tests {
             _next: Timestamp,
         ) -> Result<Outcome, CheckError> {
             self.s.borrow_mut().checks.push((self.clock.now(), reason));
+            if std::mem::take(&mut self.s.borrow_mut().change_console_during_check) {
+                self.s.borrow_mut().fp.console_owner = Some(777);
+            }
             if self.s.borrow().hang_checks {
                 std::future::pending::<()>().await;
             }
@@ -722,6 +880,24 @@ mod tests {
                 tokio::time::sleep(Duration::from_secs(60)).await;
                 settle().await;
                 assert_eq!(reasons(&h).len(), 2);
+            })
+            .await;
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_console_change_during_a_check_is_checked_again() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                let (h, _j) = start(clock, 3600, 5, 0.5);
+                h.shared.borrow_mut().change_console_during_check = true;
+                settle().await;
+                tokio::time::sleep(Duration::from_secs(6)).await;
+                settle().await;
+                assert_eq!(
+                    reasons(&h),
+                    vec![Reason::Startup, Reason::ConsoleUserChanged]
+                );
             })
             .await;
     }
