@@ -688,19 +688,23 @@ fn compact(old: &[u8], event: &Event, max: u64) -> (Vec<u8>, usize) {
                 tally.feed(&e);
                 match &e.carried {
                     Some(c) if e.what == What::Carried => {
-                        carried.dropped_lines += c.dropped_lines;
-                        carried.unreadable_lines += c.unreadable_lines;
+                        // Counts from the file: a damaged or hand-edited line may hold any
+                        // u64 (found by `make fuzz`, issue 6).
+                        carried.dropped_lines =
+                            carried.dropped_lines.saturating_add(c.dropped_lines);
+                        carried.unreadable_lines =
+                            carried.unreadable_lines.saturating_add(c.unreadable_lines);
                         carried.since = min_time(carried.since, c.since);
                     }
                     _ => {
-                        carried.dropped_lines += 1;
+                        carried.dropped_lines = carried.dropped_lines.saturating_add(1);
                         carried.since = min_time(carried.since, Some(e.at));
                     }
                 }
             }
             Err(_) => {
-                carried.dropped_lines += 1;
-                carried.unreadable_lines += 1;
+                carried.dropped_lines = carried.dropped_lines.saturating_add(1);
+                carried.unreadable_lines = carried.unreadable_lines.saturating_add(1);
             }
         }
     }
@@ -1128,6 +1132,32 @@ mod tests {
         assert_eq!(c.pending, Some(now()));
         let counts = validation_counts(&rotated.events, now());
         assert_eq!((counts.validations_ever, counts.failures_ever), (1, 0));
+    }
+
+    /// Two `Carried` lines whose counts add past `u64::MAX` (a damaged or hand-edited trail):
+    /// the rotation saturates instead of panicking in debug or wrapping to a small count
+    /// (issue 6).
+    #[test]
+    fn fuzz_found_an_overflow_folding_carried_lines() {
+        let huge = Carried {
+            dropped_lines: u64::MAX,
+            unreadable_lines: u64::MAX - 1,
+            ..Carried::default()
+        };
+        let mut old = Vec::new();
+        for _ in 0..2 {
+            let line = Event {
+                carried: Some(huge.clone()),
+                ..Event::new(now(), What::Carried, "Rotated")
+            };
+            old.extend_from_slice(&line.to_line());
+        }
+        old.extend_from_slice(b"not json\n");
+        let (bytes, dropped) = compact(&old, &Event::new(now(), What::Validated, "Valid"), 64);
+        assert_eq!(dropped, 3);
+        let rotated = parse(&bytes);
+        let c = rotated.events[0].carried.as_ref().unwrap();
+        assert_eq!((c.dropped_lines, c.unreadable_lines), (u64::MAX, u64::MAX));
     }
 
     #[test]

@@ -231,7 +231,7 @@ fn read_prefs(
             return None;
         }
     };
-    match plist::from_bytes::<plist::Value>(&bytes) {
+    match crate::plistio::value_from_bytes(&bytes) {
         Ok(plist::Value::Dictionary(d)) => Some(d),
         Ok(_) => {
             warnings.push(format!(
@@ -240,9 +240,7 @@ fn read_prefs(
             None
         }
         Err(e) => {
-            warnings.push(format!(
-                "{shown}: ignored: not a readable property list ({e})"
-            ));
+            warnings.push(format!("{shown}: ignored: {e}"));
             None
         }
     }
@@ -262,10 +260,23 @@ pub fn from_dicts(
     }
     for (file, dict) in [(paths::MANAGED_PREFS, managed), (paths::LOCAL_PREFS, local)] {
         let Some(dict) = dict else { continue };
-        for key in dict.keys() {
-            if key_spec(key).is_none() && !IGNORED_KEYS.contains(&key.as_str()) {
-                warnings.push(format!("{file}: unknown key {key} (ignored)"));
-            }
+        let unknown: Vec<&String> = dict
+            .keys()
+            .filter(|key| key_spec(key).is_none() && !IGNORED_KEYS.contains(&key.as_str()))
+            .collect();
+        // A few named, the rest counted: a file of thousands of keys must not flood the status
+        // and the log (found by `make fuzz`, issue 6).
+        for key in unknown.iter().take(MAX_UNKNOWN_KEYS_NAMED) {
+            warnings.push(format!(
+                "{file}: unknown key {} (ignored)",
+                crate::tools::printable(key, 64)
+            ));
+        }
+        if unknown.len() > MAX_UNKNOWN_KEYS_NAMED {
+            warnings.push(format!(
+                "{file}: {} more unknown keys (ignored)",
+                unknown.len() - MAX_UNKNOWN_KEYS_NAMED
+            ));
         }
     }
     for spec in KEYS {
@@ -298,23 +309,42 @@ pub fn from_dicts(
             )),
         }
     }
-    // A Command method needs a command.
+    // A Command method needs a command. With nothing else listed, the default methods are
+    // used rather than none: a used key must still be rotated (issue 6, fuzz F3).
     if config.rotation_methods.contains(&RotationMethod::Command)
         && config.rotation_command.is_none()
     {
-        warnings.push(
-            "RotationMethods lists Command but RotationCommand is not set: Command is skipped"
-                .to_owned(),
-        );
         config
             .rotation_methods
             .retain(|m| *m != RotationMethod::Command);
+        if config.rotation_methods.is_empty() {
+            config.rotation_methods = Config::default().rotation_methods;
+            sources.insert("RotationMethods", Source::Default);
+            warnings.push(format!(
+                "RotationMethods lists only Command but RotationCommand is not set: the default ({}) is used",
+                key_spec("RotationMethods").map_or("", |k| k.default)
+            ));
+        } else {
+            warnings.push(
+                "RotationMethods lists Command but RotationCommand is not set: Command is skipped"
+                    .to_owned(),
+            );
+        }
     }
     Loaded {
         config,
         warnings: std::mem::take(warnings),
         sources,
     }
+}
+
+/// How many unknown keys of one file are named in warnings; the rest are counted.
+const MAX_UNKNOWN_KEYS_NAMED: usize = 10;
+
+/// A key or value from a preferences file as a warning quotes it: one printable line in quotes,
+/// cut short (the file may hold anything; issue 6).
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", crate::tools::printable(text, 64))
 }
 
 /// Keys macOS itself may put in a managed preferences file.
@@ -386,7 +416,12 @@ fn apply(config: &mut Config, spec: &KeySpec, value: &plist::Value) -> Result<()
                 "warn" => LogLevel::Warn,
                 "info" => LogLevel::Info,
                 "debug" => LogLevel::Debug,
-                other => return Err(format!("must be error, warn, info or debug, not {other:?}")),
+                other => {
+                    return Err(format!(
+                        "must be error, warn, info or debug, not {}",
+                        quoted(other)
+                    ))
+                }
             }
         }
         "ExpectedSecureTokenAdmins" => config.expected_secure_token_admins = string_array(value)?,
@@ -394,7 +429,7 @@ fn apply(config: &mut Config, spec: &KeySpec, value: &plist::Value) -> Result<()
             config.rotation_mode = match string(value)? {
                 "Request" => RotationMode::Request,
                 "Report" => RotationMode::Report,
-                other => return Err(format!("must be Request or Report, not {other:?}")),
+                other => return Err(format!("must be Request or Report, not {}", quoted(other))),
             }
         }
         "RotationMethods" => {
@@ -406,7 +441,8 @@ fn apply(config: &mut Config, spec: &KeySpec, value: &plist::Value) -> Result<()
                     "Command" => RotationMethod::Command,
                     other => {
                         return Err(format!(
-                            "must list only EscrowBuddy, MDM and Command, not {other:?}"
+                            "must list only EscrowBuddy, MDM and Command, not {}",
+                            quoted(other)
                         ))
                     }
                 };
@@ -423,9 +459,10 @@ fn apply(config: &mut Config, spec: &KeySpec, value: &plist::Value) -> Result<()
             let argv = string_array(value)?;
             match argv.first() {
                 None => return Err("must not be empty".to_owned()),
-                Some(p) if !p.starts_with('/') => {
-                    return Err(format!("must start with an absolute program path, not {p:?} (no shell, no PATH lookup)"))
-                }
+                Some(p) if !p.starts_with('/') => return Err(format!(
+                    "must start with an absolute program path, not {} (no shell, no PATH lookup)",
+                    quoted(p)
+                )),
                 Some(_) => config.rotation_command = Some(argv),
             }
         }
@@ -579,6 +616,60 @@ mod tests {
         let loaded = from_dicts(Some(&managed), None, false, &mut Vec::new());
         assert_eq!(loaded.config.rotation_methods, vec![RotationMethod::Mdm]);
         assert!(loaded.warnings[0].contains("RotationCommand is not set"));
+    }
+
+    /// `[Command]` alone without a command left no method at all, so a used key could never
+    /// be rotated (issue 6, fuzz F3): the default methods are used instead, with a warning.
+    #[test]
+    fn fuzz_found_only_the_command_method_without_a_command_left_no_method() {
+        let managed = dict(&[("RotationMethods", strings(&["Command"]))]);
+        let loaded = from_dicts(Some(&managed), None, false, &mut Vec::new());
+        assert_eq!(
+            loaded.config.rotation_methods,
+            Config::default().rotation_methods
+        );
+        assert_eq!(loaded.sources["RotationMethods"], Source::Default);
+        assert!(
+            loaded.warnings[0].contains("the default ([EscrowBuddy, MDM]) is used"),
+            "{:?}",
+            loaded.warnings
+        );
+    }
+
+    /// A preferences file of thousands of long, odd keys gives a few bounded warnings, not one
+    /// per key quoted whole (issue 6, fuzz F4).
+    #[test]
+    fn fuzz_found_unbounded_warnings_for_unknown_keys_and_values() {
+        let mut pairs: Vec<(String, Value)> = (0..5000)
+            .map(|n| {
+                (
+                    format!("Junk{n}\n{}", "k".repeat(500)),
+                    Value::Boolean(true),
+                )
+            })
+            .collect();
+        pairs.push((
+            "LogLevel".into(),
+            Value::String(format!("loud\u{7}{}", "!".repeat(5000))),
+        ));
+        let refs: Vec<(&str, Value)> = pairs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let managed = dict(&refs);
+        let loaded = from_dicts(Some(&managed), None, false, &mut Vec::new());
+        assert_eq!(
+            loaded.warnings.len(),
+            MAX_UNKNOWN_KEYS_NAMED + 2,
+            "{:?}",
+            loaded.warnings
+        );
+        assert!(loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("4990 more unknown keys")));
+        for w in &loaded.warnings {
+            assert!(w.chars().count() < 200, "{w}");
+            assert!(!w.chars().any(char::is_control), "{w:?}");
+        }
+        assert_eq!(loaded.config.log_level, Config::default().log_level);
     }
 
     #[test]

@@ -180,8 +180,7 @@ fn data(value: &plist::Value, what: &str) -> Result<Digest, String> {
 /// Parse a store: `Version` 1, `Salt` (32 bytes of data), `FailedKeys` (an array of 32-byte
 /// data). Anything else is corrupt.
 fn parse(bytes: &[u8]) -> Result<FailedKeys, String> {
-    let value: plist::Value =
-        plist::from_bytes(bytes).map_err(|_| "not a property list".to_owned())?;
+    let value = crate::plistio::value_from_bytes(bytes).map_err(|e| e.to_string())?;
     let dict = value
         .as_dictionary()
         .ok_or_else(|| "not a dictionary".to_owned())?;
@@ -292,7 +291,7 @@ mod tests {
     #[test]
     fn a_corrupt_store_refuses_with_a_message_naming_the_file() {
         for (content, why) in [
-            (&b"garbage"[..], "not a property list"),
+            (&b"garbage"[..], "not a readable property list"),
             (
                 &b"<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>Version</key><integer>1</integer><key>Salt</key><data>AAAA</data><key>FailedKeys</key><array/></dict></plist>"[..],
                 "Salt has 3 bytes",

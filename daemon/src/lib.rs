@@ -43,6 +43,7 @@ pub mod lock;
 pub mod logging;
 pub mod observe;
 pub mod paths;
+pub mod plistio;
 pub mod privilege;
 pub mod report;
 pub mod rotation;

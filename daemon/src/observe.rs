@@ -282,9 +282,9 @@ fn read_escrow_location(root: &Root, owners: Owners) -> Probe<Option<String>> {
         Ok(None) => return Ok(None),
         Err(e) => return Err(file_error(paths::ESCROW_MANAGED_PREFS, &e)),
     };
-    let value: plist::Value = plist::from_bytes(&bytes).map_err(|e| ProbeError::File {
+    let value = crate::plistio::value_from_bytes(&bytes).map_err(|e| ProbeError::File {
         path: paths::ESCROW_MANAGED_PREFS.to_owned(),
-        message: format!("not a readable property list ({e})"),
+        message: e.to_string(),
     })?;
     Ok(value
         .as_dictionary()

@@ -300,8 +300,7 @@ pub fn load(root: &Root, owners: Owners, now: Timestamp) -> Loaded {
 
 /// Parse state bytes, checking the version first so a future format is recognised as such.
 pub fn parse(bytes: &[u8]) -> Result<State, String> {
-    let value: plist::Value =
-        plist::from_bytes(bytes).map_err(|e| format!("is not a readable property list ({e})"))?;
+    let value = crate::plistio::value_from_bytes(bytes).map_err(|e| format!("is {e}"))?;
     let version = value
         .as_dictionary()
         .and_then(|d| d.get("Version"))
@@ -315,8 +314,8 @@ pub fn parse(bytes: &[u8]) -> Result<State, String> {
         }
         None => return Err("has no Version".to_owned()),
     }
-    plist::from_value(&value)
-        .map_err(|e| format!("does not match state version {STATE_VERSION} ({e})"))
+    crate::plistio::from_value(&value)
+        .map_err(|e| format!("does not match state version {STATE_VERSION}: it {e}"))
 }
 
 fn move_aside(path: &std::path::Path, now: Timestamp, why: &str) -> String {

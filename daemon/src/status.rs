@@ -478,7 +478,7 @@ impl Status {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Status, String> {
-        plist::from_bytes(bytes).map_err(|e| e.to_string())
+        crate::plistio::from_bytes(bytes).map_err(|e| e.to_string())
     }
 }
 
@@ -510,7 +510,7 @@ pub fn read_value(root: &Root) -> Result<plist::Value, ReadError> {
             path: path.display().to_string(),
         }
     })?;
-    plist::from_bytes(&bytes).map_err(|e| ReadError::Malformed {
+    crate::plistio::value_from_bytes(&bytes).map_err(|e| ReadError::Malformed {
         path: path.display().to_string(),
         why: e.to_string(),
     })

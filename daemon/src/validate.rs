@@ -396,7 +396,7 @@ fn console_name(root: &Root, owners: Owners, uid: u32) -> String {
     files::read_file(&path, MAX_STATUS_BYTES, Trust::Owned(owners))
         .ok()
         .flatten()
-        .and_then(|bytes| plist::from_bytes::<plist::Value>(&bytes).ok())
+        .and_then(|bytes| crate::plistio::value_from_bytes(&bytes).ok())
         .and_then(|status| {
             let users = status
                 .as_dictionary()?

@@ -136,7 +136,7 @@ pub fn parse_read_all_users(out: &Output) -> Result<Vec<UserRecord>, ParseError>
 /// record malformed. `DS Error:` on stderr is `Reported`; a failed exit otherwise `Unrecognised`.
 pub fn parse_user_records(out: &Output) -> Result<UserRecords, ParseError> {
     if let Some(line) = ds_error(out) {
-        return Err(ParseError::reported(out, line));
+        return Err(ParseError::reported(out, &line));
     }
     if !out.exit.success() {
         return Err(ParseError::unrecognised(out));
@@ -185,7 +185,7 @@ pub fn parse_user_records(out: &Output) -> Result<UserRecords, ParseError> {
 /// lines are `Reported` (the `DS Error:` form is quoted in corpus/SOURCES.md, macoslaps entry).
 pub fn parse_group_membership(out: &Output) -> Result<Vec<String>, ParseError> {
     if let Some(line) = ds_error(out) {
-        return Err(ParseError::reported(out, line));
+        return Err(ParseError::reported(out, &line));
     }
     if !out.exit.success() {
         return Err(ParseError::unrecognised(out));
@@ -301,15 +301,17 @@ fn user_record(dict: &plist::Dictionary) -> Result<UserRecord, SkippedRecord> {
             reason: "no RecordName".into(),
         });
     };
+    // A skipped record's name and values are shown in the status and logs: one printable line,
+    // cut short (a directory can hold anything; found by `make fuzz`, issue 6).
     let skip = |reason: String| SkippedRecord {
-        name: Some(name.clone()),
+        name: Some(shown(&name)),
         reason,
     };
     let uid = match attribute(dict, UNIQUE_ID).map_err(skip)?.as_slice() {
         [one] => one
             .trim()
             .parse::<i64>()
-            .map_err(|_| skip(format!("UniqueID `{one}` is not a number")))?,
+            .map_err(|_| skip(format!("UniqueID `{}` is not a number", shown(one))))?,
         [] => return Err(skip("no UniqueID".into())),
         many => return Err(skip(format!("{} UniqueID values", many.len()))),
     };
@@ -325,7 +327,12 @@ fn user_record(dict: &plist::Dictionary) -> Result<UserRecord, SkippedRecord> {
             let h = match v.trim() {
                 "1" => true,
                 "0" => false,
-                other => return Err(skip(format!("IsHidden value `{other}` is not 1 or 0"))),
+                other => {
+                    return Err(skip(format!(
+                        "IsHidden value `{}` is not 1 or 0",
+                        shown(other)
+                    )))
+                }
             };
             if hidden.is_some_and(|prev| prev != h) {
                 return Err(skip("IsHidden values disagree".into()));
@@ -343,6 +350,14 @@ fn user_record(dict: &plist::Dictionary) -> Result<UserRecord, SkippedRecord> {
         authentication_authority,
     })
 }
+
+/// How a value from a record is quoted in a reason.
+fn shown(value: &str) -> String {
+    super::printable(value, SHOWN_VALUE_CHARS)
+}
+
+/// Longest a record's name or value is quoted in a skipped record's reason.
+const SHOWN_VALUE_CHARS: usize = 64;
 
 /// The values of one attribute: absent is empty; present must be an array of strings.
 fn attribute(dict: &plist::Dictionary, key: &str) -> Result<Vec<String>, String> {
@@ -526,6 +541,22 @@ mod tests {
             ]);
             assert!(users(plist_array(&[&r])).unwrap().users[0].hidden, "{key}");
         }
+    }
+
+    /// A record's name and values are quoted on one line and cut short (issue 6, fuzz F5).
+    #[test]
+    fn fuzz_found_a_skipped_record_quoting_its_values_whole() {
+        let long_name = "n".repeat(5000);
+        let long_uid = format!("five\n{}", "9x".repeat(3000));
+        let r = rec(&[(RECORD_NAME, &[&long_name]), (UNIQUE_ID, &[&long_uid])]);
+        let good = rec(&[(RECORD_NAME, &["admin"]), (UNIQUE_ID, &["501"])]);
+        let skipped = users(plist_array(&[&r, &good])).unwrap().skipped;
+        let s = &skipped[0];
+        let name = s.name.as_deref().unwrap();
+        assert!(name.starts_with("nnn") && name.chars().count() <= SHOWN_VALUE_CHARS + 1);
+        assert!(s.reason.starts_with("UniqueID `five⏎9x9x"), "{}", s.reason);
+        assert!(s.reason.chars().count() < 100, "{}", s.reason);
+        assert!(!s.reason.contains('\n'));
     }
 
     #[test]

@@ -147,7 +147,7 @@ fn not_an_answer(out: &Output) -> ParseError {
             .flat_map(|s| lines(s))
             .find(|l| l.starts_with("Error: "));
         if let Some(line) = reported {
-            return ParseError::reported(out, line);
+            return ParseError::reported(out, &line);
         }
     }
     ParseError::unrecognised(out)

@@ -49,10 +49,13 @@ impl ParseError {
         }
     }
 
-    pub fn reported(out: &Output, message: impl Into<String>) -> ParseError {
+    /// The tool's own failure line, shown as an excerpt: it reaches the status and terminals, so
+    /// it is one printable line of at most `EXCERPT_CHARS` (a real `sysadminctl` line is 218
+    /// characters, corpus `mac-admin-4`; found by `make fuzz`, issue 6).
+    pub fn reported(out: &Output, message: &str) -> ParseError {
         ParseError::Reported {
             exit: out.exit,
-            message: message.into(),
+            message: excerpt(message.as_bytes()),
         }
     }
 }
@@ -140,25 +143,35 @@ pub async fn query<R: Runner, T>(
 }
 
 /// A short, single-line, printable excerpt of tool output for an error message: invalid UTF-8
-/// replaced, control characters escaped, newlines shown as `⏎`, cut at `EXCERPT_CHARS`.
+/// replaced, control characters escaped, newlines shown as `⏎`, cut at `EXCERPT_CHARS`
+/// characters of what is shown (an escape counts for its length: found by `make fuzz`, issue 6).
 pub fn excerpt(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let text = text.trim();
     if text.is_empty() {
         return "(no output)".to_owned();
     }
+    printable(text, EXCERPT_CHARS)
+}
+
+/// `text` on one printable line (as `excerpt` shows it), cut with `…` after `max` characters.
+pub fn printable(text: &str, max: usize) -> String {
     let mut out = String::new();
-    for (n, c) in text.chars().enumerate() {
-        if n == EXCERPT_CHARS {
+    let mut shown = 0;
+    for c in text.chars() {
+        let piece: String = match c {
+            '\n' => "⏎".to_owned(),
+            '\t' => " ".to_owned(),
+            c if c.is_control() => c.escape_default().collect(),
+            c => c.to_string(),
+        };
+        let len = piece.chars().count();
+        if shown + len > max {
             out.push('…');
             break;
         }
-        match c {
-            '\n' => out.push('⏎'),
-            '\t' => out.push(' '),
-            c if c.is_control() => out.extend(c.escape_default()),
-            c => out.push(c),
-        }
+        shown += len;
+        out.push_str(&piece);
     }
     out
 }
@@ -261,6 +274,37 @@ mod tests {
         let long = "x".repeat(1000);
         assert_eq!(excerpt(long.as_bytes()).chars().count(), EXCERPT_CHARS + 1);
         assert_eq!(excerpt(b"  \n"), "(no output)");
+    }
+
+    /// Escapes are longer than the character they show; the cut counts what is shown, so an
+    /// output of control characters cannot make an excerpt six times as long (issue 6).
+    #[test]
+    fn fuzz_found_an_excerpt_of_control_characters_longer_than_the_limit() {
+        let bells = vec![0x07u8; 1000];
+        let e = excerpt(&bells);
+        assert!(
+            e.chars().count() <= EXCERPT_CHARS + 1,
+            "{} characters",
+            e.chars().count()
+        );
+        assert!(e.starts_with("\\u{7}") && e.ends_with('…'));
+    }
+
+    #[test]
+    fn a_reported_line_is_one_printable_line_of_bounded_length() {
+        let out = Output {
+            exit: Exit::Code(1),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            truncated: false,
+        };
+        let long = format!("Error: {}\x1b[31m", "y".repeat(400));
+        let ParseError::Reported { message, .. } = ParseError::reported(&out, &long) else {
+            panic!("not reported")
+        };
+        assert!(message.starts_with("Error: yyy"));
+        assert!(message.chars().count() <= EXCERPT_CHARS + 1);
+        assert!(!message.chars().any(char::is_control), "{message:?}");
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub fn parse_boot_session_uuid(out: &Output) -> Result<String, ParseError> {
         }
     }
     match unknown_oid(out) {
-        Some(line) => Err(ParseError::reported(out, line)),
+        Some(line) => Err(ParseError::reported(out, &line)),
         None => Err(ParseError::unrecognised(out)),
     }
 }

@@ -1,0 +1,190 @@
+//! Reading property lists that Keywarden did not necessarily write (its state, its status, the
+//! failed-key store, managed preferences, the escrow location): one place that turns bytes into
+//! a `plist::Value` or a typed value, and refuses what the `plist` crate would panic on later.
+//!
+//! Why this exists: `plist` 1.10 reads a binary-plist date of any year that `time` can hold
+//! (±9999), but formats dates as RFC 3339, which has no negative years; formatting one — which
+//! `plist::from_value`, `plist::from_bytes` into a typed value and `Debug` all do — panics
+//! (ebarnard/rust-plist#195, found by `make fuzz`, issue 6). A date outside years 0000–9999
+//! is rejected here, before anything formats it.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+
+/// 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z as Unix seconds: the years RFC 3339 writes.
+const FIRST_WRITABLE: i64 = -62_167_219_200;
+const PAST_LAST_WRITABLE: i64 = 253_402_300_800;
+
+/// Why bytes did not become a value.
+#[derive(Debug, thiserror::Error)]
+pub enum PlistError {
+    #[error("not a readable property list ({0})")]
+    Unreadable(#[from] plist::Error),
+    #[error("holds a date outside the years 0000–9999")]
+    DateOutOfRange,
+    #[error("does not have the expected keys and types ({0})")]
+    Shape(plist::Error),
+}
+
+/// Any property list format (XML, binary, ASCII), checked for dates that cannot be formatted.
+pub fn value_from_bytes(bytes: &[u8]) -> Result<plist::Value, PlistError> {
+    let value = plist::Value::from_reader(std::io::Cursor::new(bytes))?;
+    if has_unwritable_date(&value) {
+        return Err(PlistError::DateOutOfRange);
+    }
+    Ok(value)
+}
+
+/// A typed value from a checked `plist::Value`.
+pub fn from_value<T: DeserializeOwned>(value: &plist::Value) -> Result<T, PlistError> {
+    if has_unwritable_date(value) {
+        return Err(PlistError::DateOutOfRange);
+    }
+    plist::from_value(value).map_err(PlistError::Shape)
+}
+
+/// A typed value from bytes: `value_from_bytes`, then `from_value`.
+pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PlistError> {
+    from_value(&value_from_bytes(bytes)?)
+}
+
+fn has_unwritable_date(value: &plist::Value) -> bool {
+    match value {
+        plist::Value::Date(date) => {
+            let at = SystemTime::from(*date);
+            let seconds = match at.duration_since(UNIX_EPOCH) {
+                Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+                // Round away from the epoch: a date a fraction before year 0 is still before it.
+                Err(before) => {
+                    let d = before.duration();
+                    let whole = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+                    -whole.saturating_add(i64::from(d.subsec_nanos() > 0))
+                }
+            };
+            !(FIRST_WRITABLE..PAST_LAST_WRITABLE).contains(&seconds)
+        }
+        plist::Value::Array(items) => items.iter().any(has_unwritable_date),
+        plist::Value::Dictionary(dict) => dict.values().any(has_unwritable_date),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A binary plist `{NextCheckAt: <date>, Version: 3}` whose date is about year -11500
+    /// (the fuzz input that crashed `state::parse`, issue 6).
+    pub(crate) const DATE_BEFORE_YEAR_ZERO: &[u8] = b"bplist00\xd2\x01\x02\x03\x04[NextCheckAtWVersion3\xc20LS<\x00\x00\x00\x10\x01\x08\x0d\x19!*\x00\x00\x00\x00\x00\x00\x01\x01\x00\x00\x00\x00\x00\x00\x00\x05\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00,";
+
+    fn date_plist(iso: &str) -> Vec<u8> {
+        format!(
+            "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>At</key><date>{iso}</date></dict></plist>"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_binary_date_before_year_zero_is_refused_not_a_panic() {
+        assert!(matches!(
+            value_from_bytes(DATE_BEFORE_YEAR_ZERO),
+            Err(PlistError::DateOutOfRange)
+        ));
+        assert!(from_bytes::<plist::Dictionary>(DATE_BEFORE_YEAR_ZERO).is_err());
+    }
+
+    /// Every reader of a file Keywarden does not control refuses the input with an error that
+    /// says what is wrong, instead of panicking (issue 6; ebarnard/rust-plist#195).
+    #[test]
+    fn fuzz_found_a_panic_on_a_binary_date_before_year_zero() {
+        use crate::files::Owners;
+        use crate::paths::{self, Root};
+        use std::os::unix::fs::PermissionsExt;
+
+        let bad = DATE_BEFORE_YEAR_ZERO;
+        let why = crate::state::parse(bad).unwrap_err();
+        assert!(why.contains("date outside the years 0000"), "{why}");
+        let why = crate::status::Status::from_bytes(bad).unwrap_err();
+        assert!(why.contains("date outside the years 0000"), "{why}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let me = Owners::current();
+        for (file, mode) in [
+            (paths::STATUS, 0o644),
+            (paths::STATE, 0o600),
+            (paths::FAILED_KEYS, 0o600),
+            (paths::LOCAL_PREFS, 0o644),
+            (paths::MANAGED_PREFS, 0o644),
+        ] {
+            let path = root.resolve(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, bad).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        std::fs::set_permissions(
+            root.resolve(paths::STATE_DIR),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+
+        let shown = crate::status::read_value(&root).unwrap_err().to_string();
+        assert!(shown.contains("date outside"), "{shown}");
+        let shown = crate::status::read(&root).unwrap_err().to_string();
+        assert!(shown.contains("date outside"), "{shown}");
+        let warnings = crate::config::load(&root, me).warnings;
+        assert_eq!(
+            warnings
+                .iter()
+                .filter(|w| w.contains("date outside"))
+                .count(),
+            2,
+            "both preference files are named as ignored: {warnings:?}"
+        );
+        let shown = crate::failed_keys::FailedKeys::load(&root, me)
+            .unwrap_err()
+            .to_string();
+        assert!(shown.contains("date outside"), "{shown}");
+        let loaded = crate::state::load(&root, me, jiff::Timestamp::now());
+        let problem = loaded.problem.expect("the damaged state is reported");
+        assert!(problem.contains("date outside"), "{problem}");
+    }
+
+    #[test]
+    fn dates_in_the_first_and_last_writable_years_are_read() {
+        for iso in [
+            "0000-01-01T00:00:00Z",
+            "2026-12-05T11:00:00Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            let v = value_from_bytes(&date_plist(iso)).unwrap_or_else(|e| panic!("{iso}: {e}"));
+            let round = v.as_dictionary().unwrap()["At"]
+                .as_date()
+                .unwrap()
+                .to_xml_format();
+            assert_eq!(round, iso);
+        }
+    }
+
+    #[test]
+    fn a_date_nested_in_an_array_is_checked_too() {
+        let mut bytes = Vec::new();
+        let early = plist::Date::from(UNIX_EPOCH - std::time::Duration::from_secs(70_000_000_000));
+        let nested = plist::Value::Array(vec![plist::Value::Array(vec![early.into()])]);
+        // Written without formatting (binary), as an attacker's file would be.
+        nested.to_writer_binary(&mut bytes).unwrap();
+        assert!(matches!(
+            value_from_bytes(&bytes),
+            Err(PlistError::DateOutOfRange)
+        ));
+    }
+
+    #[test]
+    fn the_error_names_what_is_wrong_without_quoting_the_input() {
+        let e = value_from_bytes(b"<plist><dict><key>SecretKey").unwrap_err();
+        let shown = e.to_string();
+        assert!(shown.starts_with("not a readable property list"), "{shown}");
+        assert!(!shown.contains("SecretKey"), "{shown}");
+    }
+}
