@@ -459,10 +459,12 @@ fn apply(config: &mut Config, spec: &KeySpec, value: &plist::Value) -> Result<()
             let argv = string_array(value)?;
             match argv.first() {
                 None => return Err("must not be empty".to_owned()),
-                Some(p) if !p.starts_with('/') => return Err(format!(
+                Some(p) if !p.starts_with('/') => {
+                    return Err(format!(
                     "must start with an absolute program path, not {} (no shell, no PATH lookup)",
                     quoted(p)
-                )),
+                ))
+                }
                 Some(_) => config.rotation_command = Some(argv),
             }
         }

@@ -522,7 +522,11 @@ pub fn step(current: &Rotation, f: &Facts) -> Step {
                     needs_password_login: false,
                 };
             }
-            if f.now < *retry_at {
+            // A retry further away than its backoff means the clock was set back since the
+            // failure (issue 6): waiting for the old time would postpone the retry by as much as
+            // the clock moved, so it is due now.
+            let clock_set_back = *retry_at > f.now + signed(backoff(*attempts));
+            if f.now < *retry_at && !clock_set_back {
                 return Step {
                     next: current.clone(),
                     effects: Vec::new(),
@@ -1118,6 +1122,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Issue 6, time: a clock set back by two days after a failed attempt would make the
+    /// retry wait two more days; a retry further away than its backoff is due now.
+    #[test]
+    fn a_clock_set_back_after_a_failed_attempt_does_not_postpone_the_retry() {
+        let mut f = base();
+        f.reasons = vec![Reason::KeyUsed];
+        let waiting = step(&failed(f.now + SignedDuration::from_mins(30)), &f);
+        assert_eq!(waiting.next.name(), N::Failed, "within its backoff: waits");
+        assert!(waiting.effects.is_empty());
+        let set_back = step(&failed(f.now + SignedDuration::from_hours(49)), &f);
+        assert_eq!(set_back.next.name(), N::Requested, "{:?}", set_back.next);
     }
 
     #[test]
