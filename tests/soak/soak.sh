@@ -6,7 +6,8 @@
 # SIGHUP (reload and check now). Every simulated day a recovery-key unlock, logins and an Escrow
 # Buddy rotation exercise the rotation paths; LogLevel debug makes the log as large as it gets.
 # Resident memory, open descriptors and threads are sampled after a warm-up and at the end; the
-# log directory's size at the end shows the rotation bound. Exits non-zero on growth.
+# log directory's size at the end shows the rotation bound; the audit trail must hold one detected
+# use per unlock and one confirmed rotation per completed day. Exits non-zero on growth or loss.
 #
 # Usage: soak.sh [CHECKS] [KEYWARDEN] [KEYWARDEN_SIM]   (CHECKS default 720 = 30 days)
 set -euo pipefail
@@ -50,6 +51,7 @@ inode() { stat -c %i "$status" 2>/dev/null || echo x; }
 
 for _ in $(seq 100); do [ -f "$status" ] && break; sleep 0.1; done
 warm=24
+[ "$checks" -lt 48 ] && warm=$(( checks / 2 > 0 ? checks / 2 : 1 ))
 rss0=; fds0=; th0=
 started=$(date +%s)
 for i in $(seq "$checks"); do
@@ -73,13 +75,27 @@ logs=$(du -sk "$dir/Library/Logs/Keywarden" | awk '{print $1}')
 lines=$(cat "$dir"/Library/Logs/Keywarden/keywarden.log* | wc -l)
 healthy=$("$kw" --root "$dir" ea Healthy)
 rot=$("$kw" --root "$dir" ea Rotation.LastRotatedAt)
+audit="$dir/var/db/keywarden/audit.jsonl"
+used=$(grep -c '"What":"UseDetected"' "$audit" || true)
+confirmed=$(grep -c '"What":"RotationConfirmed"' "$audit" || true)
+# Unlocks with the key: one a day at hour 12; each must be detected, and each whose day reached
+# hour 16 (the second login) rotated and confirmed: nothing lost, nothing twice.
+unlocks=0; settled=0
+for i in $(seq "$checks"); do
+  [ $((i % 24)) -eq 12 ] && unlocks=$((unlocks + 1))
+  [ $((i % 24)) -eq 16 ] && settled=$((settled + 1))
+done
 kill -TERM "$pid"; wait "$pid" || true; pid=
 echo "checks $checks (simulated days $((checks / 24))) in ${elapsed} s"
 echo "rss_kib after ${warm} checks $rss0, at the end $rss1"
 echo "fds $fds0 -> $fds1, threads $th0 -> $th1"
 echo "log directory ${logs} KiB (${lines} lines kept), bound 20480 KiB"
 echo "healthy at the end: $healthy, last rotation $rot"
+echo "unlocks with the key $unlocks: detected $used, rotations confirmed $confirmed (expected $settled to $unlocks)"
 fail=0
+[ "$used" -eq "$unlocks" ] || { echo "soak: $unlocks unlocks but $used detected"; fail=1; }
+{ [ "$confirmed" -ge "$settled" ] && [ "$confirmed" -le "$unlocks" ]; } ||
+  { echo "soak: $confirmed rotations confirmed, expected $settled to $unlocks"; fail=1; }
 # Allow allocator noise, not growth: 512 KiB.
 [ $((rss1 - rss0)) -le 512 ] || { echo "soak: resident memory grew by $((rss1 - rss0)) KiB"; fail=1; }
 [ "$fds1" -le "$fds0" ] || { echo "soak: descriptors grew"; fail=1; }
