@@ -16,20 +16,36 @@ use serde::de::DeserializeOwned;
 const FIRST_WRITABLE: i64 = -62_167_219_200;
 const PAST_LAST_WRITABLE: i64 = 253_402_300_800;
 
-/// Why bytes did not become a value.
+/// Why bytes did not become a value. The `plist` crate's own wording (its error kind's `Debug`,
+/// or serde's, which may quote a value from the file) is shown cut to `DETAIL_CHARS`, on one
+/// printable line (found by `make fuzz`, issue 6).
 #[derive(Debug, thiserror::Error)]
 pub enum PlistError {
     #[error("not a readable property list ({0})")]
-    Unreadable(#[from] plist::Error),
+    Unreadable(String),
     #[error("holds a date outside the years 0000–9999")]
     DateOutOfRange,
-    #[error("does not have the expected keys and types ({0})")]
-    Shape(plist::Error),
+    #[error("has unexpected keys or types ({0})")]
+    Shape(String),
+}
+
+/// Longest detail of the `plist` crate's shown in an error.
+const DETAIL_CHARS: usize = 40;
+
+fn detail(e: &plist::Error) -> String {
+    if e.is_eof()
+        || e.as_io()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof)
+    {
+        return "it is empty or ends too soon".to_owned();
+    }
+    crate::tools::printable(&e.to_string(), DETAIL_CHARS)
 }
 
 /// Any property list format (XML, binary, ASCII), checked for dates that cannot be formatted.
 pub fn value_from_bytes(bytes: &[u8]) -> Result<plist::Value, PlistError> {
-    let value = plist::Value::from_reader(std::io::Cursor::new(bytes))?;
+    let value = plist::Value::from_reader(std::io::Cursor::new(bytes))
+        .map_err(|e| PlistError::Unreadable(detail(&e)))?;
     if has_unwritable_date(&value) {
         return Err(PlistError::DateOutOfRange);
     }
@@ -41,7 +57,7 @@ pub fn from_value<T: DeserializeOwned>(value: &plist::Value) -> Result<T, PlistE
     if has_unwritable_date(value) {
         return Err(PlistError::DateOutOfRange);
     }
-    plist::from_value(value).map_err(PlistError::Shape)
+    plist::from_value(value).map_err(|e| PlistError::Shape(detail(&e)))
 }
 
 /// A typed value from bytes: `value_from_bytes`, then `from_value`.
@@ -178,6 +194,39 @@ pub(crate) mod tests {
             value_from_bytes(&bytes),
             Err(PlistError::DateOutOfRange)
         ));
+    }
+
+    /// An empty file showed `Io(Error { kind: UnexpectedEof, message: "failed to fill whole
+    /// buffer" }) (offset 0)`; a serde error may quote a value of any length (issue 6).
+    #[test]
+    fn fuzz_found_a_raw_debug_dump_in_the_unreadable_message() {
+        assert_eq!(
+            value_from_bytes(b"").unwrap_err().to_string(),
+            "not a readable property list (it is empty or ends too soon)"
+        );
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        enum Mode {
+            Request,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Shaped {
+            #[serde(rename = "Mode")]
+            mode: Mode,
+        }
+        let long = "x".repeat(5000);
+        let xml = format!(
+            "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>Mode</key><string>{long}</string></dict></plist>"
+        );
+        let shown = from_bytes::<Shaped>(xml.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            shown.starts_with("has unexpected keys or types ("),
+            "{shown}"
+        );
+        assert!(shown.chars().count() <= 80, "{shown}");
     }
 
     #[test]
