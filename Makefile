@@ -12,7 +12,7 @@ MACOS_STUB := $(CURDIR)/daemon/macos-sdk-stub
 export MACOSX_DEPLOYMENT_TARGET := 12.0
 
 .PHONY: help build test doctest lint fmt macos-targets macos-check macos-binary demo corpus-sync ci clean \
-	pkg pkg-stage install uninstall
+	pkg pkg-stage install uninstall fuzz soak bench
 
 help:
 	@echo "make demo          the daemon against a simulated Mac: what Keywarden reports, scenario by scenario"
@@ -20,6 +20,9 @@ help:
 	@echo "make lint          rustfmt check and clippy -D warnings"
 	@echo "make macos-check   clippy for x86_64- and aarch64-apple-darwin (installs the rustup targets)"
 	@echo "make macos-binary  cross-link the universal macOS binary with cargo-zigbuild (CI installs it)"
+	@echo "make fuzz          every cargo-fuzz target for FUZZ_SECONDS (60) each; fails on a crash (tests/fuzz/README.md)"
+	@echo "make soak          a simulated month of hourly checks [SOAK_CHECKS=720]; fails on growth or loss"
+	@echo "make bench         the benchmarks of docs/BENCHMARKS.md (about 5 minutes)"
 	@echo "make corpus-sync   refresh tests/fixtures/corpus from ../shared/corpus"
 	@echo "make pkg           (macOS) the signed, notarized installer package in target/pkg/ (docs/deployment.md)"
 	@echo "make pkg-stage     (any OS) the pkg's payload, scripts and manifest in target/pkg/ [BINARY=path]"
@@ -67,11 +70,43 @@ macos-binary: macos-targets
 demo: build
 	@tests/demo/demo.sh
 
+# Fuzzing (tests/fuzz/README.md): builds every cargo-fuzz target and runs each for FUZZ_SECONDS
+# on seeds made from tests/fixtures, printing executions and any crash per target; fails on a
+# crash. Uses the installed nightly, else RUSTC_BOOTSTRAP=1; installs cargo-fuzz if missing.
+# CI: make fuzz FUZZ_SECONDS=10. FUZZ_TARGETS="a b" runs only those, FUZZ_JOBS=2 two at a time.
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
+FUZZ_TARGETS ?=
+.PHONY: fuzz
+fuzz:
+	FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_JOBS='$(FUZZ_JOBS)' FUZZ_TARGETS='$(FUZZ_TARGETS)' tests/fuzz/run.sh
+
+# Soak (tests/soak/soak.sh): the daemon against the simulated Mac for SOAK_CHECKS hourly checks
+# (720 = a simulated month, about 90 s), a key used, rotated and confirmed every day; fails when
+# memory, descriptors or threads grow, the log passes its bound, or a use or rotation is lost.
+# CI: make soak SOAK_CHECKS=100 SOAK_PROFILE=debug (reuses the test build).
+SOAK_CHECKS ?= 720
+SOAK_PROFILE ?= release
+.PHONY: soak
+soak:
+	$(CARGO) build --bins $(if $(filter release,$(SOAK_PROFILE)),--release)
+	tests/soak/soak.sh '$(SOAK_CHECKS)' "$${CARGO_TARGET_DIR:-target}/$(SOAK_PROFILE)/keywarden" \
+		"$${CARGO_TARGET_DIR:-target}/$(SOAK_PROFILE)/keywarden-sim"
+
 corpus-sync:
 	@test -d ../shared/corpus || { echo "make: no ../shared/corpus next to this clone"; exit 1; }
 	mkdir -p tests/fixtures/corpus
 	cp -a ../shared/corpus/. tests/fixtures/corpus/
 	@echo "Copied. Now map new directories in tests/corpus/main.rs and assert new samples in tests/corpus/<tool>.rs."
+
+# The five benchmarks (docs/BENCHMARKS.md) on the simulated Mac, release builds: prints measured
+# value, target and ratio, writes target/bench/results.json. About 5 minutes once built (3 of them
+# the idle window, IDLE_SECONDS); links the macOS binary for its size when cargo-zigbuild is there
+# (BENCH_MACOS=0 skips it). Reports misses, never fails on a timing.
+.PHONY: bench
+bench:
+	$(CARGO) build --release --bins
+	tests/bench/bench.sh
 
 ci:
 	.ci/run
