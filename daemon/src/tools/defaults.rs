@@ -115,7 +115,7 @@ pub fn parse_delete(out: &Output) -> Result<(), ParseError> {
     let stderr = text(&out.stderr);
     let lines: Vec<&str> = messages(&stderr).collect();
     if let Some(line) = lines.iter().find(|m| m.starts_with(COULD_NOT_WRITE)) {
-        return Err(ParseError::reported(out, *line));
+        return Err(ParseError::reported(out, line));
     }
     // `Defaults have not been changed.` also follows other failures (ProcursusTeam/defaults
     // write.m: `Rep argument is not a dictionary`): alone it does not mean "absent".
