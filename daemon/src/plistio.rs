@@ -8,13 +8,14 @@
 //! (ebarnard/rust-plist#195, found by `make fuzz`, issue 6). A date outside years 0000–9999
 //! is rejected here, before anything formats it.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 
-/// 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z as Unix seconds: the years RFC 3339 writes.
-const FIRST_WRITABLE: i64 = -62_167_219_200;
-const PAST_LAST_WRITABLE: i64 = 253_402_300_800;
+/// Seconds from 0000-01-01T00:00:00Z to the Unix epoch, and from the epoch to
+/// 10000-01-01T00:00:00Z: the years RFC 3339 writes.
+const BEFORE_EPOCH_TO_YEAR_0: Duration = Duration::from_secs(62_167_219_200);
+const EPOCH_TO_YEAR_10000: Duration = Duration::from_secs(253_402_300_800);
 
 /// Why bytes did not become a value. The `plist` crate's own wording (its error kind's `Debug`,
 /// or serde's, which may quote a value from the file) is shown cut to `DETAIL_CHARS`, on one
@@ -60,25 +61,16 @@ pub fn from_value<T: DeserializeOwned>(value: &plist::Value) -> Result<T, PlistE
     plist::from_value(value).map_err(|e| PlistError::Shape(detail(&e)))
 }
 
-/// A typed value from bytes: `value_from_bytes`, then `from_value`.
+/// A typed value from bytes (their dates checked once, by `value_from_bytes`).
 pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PlistError> {
-    from_value(&value_from_bytes(bytes)?)
+    plist::from_value(&value_from_bytes(bytes)?).map_err(|e| PlistError::Shape(detail(&e)))
 }
 
 fn has_unwritable_date(value: &plist::Value) -> bool {
     match value {
         plist::Value::Date(date) => {
             let at = SystemTime::from(*date);
-            let seconds = match at.duration_since(UNIX_EPOCH) {
-                Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
-                // Round away from the epoch: a date a fraction before year 0 is still before it.
-                Err(before) => {
-                    let d = before.duration();
-                    let whole = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-                    -whole.saturating_add(i64::from(d.subsec_nanos() > 0))
-                }
-            };
-            !(FIRST_WRITABLE..PAST_LAST_WRITABLE).contains(&seconds)
+            at < UNIX_EPOCH - BEFORE_EPOCH_TO_YEAR_0 || at >= UNIX_EPOCH + EPOCH_TO_YEAR_10000
         }
         plist::Value::Array(items) => items.iter().any(has_unwritable_date),
         plist::Value::Dictionary(dict) => dict.values().any(has_unwritable_date),

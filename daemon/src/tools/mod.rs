@@ -159,19 +159,23 @@ pub fn printable(text: &str, max: usize) -> String {
     let mut out = String::new();
     let mut shown = 0;
     for c in text.chars() {
-        let piece: String = match c {
-            '\n' => "⏎".to_owned(),
-            '\t' => " ".to_owned(),
-            c if c.is_control() => c.escape_default().collect(),
-            c => c.to_string(),
+        let escaped = c.is_control() && c != '\n' && c != '\t';
+        let len = if escaped {
+            c.escape_default().count()
+        } else {
+            1
         };
-        let len = piece.chars().count();
         if shown + len > max {
             out.push('…');
             break;
         }
         shown += len;
-        out.push_str(&piece);
+        match c {
+            '\n' => out.push('⏎'),
+            '\t' => out.push(' '),
+            c if escaped => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
     }
     out
 }
