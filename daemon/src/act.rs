@@ -199,7 +199,7 @@ pub async fn run_rotation_command<R: Runner>(
                 "RotationCommand ({}) ended with {}: {}",
                 call.display(),
                 out.exit,
-                tools::excerpt(if out.stderr.is_empty() {
+                crate::text::excerpt(if out.stderr.is_empty() {
                     &out.stdout
                 } else {
                     &out.stderr

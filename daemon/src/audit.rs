@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock;
 use crate::files::{self, FileError, Owners, Trust};
 use crate::paths::{self, Root};
+use crate::text;
 
 /// The bound on the file. A line is about 200 bytes, so this keeps thousands of events; the
 /// validation caps allow at most 10 validations a day, so rotation never comes close to the
@@ -164,26 +165,15 @@ pub struct Carried {
     pub since: Option<Timestamp>,
 }
 
-fn bounded(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        None => s.to_owned(),
-        Some((cut, _)) => {
-            let mut out = s[..cut].to_owned();
-            out.push('…');
-            out
-        }
-    }
-}
-
 impl Event {
     /// An event at `at` (cut to whole seconds) by `calling_user()`.
     pub fn new(at: Timestamp, what: What, result: impl Into<String>) -> Event {
         Event {
             at: clock::whole_seconds(at),
             what,
-            result: bounded(&result.into(), MAX_SHORT_CHARS),
+            result: text::bounded(&result.into(), MAX_SHORT_CHARS),
             console_user: None,
-            caller: bounded(&calling_user(), MAX_SHORT_CHARS),
+            caller: text::bounded(&calling_user(), MAX_SHORT_CHARS),
             detail: None,
             carried: None,
             id: None,
@@ -198,13 +188,13 @@ impl Event {
 
     /// The console user, if any.
     pub fn console(mut self, user: Option<&str>) -> Event {
-        self.console_user = user.map(|u| bounded(u, MAX_SHORT_CHARS));
+        self.console_user = user.map(|u| text::bounded(u, MAX_SHORT_CHARS));
         self
     }
 
     /// A sentence saying why.
     pub fn detail(mut self, detail: impl Into<String>) -> Event {
-        self.detail = Some(bounded(&detail.into(), MAX_DETAIL_CHARS));
+        self.detail = Some(text::bounded(&detail.into(), MAX_DETAIL_CHARS));
         self
     }
 
@@ -750,13 +740,6 @@ fn min_time(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 // keywarden audit
 // ---------------------------------------------------------------------------------------------
 
-/// Printable on a terminal: control characters (which a hand-edited line could carry) as `?`.
-fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
-
 /// The readable table of `keywarden audit`: time (UTC), what, result, console user, caller,
 /// detail; `-` for an empty field.
 pub fn table(events: &[Event]) -> String {
@@ -774,10 +757,12 @@ pub fn table(events: &[Event]) -> String {
             [
                 clock::ea_format(e.at),
                 e.what.name().to_owned(),
-                printable(&e.result),
-                e.console_user.as_deref().map_or("-".to_owned(), printable),
-                printable(&e.caller),
-                e.detail.as_deref().map_or("-".to_owned(), printable),
+                text::terminal(&e.result),
+                e.console_user
+                    .as_deref()
+                    .map_or("-".to_owned(), text::terminal),
+                text::terminal(&e.caller),
+                e.detail.as_deref().map_or("-".to_owned(), text::terminal),
             ]
         })
         .collect();

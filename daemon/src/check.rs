@@ -18,7 +18,7 @@ use crate::paths::{self, Root};
 use crate::runner::Runner;
 use crate::state;
 use crate::status::{self, Status};
-use crate::usage;
+use crate::sys::usage;
 
 /// The product version written into the status.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

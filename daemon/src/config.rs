@@ -269,7 +269,7 @@ pub fn from_dicts(
         for key in unknown.iter().take(MAX_UNKNOWN_KEYS_NAMED) {
             warnings.push(format!(
                 "{file}: unknown key {} (ignored)",
-                crate::tools::printable(key, QUOTED_CHARS)
+                crate::text::printable(key, QUOTED_CHARS)
             ));
         }
         if unknown.len() > MAX_UNKNOWN_KEYS_NAMED {
@@ -347,7 +347,7 @@ const QUOTED_CHARS: usize = 64;
 /// A value from a preferences file as a warning quotes it: one printable line in quotes, cut
 /// short (the file may hold anything; issue 6).
 fn quoted(text: &str) -> String {
-    format!("\"{}\"", crate::tools::printable(text, QUOTED_CHARS))
+    format!("\"{}\"", crate::text::printable(text, QUOTED_CHARS))
 }
 
 /// Keys macOS itself may put in a managed preferences file.

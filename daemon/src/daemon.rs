@@ -133,6 +133,13 @@ impl Signal for tokio::signal::unix::Signal {
     }
 }
 
+#[cfg(target_os = "macos")]
+impl Signal for crate::sys::utmpx::UtmpxNotifications {
+    async fn recv(&mut self) -> Option<()> {
+        crate::sys::utmpx::UtmpxNotifications::recv(self).await
+    }
+}
+
 /// A signal that never fires.
 pub struct Never;
 
@@ -289,7 +296,7 @@ impl World for MacWorld {
     }
 
     async fn nap(&self, d: Duration) {
-        os_timer::sleep(d).await
+        crate::sys::timer::sleep(d).await
     }
 
     fn fingerprint(&self) -> Fingerprint {
@@ -364,7 +371,7 @@ pub fn main(root: Root, owners: Owners) -> i32 {
             logging,
         };
         #[cfg(target_os = "macos")]
-        let console = console_notify::UtmpxNotifications::register();
+        let console = crate::sys::utmpx::UtmpxNotifications::register();
         #[cfg(not(target_os = "macos"))]
         let console: Option<Never> = None;
         let mut jitter = random_unit;
@@ -394,230 +401,6 @@ pub fn random_unit() -> f64 {
     match getrandom::getrandom(&mut b) {
         Ok(()) => (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64,
         Err(_) => 0.5,
-    }
-}
-
-/// A one-shot OS timer registered with tokio's reactor: the thread sleeps in the reactor until it
-/// fires, exactly once (timerfd on Linux, a kqueue `EVFILT_TIMER` on macOS). Where it cannot be
-/// set up, tokio's sleep is used.
-pub mod os_timer {
-    use std::time::Duration;
-
-    pub async fn sleep(d: Duration) {
-        if imp::sleep(d).await.is_err() {
-            tokio::time::sleep(d).await;
-        }
-    }
-
-    #[cfg(target_os = "linux")]
-    mod imp {
-        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-        use std::time::Duration;
-
-        use tokio::io::unix::AsyncFd;
-        use tokio::io::Interest;
-
-        pub async fn sleep(d: Duration) -> Result<(), ()> {
-            // CLOCK_BOOTTIME runs on while the machine is suspended, like the wall clock.
-            // SAFETY: timerfd_create returns a new descriptor or -1.
-            let raw = unsafe {
-                libc::timerfd_create(libc::CLOCK_BOOTTIME, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
-            };
-            if raw < 0 {
-                return Err(());
-            }
-            // SAFETY: a descriptor we just created and own.
-            let timer = unsafe { OwnedFd::from_raw_fd(raw) };
-            let d = d.max(Duration::from_millis(1));
-            let spec = libc::itimerspec {
-                it_interval: libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 0,
-                },
-                it_value: libc::timespec {
-                    tv_sec: d.as_secs() as libc::time_t,
-                    tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
-                },
-            };
-            // SAFETY: our timer descriptor, a valid itimerspec, no old value wanted.
-            if unsafe { libc::timerfd_settime(timer.as_raw_fd(), 0, &spec, std::ptr::null_mut()) }
-                < 0
-            {
-                return Err(());
-            }
-            // SAFETY (register_with_interest): `timer` owns its descriptor for the AsyncFd's life.
-            let fd = unsafe { AsyncFd::register_with_interest(timer, Interest::READABLE) }
-                .map_err(|_| ())?;
-            loop {
-                let mut guard = fd.readable().await.map_err(|_| ())?;
-                let mut buf = [0u8; 8];
-                // SAFETY: reading the expiration count into a local buffer from our descriptor.
-                let n = unsafe { libc::read(fd.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
-                if n == 8 {
-                    return Ok(());
-                }
-                guard.clear_ready();
-            }
-        }
-    }
-
-    #[cfg(target_os = "macos")]
-    mod imp {
-        use std::os::fd::{AsRawFd, OwnedFd};
-        use std::time::Duration;
-
-        use tokio::io::unix::AsyncFd;
-        use tokio::io::Interest;
-
-        pub async fn sleep(d: Duration) -> Result<(), ()> {
-            // SAFETY: kqueue(2) returns a new descriptor or -1.
-            let kq = unsafe { libc::kqueue() };
-            if kq < 0 {
-                return Err(());
-            }
-            // SAFETY: a descriptor we just created and own.
-            let kq: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(kq) };
-            let ms = d.as_millis().clamp(1, i64::MAX as u128) as i64;
-            let change = libc::kevent {
-                ident: 1,
-                filter: libc::EVFILT_TIMER,
-                flags: libc::EV_ADD | libc::EV_ONESHOT,
-                fflags: 0,
-                data: ms as libc::intptr_t,
-                udata: std::ptr::null_mut(),
-            };
-            // SAFETY: one change record, no event buffer, our kqueue descriptor.
-            let rc = unsafe {
-                libc::kevent(
-                    kq.as_raw_fd(),
-                    &change,
-                    1,
-                    std::ptr::null_mut(),
-                    0,
-                    std::ptr::null(),
-                )
-            };
-            if rc < 0 {
-                return Err(());
-            }
-            // A kqueue descriptor is readable while it has events pending.
-            // SAFETY (register_with_interest): `kq` owns its descriptor for the AsyncFd's life.
-            let fd = unsafe { AsyncFd::register_with_interest(kq, Interest::READABLE) }
-                .map_err(|_| ())?;
-            loop {
-                let mut guard = fd.readable().await.map_err(|_| ())?;
-                let mut out = std::mem::MaybeUninit::<libc::kevent>::zeroed();
-                let zero = libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 0,
-                };
-                // SAFETY: room for one event; a zero timeout never blocks.
-                let n = unsafe {
-                    libc::kevent(
-                        fd.get_ref().as_raw_fd(),
-                        std::ptr::null(),
-                        0,
-                        out.as_mut_ptr(),
-                        1,
-                        &zero,
-                    )
-                };
-                if n > 0 {
-                    return Ok(());
-                }
-                guard.clear_ready();
-            }
-        }
-    }
-
-    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
-    mod imp {
-        pub async fn sleep(_d: std::time::Duration) -> Result<(), ()> {
-            Err(())
-        }
-    }
-}
-
-#[cfg(target_os = "macos")]
-pub mod console_notify {
-    //! `com.apple.system.utmpx`: posted by the system when a login or logout changes the utmpx
-    //! database (notify(3), `<notify_keys.h>`), so a console-user change is seen at once rather
-    //! than at the next poll. The poll stays as the fallback. Not exercised on Linux CI: compiled
-    //! for the Apple targets only.
-
-    use std::os::fd::{FromRawFd, OwnedFd};
-
-    use tokio::io::unix::AsyncFd;
-    use tokio::io::Interest;
-
-    extern "C" {
-        fn notify_register_file_descriptor(
-            name: *const libc::c_char,
-            notify_fd: *mut libc::c_int,
-            flags: libc::c_int,
-            out_token: *mut libc::c_int,
-        ) -> u32;
-    }
-
-    pub struct UtmpxNotifications {
-        fd: AsyncFd<OwnedFd>,
-    }
-
-    impl UtmpxNotifications {
-        pub fn register() -> Option<UtmpxNotifications> {
-            let mut fd: libc::c_int = -1;
-            let mut token: libc::c_int = 0;
-            // SAFETY: a NUL-terminated name and two out-pointers to live integers.
-            let status = unsafe {
-                notify_register_file_descriptor(
-                    c"com.apple.system.utmpx".as_ptr(),
-                    &mut fd,
-                    0,
-                    &mut token,
-                )
-            };
-            if status != 0 || fd < 0 {
-                return None;
-            }
-            // SAFETY: notify(3) handed us this descriptor; we own it from here on.
-            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-            // SAFETY: fcntl on a descriptor we own.
-            unsafe {
-                let flags = libc::fcntl(fd, libc::F_GETFL);
-                libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-            }
-            // SAFETY: `owned` is an open descriptor that the AsyncFd owns (and closes) for its
-            // whole life; OwnedFd always returns that same descriptor.
-            unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE) }
-                .ok()
-                .map(|fd| UtmpxNotifications { fd })
-        }
-    }
-
-    impl super::Signal for UtmpxNotifications {
-        async fn recv(&mut self) -> Option<()> {
-            loop {
-                let mut guard = self.fd.readable().await.ok()?;
-                // Each notification writes the 4-byte token; drain whatever is there.
-                let mut buf = [0u8; 64];
-                use std::os::fd::AsRawFd;
-                // SAFETY: reading into a local buffer from a descriptor we own.
-                let n = unsafe {
-                    libc::read(
-                        self.fd.get_ref().as_raw_fd(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                    )
-                };
-                if n > 0 {
-                    return Some(());
-                }
-                guard.clear_ready();
-                if n == 0 {
-                    return None;
-                }
-            }
-        }
     }
 }
 

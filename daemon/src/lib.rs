@@ -51,6 +51,7 @@ pub mod runner;
 pub mod secret;
 pub mod state;
 pub mod status;
+mod sys;
+pub mod text;
 pub mod tools;
-pub mod usage;
 pub mod validate;

@@ -40,7 +40,7 @@ fn detail(e: &plist::Error) -> String {
     {
         return "it is empty or ends too soon".to_owned();
     }
-    crate::tools::printable(&e.to_string(), DETAIL_CHARS)
+    crate::text::printable(&e.to_string(), DETAIL_CHARS)
 }
 
 /// Any property list format (XML, binary, ASCII), checked for dates that cannot be formatted.

@@ -300,7 +300,9 @@ fn play(
             }
             FaultKind::HangWithChild => {
                 // SAFETY: the simulator is single-threaded here; the child only sleeps.
-                match unsafe { nix::unistd::fork() } {
+                #[allow(unsafe_code)]
+                let forked = unsafe { nix::unistd::fork() };
+                match forked {
                     Ok(nix::unistd::ForkResult::Child) => faults::sleep_forever(),
                     Ok(nix::unistd::ForkResult::Parent { child }) => {
                         entry.child_pid = Some(child.as_raw());

@@ -3,6 +3,9 @@
 //! it, building the stdin plist, and a round trip through a child's stdin and secret output.
 //! (A key copied into an ordinary `Vec` or `String` and dropped would be found here.)
 
+// An allocator is `unsafe` by its nature; the crate denies `unsafe_code` everywhere else.
+#![allow(unsafe_code)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 

@@ -8,7 +8,9 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Output, Runner};
 
-use super::{excerpt, query, text, xml_plist_start, ParseError, ProbeError};
+use crate::text::excerpt;
+
+use super::{query, text, xml_plist_start, ParseError, ProbeError};
 
 /// The PRK's crypto user has this fixed UUID (PLATFORM.md; corpus osquery-5236 sample).
 pub const PRK_UUID: &str = "EBC6C064-0000-11AA-AA11-00306543ECAC";

@@ -18,7 +18,9 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Output, Runner};
 
-use super::{excerpt, query, text, xml_plist_start, ParseError, ProbeError};
+use crate::text::excerpt;
+
+use super::{query, text, xml_plist_start, ParseError, ProbeError};
 
 /// One local user record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -353,7 +355,7 @@ fn user_record(dict: &plist::Dictionary) -> Result<UserRecord, SkippedRecord> {
 
 /// How a value from a record is quoted in a reason.
 fn shown(value: &str) -> String {
-    super::printable(value, SHOWN_VALUE_CHARS)
+    crate::text::printable(value, SHOWN_VALUE_CHARS)
 }
 
 /// Longest a record's name or value is quoted in a skipped record's reason.

@@ -13,7 +13,9 @@ use crate::paths::Tool;
 use crate::runner::{Call, Exit, Output, Runner, SecretOutput};
 use crate::secret::Secret;
 
-use super::{excerpt, query, text, ParseError, ProbeError};
+use crate::text::excerpt;
+
+use super::{query, text, ParseError, ProbeError};
 
 /// What `fdesetup status` says.
 #[derive(Debug, Clone, PartialEq)]

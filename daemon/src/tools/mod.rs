@@ -18,9 +18,7 @@ pub mod sysadminctl;
 pub mod sysctl;
 
 use crate::runner::{Call, Exit, Output, RunError, Runner};
-
-/// How long an excerpt of unrecognised output may be, in characters.
-pub const EXCERPT_CHARS: usize = 160;
+use crate::text::excerpt;
 
 /// Why a parser could not turn an output into a value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -142,44 +140,6 @@ pub async fn query<R: Runner, T>(
     parse(&out).map_err(|e| ProbeError::parse(call, e))
 }
 
-/// A short, single-line, printable excerpt of tool output for an error message: invalid UTF-8
-/// replaced, control characters escaped, newlines shown as `⏎`, cut at `EXCERPT_CHARS`
-/// characters of what is shown (an escape counts for its length: found by `make fuzz`, issue 6).
-pub fn excerpt(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim();
-    if text.is_empty() {
-        return "(no output)".to_owned();
-    }
-    printable(text, EXCERPT_CHARS)
-}
-
-/// `text` on one printable line (as `excerpt` shows it), cut with `…` after `max` characters.
-pub fn printable(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    let mut shown = 0;
-    for c in text.chars() {
-        let escaped = c.is_control() && c != '\n' && c != '\t';
-        let len = if escaped {
-            c.escape_default().count()
-        } else {
-            1
-        };
-        if shown + len > max {
-            out.push('…');
-            break;
-        }
-        shown += len;
-        match c {
-            '\n' => out.push('⏎'),
-            '\t' => out.push(' '),
-            c if escaped => out.extend(c.escape_default()),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The text of a stream with invalid UTF-8 replaced (parsers match on ASCII wording).
 pub fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(bytes)
@@ -272,29 +232,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_excerpt_is_one_printable_line_of_bounded_length() {
-        let e = excerpt(b"line one\nline\ttwo\x07\xff");
-        assert_eq!(e, "line one⏎line two\\u{7}\u{fffd}");
-        let long = "x".repeat(1000);
-        assert_eq!(excerpt(long.as_bytes()).chars().count(), EXCERPT_CHARS + 1);
-        assert_eq!(excerpt(b"  \n"), "(no output)");
-    }
-
-    /// Escapes are longer than the character they show; the cut counts what is shown, so an
-    /// output of control characters cannot make an excerpt six times as long (issue 6).
-    #[test]
-    fn fuzz_found_an_excerpt_of_control_characters_longer_than_the_limit() {
-        let bells = vec![0x07u8; 1000];
-        let e = excerpt(&bells);
-        assert!(
-            e.chars().count() <= EXCERPT_CHARS + 1,
-            "{} characters",
-            e.chars().count()
-        );
-        assert!(e.starts_with("\\u{7}") && e.ends_with('…'));
-    }
-
-    #[test]
     fn a_reported_line_is_one_printable_line_of_bounded_length() {
         let out = Output {
             exit: Exit::Code(1),
@@ -307,7 +244,7 @@ mod tests {
             panic!("not reported")
         };
         assert!(message.starts_with("Error: yyy"));
-        assert!(message.chars().count() <= EXCERPT_CHARS + 1);
+        assert!(message.chars().count() <= crate::text::EXCERPT_CHARS + 1);
         assert!(!message.chars().any(char::is_control), "{message:?}");
     }
 

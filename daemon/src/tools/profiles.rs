@@ -8,7 +8,9 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Exit, Output, Runner};
 
-use super::{excerpt, query, text, xml_plist_start, ParseError, ProbeError};
+use crate::text::excerpt;
+
+use super::{query, text, xml_plist_start, ParseError, ProbeError};
 
 /// The payload type of the FileVault recovery key escrow payload.
 pub const ESCROW_PAYLOAD_TYPE: &str = "com.apple.security.FDERecoveryKeyEscrow";

@@ -15,7 +15,9 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Exit, Output, Runner};
 
-use super::{excerpt, query, text, xml_plist_start, ParseError, ProbeError};
+use crate::text::excerpt;
+
+use super::{query, text, xml_plist_start, ParseError, ProbeError};
 
 pub const LOGIN_RIGHT: &str = "system.login.console";
 /// Escrow Buddy's mechanism, as its installer adds it before `loginwindow:done`
