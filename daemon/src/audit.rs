@@ -71,6 +71,8 @@ pub enum What {
     ValidationRefused,
     RotateWithKeyStarted,
     RotatedWithKey,
+    /// `rotate --current-key` refused, with the rule that refused (as `ValidationRefused`).
+    RotateWithKeyRefused,
     /// The first line after a rotation of the file: the tally of the lines it replaced.
     Carried,
 }
@@ -92,16 +94,56 @@ impl What {
             What::ValidationRefused => "ValidationRefused",
             What::RotateWithKeyStarted => "RotateWithKeyStarted",
             What::RotatedWithKey => "RotatedWithKey",
+            What::RotateWithKeyRefused => "RotateWithKeyRefused",
             What::Carried => "Carried",
         }
     }
 }
 
-/// The `Result` of a `Validated` event whose key unlocks the Mac; any other result of a
-/// `Validated` event is a failure for `ValidationFailureCap`.
-pub const RESULT_VALID: &str = "Valid";
-/// The start of the `Result` of a `RotatedWithKey` whose credential was refused (a failure).
-pub const RESULT_ROTATE_FAILED: &str = "Failed";
+/// How one attempt with a key ended: the `Result` of a `Validated` (`validaterecovery`) or
+/// `RotatedWithKey` (`changerecovery` with the current key) event. The caps count every attempt,
+/// and every answer but a key that unlocks the Mac or was accepted to make a new one as a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// The key unlocks this Mac.
+    Valid,
+    /// It does not.
+    Invalid,
+    /// It was accepted, and a new key was staged for escrow.
+    Staged,
+    /// It was accepted, but no new escrow file appeared.
+    NotStaged,
+    /// No answer, or the key refused: the fixed code of `fdesetup::SecretCommandError`.
+    Error(&'static str),
+}
+
+impl Answer {
+    /// The `Result` written to the trail.
+    pub fn result(self) -> &'static str {
+        match self {
+            Answer::Valid => "Valid",
+            Answer::Invalid => "Invalid",
+            Answer::Staged => "Staged",
+            Answer::NotStaged => "NotStaged",
+            Answer::Error(code) => code,
+        }
+    }
+
+    /// Whether the attempt recorded in `e` (a `Validated` or `RotatedWithKey` event) failed, for
+    /// `ValidationFailureCap`. Anything but a known success is a failure: a line the trail cannot
+    /// vouch for must not refund an attempt.
+    fn failed_in(e: &Event) -> bool {
+        let succeeded = [Answer::Valid, Answer::Staged, Answer::NotStaged]
+            .iter()
+            .any(|a| e.result == a.result());
+        // Trails written before issue 13 recorded a `RotatedWithKey` as a sentence; its failures
+        // started with `Failed`.
+        let legacy_success = e.what == What::RotatedWithKey
+            && (e.result.starts_with("a new key was made")
+                || e.result.starts_with("fdesetup reported success"));
+        !(succeeded || legacy_success)
+    }
+}
 
 /// One line of the trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -465,7 +507,7 @@ impl Tally {
                     self.validations = self.validations.saturating_add(1);
                     self.recent.push(e.at);
                 }
-                if e.result.starts_with(RESULT_ROTATE_FAILED) {
+                if Answer::failed_in(e) {
                     self.failures = self.failures.saturating_add(1);
                 }
             }
@@ -475,7 +517,7 @@ impl Tally {
                     self.validations = self.validations.saturating_add(1);
                     self.recent.push(e.at);
                 }
-                if e.result != RESULT_VALID {
+                if Answer::failed_in(e) {
                     self.failures = self.failures.saturating_add(1);
                 }
             }
@@ -488,7 +530,8 @@ impl Tally {
             | What::ForeignFlagReported
             | What::KeyChanged
             | What::KeyVanished
-            | What::ValidationRefused => {}
+            | What::ValidationRefused
+            | What::RotateWithKeyRefused => {}
         }
     }
 
@@ -734,106 +777,6 @@ fn min_time(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
         (x, None) => x,
         (None, y) => y,
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// keywarden audit
-// ---------------------------------------------------------------------------------------------
-
-/// The readable table of `keywarden audit`: time (UTC), what, result, console user, caller,
-/// detail; `-` for an empty field.
-pub fn table(events: &[Event]) -> String {
-    let header = [
-        "TIME (UTC)",
-        "WHAT",
-        "RESULT",
-        "CONSOLE USER",
-        "CALLER",
-        "DETAIL",
-    ];
-    let rows: Vec<[String; 6]> = events
-        .iter()
-        .map(|e| {
-            [
-                clock::ea_format(e.at),
-                e.what.name().to_owned(),
-                text::terminal(&e.result),
-                e.console_user
-                    .as_deref()
-                    .map_or("-".to_owned(), text::terminal),
-                text::terminal(&e.caller),
-                e.detail.as_deref().map_or("-".to_owned(), text::terminal),
-            ]
-        })
-        .collect();
-    let mut widths = header.map(|h| h.chars().count());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row.iter()) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut push_row = |cells: [&str; 6]| {
-        let mut line = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i == cells.len() - 1 {
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                let pad = widths[i] - cell.chars().count() + 2;
-                line.extend(std::iter::repeat_n(' ', pad));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    };
-    push_row(header);
-    for row in &rows {
-        push_row([
-            row[0].as_str(),
-            row[1].as_str(),
-            row[2].as_str(),
-            row[3].as_str(),
-            row[4].as_str(),
-            row[5].as_str(),
-        ]);
-    }
-    out
-}
-
-/// `keywarden audit [--json]`: the table, or one JSON object per line; unreadable lines are
-/// reported on stderr. Exit 0, or 2 when the trail cannot be read.
-pub fn main(root: &Root, owners: Owners, json: bool) -> i32 {
-    let trail = match read_all(root, owners) {
-        Ok(t) => t,
-        Err(e) => {
-            errln!("keywarden: {e}");
-            return 2;
-        }
-    };
-    for s in &trail.skipped {
-        errln!(
-            "keywarden: warning: {} line {} skipped: {}",
-            paths::AUDIT,
-            s.line,
-            s.why
-        );
-    }
-    // Errors writing to stdout (a closed pipe: `keywarden audit | head`) end the output quietly.
-    let mut out = io::stdout().lock();
-    if json {
-        for e in &trail.events {
-            if out.write_all(&e.to_line()).is_err() {
-                break;
-            }
-        }
-    } else if trail.events.is_empty() {
-        errln!("keywarden: no audit events yet ({})", paths::AUDIT);
-    } else {
-        let _ = out.write_all(table(&trail.events).as_bytes());
-    }
-    let _ = out.flush();
-    0
 }
 
 #[cfg(test)]
@@ -1232,7 +1175,7 @@ mod tests {
                 .detail("bell\x07")
             },
         ];
-        let text = table(&events);
+        let text = crate::report::audit_table(&events);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(lines[0].starts_with("TIME (UTC)           WHAT"), "{text}");

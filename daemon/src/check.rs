@@ -1,13 +1,18 @@
-//! One check: take the writer lock, load state and the previous status, observe, decide, save the
-//! state, publish the status. Used by `keywarden check` and, once per cycle, by the daemon.
+//! One check, the whole cycle, in one place: take the writer lock, replay the outbox a killed
+//! check left, observe, decide, save the state, act, fold what the effects came to into the
+//! state, save it, publish the status; then, outside the lock, run `RotationCommand` when the
+//! check asked for it, record its outcome and publish again. Used by the daemon once per cycle
+//! and by `keywarden check`, `rotate` and `validate`.
 //!
-//! The state is saved before the status is published (and, once Keywarden acts, before it acts):
-//! a kill at any moment leaves the previous complete files or the new complete files.
+//! The state is saved before the status is published and before anything is acted on: a kill at
+//! any moment leaves the previous complete files or the new complete files, and an effect decided
+//! but not done waits in the outbox for the next check.
 
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+use crate::act;
 use crate::clock::Clock;
 use crate::config;
 use crate::decide::{self, Inputs};
@@ -56,8 +61,53 @@ pub struct Env<'a, R: Runner, C: Clock> {
     pub log_problem: Option<String>,
 }
 
-/// Run one check and publish its status.
-pub async fn run<R: Runner, C: Clock>(
+/// Run one check and publish its status; when it asks for `RotationCommand`, run the command
+/// (outside the writer lock: it may take long), record what it came to, and check again so the
+/// published status says so.
+pub(crate) async fn run<R: Runner, C: Clock>(
+    env: &Env<'_, R, C>,
+    cfg: &config::Loaded,
+) -> Result<Outcome, CheckError> {
+    let outcome = cycle(env, cfg).await?;
+    if !outcome.run_command {
+        return Ok(outcome);
+    }
+    let Some(argv) = &cfg.config.rotation_command else {
+        return Ok(outcome);
+    };
+    let failure = act::run_rotation_command(env.runner, env.root, env.owners, argv).await;
+    if let Err(e) = record_command(env, failure).await {
+        tracing::error!(event = "rotation_command_not_recorded", error = %e);
+    }
+    cycle(env, cfg).await
+}
+
+/// After `RotationCommand` ran: fold its outcome into the state and record it in the audit
+/// trail, under the writer lock.
+async fn record_command<R: Runner, C: Clock>(
+    env: &Env<'_, R, C>,
+    failure: Option<String>,
+) -> Result<(), String> {
+    let _lock = lock::acquire(env.root, env.owners, env.lock_wait)
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = env.clock.now();
+    let loaded = state::load(env.root, env.owners, now).state;
+    let console = loaded.logins.console_now.clone();
+    let next = decide::after_command(&loaded, now, failure.clone());
+    act::record_command_outcome(
+        env.root,
+        env.owners,
+        now,
+        console.as_deref(),
+        failure.as_deref(),
+    );
+    state::save(env.root, env.owners, &next).map_err(|e| e.to_string())
+}
+
+/// One locked cycle: sweep, load the state, replay its outbox, observe, decide, save, act, fold,
+/// save, publish.
+async fn cycle<R: Runner, C: Clock>(
     env: &Env<'_, R, C>,
     cfg: &config::Loaded,
 ) -> Result<Outcome, CheckError> {
@@ -77,14 +127,23 @@ pub async fn run<R: Runner, C: Clock>(
     let mut run_command = false;
     // Effects a killed check decided but did not finish: done now, once.
     if !current.outbox.is_empty() {
-        let outbox = current.outbox.clone();
-        tracing::info!(event = "outbox_replayed", effects = outbox.len());
-        let console = current.console_now.clone();
-        let acted =
-            crate::act::act(env, now, console.as_deref(), &mut current, &outbox, true).await;
-        run_command |= acted.run_command;
+        tracing::info!(
+            event = "outbox_replayed",
+            effects = current.outbox.pending.len()
+        );
+        let acted = act::act(
+            env.runner,
+            env.root,
+            env.owners,
+            now,
+            current.logins.console_now.as_deref(),
+            &current.outbox.pending,
+            true,
+        )
+        .await;
+        run_command |= acted.command_due();
         replay_errors = acted.errors;
-        current.outbox.clear();
+        current = decide::after_acting(&current, now, &acted.done);
         if let Err(e) = state::save(env.root, env.owners, &current) {
             replay_errors.push(format!("state not saved after replaying its outbox: {e}"));
         }
@@ -107,36 +166,24 @@ pub async fn run<R: Runner, C: Clock>(
     if env.next_check_at.is_some() {
         next_state.next_check_at = env.next_check_at;
     }
-    next_state.enqueue(decision.effects);
-    // A flag about to be set is Keywarden's from now on (the uninstaller and the reset guard rely
-    // on `FlagSetAt`): recorded with the outbox, before the write, so a kill in between cannot
-    // leave Keywarden's flag looking like someone else's.
-    if next_state
-        .outbox
-        .iter()
-        .any(|p| p.effect == crate::rotation::Effect::SetFlag)
-    {
-        next_state.flag_set_at.get_or_insert(now);
-    }
     // Crash-only: the new state, with its outbox, is saved before anything is done about it.
     let saved = save_state(env, &next_state, &mut status);
     if saved && !next_state.outbox.is_empty() {
-        let console = next_state.console_now.clone();
-        let outbox = next_state.outbox.clone();
-        let acted = crate::act::act(
-            env,
+        let acted = act::act(
+            env.runner,
+            env.root,
+            env.owners,
             now,
-            console.as_deref(),
-            &mut next_state,
-            &outbox,
+            next_state.logins.console_now.as_deref(),
+            &next_state.outbox.pending,
             false,
         )
         .await;
-        run_command |= acted.run_command;
+        run_command |= acted.command_due();
         status.daemon.errors.extend(acted.errors);
-        next_state.outbox.clear();
+        next_state = decide::after_acting(&next_state, now, &acted.done);
         save_state(env, &next_state, &mut status);
-        status.rotation = crate::decide::rotation_section(&next_state, now);
+        status.rotation = decide::rotation_section(&next_state, now);
     }
     status.daemon.check_duration_ms = started.elapsed().as_millis() as u64;
     status.daemon.resident_memory_bytes = usage::resident_memory_bytes();
@@ -151,7 +198,7 @@ pub async fn run<R: Runner, C: Clock>(
         event = "check_finished",
         healthy = status.healthy,
         problems = %status.problems.iter().map(|p| p.code()).collect::<Vec<_>>().join(","),
-        summary = %crate::report::one_line(&status),
+        summary = %status.one_line(),
         errors = status.daemon.errors.len(),
         ms = status.daemon.check_duration_ms,
     );

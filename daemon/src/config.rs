@@ -17,6 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::files::{self, Owners, Trust};
+use crate::logging::LogLevel;
 use crate::paths::{self, Root};
 
 /// Largest preference file read.
@@ -76,25 +77,6 @@ pub const KEYS: &[KeySpec] = &[
 
 pub fn key_spec(name: &str) -> Option<&'static KeySpec> {
     KEYS.iter().find(|k| k.name == name)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    Error,
-    Warn,
-    Info,
-    Debug,
-}
-
-impl LogLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Error => "error",
-            LogLevel::Warn => "warn",
-            LogLevel::Info => "info",
-            LogLevel::Debug => "debug",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

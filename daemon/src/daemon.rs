@@ -328,71 +328,8 @@ impl World for MacWorld {
             next_check_at: Some(next_check_at),
             log_problem: self.logging.file_error(),
         };
-        crate::act::check_and_follow_up(&env, cfg).await
+        crate::check::run(&env, cfg).await
     }
-}
-
-/// `keywarden run`: install logging and signal handlers, then run the loop until SIGTERM (or
-/// SIGINT in a terminal). Returns the exit code.
-pub fn main(root: Root, owners: Owners) -> i32 {
-    crate::cli::disable_core_dumps();
-    crate::audit::set_caller("daemon");
-    let initial = config::load(&root, owners);
-    let logging = crate::logging::init(
-        crate::logging::Mode::Daemon,
-        &root,
-        initial.config.log_level,
-    );
-    let rt = match crate::cli::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            errln!("keywarden: {e}");
-            return 2;
-        }
-    };
-    rt.block_on(async {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (hup, term, int) = match (
-            signal(SignalKind::hangup()),
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(h), Ok(t), Ok(i)) => (h, t, i),
-            _ => {
-                errln!("keywarden: cannot install signal handlers");
-                return 2;
-            }
-        };
-        tracing::info!(event = "daemon_started", version = crate::check::VERSION, root = %root.dir().display());
-        let mut world = MacWorld {
-            root,
-            owners,
-            clock: crate::clock::SystemClock,
-            logging,
-        };
-        #[cfg(target_os = "macos")]
-        let console = crate::sys::utmpx::UtmpxNotifications::register();
-        #[cfg(not(target_os = "macos"))]
-        let console: Option<Never> = None;
-        let mut jitter = random_unit;
-        let shutdown = async move {
-            let (mut term, mut int) = (term, int);
-            tokio::select! {
-                _ = term.recv() => tracing::info!(event = "signal", signal = "SIGTERM"),
-                _ = int.recv() => tracing::info!(event = "signal", signal = "SIGINT"),
-            }
-        };
-        let checks = run(
-            &mut world,
-            &crate::clock::SystemClock,
-            Wakeups { hangup: hup, console },
-            &mut jitter,
-            shutdown,
-        )
-        .await;
-        tracing::info!(event = "daemon_stopped", checks);
-        0
-    })
 }
 
 /// Production randomness for the jitter.

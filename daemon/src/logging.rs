@@ -25,9 +25,28 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{reload, Registry};
 
-use crate::config::LogLevel;
 use crate::files::{self, Owners};
 use crate::paths::{self, Root};
+
+/// How much is logged (`LogLevel` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+        }
+    }
+}
 
 /// Rotate when the log would pass this size.
 pub const MAX_LOG_BYTES: u64 = 5 * 1024 * 1024;
@@ -38,20 +57,23 @@ pub const KEEP_ROTATED: usize = 3;
 pub fn area(target: &str) -> &'static str {
     let rest = target.strip_prefix("keywarden::").unwrap_or(target);
     match rest.split("::").next().unwrap_or("") {
-        "daemon" => "daemon",
+        "daemon" | "app" => "daemon",
         "check" | "observe" | "decide" => "check",
         "runner" => "runner",
         "tools" => "tools",
         "config" => "config",
         "state" | "files" | "lock" | "status" => "state",
-        "act" | "rotation" | "validate" | "audit" | "failed_keys" => "keys",
+        "act" | "attempt" | "guards" | "rotate" | "rotation" | "validate" | "audit"
+        | "failed_keys" => "keys",
         _ => "general",
     }
 }
 
-/// The os_log categories, one per area.
-pub const AREAS: [&str; 7] = [
-    "daemon", "check", "runner", "tools", "config", "state", "general",
+/// The os_log categories, one per area. (Before issue 13 `keys` was missing here, so events of
+/// the key operations never reached os_log.)
+#[cfg(any(test, all(target_os = "macos", feature = "oslog")))]
+const AREAS: [&str; 8] = [
+    "daemon", "check", "runner", "tools", "config", "state", "keys", "general",
 ];
 
 /// A size-rotated, append-only log file that never follows a symlink.
@@ -375,10 +397,44 @@ mod tests {
         assert_eq!(area("keywarden::decide"), "check");
         assert_eq!(area("keywarden::daemon"), "daemon");
         assert_eq!(area("other_crate"), "general");
-        for a in [
-            "daemon", "check", "runner", "tools", "config", "state", "general",
+        assert_eq!(area("keywarden::validate"), "keys");
+        // Every module's area is an os_log category: none is dropped on macOS.
+        for m in [
+            "app",
+            "act",
+            "attempt",
+            "audit",
+            "check",
+            "clock",
+            "config",
+            "daemon",
+            "decide",
+            "doctor",
+            "failed_keys",
+            "files",
+            "guards",
+            "lock",
+            "logging",
+            "observe",
+            "paths",
+            "plistio",
+            "report",
+            "rotate",
+            "rotation",
+            "runner",
+            "secret",
+            "state",
+            "status",
+            "sys",
+            "text",
+            "tools",
+            "validate",
         ] {
-            assert!(AREAS.contains(&a));
+            let a = area(&format!("keywarden::{m}"));
+            assert!(
+                AREAS.contains(&a),
+                "{m} logs to {a}, which is no os_log category"
+            );
         }
     }
 

@@ -220,7 +220,7 @@ pub async fn observe<R: Runner>(
     let escrow_file = escrow_file_facts(root, owners);
     let console = console_owner(root);
     let mut candidates: Vec<String> = vec![paths::DEFERRAL_OUTPUT_DEFAULT.to_owned()];
-    if let Some(p) = &state.deferral_output_path {
+    if let Some(p) = &state.keys.deferral_output_path {
         candidates.push(p.clone());
     }
     if let Some(Ok(DeferralInfo {
@@ -295,7 +295,7 @@ fn read_escrow_location(root: &Root, owners: Owners) -> Probe<Option<String>> {
 
 /// Modification time and hash of the escrow file; read as bytes, never as text lines
 /// (corpus/FILEVAULTPRK.md: Fleet's line-based reader dropped bytes).
-fn escrow_file_facts(root: &Root, owners: Owners) -> Probe<Option<FileFacts>> {
+pub(crate) fn escrow_file_facts(root: &Root, owners: Owners) -> Probe<Option<FileFacts>> {
     let path = root.resolve(paths::FILEVAULT_PRK);
     let meta = match files::lstat(&path) {
         Ok(Some(m)) => m,

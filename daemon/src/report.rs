@@ -1,5 +1,6 @@
 //! Views of the status for people and inventory: the readable table of `keywarden status`, its
-//! JSON form, and the `<result>` of `keywarden ea KEY.PATH` for Jamf extension attributes.
+//! JSON form, the `<result>` of `keywarden ea KEY.PATH` for Jamf extension attributes, and the
+//! table of `keywarden audit`.
 //!
 //! Pure functions of the status (and of `now` and `StaleAfterHours`); reading the file is
 //! `status`'s job. All of these work for any user: the status holds no secret.
@@ -8,8 +9,10 @@ use std::fmt::Write as _;
 
 use jiff::Timestamp;
 
+use crate::audit::Event;
 use crate::clock;
-use crate::status::{EscrowState, FileVaultState, KeyState, Problem, Status};
+use crate::status::{Problem, Status};
+use crate::text;
 
 /// One line of meaning per problem, for the table (the doctor gives the remedies).
 pub fn problem_summary(p: Problem) -> &'static str {
@@ -169,10 +172,10 @@ pub fn table(s: &Status, now: Timestamp, stale_after_hours: u32) -> String {
     let r = &s.rotation;
     let _ = write!(o, "Rotation:       {:?}", r.state);
     if let Some(reason) = &r.reason {
-        let _ = write!(o, " ({reason})");
+        let _ = write!(o, " ({})", reason.as_str());
     }
     if let Some(m) = &r.method {
-        let _ = write!(o, " via {m}");
+        let _ = write!(o, " via {}", m.as_str());
     }
     if r.attempts > 0 {
         let _ = write!(o, ", {} attempt(s)", r.attempts);
@@ -343,33 +346,65 @@ fn render(v: &plist::Value) -> String {
     }
 }
 
-/// A short word for a state, for one-line summaries in logs.
-pub fn one_line(s: &Status) -> String {
-    let fv = match s.file_vault.state {
-        FileVaultState::On => "on",
-        FileVaultState::Off => "off",
-        FileVaultState::Encrypting => "encrypting",
-        FileVaultState::Decrypting => "decrypting",
-        FileVaultState::Deferred => "deferred",
-        FileVaultState::Unknown => "unknown",
+/// The readable table of `keywarden audit`: time (UTC), what, result, console user, caller,
+/// detail; `-` for an empty field.
+pub fn audit_table(events: &[Event]) -> String {
+    let header = [
+        "TIME (UTC)",
+        "WHAT",
+        "RESULT",
+        "CONSOLE USER",
+        "CALLER",
+        "DETAIL",
+    ];
+    let rows: Vec<[String; 6]> = events
+        .iter()
+        .map(|e| {
+            [
+                clock::ea_format(e.at),
+                e.what.name().to_owned(),
+                text::terminal(&e.result),
+                e.console_user
+                    .as_deref()
+                    .map_or("-".to_owned(), text::terminal),
+                text::terminal(&e.caller),
+                e.detail.as_deref().map_or("-".to_owned(), text::terminal),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut push_row = |cells: [&str; 6]| {
+        let mut line = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i == cells.len() - 1 {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                let pad = widths[i] - cell.chars().count() + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
     };
-    let key = match s.recovery_key.state {
-        KeyState::Valid => "valid",
-        KeyState::Used => "used",
-        KeyState::Missing => "missing",
-        KeyState::NotEscrowed => "not-escrowed",
-        KeyState::Unknown => "unknown",
-    };
-    let escrow = match s.escrow.state {
-        EscrowState::Staged => "staged",
-        EscrowState::Missing => "missing",
-        EscrowState::NotConfigured => "not-configured",
-        EscrowState::Unknown => "unknown",
-    };
-    format!(
-        "filevault={fv} key={key} escrow={escrow} rotation={:?}",
-        s.rotation.state
-    )
+    push_row(header);
+    for row in &rows {
+        push_row([
+            row[0].as_str(),
+            row[1].as_str(),
+            row[2].as_str(),
+            row[3].as_str(),
+            row[4].as_str(),
+            row[5].as_str(),
+        ]);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -6,143 +6,20 @@
 //! current state and one check's `Facts`; it returns the next state and the effects to carry out
 //! (`Effect`), which `act` performs only after the new state is saved, so a kill at any moment
 //! neither loses nor duplicates a request. Every match is exhaustive (no `_` arms): a new state or
-//! event must be thought through everywhere. The safety rules of PLATFORM.md each have a guard
-//! here and a test below: never during the password reset after a recovery-key unlock, never
-//! without the escrow payload, `KeyMissing` only on two checks in a row, a failed validation only
-//! reported, never a flag cleared that Keywarden did not set.
+//! event must be thought through everywhere. Whether a request may be made at all is
+//! `guards::request_blocked` (never during the password reset after a recovery-key unlock, never
+//! without the escrow payload, a report-only reason never); the machine's own rules are tested
+//! below: `KeyMissing` only on two checks in a row, never a flag cleared that Keywarden did not
+//! set. The persisted state (`state::Rotation`) is the model's; this is how it moves.
 
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use serde::{Deserialize, Serialize};
 
 use crate::config::RotationMethod;
-
-/// Why a key should be replaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Reason {
-    /// The key unlocked the Mac (request).
-    KeyUsed,
-    /// The MDM holds no valid copy: the escrow file is missing or older than the payload (request).
-    NotEscrowed,
-    /// An admin asked: `keywarden rotate --request` or a new `RotationRequestID` (request).
-    AdminRequest,
-    /// The key is older than `MaxKeyAgeDays` (request; off unless set).
-    MaxAgeReached,
-    /// FileVault is on and there is no key, two checks in a row (report only).
-    KeyMissing,
-    /// A supplied key did not validate (report only: never rotates by itself).
-    ValidationFailed,
-}
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::KeyUsed => "KeyUsed",
-            Reason::NotEscrowed => "NotEscrowed",
-            Reason::AdminRequest => "AdminRequest",
-            Reason::MaxAgeReached => "MaxAgeReached",
-            Reason::KeyMissing => "KeyMissing",
-            Reason::ValidationFailed => "ValidationFailed",
-        }
-    }
-
-    /// Whether this reason asks for a rotation, or only reports.
-    pub fn requests(self) -> bool {
-        match self {
-            Reason::KeyUsed
-            | Reason::NotEscrowed
-            | Reason::AdminRequest
-            | Reason::MaxAgeReached => true,
-            Reason::KeyMissing | Reason::ValidationFailed => false,
-        }
-    }
-}
-
-/// The escrow file's identity, to recognise a new one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct EscrowMark {
-    #[serde(with = "crate::clock::plist_date")]
-    pub modified_at: Timestamp,
-    #[serde(rename = "SHA256")]
-    pub sha256: String,
-}
-
-/// The persisted rotation state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(tag = "State")]
-pub enum Rotation {
-    #[default]
-    Idle,
-    Pending {
-        #[serde(rename = "Reason")]
-        reason: Reason,
-        #[serde(rename = "Since", with = "crate::clock::plist_date")]
-        since: Timestamp,
-        /// Why it is not requested yet (report mode, password reset, no payload, no method).
-        #[serde(rename = "Waiting", default, skip_serializing_if = "Option::is_none")]
-        waiting: Option<String>,
-    },
-    Requested {
-        #[serde(rename = "Reason")]
-        reason: Reason,
-        #[serde(rename = "Since", with = "crate::clock::plist_date")]
-        since: Timestamp,
-        #[serde(rename = "Method")]
-        method: RotationMethod,
-        /// When this attempt was made.
-        #[serde(rename = "At", with = "crate::clock::plist_date")]
-        at: Timestamp,
-        /// When the first attempt of this rotation was made (for RotationOverdue).
-        #[serde(rename = "FirstAt", with = "crate::clock::plist_date")]
-        first_at: Timestamp,
-        /// Failed attempts so far.
-        #[serde(rename = "Attempts", default)]
-        attempts: u32,
-        /// The escrow file when the request was made: a different one confirms.
-        #[serde(
-            rename = "EscrowBefore",
-            default,
-            skip_serializing_if = "Option::is_none"
-        )]
-        escrow_before: Option<EscrowMark>,
-        #[serde(rename = "LastError", default, skip_serializing_if = "Option::is_none")]
-        last_error: Option<String>,
-        /// The login count when this attempt was made: a higher count is a login after it
-        /// (counted, not compared by time: a login and a request can share a second).
-        #[serde(rename = "LoginsBefore", default)]
-        logins_before: u64,
-    },
-    Confirmed {
-        #[serde(rename = "Reason")]
-        reason: Reason,
-        #[serde(rename = "At", with = "crate::clock::plist_date")]
-        at: Timestamp,
-    },
-    Failed {
-        #[serde(rename = "Reason")]
-        reason: Reason,
-        #[serde(rename = "Since", with = "crate::clock::plist_date")]
-        since: Timestamp,
-        #[serde(rename = "Method")]
-        method: RotationMethod,
-        #[serde(rename = "FirstAt", with = "crate::clock::plist_date")]
-        first_at: Timestamp,
-        #[serde(rename = "Attempts")]
-        attempts: u32,
-        #[serde(rename = "LastError")]
-        last_error: String,
-        #[serde(rename = "RetryAt", with = "crate::clock::plist_date")]
-        retry_at: Timestamp,
-        #[serde(
-            rename = "EscrowBefore",
-            default,
-            skip_serializing_if = "Option::is_none"
-        )]
-        escrow_before: Option<EscrowMark>,
-    },
-}
+use crate::guards;
+use crate::state::{Effect, EscrowMark, Rotation};
+use crate::status::Reason;
 
 /// How long a confirmation stays visible before the state returns to Idle.
 pub const CONFIRMED_HOLD: Duration = Duration::from_secs(24 * 3600);
@@ -212,18 +89,20 @@ pub struct Facts {
     pub login_user_smart_card: bool,
 }
 
-/// An effect for `act`, carried out after the new state is saved. Effects wait in the state's
-/// outbox (`state::Pending`) until done, so a kill between saving and acting loses none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Effect {
-    /// `defaults write ... GenerateNewKey -bool true`, then read it back.
-    SetFlag,
-    /// `defaults delete ... GenerateNewKey` (only a flag Keywarden set), then read it back.
-    WithdrawFlag,
-    /// Run `RotationCommand` (as root, no shell).
-    RunCommand,
-    /// Append to the audit trail: what, result, detail.
-    Audit(crate::audit::What, String),
+/// What became of one effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Done {
+    /// `GenerateNewKey` was written and reads back true.
+    FlagSet,
+    /// It could not be set (why): the attempt fails (recorded in the audit trail).
+    FlagNotSet(String),
+    /// Keywarden's flag was removed and reads back absent or false.
+    FlagWithdrawn,
+    /// It could not be removed (why): still Keywarden's; the next check tries again.
+    FlagNotWithdrawn(String),
+    /// `RotationCommand` is due: `check` runs it once the writer lock is released (it may take
+    /// long), and `decide::after_command` folds in what it came to.
+    CommandDue,
 }
 
 /// The outcome of one step.
@@ -233,29 +112,6 @@ pub struct Step {
     pub effects: Vec<Effect>,
     /// The user logs in with a smart card and Escrow Buddy cannot rotate for them.
     pub needs_password_login: bool,
-}
-
-impl Rotation {
-    pub fn name(&self) -> crate::status::RotationStateName {
-        use crate::status::RotationStateName as N;
-        match self {
-            Rotation::Idle => N::Idle,
-            Rotation::Pending { .. } => N::Pending,
-            Rotation::Requested { .. } => N::Requested,
-            Rotation::Confirmed { .. } => N::Confirmed,
-            Rotation::Failed { .. } => N::Failed,
-        }
-    }
-
-    /// When the first attempt of an unfinished rotation was made (for RotationOverdue).
-    pub fn first_requested_at(&self) -> Option<Timestamp> {
-        match self {
-            Rotation::Requested { first_at, .. } | Rotation::Failed { first_at, .. } => {
-                Some(*first_at)
-            }
-            Rotation::Idle | Rotation::Pending { .. } | Rotation::Confirmed { .. } => None,
-        }
-    }
 }
 
 fn audit(what: crate::audit::What, result: impl Into<String>) -> Effect {
@@ -275,31 +131,14 @@ fn new_escrow_file(f: &Facts, before: &Option<EscrowMark>, at: Timestamp) -> Opt
     }
 }
 
-/// Why a request may not be made now, if it may not.
+/// Why a request may not be made now, if it may not (`guards`).
 fn blocked(f: &Facts, reason: Reason) -> Option<String> {
-    if !reason.requests() {
-        return Some(format!(
-            "{} is reported, never rotated for by itself",
-            reason.as_str()
-        ));
-    }
-    if f.report_only {
-        return Some("RotationMode is Report: reporting only".to_owned());
-    }
-    match f.payload_installed {
-        Some(true) => {}
-        Some(false) => {
-            return Some(
-                "no escrow payload: a new key would never reach the MDM (EscrowProfileMissing)"
-                    .to_owned(),
-            )
-        }
-        None => return Some("could not tell whether the escrow payload is installed".to_owned()),
-    }
-    if f.in_password_reset {
-        return Some("the key unlocked this boot: waiting until the user has logged in (and reset their password)".to_owned());
-    }
-    None
+    guards::request_blocked(
+        reason,
+        f.report_only,
+        f.payload_installed,
+        f.in_password_reset,
+    )
 }
 
 /// The first configured method that can be used now.

@@ -12,6 +12,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::config::RotationMethod;
 use crate::files::{self, FileError, Owners, Trust};
 use crate::paths::{self, Root};
 
@@ -322,12 +323,55 @@ pub enum RotationStateName {
     Failed,
 }
 
+/// Why a key should be replaced: `Rotation.Reason` in the status, and the reason the rotation
+/// state machine carries (persisted in the state under the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Reason {
+    /// The key unlocked the Mac (request).
+    KeyUsed,
+    /// The escrow file is missing or older than the payload: the key was never staged for this
+    /// MDM (request).
+    NotEscrowed,
+    /// An admin asked: `keywarden rotate --request` or a new `RotationRequestID` (request).
+    AdminRequest,
+    /// The key is older than `MaxKeyAgeDays` (request; off unless set).
+    MaxAgeReached,
+    /// FileVault is on and there is no key, two checks in a row (report only).
+    KeyMissing,
+    /// A supplied key did not validate (report only: never rotates by itself).
+    ValidationFailed,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::KeyUsed => "KeyUsed",
+            Reason::NotEscrowed => "NotEscrowed",
+            Reason::AdminRequest => "AdminRequest",
+            Reason::MaxAgeReached => "MaxAgeReached",
+            Reason::KeyMissing => "KeyMissing",
+            Reason::ValidationFailed => "ValidationFailed",
+        }
+    }
+
+    /// Whether this reason asks for a rotation, or only reports.
+    pub fn requests(self) -> bool {
+        match self {
+            Reason::KeyUsed
+            | Reason::NotEscrowed
+            | Reason::AdminRequest
+            | Reason::MaxAgeReached => true,
+            Reason::KeyMissing | Reason::ValidationFailed => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Rotation {
     pub state: RotationStateName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -341,7 +385,7 @@ pub struct Rotation {
     )]
     pub requested_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
+    pub method: Option<RotationMethod>,
     #[serde(default)]
     pub attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -479,6 +523,36 @@ impl Status {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Status, String> {
         crate::plistio::from_bytes(bytes).map_err(|e| e.to_string())
+    }
+
+    /// One line of short words for the states, for `keywarden check` and the log.
+    pub fn one_line(&self) -> String {
+        let s = self;
+        let fv = match s.file_vault.state {
+            FileVaultState::On => "on",
+            FileVaultState::Off => "off",
+            FileVaultState::Encrypting => "encrypting",
+            FileVaultState::Decrypting => "decrypting",
+            FileVaultState::Deferred => "deferred",
+            FileVaultState::Unknown => "unknown",
+        };
+        let key = match s.recovery_key.state {
+            KeyState::Valid => "valid",
+            KeyState::Used => "used",
+            KeyState::Missing => "missing",
+            KeyState::NotEscrowed => "not-escrowed",
+            KeyState::Unknown => "unknown",
+        };
+        let escrow = match s.escrow.state {
+            EscrowState::Staged => "staged",
+            EscrowState::Missing => "missing",
+            EscrowState::NotConfigured => "not-configured",
+            EscrowState::Unknown => "unknown",
+        };
+        format!(
+            "filevault={fv} key={key} escrow={escrow} rotation={:?}",
+            s.rotation.state
+        )
     }
 }
 

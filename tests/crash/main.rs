@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use keywarden::rotation::Rotation;
+use keywarden::state::Rotation;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use support::*;
@@ -155,7 +155,7 @@ fn sigkill_at_random_points_over_hundreds_of_rotation_cycles_loses_and_duplicate
                 state_seen = true;
                 consistent(&s.rotation).unwrap_or_else(|e| panic!("cycle {i} (seed {seed}): {e}"));
                 assert!(
-                    s.outbox.iter().all(|p| p.id < s.next_effect_id),
+                    s.outbox.pending.iter().all(|p| p.id < s.outbox.next_id),
                     "cycle {i}: an outbox id from the future"
                 );
             }

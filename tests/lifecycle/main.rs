@@ -343,10 +343,7 @@ fn a_kill_between_saving_the_request_and_setting_the_flag_loses_and_duplicates_n
         keywarden::state::parse(&std::fs::read(mac.path("/var/db/keywarden/state.plist")).unwrap())
             .unwrap();
     assert!(
-        matches!(
-            state.rotation,
-            keywarden::rotation::Rotation::Requested { .. }
-        ),
+        matches!(state.rotation, keywarden::state::Rotation::Requested { .. }),
         "saved before acting"
     );
     assert_eq!(flag(&mac), None, "the write never happened");

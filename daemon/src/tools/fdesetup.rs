@@ -87,6 +87,19 @@ pub enum SecretToolError {
     Killed(i32),
 }
 
+impl SecretToolError {
+    /// The fixed code the audit trail records.
+    pub fn code(self) -> &'static str {
+        match self {
+            SecretToolError::AuthenticationFailed => "AuthenticationFailed",
+            SecretToolError::UnableToChangeKey => "UnableToChangeKey",
+            SecretToolError::NotARecoveryKey => "NotARecoveryKey",
+            SecretToolError::Unrecognised(_) => "Unrecognised",
+            SecretToolError::Killed(_) => "Killed",
+        }
+    }
+}
+
 pub fn status_call() -> Call {
     Call::tool(Tool::Fdesetup, &["status"])
 }
@@ -583,43 +596,76 @@ pub async fn using_recovery_key(r: &impl Runner) -> Result<UsingRecoveryKey, Pro
 
 /// One `validaterecovery` with `key` given only as the stdin plist `{Password: key}`. Never
 /// retried here: every call may spend a Secure Enclave attempt (PLATFORM.md).
-pub async fn validate_recovery(r: &impl Runner, key: &Secret) -> Result<Validation, ValidateError> {
+pub async fn validate_recovery(
+    r: &impl Runner,
+    key: &Secret,
+) -> Result<Validation, SecretCommandError> {
+    let command = "validaterecovery";
     let out = r
         .run_secret(&validaterecovery_call(), &key.password_input_plist())
         .await
-        .map_err(|e| ValidateError::Run(e.to_string()))?;
-    parse_validaterecovery(&out).map_err(ValidateError::Tool)
+        .map_err(|e| SecretCommandError::Run {
+            command,
+            message: e.to_string(),
+        })?;
+    parse_validaterecovery(&out).map_err(|code| SecretCommandError::Tool { command, code })
 }
 
 /// One `changerecovery -personal` authenticated by `current_key` (stdin plist only). The new key
 /// it prints stays in the secret output and is wiped with it: escrow is the MDM's job. Never
 /// retried: on 10.13 a failed attempt deleted the existing key (PLATFORM.md), so the caller must
 /// check `haspersonalrecoverykey` afterwards whatever this returns.
-pub async fn change_recovery(r: &impl Runner, current_key: &Secret) -> Result<(), ChangeError> {
+pub async fn change_recovery(
+    r: &impl Runner,
+    current_key: &Secret,
+) -> Result<(), SecretCommandError> {
+    let command = "changerecovery";
     let out = r
         .run_secret(&changerecovery_call(), &current_key.password_input_plist())
         .await
-        .map_err(|e| ChangeError::Run(e.to_string()))?;
-    parse_changerecovery(&out).map_err(ChangeError::Tool)
+        .map_err(|e| SecretCommandError::Run {
+            command,
+            message: e.to_string(),
+        })?;
+    parse_changerecovery(&out).map_err(|code| SecretCommandError::Tool { command, code })
 }
 
-/// Why a validation produced no answer.
+/// Why a secret command (`validaterecovery`, `changerecovery`) gave no answer: the runner's
+/// message (which never holds output) or a fixed code, never the output itself.
 #[derive(Debug, thiserror::Error)]
-pub enum ValidateError {
-    #[error("fdesetup validaterecovery: {0}")]
-    Run(String),
-    #[error("fdesetup validaterecovery: {0}")]
-    Tool(SecretToolError),
+pub enum SecretCommandError {
+    #[error("fdesetup {command}: {message}")]
+    Run {
+        command: &'static str,
+        message: String,
+    },
+    #[error("fdesetup {command}: {code}")]
+    Tool {
+        command: &'static str,
+        code: SecretToolError,
+    },
 }
 
-/// Why a key change did not (verifiably) happen. `Run` carries the runner's message, which never
-/// holds output; `Tool` a fixed code.
-#[derive(Debug, thiserror::Error)]
-pub enum ChangeError {
-    #[error("fdesetup changerecovery: {0}")]
-    Run(String),
-    #[error("fdesetup changerecovery: {0}")]
-    Tool(SecretToolError),
+impl SecretCommandError {
+    /// The fixed code the audit trail records for this failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SecretCommandError::Run { .. } => "RunFailed",
+            SecretCommandError::Tool { code, .. } => code.code(),
+        }
+    }
+
+    /// fdesetup answered that the key is not one it accepts (a wrong key, or not a key at all):
+    /// the same key would get the same answer, so it is remembered as failed.
+    pub fn key_refused(&self) -> bool {
+        matches!(
+            self,
+            SecretCommandError::Tool {
+                code: SecretToolError::NotARecoveryKey | SecretToolError::AuthenticationFailed,
+                ..
+            }
+        )
+    }
 }
 
 #[cfg(test)]
@@ -1306,13 +1352,16 @@ mod tests {
         let err = validate_recovery(&r, &key).await.unwrap_err();
         assert!(matches!(
             err,
-            ValidateError::Tool(SecretToolError::Unrecognised(1))
+            SecretCommandError::Tool {
+                code: SecretToolError::Unrecognised(1),
+                ..
+            }
         ));
         assert!(!format!("{err} {err:?}").contains("AAAA"));
         let mut fake = FakeRunner::new();
         fake.fail(&validaterecovery_call(), FakeFailure::TimedOut);
         let err = validate_recovery(&fake, &key).await.unwrap_err();
-        assert!(matches!(err, ValidateError::Run(_)), "{err}");
+        assert!(matches!(err, SecretCommandError::Run { .. }), "{err}");
         assert_eq!(fake.called(&validaterecovery_call()), 1);
     }
 
@@ -1339,7 +1388,10 @@ mod tests {
         let err = change_recovery(&r, &key).await.unwrap_err();
         assert!(matches!(
             err,
-            ChangeError::Tool(SecretToolError::Unrecognised(3))
+            SecretCommandError::Tool {
+                code: SecretToolError::Unrecognised(3),
+                ..
+            }
         ));
         let shown = format!("{err} {err:?}");
         assert!(
@@ -1352,13 +1404,16 @@ mod tests {
         );
         assert!(matches!(
             change_recovery(&r, &key).await,
-            Err(ChangeError::Tool(SecretToolError::UnableToChangeKey))
+            Err(SecretCommandError::Tool {
+                code: SecretToolError::UnableToChangeKey,
+                ..
+            })
         ));
         let mut fake = FakeRunner::new();
         fake.fail(&changerecovery_call(), FakeFailure::Missing);
         assert!(matches!(
             change_recovery(&fake, &key).await,
-            Err(ChangeError::Run(_))
+            Err(SecretCommandError::Run { .. })
         ));
     }
 

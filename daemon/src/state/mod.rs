@@ -7,199 +7,47 @@
 //! and the state is rebuilt from observation: it never stops the daemon, and the reason is
 //! reported in the status of that check. The state holds no secret.
 //!
-//! This module owns the format and the loading rules; what goes into the state is decided in
-//! `check`.
+//! This module owns the format and the loading rules, and the parts' types (`parts`, `rotation`):
+//! what goes into each part is decided by its one writer, named on the part.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+mod parts;
+mod rotation;
+mod wire;
+
+pub use parts::{
+    AdminRequests, BootRecord, Effect, FlagOwnership, KeyHistory, KeyUse, Logins, Outbox, Pending,
+    ValidationRecord,
+};
+pub use rotation::{EscrowMark, Rotation};
+
 use crate::files::{self, FileError, Owners, Trust};
 use crate::paths::{self, Root};
-use crate::rotation::{EscrowMark, Rotation};
-use crate::status::ValidationResult;
 use crate::tools::fdesetup::UsingRecoveryKey;
 
-pub const STATE_VERSION: u32 = 1;
+pub(crate) const STATE_VERSION: u32 = 1;
 const MAX_STATE_BYTES: u64 = 4 * 1024 * 1024;
 
-/// Everything Keywarden remembers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// Everything Keywarden remembers, in parts with one writer each (`parts`). On disk it is one
+/// flat dictionary (`wire`), as it has been since version 1.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(from = "wire::Wire", into = "wire::Wire")]
 pub struct State {
-    pub version: u32,
     /// The current boot, keyed by `kern.bootsessionuuid`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot: Option<BootRecord>,
-    /// The last non-root console user seen (AdditionalAdminsWithToken excludes them when nobody
-    /// is logged in).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_console_user: Option<String>,
-    /// The last time the key was seen in use. The OS forgets at reboot; Keywarden must not.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
-    pub key_last_used_at: Option<Timestamp>,
-    /// The deferral output path last reported by `showdeferralinfo`: once FileVault is on, the
-    /// plaintext key file may remain there (PLATFORM.md).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deferral_output_path: Option<String>,
-    /// The daemon's next scheduled check: compared with the wall clock after every wake-up,
-    /// because timers stop while a Mac sleeps (PLATFORM.md).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
-    pub next_check_at: Option<Timestamp>,
-    /// The rotation state machine (`rotation`).
-    #[serde(default)]
+    pub keys: KeyHistory,
+    pub logins: Logins,
+    pub flag: FlagOwnership,
+    pub outbox: Outbox,
+    pub validation: ValidationRecord,
+    pub requests: AdminRequests,
+    /// The rotation state machine (`rotation`). Writer: `decide`.
     pub rotation: Rotation,
-    /// The escrow file as last seen: a different one means a new key was staged.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub escrow_seen: Option<EscrowMark>,
-    /// When the key last changed (a new escrow file appeared with a key present).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
-    pub key_last_changed_at: Option<Timestamp>,
-    /// Checks in a row that saw FileVault on and no personal recovery key.
-    #[serde(default)]
-    pub key_missing_streak: u32,
-    /// The `RotationRequestID` last acted on (a new value requests one rotation).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_rotation_request_id: Option<String>,
-    /// A `keywarden rotate --request` not yet turned into a rotation.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
-    pub admin_request_at: Option<Timestamp>,
-    /// When a console login was last seen (a non-root console user appeared or changed).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
-    pub last_login_at: Option<Timestamp>,
-    /// How many console logins Keywarden has seen (to order them against requests).
-    #[serde(default)]
-    pub login_count: u64,
-    /// When Keywarden set Escrow Buddy's `GenerateNewKey`; only a flag Keywarden set is ever
-    /// withdrawn by it.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
-    pub flag_set_at: Option<Timestamp>,
-    /// The last `keywarden validate` (never the key).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
-    pub last_validated_at: Option<Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_validation: Option<ValidationResult>,
-    /// The console user at the last check (`None`: nobody), to notice logins.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub console_now: Option<String>,
-    /// Effects decided and not yet done (the outbox): saved before acting, replayed by the next
-    /// check after a kill, cleared when done. Audit events carry their id so a replay writes each
-    /// once.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub outbox: Vec<Pending>,
-    /// The id the next effect gets.
-    #[serde(default)]
-    pub next_effect_id: u64,
-    /// When a rotation was last confirmed.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
-    pub last_rotated_at: Option<Timestamp>,
-}
-
-impl Default for State {
-    fn default() -> State {
-        State {
-            version: STATE_VERSION,
-            boot: None,
-            last_console_user: None,
-            key_last_used_at: None,
-            deferral_output_path: None,
-            next_check_at: None,
-            rotation: Rotation::Idle,
-            escrow_seen: None,
-            key_last_changed_at: None,
-            key_missing_streak: 0,
-            last_rotation_request_id: None,
-            admin_request_at: None,
-            last_login_at: None,
-            login_count: 0,
-            flag_set_at: None,
-            last_validated_at: None,
-            last_validation: None,
-            console_now: None,
-            outbox: Vec::new(),
-            next_effect_id: 0,
-            last_rotated_at: None,
-        }
-    }
-}
-
-/// An effect waiting in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Pending {
-    pub id: u64,
-    pub effect: crate::rotation::Effect,
-}
-
-impl State {
-    /// Put effects in the outbox, each with a fresh id.
-    pub fn enqueue(&mut self, effects: Vec<crate::rotation::Effect>) {
-        for effect in effects {
-            self.outbox.push(Pending {
-                id: self.next_effect_id,
-                effect,
-            });
-            self.next_effect_id += 1;
-        }
-    }
-}
-
-/// What Keywarden knows about one boot.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct BootRecord {
-    #[serde(rename = "SessionUUID")]
-    pub session_uuid: String,
-    #[serde(with = "crate::clock::plist_date")]
-    pub first_seen_at: Timestamp,
-    /// The definite answer of `usingrecoverykey` for this boot, latched once known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_use: Option<KeyUse>,
-    /// A non-root console user has been seen during this boot.
-    #[serde(default)]
-    pub console_user_seen: bool,
-    /// Someone else's `GenerateNewKey` during this boot's password reset was reported.
-    #[serde(default)]
-    pub foreign_flag_reported: bool,
-}
-
-/// A definite answer about key use in one boot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum KeyUse {
-    Used,
-    NotUsed,
-    NotSupported,
+    /// The daemon's next scheduled check: compared with the wall clock after every wake-up,
+    /// because timers stop while a Mac sleeps (PLATFORM.md). Writer: `check`.
+    pub next_check_at: Option<Timestamp>,
 }
 
 impl From<UsingRecoveryKey> for KeyUse {
@@ -215,7 +63,7 @@ impl From<UsingRecoveryKey> for KeyUse {
 impl State {
     /// The record of the boot `uuid`, starting a new one (and forgetting the previous boot's
     /// per-boot facts) when the Mac has rebooted.
-    pub fn boot_mut(&mut self, uuid: &str, now: Timestamp) -> &mut BootRecord {
+    pub(crate) fn boot_mut(&mut self, uuid: &str, now: Timestamp) -> &mut BootRecord {
         if self.boot.as_ref().map(|b| b.session_uuid.as_str()) != Some(uuid) {
             self.boot = Some(BootRecord {
                 session_uuid: uuid.to_owned(),
@@ -229,7 +77,7 @@ impl State {
     }
 
     /// The latched answer for boot `uuid`, if definite.
-    pub fn key_use_for(&self, uuid: &str) -> Option<KeyUse> {
+    pub(crate) fn key_use_for(&self, uuid: &str) -> Option<KeyUse> {
         self.boot
             .as_ref()
             .filter(|b| b.session_uuid == uuid)
@@ -348,7 +196,7 @@ mod tests {
     fn sample() -> State {
         let mut s = State {
             rotation: Rotation::Requested {
-                reason: crate::rotation::Reason::KeyUsed,
+                reason: crate::status::Reason::KeyUsed,
                 since: now(),
                 method: crate::config::RotationMethod::EscrowBuddy,
                 at: now(),
@@ -363,9 +211,18 @@ mod tests {
                 ),
                 logins_before: 2,
             },
-            last_validation: Some(ValidationResult::Invalid),
-            last_console_user: Some("alice".into()),
-            key_last_used_at: Some(now()),
+            validation: ValidationRecord {
+                last_at: None,
+                last: Some(crate::status::ValidationResult::Invalid),
+            },
+            logins: Logins {
+                last_console_user: Some("alice".into()),
+                ..Logins::default()
+            },
+            keys: KeyHistory {
+                last_used_at: Some(now()),
+                ..KeyHistory::default()
+            },
             ..State::default()
         };
         let b = s.boot_mut("B0", now());
@@ -396,7 +253,7 @@ mod tests {
         assert_eq!(s.key_use_for("B1"), None);
         assert_eq!(s.key_use_for("B0"), None);
         assert_eq!(
-            s.key_last_used_at,
+            s.keys.last_used_at,
             Some(now()),
             "the last use is kept forever"
         );
@@ -472,5 +329,43 @@ mod tests {
         std::fs::set_permissions(&sd, std::fs::Permissions::from_mode(0o755)).unwrap();
         let err = save(&root, Owners::current(), &sample()).unwrap_err();
         assert!(err.to_string().contains("private to root"), "{err}");
+    }
+
+    /// Issue 13, item 7: the state's parts are new; its file is not. Files written by the
+    /// Keywarden before the parts (tests/fixtures/state, one per rotation state and one with
+    /// every field) load, and save back to the same dictionary.
+    #[test]
+    fn state_files_written_before_the_parts_load_and_save_back_the_same() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("plist") {
+                continue;
+            }
+            seen += 1;
+            let bytes = std::fs::read(&path).unwrap();
+            let state = parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let mut again = Vec::new();
+            plist::to_writer_xml(&mut again, &state).unwrap();
+            let before = plist::Value::from_reader_xml(&bytes[..]).unwrap();
+            let after = plist::Value::from_reader_xml(&again[..]).unwrap();
+            assert_eq!(before, after, "{}", path.display());
+        }
+        assert_eq!(seen, 5, "the five fixtures of tests/fixtures/state");
+        let every = parse(&std::fs::read(dir.join("state-v1-every-field.plist")).unwrap()).unwrap();
+        assert_eq!(every.logins.count, 4);
+        assert_eq!(every.outbox.pending.len(), 4);
+        assert_eq!(every.outbox.next_id, 4);
+        assert_eq!(
+            every.requests.last_request_id.as_deref(),
+            Some("push-2026-11")
+        );
+        assert_eq!(
+            every.validation.last,
+            Some(crate::status::ValidationResult::Valid)
+        );
+        assert!(every.flag.is_ours());
+        assert_eq!(every.keys.missing_streak, 1);
     }
 }

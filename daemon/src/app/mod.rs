@@ -1,25 +1,21 @@
-//! The command line: parse arguments into a command, check privilege, run it, map the outcome to
-//! an exit code (0 fine, 1 status written with a failed probe or, when asked, problems, 2 fatal).
+//! The commands: the top of the house. Parse the command line, start a session (`session`), run
+//! one command, and turn how it ended (`Ended`) into the message and the exit code (0 fine, 1
+//! finished but needs attention, 2 refused or fatal) in one place, `main`.
 //!
-//! Nothing is decided here beyond dispatch; every command's logic lives in its module.
+//! This is the only code that prints to the terminal or chooses an exit code. What a command
+//! does lives below: `check`, `validate`, `rotate` and the daemon loop in the flow, the views in
+//! `report` and `doctor`. Nothing below `app` imports from it.
 
-use std::io::Write as _;
+mod check;
+mod keys;
+mod privilege;
+mod run;
+mod session;
+mod views;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-
-use crate::check::Env;
-use crate::clock::{Clock, SystemClock};
-use crate::config;
-use crate::doctor;
-use crate::files::Owners;
-use crate::lock;
-use crate::logging;
-use crate::paths::Root;
-use crate::privilege;
-use crate::report;
-use crate::runner::ProcessRunner;
-use crate::status::{self, ReadError};
 
 /// `keywarden --version`: the version, the commit it was built from and the target.
 const LONG_VERSION: &str = concat!(
@@ -48,7 +44,7 @@ Files: status /Library/Keywarden/status.plist (0644, read by inventory); state
     long_about = None,
     after_help = AFTER_HELP
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Run against a simulated Mac laid out in DIR (tools at DIR/usr/bin/..., files under DIR/...)
     /// instead of this Mac. Used by tests, `make demo` and benchmarks.
     #[arg(long, global = true, value_name = "DIR")]
@@ -59,7 +55,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the resident daemon (root; started by launchd as org.keywarden.daemon).
     #[command(after_help = "\
 Checks at start, then every CheckInterval (jittered by 10%), and at once when the console user
@@ -195,195 +191,76 @@ Examples:
     },
 }
 
+/// How a command ended. `main` prints a failure and picks the exit code from it, and nowhere
+/// else is an exit code chosen.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// Exit 0: done as asked.
+    Done,
+    /// Exit 1: finished (the status is written), and the answer needs attention: a probe failed,
+    /// a problem was found with `--fail-on-problems`, the key is invalid, a rotation is recorded
+    /// but not requested.
+    Attention,
+    /// Exit 2: refused or fatal; nothing was done. Each line is printed on stderr after
+    /// `keywarden: ` (the reason first, then any warnings).
+    Failed(Vec<String>),
+}
+
+impl Ended {
+    /// Exit 2 with one line saying why.
+    pub(crate) fn failed(why: impl std::fmt::Display) -> Ended {
+        Ended::Failed(vec![why.to_string()])
+    }
+
+    /// Exit 2: the command refused, and why.
+    pub(crate) fn refused(why: impl std::fmt::Display) -> Ended {
+        Ended::Failed(vec![format!("refused: {why}")])
+    }
+
+    fn exit_code(&self) -> i32 {
+        match self {
+            Ended::Done => 0,
+            Ended::Attention => 1,
+            Ended::Failed(_) => 2,
+        }
+    }
+}
+
 /// Entry point of the binary; returns the process exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
+            // clap prints help and version on stdout (exit 0) and usage errors on stderr (2).
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
             return code;
         }
     };
-    run(cli)
+    let ended = run(cli);
+    if let Ended::Failed(lines) = &ended {
+        for line in lines {
+            errln!("keywarden: {line}");
+        }
+    }
+    ended.exit_code()
 }
 
-fn fail(msg: impl std::fmt::Display) -> i32 {
-    errln!("keywarden: {msg}");
-    2
-}
-
-/// Run a parsed command.
-pub fn run(cli: Cli) -> i32 {
-    let root = cli.root.map(Root::new).unwrap_or_default();
-    let owners = Owners::current();
+fn run(cli: Cli) -> Ended {
+    let root = cli.root;
     match cli.command {
-        Command::Run => {
-            if let Err(e) = privilege::require_root("run", &root, owners) {
-                return fail(e);
-            }
-            crate::daemon::main(root, owners)
-        }
-        Command::Validate => {
-            if let Err(e) = privilege::require_root("validate", &root, owners) {
-                return fail(e);
-            }
-            crate::validate::main(&root, owners)
-        }
+        Command::Run => run::run(root),
+        Command::Check { fail_on_problems } => check::check(root, fail_on_problems),
+        Command::Status { json } => views::status(root, json),
+        Command::Doctor => views::doctor(root),
+        Command::Ea { key_path } => views::ea(root, &key_path),
+        Command::Audit { json } => views::audit(root, json),
+        Command::Man => views::man(),
+        Command::Completions { shell } => views::completions(shell),
+        Command::Validate => keys::validate(root),
         Command::Rotate {
             request,
             current_key,
-        } => {
-            if let Err(e) = privilege::require_root("rotate", &root, owners) {
-                return fail(e);
-            }
-            crate::act::rotate_main(&root, owners, request, current_key)
-        }
-        Command::Audit { json } => {
-            if let Err(e) = privilege::require_root("audit", &root, owners) {
-                return fail(e);
-            }
-            logging::init(logging::Mode::Interactive, &root, config::LogLevel::Warn);
-            crate::audit::main(&root, owners, json)
-        }
-        Command::Man => {
-            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).section("8");
-            let mut roff = Vec::new();
-            match page.render(&mut roff) {
-                Ok(()) => {
-                    out!("{}", String::from_utf8_lossy(&roff));
-                    0
-                }
-                Err(e) => fail(format!("cannot render the man page: {e}")),
-            }
-        }
-        Command::Completions { shell } => {
-            // Generated into memory first: clap_complete panics when its writer fails.
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut cmd, "keywarden", &mut script);
-            out!("{}", String::from_utf8_lossy(&script));
-            0
-        }
-        Command::Doctor => {
-            logging::init(logging::Mode::Interactive, &root, config::LogLevel::Warn);
-            let cfg = config::load(&root, owners);
-            let (st, err) = match status::read(&root) {
-                Ok(s) => (Some(s), None),
-                Err(e) => (None, Some(e.to_string())),
-            };
-            out!(
-                "{}",
-                doctor::report(st.as_ref(), err.as_deref(), &cfg, SystemClock.now())
-            );
-            0
-        }
-        Command::Check { fail_on_problems } => {
-            if let Err(e) = privilege::require_root("check", &root, owners) {
-                return fail(e);
-            }
-            let cfg = config::load(&root, owners);
-            let log = logging::init(logging::Mode::Check, &root, cfg.config.log_level);
-            disable_core_dumps();
-            let rt = match runtime() {
-                Ok(rt) => rt,
-                Err(e) => return fail(e),
-            };
-            let runner = ProcessRunner::new(root.clone(), cfg.config.tool_timeout);
-            let env = Env {
-                runner: &runner,
-                clock: &SystemClock,
-                root: &root,
-                owners,
-                lock_wait: lock::CHECK_LOCK_WAIT,
-                next_check_at: None,
-                log_problem: log.file_error(),
-            };
-            match rt.block_on(crate::act::check_and_follow_up(&env, &cfg)) {
-                Ok(outcome) => {
-                    let s = &outcome.status;
-                    let mut out = std::io::stdout().lock();
-                    let _ = writeln!(
-                        out,
-                        "{}: {}",
-                        if s.healthy { "healthy" } else { "problems" },
-                        if s.problems.is_empty() {
-                            report::one_line(s)
-                        } else {
-                            s.problems
-                                .iter()
-                                .map(|p| p.code())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        }
-                    );
-                    for e in &s.daemon.errors {
-                        let _ = writeln!(out, "error: {e}");
-                    }
-                    if outcome.probe_failed || (fail_on_problems && !s.healthy) {
-                        1
-                    } else {
-                        0
-                    }
-                }
-                Err(e) => fail(e),
-            }
-        }
-        Command::Status { json } => {
-            logging::init(logging::Mode::Interactive, &root, config::LogLevel::Warn);
-            let now = SystemClock.now();
-            if json {
-                match status::read_value(&root) {
-                    Ok(v) => {
-                        let text = serde_json::to_string_pretty(&report::to_json(&v))
-                            .expect("JSON values always serialise");
-                        outln!("{text}");
-                        0
-                    }
-                    Err(e) => fail(e),
-                }
-            } else {
-                match status::read(&root) {
-                    Ok(s) => {
-                        let hours = config::load(&root, owners).config.stale_after_hours;
-                        out!("{}", report::table(&s, now, hours));
-                        0
-                    }
-                    Err(e) => fail(e),
-                }
-            }
-        }
-        Command::Ea { key_path } => {
-            logging::init(logging::Mode::Interactive, &root, config::LogLevel::Warn);
-            let now = SystemClock.now();
-            let value = match status::read_value(&root) {
-                Ok(v) => {
-                    let hours = config::load(&root, owners).config.stale_after_hours;
-                    report::ea_value(&v, &key_path, now, hours)
-                }
-                Err(ReadError::Missing { .. }) => "NotInstalled".to_owned(),
-                Err(e) => {
-                    // Inventory gets a value it can group on; the reason goes to stderr.
-                    errln!("keywarden: {e}");
-                    "Unreadable".to_owned()
-                }
-            };
-            outln!("<result>{value}</result>");
-            0
-        }
+        } => keys::rotate(root, request, current_key),
     }
-}
-
-/// A root process that may hold a key in memory must not leave it in a core file.
-pub fn disable_core_dumps() {
-    let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
-}
-
-/// The runtime every command uses: tokio on the current thread (one thread, no pool), with
-/// timers, signals and child processes.
-pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))
 }

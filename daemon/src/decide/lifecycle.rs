@@ -1,0 +1,276 @@
+//! The key lifecycle of one check (ARCHITECTURE.md, "Key lifecycle"), in two steps around the
+//! facts: `note` records what this observation tells about the key's history, the boot and the
+//! logins (and audits a new use or a key changed behind Keywarden's back); `step` works out the
+//! reasons to rotate and steps the rotation state machine (`rotation::step`).
+//!
+//! Pure: the state is changed in place, effects are returned for the outbox.
+
+use jiff::Timestamp;
+
+use crate::audit::What;
+use crate::config::{Config, RotationMethod, RotationMode};
+use crate::guards;
+use crate::observe::Snapshot;
+use crate::rotation;
+use crate::state::{Effect, EscrowMark, KeyUse, Rotation, State};
+use crate::status::{EscrowState, Reason, ValidationResult};
+use crate::tools::diskutil::CryptoUserKind;
+use crate::tools::fdesetup::UsingRecoveryKey;
+
+use super::facts;
+
+/// Record this observation in the state: the per-boot latch, the key's use and history, the
+/// console user and logins, the key-missing streak, an admin's request, and Escrow Buddy having
+/// consumed Keywarden's flag. Returns the audit effects for a newly detected use and for a key
+/// that changed without a request; a console uid without a local record goes to `errors`.
+pub(crate) fn note(
+    state: &mut State,
+    snap: &Snapshot,
+    config: &Config,
+    now: Timestamp,
+    errors: &mut Vec<String>,
+) -> Vec<Effect> {
+    let mut effects = Vec::new();
+
+    // The per-boot latch. A `true` is new when this boot had no latched use yet.
+    if let Ok(uuid) = &snap.boot_session {
+        let before = state.key_use_for(uuid);
+        let boot = state.boot_mut(uuid, now);
+        if let Some(Ok(answer)) = &snap.using_recovery_key {
+            boot.key_use = Some(KeyUse::from(*answer));
+            if *answer == UsingRecoveryKey::Yes && before != Some(KeyUse::Used) {
+                effects.push(Effect::Audit(What::UseDetected, format!("boot {uuid}")));
+            }
+        }
+    }
+    // A use is kept forever as the time it was first seen in its boot; the OS forgets at reboot.
+    if snap.key_use(state) == Some(KeyUse::Used) {
+        let boot_start = state.boot.as_ref().map(|b| b.first_seen_at);
+        let seen_this_boot =
+            matches!((state.keys.last_used_at, boot_start), (Some(t), Some(b)) if t >= b);
+        if !seen_this_boot {
+            state.keys.last_used_at = Some(now);
+        }
+    }
+    if let Some(Ok(info)) = &snap.deferral {
+        if let Some(p) = &info.output_path {
+            state.keys.deferral_output_path = Some(p.clone());
+        }
+    }
+
+    // The console user, and a login: a user at the console who was not there at the last check.
+    let console = facts::console_user_name(snap, errors);
+    if let Some(name) = &console {
+        state.logins.last_console_user = Some(name.clone());
+        if let Some(b) = state.boot.as_mut() {
+            b.console_user_seen = true;
+        }
+    }
+    if snap.console.is_ok() && snap.users.is_ok() {
+        if console.is_some() && console != state.logins.console_now {
+            state.logins.login(now);
+        }
+        state.logins.console_now = console;
+    }
+
+    // The escrow file: a different one means a new key was staged for escrow.
+    if let Ok(Some(f)) = &snap.escrow_file {
+        let mark = EscrowMark {
+            modified_at: f.modified_at,
+            sha256: f.sha256.clone(),
+        };
+        match &state.keys.escrow_seen {
+            None => {
+                // First sight: the file's time is the key's birth as far as Keywarden knows.
+                if state.keys.last_changed_at.is_none() {
+                    state.keys.last_changed_at = Some(mark.modified_at);
+                }
+            }
+            Some(old) if *old != mark => {
+                state.keys.last_changed_at = Some(mark.modified_at.max(old.modified_at));
+                let ours = matches!(
+                    state.rotation,
+                    Rotation::Requested { .. } | Rotation::Failed { .. }
+                );
+                if !ours {
+                    effects.push(Effect::Audit(
+                        What::KeyChanged,
+                        "a new key was staged for escrow without a request from Keywarden (another tool, the MDM, or macOS)".to_owned(),
+                    ));
+                }
+            }
+            Some(_) => {}
+        }
+        state.keys.escrow_seen = Some(mark);
+    }
+
+    // KeyMissing needs two checks in a row: FileVault on and no PRK crypto user.
+    let ready = snap.filevault.as_ref().ok().map(guards::filevault_ready);
+    match (&snap.crypto_users, ready) {
+        (Ok(users), Some(true)) => {
+            if users
+                .iter()
+                .any(|u| u.kind == CryptoUserKind::PersonalRecovery)
+            {
+                state.keys.missing_streak = 0;
+            } else {
+                state.keys.missing_streak = state.keys.missing_streak.saturating_add(1);
+            }
+        }
+        (Ok(_), Some(false)) => state.keys.missing_streak = 0,
+        (Ok(_), None) | (Err(_), _) => {}
+    }
+
+    // An admin's request: `rotate --request`, or a new RotationRequestID; answered by a key made
+    // at or after it (escrow file times are whole seconds: a key made in the second of the
+    // request was made in answer to it).
+    if let Some(id) = &config.rotation_request_id {
+        if state.requests.last_request_id.as_ref() != Some(id) {
+            state.requests.last_request_id = Some(id.clone());
+            state.requests.pending_since = Some(now);
+        }
+    }
+    if state
+        .requests
+        .pending_since
+        .is_some_and(|t| changed_at_or_after(state, t))
+    {
+        state.requests.pending_since = None;
+    }
+
+    // Keywarden's flag, consumed by Escrow Buddy (false) or removed by someone, is no longer
+    // Keywarden's. Escrow Buddy sets it false only after running at a login (Invoke.swift), so a
+    // consumed flag is also evidence of a login the console poll may have missed (a logout and
+    // login between two checks).
+    if let Ok(Some(eb)) = &snap.escrow_buddy {
+        if let Ok(flag) = &eb.generate_new_key {
+            if *flag != Some(true) {
+                if state.flag.is_ours() && *flag == Some(false) {
+                    state.logins.login(now);
+                }
+                state.flag.set_at = None;
+            }
+        }
+    }
+    effects
+}
+
+/// The key changed at or after `t`.
+fn changed_at_or_after(state: &State, t: Timestamp) -> bool {
+    state.keys.last_changed_at.is_some_and(|c| c >= t)
+}
+
+/// What the lifecycle produced this check, besides the new state.
+#[derive(Debug, Default)]
+pub(crate) struct Life {
+    pub effects: Vec<Effect>,
+    /// The user logs in with a smart card and Escrow Buddy cannot rotate for them.
+    pub needs_password_login: bool,
+    /// Another tool's `GenerateNewKey` is set while the password reset is pending.
+    pub foreign_flag_during_reset: bool,
+}
+
+/// The reasons to rotate now, most urgent first (requests before reports).
+pub(crate) fn reasons(f: &facts::Facts, state: &State, config: &Config) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    let key_present = f.key_present == Some(true);
+    if f.used_since_change && key_present {
+        reasons.push(Reason::KeyUsed);
+    }
+    if f.filevault_ready == Some(true) && key_present && f.escrow == Some(EscrowState::Missing) {
+        reasons.push(Reason::NotEscrowed);
+    }
+    if state.requests.pending_since.is_some() {
+        reasons.push(Reason::AdminRequest);
+    }
+    if config.max_key_age_days > 0 && key_present {
+        if let Some(born) = state.keys.last_changed_at {
+            let age = f.now.as_second() - born.as_second();
+            if age > i64::from(config.max_key_age_days) * 86_400 {
+                reasons.push(Reason::MaxAgeReached);
+            }
+        }
+    }
+    if state.keys.missing_streak >= 2 {
+        reasons.push(Reason::KeyMissing);
+    }
+    if state.validation.last == Some(ValidationResult::Invalid)
+        && state
+            .validation
+            .last_at
+            .is_some_and(|v| !changed_at_or_after(state, v))
+    {
+        reasons.push(Reason::ValidationFailed);
+    }
+    reasons
+}
+
+/// Step the rotation state machine on this check's facts; `effects` are the audit effects from
+/// `note`, which come first.
+pub(crate) fn step(
+    f: &facts::Facts,
+    snap: &Snapshot,
+    state: &mut State,
+    config: &Config,
+    mut effects: Vec<Effect>,
+) -> Life {
+    let eb = f.escrow_buddy;
+    let foreign_flag_during_reset =
+        f.in_password_reset && eb.flag == Some(Some(true)) && !state.flag.is_ours();
+    if foreign_flag_during_reset {
+        if let Some(b) = state.boot.as_mut() {
+            if !b.foreign_flag_reported {
+                b.foreign_flag_reported = true;
+                effects.push(Effect::Audit(
+                    What::ForeignFlagReported,
+                    "GenerateNewKey set by another tool during a password reset; left as it is"
+                        .to_owned(),
+                ));
+            }
+        }
+    }
+    // The user who logs in: the console user, or with nobody logged in the last one.
+    let login_user = state
+        .logins
+        .console_now
+        .clone()
+        .or_else(|| state.logins.last_console_user.clone());
+    let login_user_smart_card = match (&snap.users, &login_user) {
+        (Ok(users), Some(name)) => users.iter().any(|u| &u.name == name && u.smart_card()),
+        _ => false,
+    };
+    let methods = config
+        .rotation_methods
+        .iter()
+        .copied()
+        .filter(|m| *m != RotationMethod::Command || config.rotation_command.is_some())
+        .collect();
+    let machine = rotation::Facts {
+        now: f.now,
+        reasons: reasons(f, state, config),
+        report_only: config.rotation_mode == RotationMode::Report,
+        methods,
+        payload_installed: f.payload_installed,
+        key_present: f.key_present,
+        escrow_file: f.escrow_file.clone(),
+        in_password_reset: f.in_password_reset,
+        escrow_buddy: eb,
+        flag_set_by_us: state.flag.is_ours(),
+        last_login_at: state.logins.last_login_at,
+        logins: state.logins.count,
+        login_user_smart_card,
+    };
+    let step = rotation::step(&state.rotation, &machine);
+    if let Rotation::Confirmed { at, .. } = &step.next {
+        if !matches!(state.rotation, Rotation::Confirmed { .. }) {
+            state.keys.last_rotated_at = Some(*at);
+        }
+    }
+    state.rotation = step.next;
+    effects.extend(step.effects);
+    Life {
+        effects,
+        needs_password_login: step.needs_password_login,
+        foreign_flag_during_reset,
+    }
+}
