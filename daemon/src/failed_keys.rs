@@ -83,14 +83,6 @@ impl FailedKeys {
         Ok(store)
     }
 
-    /// The existing store, or a new one.
-    pub fn load_or_create(root: &Root, owners: Owners) -> Result<FailedKeys, StoreError> {
-        match FailedKeys::load(root, owners)? {
-            Some(s) => Ok(s),
-            None => FailedKeys::create(root, owners),
-        }
-    }
-
     /// How many keys failed.
     pub fn len(&self) -> usize {
         self.hashes.len()
@@ -206,11 +198,6 @@ fn parse(bytes: &[u8]) -> Result<FailedKeys, String> {
         salt: Zeroizing::new(salt),
         hashes,
     })
-}
-
-/// The store's path under `root` (for messages and tests).
-pub fn path(root: &Root) -> PathBuf {
-    root.resolve(paths::FAILED_KEYS)
 }
 
 #[cfg(test)]

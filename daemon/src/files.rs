@@ -27,6 +27,7 @@ impl Owners {
     }
 
     /// For tests: trust as if running with this effective uid.
+    #[cfg(test)]
     pub fn as_uid(euid: u32) -> Owners {
         Owners { euid }
     }
@@ -65,23 +66,6 @@ impl FileError {
             path: path.to_owned(),
             source,
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        match self {
-            FileError::Io { path, .. }
-            | FileError::Symlink { path }
-            | FileError::NotRegular { path, .. }
-            | FileError::Owner { path, .. }
-            | FileError::Writable { path, .. }
-            | FileError::NotPrivate { path, .. }
-            | FileError::TooLarge { path, .. } => path,
-        }
-    }
-
-    /// The disk is full (or the quota exceeded): the caller keeps the old file and says so.
-    pub fn is_disk_full(&self) -> bool {
-        matches!(self, FileError::Io { source, .. } if source.raw_os_error() == Some(libc::ENOSPC) || source.raw_os_error() == Some(libc::EDQUOT))
     }
 }
 

@@ -100,12 +100,6 @@ impl Tool {
             Tool::Defaults => "/usr/bin/defaults",
         }
     }
-
-    /// The short name used in errors and logs (`fdesetup`).
-    pub fn name(self) -> &'static str {
-        let path = self.path();
-        path.rsplit('/').next().unwrap_or(path)
-    }
 }
 
 /// The filesystem root every absolute path is resolved under: `/` in production, a directory

@@ -248,14 +248,6 @@ impl ProcessRunner {
         self
     }
 
-    pub fn root(&self) -> &Root {
-        &self.root
-    }
-
-    pub fn default_timeout(&self) -> Duration {
-        self.timeout
-    }
-
     async fn execute(
         &self,
         call: &Call,

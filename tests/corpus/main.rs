@@ -52,7 +52,7 @@ pub const MAP: &[(&str, Handler)] = &[
     ("diskutil-apfs-listcryptousers", Handler::Parser("tools::diskutil::parse_list_crypto_users")),
     ("diskutil-apfs-listusers", Handler::Parser("tools::diskutil::parse_list_crypto_users (listUsers is the older alias, same text form)")),
     ("dscl-list-users-uniqueid", Handler::NotHandled("Keywarden reads users with `dscl -plist . -readall /Users`, not the padded text list")),
-    ("dscl-read-authenticationauthority", Handler::Parser("tools::dscl::authentication_authority_from_text (the values the -plist read carries)")),
+    ("dscl-read-authenticationauthority", Handler::NotHandled("Keywarden reads AuthenticationAuthority from `dscl -plist . -readall /Users`, never with `dscl . read`; the hand-written -plist samples carry the values these show (`;tokenidentity;...`)")),
     ("dscl-search-users-uniqueid", Handler::NotHandled("Keywarden never searches users by UniqueID")),
     ("fdesetup-add", Handler::NotHandled("Keywarden never adds FileVault users")),
     ("fdesetup-authrestart", Handler::NotHandled("Keywarden never restarts the Mac")),

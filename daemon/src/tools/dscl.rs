@@ -49,27 +49,6 @@ impl UserRecord {
             .iter()
             .any(|v| v.starts_with(";tokenidentity;"))
     }
-
-    /// `;SecureToken;` is one of the AuthenticationAuthority values: the account holds a
-    /// SecureToken (corpus dscl-read-authenticationauthority, both files; PATTERNS.md "dscl").
-    /// Exact match: `;DisabledTags;SecureToken` is a different value that *prevents* the first
-    /// token grant (gregneagle/pycreateuserpkg#59), not a token. `sysadminctl -secureTokenStatus`
-    /// is the primary source; this tag is the cross-check (PATTERNS.md: "that attribute is not
-    /// itself the SecureToken").
-    pub fn secure_token_tag(&self) -> bool {
-        self.authentication_authority
-            .iter()
-            .any(|v| v == ";SecureToken;")
-    }
-
-    /// `DisabledUser` (or `;DisabledUser;`) among the values: the account is disabled, e.g. a
-    /// FileVault-unlock-only user (corpus dscl-read-authenticationauthority/
-    /// disa-stig-securetoken-disableduser.txt; PATTERNS.md "dscl").
-    pub fn disabled(&self) -> bool {
-        self.authentication_authority
-            .iter()
-            .any(|v| v == "DisabledUser" || v == ";DisabledUser;")
-    }
 }
 
 /// Every record of a `-readall`: the well-formed users and the records that could not be read.
@@ -111,11 +90,6 @@ pub fn admin_group_call() -> Call {
         Tool::Dscl,
         &["-plist", ".", "-read", "/Groups/admin", "GroupMembership"],
     )
-}
-
-/// The well-formed user records (see `parse_user_records` for the ones left out).
-pub fn parse_read_all_users(out: &Output) -> Result<Vec<UserRecord>, ParseError> {
-    parse_user_records(out).map(|r| r.users)
 }
 
 /// Every record of `dscl -plist . -readall /Users ...`, well-formed or not.
@@ -224,60 +198,8 @@ pub fn parse_group_membership(out: &Output) -> Result<Vec<String>, ParseError> {
     }
 }
 
-/// The values of a text-form `dscl . read /Users/NAME AuthenticationAuthority`.
-///
-/// Two forms, both in corpus dscl-read-authenticationauthority: values on the key's line,
-/// separated by spaces (disa-stig-securetoken-disableduser.txt), or the key alone on its line and
-/// one value per following line, each indented by one space
-/// (pycreateuserpkg-50-multiline-securetoken-tokenidentity.txt). `No such key:
-/// AuthenticationAuthority` (PATTERNS.md "dscl") is no values. Anything else — another attribute,
-/// an unindented line after the key, no value at all — is an error with an excerpt.
-pub fn authentication_authority_from_text(s: &str) -> Result<Vec<String>, UnrecognisedText> {
-    const KEY: &str = "AuthenticationAuthority:";
-    let unrecognised = || UnrecognisedText {
-        excerpt: excerpt(s.as_bytes()),
-    };
-    let mut lines = s.lines().filter(|l| !l.trim().is_empty());
-    let first = lines.next().ok_or_else(unrecognised)?;
-    if first.trim_end() == "No such key: AuthenticationAuthority" {
-        return match lines.next() {
-            None => Ok(Vec::new()),
-            Some(_) => Err(unrecognised()),
-        };
-    }
-    let rest = first.strip_prefix(KEY).ok_or_else(unrecognised)?;
-    let values: Vec<String> = if rest.trim().is_empty() {
-        // Multi-line form: every following line is ` value`.
-        lines
-            .map(|l| {
-                l.strip_prefix(' ')
-                    .map(|v| v.trim_end().to_owned())
-                    .filter(|v| !v.is_empty() && !v.starts_with(char::is_whitespace))
-                    .ok_or_else(unrecognised)
-            })
-            .collect::<Result<_, _>>()?
-    } else {
-        if lines.next().is_some() || !rest.starts_with(' ') {
-            return Err(unrecognised());
-        }
-        rest.split_whitespace().map(str::to_owned).collect()
-    };
-    if values.is_empty() {
-        return Err(unrecognised());
-    }
-    Ok(values)
-}
-
-/// Text that is not a `dscl . read ... AuthenticationAuthority` answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unrecognised AuthenticationAuthority text: {excerpt}")]
-pub struct UnrecognisedText {
-    pub excerpt: String,
-}
-
-/// The well-formed users; records left out are logged (they are not secret) so they are never
-/// dropped silently. Use `read_user_records` to publish them.
-/// The well-formed users and the records left out.
+/// The well-formed users and the records left out (published in `Daemon.Errors`: never dropped
+/// silently).
 pub async fn read_user_records(r: &impl Runner) -> Result<UserRecords, ProbeError> {
     query(r, &read_all_users_call(), parse_user_records).await
 }
@@ -647,9 +569,6 @@ mod tests {
             let got = users(plist_array(&[&root(), bad, &ann()])).unwrap();
             assert_eq!(got.users.len(), 2, "{bad}");
             assert_eq!(&got.skipped, std::slice::from_ref(want), "{bad}");
-            // The contract function keeps the good ones.
-            let out = Output::new(0, plist_array(&[&root(), bad, &ann()]), "");
-            assert_eq!(parse_read_all_users(&out).unwrap().len(), 2);
         }
     }
 
@@ -709,10 +628,9 @@ mod tests {
                 ";tokenidentity;96AD",
             ],
         );
-        assert!(u.secure_token_tag() && u.smart_card() && !u.disabled() && u.is_human());
+        assert!(u.smart_card() && u.is_human());
         let u = user("bob", 502, &[";DisabledTags;SecureToken", "DisabledUser"]);
-        assert!(!u.secure_token_tag() && !u.smart_card() && u.disabled());
-        assert!(user("x", 503, &[";DisabledUser;"]).disabled());
+        assert!(!u.smart_card());
         assert!(!user("_mbsetupuser", 248, &[]).is_human());
         assert!(!user("_hidden", 600, &[]).is_human());
         assert!(!user("daemon", 1, &[]).is_human());
@@ -796,44 +714,6 @@ mod tests {
         ))));
     }
 
-    #[test]
-    fn authentication_authority_reads_both_text_forms() {
-        assert_eq!(
-            authentication_authority_from_text("AuthenticationAuthority: ;ShadowHash;HASHLIST:<SALTED-SHA512-PBKDF2> ;SecureToken; DisabledUser\n"),
-            Ok(vec![
-                ";ShadowHash;HASHLIST:<SALTED-SHA512-PBKDF2>".to_string(),
-                ";SecureToken;".into(),
-                "DisabledUser".into()
-            ])
-        );
-        assert_eq!(
-            authentication_authority_from_text("AuthenticationAuthority:\n ;ShadowHash;HASHLIST:<SALTED-SHA512-PBKDF2>\n ;SecureToken;\n"),
-            Ok(vec![";ShadowHash;HASHLIST:<SALTED-SHA512-PBKDF2>".to_string(), ";SecureToken;".into()])
-        );
-        assert_eq!(
-            authentication_authority_from_text("No such key: AuthenticationAuthority\n"),
-            Ok(vec![])
-        );
-    }
-
-    #[test]
-    fn authentication_authority_text_of_another_shape_is_an_error() {
-        for s in [
-            "",
-            "\n",
-            "AuthenticationAuthority:\n",
-            "AuthenticationAuthority:  \n",
-            "AuthenticationAuthority:\n;SecureToken;\n",
-            "AuthenticationAuthority:\n  ;SecureToken;\n",
-            "AuthenticationAuthority: ;SecureToken;\n ;more;\n",
-            "AuthenticationAuthority:;SecureToken;\n",
-            "RealName: Ann\n",
-            "No such key: AuthenticationAuthority\nAuthenticationAuthority: x\n",
-        ] {
-            assert!(authentication_authority_from_text(s).is_err(), "{s:?}");
-        }
-    }
-
     #[tokio::test(flavor = "current_thread")]
     async fn the_queries_return_users_and_admins() {
         let mut fake = FakeRunner::new();
@@ -866,7 +746,6 @@ mod tests {
                 let out = Output::new(code, stdout, stderr);
                 let _ = parse_user_records(&out);
                 let _ = parse_group_membership(&out);
-                let _ = authentication_authority_from_text(&String::from_utf8_lossy(&out.stdout));
             }
 
             #[test]

@@ -108,16 +108,6 @@ impl ProbeError {
             source,
         }
     }
-
-    /// What failed: the call (`fdesetup status`) or the file path.
-    pub fn subject(&self) -> &str {
-        match self {
-            ProbeError::Run { call, .. }
-            | ProbeError::Truncated { call, .. }
-            | ProbeError::Parse { call, .. } => call,
-            ProbeError::File { path, .. } => path,
-        }
-    }
 }
 
 /// Run `call` and parse its whole output with `parse`. Output beyond the runner's cap is an

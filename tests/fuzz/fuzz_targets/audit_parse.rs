@@ -9,7 +9,8 @@
 
 #![no_main]
 
-use keywarden::audit::{parse, table, validation_counts};
+use keywarden::audit::{parse, validation_counts};
+use keywarden::report::audit_table;
 use keywarden_fuzz::{now, Bytes};
 use libfuzzer_sys::fuzz_target;
 
@@ -76,7 +77,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    let shown = table(&trail.events);
+    let shown = audit_table(&trail.events);
     assert_eq!(shown.lines().count(), trail.events.len() + 1);
     assert!(
         !shown.chars().any(|c| c.is_control() && c != '\n'),

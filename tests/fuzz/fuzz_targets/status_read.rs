@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
         );
         let table = report::table(s, now, hours);
         assert!(table.starts_with("Keywarden "));
-        let _ = report::one_line(s);
+        let _ = s.one_line();
     }
     if let Ok(v) = &value {
         let json = report::to_json(v).to_string();

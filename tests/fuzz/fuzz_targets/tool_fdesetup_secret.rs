@@ -9,8 +9,7 @@
 
 use keywarden::runner::Exit;
 use keywarden::tools::fdesetup::{
-    parse_changerecovery, parse_validaterecovery, ChangeError, SecretToolError, ValidateError,
-    Validation,
+    parse_changerecovery, parse_validaterecovery, SecretCommandError, SecretToolError, Validation,
 };
 use keywarden_fuzz::{parts, secret_output, Bytes};
 use libfuzzer_sys::fuzz_target;
@@ -105,7 +104,13 @@ fuzz_target!(|data: &[u8]| {
             Err(e) => {
                 check_error(&e, out.exit);
                 assert_no_key(&e.to_string());
-                assert_no_key(&ValidateError::Tool(e).to_string());
+                assert_no_key(
+                    &SecretCommandError::Tool {
+                        command: "validaterecovery",
+                        code: e,
+                    }
+                    .to_string(),
+                );
             }
         }
     } else {
@@ -122,7 +127,13 @@ fuzz_target!(|data: &[u8]| {
             Err(e) => {
                 check_error(&e, out.exit);
                 assert_no_key(&e.to_string());
-                assert_no_key(&ChangeError::Tool(e).to_string());
+                assert_no_key(
+                    &SecretCommandError::Tool {
+                        command: "changerecovery",
+                        code: e,
+                    }
+                    .to_string(),
+                );
             }
         }
     }

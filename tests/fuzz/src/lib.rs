@@ -20,7 +20,8 @@ use std::sync::OnceLock;
 use keywarden::paths::Root;
 use keywarden::runner::{Call, Exit, Output, SecretOutput};
 use keywarden::secret::Secret;
-use keywarden::tools::{printable, ParseError, ProbeError, EXCERPT_CHARS};
+use keywarden::text::{printable, EXCERPT_CHARS};
+use keywarden::tools::{ParseError, ProbeError};
 
 /// A cursor over the fuzz input: missing bytes read as zero, so every input decodes.
 pub struct Bytes<'a>(&'a [u8]);
