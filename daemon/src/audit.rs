@@ -49,7 +49,7 @@ const MAX_CARRIED_RECENT: usize = 256;
 const CARRIED_RECENT_DAYS: i64 = 7;
 /// The window of `ValidationDailyCap`: the last 24 hours, not the calendar day (a cap per calendar
 /// day would allow twice the cap around midnight).
-pub const DAILY_WINDOW: SignedDuration = SignedDuration::from_hours(24);
+pub(crate) const DAILY_WINDOW: SignedDuration = SignedDuration::from_hours(24);
 
 /// What happened. The names are the audit format: additive changes only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +78,7 @@ pub enum What {
 }
 
 impl What {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             What::UseDetected => "UseDetected",
             What::RotationPending => "RotationPending",
@@ -104,7 +104,7 @@ impl What {
 /// `RotatedWithKey` (`changerecovery` with the current key) event. The caps count every attempt,
 /// and every answer but a key that unlocks the Mac or was accepted to make a new one as a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// The key unlocks this Mac.
     Valid,
     /// It does not.
@@ -119,7 +119,7 @@ pub enum Answer {
 
 impl Answer {
     /// The `Result` written to the trail.
-    pub fn result(self) -> &'static str {
+    pub(crate) fn result(self) -> &'static str {
         match self {
             Answer::Valid => "Valid",
             Answer::Invalid => "Invalid",
@@ -223,19 +223,19 @@ impl Event {
     }
 
     /// The id of the outbox effect this event records.
-    pub fn id(mut self, id: u64) -> Event {
+    pub(crate) fn id(mut self, id: u64) -> Event {
         self.id = Some(id);
         self
     }
 
     /// The console user, if any.
-    pub fn console(mut self, user: Option<&str>) -> Event {
+    pub(crate) fn console(mut self, user: Option<&str>) -> Event {
         self.console_user = user.map(|u| text::bounded(u, MAX_SHORT_CHARS));
         self
     }
 
     /// A sentence saying why.
-    pub fn detail(mut self, detail: impl Into<String>) -> Event {
+    pub(crate) fn detail(mut self, detail: impl Into<String>) -> Event {
         self.detail = Some(text::bounded(&detail.into(), MAX_DETAIL_CHARS));
         self
     }
@@ -255,11 +255,11 @@ mod rfc3339 {
     use jiff::Timestamp;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&crate::clock::whole_seconds(*ts))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
         let text = String::deserialize(d)?;
         text.parse()
             .map_err(|_| serde::de::Error::custom("a time that is not RFC 3339"))
@@ -268,14 +268,19 @@ mod rfc3339 {
     pub mod option {
         use super::*;
 
-        pub fn serialize<S: Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        pub(crate) fn serialize<S: Serializer>(
+            ts: &Option<Timestamp>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match ts {
                 Some(t) => super::serialize(t, s),
                 None => s.serialize_none(),
             }
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<Timestamp>, D::Error> {
             Option::<String>::deserialize(d)?
                 .map(|t| t.parse())
                 .transpose()
@@ -287,7 +292,7 @@ mod rfc3339 {
         use super::*;
         use serde::ser::SerializeSeq;
 
-        pub fn serialize<S: Serializer>(ts: &[Timestamp], s: S) -> Result<S::Ok, S::Error> {
+        pub(crate) fn serialize<S: Serializer>(ts: &[Timestamp], s: S) -> Result<S::Ok, S::Error> {
             let mut seq = s.serialize_seq(Some(ts.len()))?;
             for t in ts {
                 seq.serialize_element(&crate::clock::whole_seconds(*t).to_string())?;
@@ -295,7 +300,9 @@ mod rfc3339 {
             seq.end()
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Timestamp>, D::Error> {
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Vec<Timestamp>, D::Error> {
             Vec::<String>::deserialize(d)?
                 .iter()
                 .map(|t| t.parse())
@@ -313,14 +320,14 @@ static CALLER: OnceLock<&'static str> = OnceLock::new();
 
 /// Name the process for the audit trail once, at start-up: the resident daemon calls
 /// `set_caller("daemon")` so its events say so rather than `root`. Later calls are ignored.
-pub fn set_caller(label: &'static str) {
+pub(crate) fn set_caller(label: &'static str) {
     let _ = CALLER.set(label);
 }
 
 /// The human behind this process: the label given to `set_caller` (`daemon` for `keywarden
 /// run`), else `$SUDO_USER` when it is a plain account name (sudo sets it to the invoking user),
 /// else the name of the real uid, else `uid N`.
-pub fn calling_user() -> String {
+pub(crate) fn calling_user() -> String {
     if let Some(label) = CALLER.get() {
         return (*label).to_owned();
     }
@@ -353,7 +360,7 @@ fn caller_from(
 
 /// A short account name as macOS makes them (letters, digits, `_`, `.`, `-`; not starting with
 /// `-`): anything else in `$SUDO_USER` is not trusted into the trail.
-pub fn is_account_name(s: &str) -> bool {
+pub(crate) fn is_account_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && !s.starts_with('-')
@@ -367,7 +374,7 @@ pub fn is_account_name(s: &str) -> bool {
 
 /// Why the trail cannot be read at all (a bad line is not such a reason: it is skipped).
 #[derive(Debug, thiserror::Error)]
-pub enum AuditError {
+pub(crate) enum AuditError {
     #[error("the audit trail cannot be read: {0}")]
     File(#[from] FileError),
 }
@@ -416,7 +423,7 @@ pub fn parse(bytes: &[u8]) -> Trail {
 
 /// Read the trail of the Mac under `root`, with its unreadable lines. A missing file is an empty
 /// trail.
-pub fn read_all(root: &Root, owners: Owners) -> Result<Trail, AuditError> {
+pub(crate) fn read_all(root: &Root, owners: Owners) -> Result<Trail, AuditError> {
     let dir = root.resolve(paths::STATE_DIR);
     if files::lstat(&dir)?.is_some() {
         // Exists: it must be the private, trusted directory (this creates nothing).
@@ -430,7 +437,7 @@ pub fn read_all(root: &Root, owners: Owners) -> Result<Trail, AuditError> {
 }
 
 /// The events of the trail; each unreadable line is logged (`audit_line_skipped`) and skipped.
-pub fn read(root: &Root, owners: Owners) -> Result<Vec<Event>, AuditError> {
+pub(crate) fn read(root: &Root, owners: Owners) -> Result<Vec<Event>, AuditError> {
     let trail = read_all(root, owners)?;
     for s in &trail.skipped {
         tracing::warn!(event = "audit_line_skipped", line = s.line, why = %s.why);

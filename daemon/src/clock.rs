@@ -11,14 +11,14 @@ use std::time::{Duration, SystemTime};
 use jiff::Timestamp;
 
 /// Wall-clock time.
-pub trait Clock {
+pub(crate) trait Clock {
     fn now(&self) -> Timestamp;
 }
 
 /// The system's wall clock, truncated to whole seconds (every date Keywarden stores or publishes
 /// is whole seconds: CoreFoundation rejects fractional plist dates, TOOLCHAIN.md).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+pub(crate) struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
@@ -27,12 +27,12 @@ impl Clock for SystemClock {
 }
 
 /// `ts` without its fraction of a second.
-pub fn whole_seconds(ts: Timestamp) -> Timestamp {
+pub(crate) fn whole_seconds(ts: Timestamp) -> Timestamp {
     Timestamp::from_second(ts.as_second()).unwrap_or(ts)
 }
 
 /// A plist `<date>` in whole seconds.
-pub fn to_plist_date(ts: Timestamp) -> plist::Date {
+pub(crate) fn to_plist_date(ts: Timestamp) -> plist::Date {
     let secs = ts.as_second();
     let st = if secs >= 0 {
         SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64)
@@ -48,7 +48,7 @@ pub fn from_plist_date(date: plist::Date) -> Timestamp {
 }
 
 /// A `SystemTime` (e.g. a file's mtime) as a timestamp in whole seconds.
-pub fn from_system_time(st: SystemTime) -> Timestamp {
+pub(crate) fn from_system_time(st: SystemTime) -> Timestamp {
     let secs = match st.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => d.as_secs() as i64,
         Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
@@ -66,11 +66,11 @@ pub mod plist_date {
     use jiff::Timestamp;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
         super::to_plist_date(*ts).serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
         plist::Date::deserialize(d).map(super::from_plist_date)
     }
 
@@ -79,14 +79,19 @@ pub mod plist_date {
     pub mod option {
         use super::*;
 
-        pub fn serialize<S: Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        pub(crate) fn serialize<S: Serializer>(
+            ts: &Option<Timestamp>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match ts {
                 Some(ts) => super::serialize(ts, s),
                 None => s.serialize_none(),
             }
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<Timestamp>, D::Error> {
             Option::<plist::Date>::deserialize(d).map(|o| o.map(crate::clock::from_plist_date))
         }
     }

@@ -140,9 +140,11 @@ impl Signal for crate::sys::utmpx::UtmpxNotifications {
     }
 }
 
-/// A signal that never fires.
+/// A signal that never fires (where there is no console notification: everywhere but macOS).
+#[cfg(any(test, not(target_os = "macos")))]
 pub struct Never;
 
+#[cfg(any(test, not(target_os = "macos")))]
 impl Signal for Never {
     async fn recv(&mut self) -> Option<()> {
         std::future::pending().await

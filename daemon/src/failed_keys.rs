@@ -72,7 +72,7 @@ impl FailedKeys {
 
     /// A new, empty store with a fresh salt, saved at once: a store that cannot be written is
     /// found out before a key is tried, not after it failed.
-    pub fn create(root: &Root, owners: Owners) -> Result<FailedKeys, StoreError> {
+    pub(crate) fn create(root: &Root, owners: Owners) -> Result<FailedKeys, StoreError> {
         let mut salt = Zeroizing::new([0u8; SALT_BYTES]);
         getrandom::getrandom(&mut salt[..]).map_err(|e| StoreError::Random(e.to_string()))?;
         let store = FailedKeys {
@@ -203,6 +203,17 @@ fn parse(bytes: &[u8]) -> Result<FailedKeys, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn load_or_create(root: &Root, owners: Owners) -> Result<FailedKeys, StoreError> {
+        match FailedKeys::load(root, owners)? {
+            Some(s) => Ok(s),
+            None => FailedKeys::create(root, owners),
+        }
+    }
+
+    fn path(root: &Root) -> std::path::PathBuf {
+        root.resolve(paths::FAILED_KEYS)
+    }
     use crate::secret::Secret;
     use std::os::unix::fs::PermissionsExt;
 
@@ -227,7 +238,7 @@ mod tests {
     fn a_failed_key_round_trips_and_is_recognised_in_any_spelling() {
         let (_d, root) = root();
         assert!(FailedKeys::load(&root, me()).unwrap().is_none());
-        let mut store = FailedKeys::load_or_create(&root, me()).unwrap();
+        let mut store = load_or_create(&root, me()).unwrap();
         assert!(store.is_empty());
         assert!(store.add(&key(A)));
         assert!(!store.add(&key(A)), "added once");
@@ -244,11 +255,11 @@ mod tests {
     #[test]
     fn the_salt_is_made_once_and_stays() {
         let (_d, root) = root();
-        let first = FailedKeys::load_or_create(&root, me()).unwrap();
-        let again = FailedKeys::load_or_create(&root, me()).unwrap();
+        let first = load_or_create(&root, me()).unwrap();
+        let again = load_or_create(&root, me()).unwrap();
         assert_eq!(first.salt[..], again.salt[..]);
         let (_d2, other) = self::root();
-        let elsewhere = FailedKeys::load_or_create(&other, me()).unwrap();
+        let elsewhere = load_or_create(&other, me()).unwrap();
         assert_ne!(first.salt[..], elsewhere.salt[..], "a salt per Mac");
         assert_ne!(first.digest(&key(A)), elsewhere.digest(&key(A)));
     }
@@ -256,7 +267,7 @@ mod tests {
     #[test]
     fn the_file_holds_neither_the_key_nor_an_unsalted_hash_of_it() {
         let (_d, root) = root();
-        let mut store = FailedKeys::load_or_create(&root, me()).unwrap();
+        let mut store = load_or_create(&root, me()).unwrap();
         store.add(&key(A));
         store.save(&root, me()).unwrap();
         let bytes = std::fs::read(path(&root)).unwrap();
@@ -297,7 +308,7 @@ mod tests {
             .unwrap();
             std::fs::write(path(&root), content).unwrap();
             std::fs::set_permissions(path(&root), std::fs::Permissions::from_mode(0o600)).unwrap();
-            let err = FailedKeys::load_or_create(&root, me()).unwrap_err();
+            let err = load_or_create(&root, me()).unwrap_err();
             let msg = err.to_string();
             assert!(msg.contains("failed-keys.plist"), "{msg}");
             assert!(msg.contains(why), "{msg}");
@@ -309,7 +320,7 @@ mod tests {
     #[test]
     fn a_store_others_can_write_is_not_trusted() {
         let (_d, root) = root();
-        FailedKeys::load_or_create(&root, me()).unwrap();
+        load_or_create(&root, me()).unwrap();
         std::fs::set_permissions(path(&root), std::fs::Permissions::from_mode(0o666)).unwrap();
         let err = FailedKeys::load(&root, me()).unwrap_err();
         assert!(

@@ -28,15 +28,15 @@ impl Owners {
 
     /// For tests: trust as if running with this effective uid.
     #[cfg(test)]
-    pub fn as_uid(euid: u32) -> Owners {
+    pub(crate) fn as_uid(euid: u32) -> Owners {
         Owners { euid }
     }
 
-    pub fn allows(&self, uid: u32) -> bool {
+    pub(crate) fn allows(&self, uid: u32) -> bool {
         uid == 0 || uid == self.euid
     }
 
-    pub fn running_as_root(&self) -> bool {
+    pub(crate) fn running_as_root(&self) -> bool {
         self.euid == 0
     }
 }
@@ -61,7 +61,7 @@ pub enum FileError {
 }
 
 impl FileError {
-    pub fn io(path: &Path, source: io::Error) -> FileError {
+    pub(crate) fn io(path: &Path, source: io::Error) -> FileError {
         FileError::Io {
             path: path.to_owned(),
             source,
@@ -70,7 +70,7 @@ impl FileError {
 }
 
 /// What kind of file `meta` describes, for error messages.
-pub fn kind_of(meta: &Metadata) -> &'static str {
+pub(crate) fn kind_of(meta: &Metadata) -> &'static str {
     let t = meta.file_type();
     if t.is_dir() {
         "directory"
@@ -88,7 +88,7 @@ pub fn kind_of(meta: &Metadata) -> &'static str {
 }
 
 /// `lstat`: metadata of the path itself, `None` when it does not exist.
-pub fn lstat(path: &Path) -> Result<Option<Metadata>, FileError> {
+pub(crate) fn lstat(path: &Path) -> Result<Option<Metadata>, FileError> {
     match fs::symlink_metadata(path) {
         Ok(m) => Ok(Some(m)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -97,7 +97,7 @@ pub fn lstat(path: &Path) -> Result<Option<Metadata>, FileError> {
 }
 
 /// Check that `meta` (of `path`) is owned by an allowed owner and not writable by group/others.
-pub fn check_trusted(path: &Path, meta: &Metadata, owners: Owners) -> Result<(), FileError> {
+pub(crate) fn check_trusted(path: &Path, meta: &Metadata, owners: Owners) -> Result<(), FileError> {
     if !owners.allows(meta.uid()) {
         return Err(FileError::Owner {
             path: path.to_owned(),
@@ -116,7 +116,7 @@ pub fn check_trusted(path: &Path, meta: &Metadata, owners: Owners) -> Result<(),
 
 /// How much to trust a file being read.
 #[derive(Debug, Clone, Copy)]
-pub enum Trust {
+pub(crate) enum Trust {
     /// Any owner (e.g. the status plist read by a helpdesk user): still no symlink, regular only.
     Any,
     /// Owned by root (or the simulated root's user) and not writable by group or others.
@@ -126,7 +126,7 @@ pub enum Trust {
 /// Read a whole regular file without following a symlink, refusing FIFOs and devices (opened
 /// non-blocking, so a FIFO cannot hang the daemon) and files over `max` bytes. `Ok(None)` when it
 /// does not exist.
-pub fn read_file(path: &Path, max: u64, trust: Trust) -> Result<Option<Vec<u8>>, FileError> {
+pub(crate) fn read_file(path: &Path, max: u64, trust: Trust) -> Result<Option<Vec<u8>>, FileError> {
     let file = match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -174,7 +174,12 @@ pub fn read_file(path: &Path, max: u64, trust: Trust) -> Result<Option<Vec<u8>>,
 /// Make sure `dir` exists as a real directory (not a symlink) with a trusted owner and mode.
 /// Missing directories are created with `mode`. A `private` directory must give group and others
 /// no access at all (the state directory, 0700).
-pub fn ensure_dir(dir: &Path, mode: u32, private: bool, owners: Owners) -> Result<(), FileError> {
+pub(crate) fn ensure_dir(
+    dir: &Path,
+    mode: u32,
+    private: bool,
+    owners: Owners,
+) -> Result<(), FileError> {
     if lstat(dir)?.is_none() {
         if let Some(parent) = dir.parent() {
             if lstat(parent)?.is_none() {
@@ -219,7 +224,7 @@ pub fn ensure_dir(dir: &Path, mode: u32, private: bool, owners: Owners) -> Resul
 /// data fsynced, renamed over the target, directory fsynced. The directory must already be a real
 /// directory; a symlink, directory, FIFO or device at `path` is an error and nothing is written.
 /// On any failure (a full disk included) the old file is left as it was.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FileError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FileError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     match lstat(dir)? {
         Some(m) if m.file_type().is_symlink() => {
@@ -280,7 +285,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FileErro
 /// Remove temp files an interrupted `write_atomic` left in `dir` (a process killed between
 /// creating its temp file and the rename). Call only while holding the writer lock: then no other
 /// writer's temp file can be in flight. Returns how many were removed.
-pub fn sweep_temp_files(dir: &Path) -> usize {
+pub(crate) fn sweep_temp_files(dir: &Path) -> usize {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;
     };

@@ -11,8 +11,9 @@ use std::path::{Component, Path, PathBuf};
 pub const DOMAIN: &str = "org.keywarden";
 /// The LaunchDaemon label (also the stem of the plist in `launchd/`).
 pub const LAUNCHD_LABEL: &str = "org.keywarden.daemon";
-/// The os_log subsystem.
-pub const OSLOG_SUBSYSTEM: &str = "org.keywarden";
+/// The os_log subsystem (read by the os_log layer, built on macOS with the `oslog` feature).
+#[cfg_attr(not(all(target_os = "macos", feature = "oslog")), allow(dead_code))]
+pub(crate) const OSLOG_SUBSYSTEM: &str = "org.keywarden";
 
 /// Where the pkg installs the binary.
 pub const BINARY: &str = "/Library/Keywarden/keywarden";
@@ -27,7 +28,7 @@ pub const STATE_DIR: &str = "/var/db/keywarden";
 /// Persisted state (0600).
 pub const STATE: &str = "/var/db/keywarden/state.plist";
 /// The lock that makes one writer at a time (daemon or `keywarden check`).
-pub const LOCK: &str = "/var/db/keywarden/keywarden.lock";
+pub(crate) const LOCK: &str = "/var/db/keywarden/keywarden.lock";
 /// Append-only audit trail of key operations (0600).
 pub const AUDIT: &str = "/var/db/keywarden/audit.jsonl";
 /// Keyed hashes of keys that failed validation, and the per-Mac salt (0600).
@@ -45,16 +46,17 @@ pub const MANAGED_PREFS: &str = "/Library/Managed Preferences/org.keywarden.plis
 pub const LOCAL_PREFS: &str = "/Library/Preferences/org.keywarden.plist";
 /// The forced `Location` of the FileVault escrow payload surfaces here (Escrow Buddy reads the
 /// same domain: corpus/PATTERNS.md, "Detecting the escrow payload without parsing profiles").
-pub const ESCROW_MANAGED_PREFS: &str =
+pub(crate) const ESCROW_MANAGED_PREFS: &str =
     "/Library/Managed Preferences/com.apple.security.FDERecoveryKeyEscrow.plist";
 /// The escrow file: the current PRK encrypted to the MDM's certificate (corpus/FILEVAULTPRK.md).
 pub const FILEVAULT_PRK: &str = "/var/db/FileVaultPRK.dat";
 /// Deferred enablement's default output file: it holds the key in plain text (PLATFORM.md).
-pub const DEFERRAL_OUTPUT_DEFAULT: &str = "/var/db/ConfigurationProfiles/fdesetup.plist";
+pub(crate) const DEFERRAL_OUTPUT_DEFAULT: &str = "/var/db/ConfigurationProfiles/fdesetup.plist";
 /// Its owner is the console user (root or absent: nobody logged in).
-pub const CONSOLE: &str = "/dev/console";
+pub(crate) const CONSOLE: &str = "/dev/console";
 /// Escrow Buddy's authorization plugin bundle.
-pub const ESCROW_BUDDY_BUNDLE: &str = "/Library/Security/SecurityAgentPlugins/Escrow Buddy.bundle";
+pub(crate) const ESCROW_BUDDY_BUNDLE: &str =
+    "/Library/Security/SecurityAgentPlugins/Escrow Buddy.bundle";
 /// Escrow Buddy's preference domain, given to `defaults` as a path (never edited as a file).
 pub const ESCROW_BUDDY_DOMAIN: &str = "/Library/Preferences/com.netflix.Escrow-Buddy";
 
@@ -74,7 +76,7 @@ pub enum Tool {
 }
 
 impl Tool {
-    pub const ALL: [Tool; 9] = [
+    pub(crate) const ALL: [Tool; 9] = [
         Tool::Fdesetup,
         Tool::Diskutil,
         Tool::Dscl,
@@ -118,12 +120,12 @@ impl Root {
         Root(dir.into())
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.0
     }
 
     /// True for the real root `/`.
-    pub fn is_system(&self) -> bool {
+    pub(crate) fn is_system(&self) -> bool {
         self.0 == Path::new("/")
     }
 
@@ -139,7 +141,7 @@ impl Root {
         out
     }
 
-    pub fn tool(&self, tool: Tool) -> PathBuf {
+    pub(crate) fn tool(&self, tool: Tool) -> PathBuf {
         self.resolve(tool.path())
     }
 }
@@ -177,11 +179,9 @@ mod tests {
     }
 
     #[test]
-    fn every_tool_has_an_absolute_path_and_a_short_name() {
+    fn every_tool_has_an_absolute_path() {
         for tool in Tool::ALL {
             assert!(tool.path().starts_with("/usr/"));
-            assert!(!tool.name().contains('/'));
         }
-        assert_eq!(Tool::SwVers.name(), "sw_vers");
     }
 }

@@ -54,7 +54,7 @@ pub fn value_from_bytes(bytes: &[u8]) -> Result<plist::Value, PlistError> {
 }
 
 /// A typed value from a checked `plist::Value`.
-pub fn from_value<T: DeserializeOwned>(value: &plist::Value) -> Result<T, PlistError> {
+pub(crate) fn from_value<T: DeserializeOwned>(value: &plist::Value) -> Result<T, PlistError> {
     if has_unwritable_date(value) {
         return Err(PlistError::DateOutOfRange);
     }
@@ -62,7 +62,7 @@ pub fn from_value<T: DeserializeOwned>(value: &plist::Value) -> Result<T, PlistE
 }
 
 /// A typed value from bytes (their dates checked once, by `value_from_bytes`).
-pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PlistError> {
+pub(crate) fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PlistError> {
     plist::from_value(&value_from_bytes(bytes)?).map_err(|e| PlistError::Shape(detail(&e)))
 }
 

@@ -15,7 +15,7 @@ use crate::status::{Problem, Status};
 use crate::text;
 
 /// One line of meaning per problem, for the table (the doctor gives the remedies).
-pub fn problem_summary(p: Problem) -> &'static str {
+pub(crate) fn problem_summary(p: Problem) -> &'static str {
     match p {
         Problem::FileVaultOff => {
             "FileVault is not protecting this Mac (off, deferred or decrypting)"

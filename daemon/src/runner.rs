@@ -30,18 +30,18 @@ use crate::secret::Secret;
 
 /// The environment every child gets, and nothing else (PLATFORM.md: children get a clean
 /// environment; `LC_ALL=C` keeps tool wording in English, which the parsers expect).
-pub const CHILD_PATH: &str = "/usr/bin:/bin:/usr/sbin:/sbin";
+pub(crate) const CHILD_PATH: &str = "/usr/bin:/bin:/usr/sbin:/sbin";
 
 /// Default cap on each of stdout and stderr of a public call.
-pub const DEFAULT_OUTPUT_CAP: usize = 1024 * 1024;
+pub(crate) const DEFAULT_OUTPUT_CAP: usize = 1024 * 1024;
 /// Cap on each stream of a secret call. Preallocated once so the buffer never moves (a moved
 /// buffer would leave an unwiped copy behind); `changerecovery` prints a few hundred bytes.
-pub const SECRET_OUTPUT_CAP: usize = 64 * 1024;
+pub(crate) const SECRET_OUTPUT_CAP: usize = 64 * 1024;
 /// How many children may run at once. One check starts 14 independent probes, then up to 8
 /// SecureToken probes (`observe`): 16 lets the first wave run together, so a check takes about
 /// two tool latencies (its critical path), while a Mac with hundreds of users still never has more
 /// than 16 tools running.
-pub const DEFAULT_CONCURRENCY: usize = 16;
+pub(crate) const DEFAULT_CONCURRENCY: usize = 16;
 
 /// One invocation: a program at an absolute path on the Mac, and its arguments. Arguments are
 /// never secret: secrets travel on stdin only.
@@ -77,7 +77,7 @@ impl Call {
     }
 
     /// Keep the child running if the call is abandoned (see `survive_abandon`).
-    pub fn surviving_abandon(mut self) -> Call {
+    pub(crate) fn surviving_abandon(mut self) -> Call {
         self.survive_abandon = true;
         self
     }
@@ -95,7 +95,7 @@ impl Call {
     }
 
     /// `fdesetup status`: the short program name and the arguments, for errors and logs.
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         let name = self
             .program
             .file_name()
@@ -140,7 +140,7 @@ impl Exit {
 
 impl Exit {
     /// `0`, `1`, `SIGKILL`: for log fields.
-    pub fn short(self) -> String {
+    pub(crate) fn short(self) -> String {
         match self {
             Exit::Code(c) => c.to_string(),
             Exit::Signal(s) => {

@@ -24,12 +24,8 @@ impl Secret {
         &self.0
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 
     /// The `-inputplist` dictionary that `fdesetup validaterecovery` and

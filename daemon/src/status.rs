@@ -16,7 +16,7 @@ use crate::config::RotationMethod;
 use crate::files::{self, FileError, Owners, Trust};
 use crate::paths::{self, Root};
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 const MAX_STATUS_BYTES: u64 = 8 * 1024 * 1024;
 
 /// A problem code (stable: MDM smart groups match on them).
@@ -108,7 +108,7 @@ pub struct Status {
 /// `ObservedAt` and `Stale`, common to every section. (Plain fields in each section rather than
 /// a flattened struct: `#[serde(flatten)]` next to `Option` fields fails to deserialize with the
 /// plist crate, TOOLCHAIN.md.)
-pub trait Section: Default + Clone {
+pub(crate) trait Section: Default + Clone {
     fn observed_at(&self) -> Option<Timestamp>;
     fn set_observed(&mut self, at: Option<Timestamp>, stale: bool);
 }
@@ -343,7 +343,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Reason::KeyUsed => "KeyUsed",
             Reason::NotEscrowed => "NotEscrowed",
@@ -355,7 +355,7 @@ impl Reason {
     }
 
     /// Whether this reason asks for a rotation, or only reports.
-    pub fn requests(self) -> bool {
+    pub(crate) fn requests(self) -> bool {
         match self {
             Reason::KeyUsed
             | Reason::NotEscrowed
@@ -557,7 +557,7 @@ impl Status {
 }
 
 /// Write the status of the Mac under `root` (creating `/Library/Keywarden` 0755 if needed).
-pub fn write(root: &Root, owners: Owners, status: &Status) -> Result<(), FileError> {
+pub(crate) fn write(root: &Root, owners: Owners, status: &Status) -> Result<(), FileError> {
     let path = root.resolve(paths::STATUS);
     if let Some(dir) = path.parent() {
         files::ensure_dir(dir, 0o755, false, owners)?;
@@ -598,7 +598,7 @@ pub fn read(root: &Root) -> Result<Status, ReadError> {
 
 /// Read the previous status as the check does: its last good values are carried into the new
 /// status, so as root only a file owned by root and not writable by others is used.
-pub fn read_trusted(root: &Root, owners: Owners) -> Result<Status, ReadError> {
+pub(crate) fn read_trusted(root: &Root, owners: Owners) -> Result<Status, ReadError> {
     read_with(root, Trust::Owned(owners))
 }
 

@@ -10,7 +10,7 @@ pub const EXCERPT_CHARS: usize = 160;
 /// A short, single-line, printable excerpt of tool output for an error message: invalid UTF-8
 /// replaced, control characters escaped, newlines shown as `⏎`, cut at `EXCERPT_CHARS`
 /// characters of what is shown (an escape counts for its length: found by `make fuzz`, issue 6).
-pub fn excerpt(bytes: &[u8]) -> String {
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let text = text.trim();
     if text.is_empty() {
@@ -47,7 +47,7 @@ pub fn printable(text: &str, max: usize) -> String {
 
 /// `s` cut with `…` after `max` characters (nothing escaped: for fields a format escapes itself,
 /// such as the audit trail's JSON strings).
-pub fn bounded(s: &str, max: usize) -> String {
+pub(crate) fn bounded(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         None => s.to_owned(),
         Some((cut, _)) => {
@@ -60,7 +60,7 @@ pub fn bounded(s: &str, max: usize) -> String {
 
 /// Safe for a terminal table cell: control characters (which a hand-edited line could carry)
 /// shown as `?`, so no escape sequence reaches the terminal.
-pub fn terminal(s: &str) -> String {
+pub(crate) fn terminal(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()

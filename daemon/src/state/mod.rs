@@ -17,7 +17,7 @@ mod parts;
 mod rotation;
 mod wire;
 
-pub use parts::{
+pub(crate) use parts::{
     AdminRequests, BootRecord, Effect, FlagOwnership, KeyHistory, KeyUse, Logins, Outbox, Pending,
     ValidationRecord,
 };
@@ -87,7 +87,7 @@ impl State {
 
 /// The outcome of loading: the state to use, and what went wrong with the file, if anything.
 #[derive(Debug)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     pub state: State,
     /// Why the file on disk was not used (moved aside, untrusted); reported in the status.
     pub problem: Option<String>,
@@ -95,7 +95,7 @@ pub struct Loaded {
 
 /// Load the state of the Mac under `root`. Never fails: a bad file is moved aside and a fresh
 /// state is returned with the reason.
-pub fn load(root: &Root, owners: Owners, now: Timestamp) -> Loaded {
+pub(crate) fn load(root: &Root, owners: Owners, now: Timestamp) -> Loaded {
     let path = root.resolve(paths::STATE);
     let bytes = match files::read_file(&path, MAX_STATE_BYTES, Trust::Owned(owners)) {
         Ok(Some(b)) => b,
@@ -175,7 +175,7 @@ fn move_aside(path: &std::path::Path, now: Timestamp, why: &str) -> String {
 }
 
 /// Persist the state atomically (0600 in the 0700 state directory).
-pub fn save(root: &Root, owners: Owners, state: &State) -> Result<(), FileError> {
+pub(crate) fn save(root: &Root, owners: Owners, state: &State) -> Result<(), FileError> {
     let dir = root.resolve(paths::STATE_DIR);
     files::ensure_dir(&dir, 0o700, true, owners)?;
     let mut bytes = Vec::new();

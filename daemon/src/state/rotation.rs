@@ -107,7 +107,7 @@ impl Rotation {
     }
 
     /// When the first attempt of an unfinished rotation was made (for RotationOverdue).
-    pub fn first_requested_at(&self) -> Option<Timestamp> {
+    pub(crate) fn first_requested_at(&self) -> Option<Timestamp> {
         match self {
             Rotation::Requested { first_at, .. } | Rotation::Failed { first_at, .. } => {
                 Some(*first_at)

@@ -16,10 +16,10 @@ use crate::runner::{Call, Exit, Output, Runner};
 use super::sysadminctl::strip_nslog_prefix;
 use super::{query, text, ParseError, ProbeError};
 
-pub fn read_call(domain: &str, key: &str) -> Call {
+pub(crate) fn read_call(domain: &str, key: &str) -> Call {
     Call::tool(Tool::Defaults, &["read", domain, key])
 }
-pub fn write_bool_call(domain: &str, key: &str, value: bool) -> Call {
+pub(crate) fn write_bool_call(domain: &str, key: &str, value: bool) -> Call {
     Call::tool(
         Tool::Defaults,
         &[
@@ -31,7 +31,7 @@ pub fn write_bool_call(domain: &str, key: &str, value: bool) -> Call {
         ],
     )
 }
-pub fn delete_call(domain: &str, key: &str) -> Call {
+pub(crate) fn delete_call(domain: &str, key: &str) -> Call {
     Call::tool(Tool::Defaults, &["delete", domain, key])
 }
 
@@ -131,7 +131,7 @@ pub fn parse_delete(out: &Output) -> Result<(), ParseError> {
     Err(ParseError::unrecognised(out))
 }
 
-pub async fn read_bool(
+pub(crate) async fn read_bool(
     r: &impl Runner,
     domain: &str,
     key: &str,
@@ -140,7 +140,7 @@ pub async fn read_bool(
 }
 
 /// `defaults write DOMAIN KEY -bool true|false`.
-pub async fn write_bool(
+pub(crate) async fn write_bool(
     r: &impl Runner,
     domain: &str,
     key: &str,
@@ -150,7 +150,7 @@ pub async fn write_bool(
 }
 
 /// `defaults delete DOMAIN KEY`; a key that is already absent is not an error.
-pub async fn delete(r: &impl Runner, domain: &str, key: &str) -> Result<(), ProbeError> {
+pub(crate) async fn delete(r: &impl Runner, domain: &str, key: &str) -> Result<(), ProbeError> {
     query(r, &delete_call(domain, key), parse_delete).await
 }
 

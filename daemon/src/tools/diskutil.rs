@@ -42,7 +42,7 @@ impl CryptoUserKind {
     /// (`LocalOpenDirectory`). `InstitutionalRecovery`, `iCloudRecovery`,
     /// `iCloudRecoveryExternalKey`: pattern only, unverified (the project brief and PLATFORM.md
     /// name them; no published plist shows them). Anything else is kept verbatim as `Other`.
-    pub fn from_plist_type(t: &str) -> CryptoUserKind {
+    pub(crate) fn from_plist_type(t: &str) -> CryptoUserKind {
         match t {
             "LocalOpenDirectory" => CryptoUserKind::LocalOpenDirectory,
             "PersonalRecovery" => CryptoUserKind::PersonalRecovery,
@@ -62,7 +62,7 @@ impl CryptoUserKind {
     /// apfs2hashcat-fork-icloud-with-notes.txt. `Local Open Directory` (without `User`): the
     /// 10.13 beta 4 sample openradar-33610430-10.13b4-old-format-PARTIAL.txt. The text name of an
     /// institutional key is not known from any sample: it stays `Other`.
-    pub fn from_text_type(t: &str) -> CryptoUserKind {
+    pub(crate) fn from_text_type(t: &str) -> CryptoUserKind {
         match t {
             "Local Open Directory User" | "Local Open Directory" => {
                 CryptoUserKind::LocalOpenDirectory
@@ -85,7 +85,7 @@ pub struct CryptoUser {
     pub volume_owner: Option<bool>,
 }
 
-pub fn list_crypto_users_call() -> Call {
+pub(crate) fn list_crypto_users_call() -> Call {
     Call::tool(Tool::Diskutil, &["apfs", "listCryptoUsers", "/", "-plist"])
 }
 
@@ -104,7 +104,7 @@ pub fn parse_list_crypto_users(out: &Output) -> Result<Vec<CryptoUser>, ParseErr
     }
 }
 
-pub async fn list_crypto_users(r: &impl Runner) -> Result<Vec<CryptoUser>, ProbeError> {
+pub(crate) async fn list_crypto_users(r: &impl Runner) -> Result<Vec<CryptoUser>, ProbeError> {
     query(r, &list_crypto_users_call(), parse_list_crypto_users).await
 }
 

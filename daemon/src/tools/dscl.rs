@@ -68,7 +68,7 @@ pub struct SkippedRecord {
     pub reason: String,
 }
 
-pub fn read_all_users_call() -> Call {
+pub(crate) fn read_all_users_call() -> Call {
     Call::tool(
         Tool::Dscl,
         &[
@@ -85,7 +85,7 @@ pub fn read_all_users_call() -> Call {
         ],
     )
 }
-pub fn admin_group_call() -> Call {
+pub(crate) fn admin_group_call() -> Call {
     Call::tool(
         Tool::Dscl,
         &["-plist", ".", "-read", "/Groups/admin", "GroupMembership"],
@@ -200,10 +200,10 @@ pub fn parse_group_membership(out: &Output) -> Result<Vec<String>, ParseError> {
 
 /// The well-formed users and the records left out (published in `Daemon.Errors`: never dropped
 /// silently).
-pub async fn read_user_records(r: &impl Runner) -> Result<UserRecords, ProbeError> {
+pub(crate) async fn read_user_records(r: &impl Runner) -> Result<UserRecords, ProbeError> {
     query(r, &read_all_users_call(), parse_user_records).await
 }
-pub async fn admins(r: &impl Runner) -> Result<Vec<String>, ProbeError> {
+pub(crate) async fn admins(r: &impl Runner) -> Result<Vec<String>, ProbeError> {
     query(r, &admin_group_call(), parse_group_membership).await
 }
 

@@ -89,7 +89,7 @@ pub enum SecretToolError {
 
 impl SecretToolError {
     /// The fixed code the audit trail records.
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             SecretToolError::AuthenticationFailed => "AuthenticationFailed",
             SecretToolError::UnableToChangeKey => "UnableToChangeKey",
@@ -100,25 +100,25 @@ impl SecretToolError {
     }
 }
 
-pub fn status_call() -> Call {
+pub(crate) fn status_call() -> Call {
     Call::tool(Tool::Fdesetup, &["status"])
 }
-pub fn showdeferralinfo_call() -> Call {
+pub(crate) fn showdeferralinfo_call() -> Call {
     Call::tool(Tool::Fdesetup, &["showdeferralinfo"])
 }
-pub fn haspersonalrecoverykey_call() -> Call {
+pub(crate) fn haspersonalrecoverykey_call() -> Call {
     Call::tool(Tool::Fdesetup, &["haspersonalrecoverykey"])
 }
-pub fn hasinstitutionalrecoverykey_call() -> Call {
+pub(crate) fn hasinstitutionalrecoverykey_call() -> Call {
     Call::tool(Tool::Fdesetup, &["hasinstitutionalrecoverykey"])
 }
-pub fn usingrecoverykey_call() -> Call {
+pub(crate) fn usingrecoverykey_call() -> Call {
     Call::tool(Tool::Fdesetup, &["usingrecoverykey"])
 }
-pub fn validaterecovery_call() -> Call {
+pub(crate) fn validaterecovery_call() -> Call {
     Call::tool(Tool::Fdesetup, &["validaterecovery", "-inputplist"])
 }
-pub fn changerecovery_call() -> Call {
+pub(crate) fn changerecovery_call() -> Call {
     Call::tool(
         Tool::Fdesetup,
         &["changerecovery", "-personal", "-inputplist"],
@@ -578,25 +578,25 @@ pub fn parse_changerecovery(out: &SecretOutput) -> Result<(), SecretToolError> {
 // Queries
 // ---------------------------------------------------------------------------------------------
 
-pub async fn status(r: &impl Runner) -> Result<FdeStatus, ProbeError> {
+pub(crate) async fn status(r: &impl Runner) -> Result<FdeStatus, ProbeError> {
     query(r, &status_call(), parse_status).await
 }
-pub async fn showdeferralinfo(r: &impl Runner) -> Result<DeferralInfo, ProbeError> {
+pub(crate) async fn showdeferralinfo(r: &impl Runner) -> Result<DeferralInfo, ProbeError> {
     query(r, &showdeferralinfo_call(), parse_showdeferralinfo).await
 }
-pub async fn has_personal_recovery_key(r: &impl Runner) -> Result<bool, ProbeError> {
+pub(crate) async fn has_personal_recovery_key(r: &impl Runner) -> Result<bool, ProbeError> {
     query(r, &haspersonalrecoverykey_call(), parse_true_false).await
 }
-pub async fn has_institutional_recovery_key(r: &impl Runner) -> Result<bool, ProbeError> {
+pub(crate) async fn has_institutional_recovery_key(r: &impl Runner) -> Result<bool, ProbeError> {
     query(r, &hasinstitutionalrecoverykey_call(), parse_true_false).await
 }
-pub async fn using_recovery_key(r: &impl Runner) -> Result<UsingRecoveryKey, ProbeError> {
+pub(crate) async fn using_recovery_key(r: &impl Runner) -> Result<UsingRecoveryKey, ProbeError> {
     query(r, &usingrecoverykey_call(), parse_usingrecoverykey).await
 }
 
 /// One `validaterecovery` with `key` given only as the stdin plist `{Password: key}`. Never
 /// retried here: every call may spend a Secure Enclave attempt (PLATFORM.md).
-pub async fn validate_recovery(
+pub(crate) async fn validate_recovery(
     r: &impl Runner,
     key: &Secret,
 ) -> Result<Validation, SecretCommandError> {
@@ -615,7 +615,7 @@ pub async fn validate_recovery(
 /// it prints stays in the secret output and is wiped with it: escrow is the MDM's job. Never
 /// retried: on 10.13 a failed attempt deleted the existing key (PLATFORM.md), so the caller must
 /// check `haspersonalrecoverykey` afterwards whatever this returns.
-pub async fn change_recovery(
+pub(crate) async fn change_recovery(
     r: &impl Runner,
     current_key: &Secret,
 ) -> Result<(), SecretCommandError> {
@@ -648,7 +648,7 @@ pub enum SecretCommandError {
 
 impl SecretCommandError {
     /// The fixed code the audit trail records for this failure.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             SecretCommandError::Run { .. } => "RunFailed",
             SecretCommandError::Tool { code, .. } => code.code(),
@@ -657,7 +657,7 @@ impl SecretCommandError {
 
     /// fdesetup answered that the key is not one it accepts (a wrong key, or not a key at all):
     /// the same key would get the same answer, so it is remembered as failed.
-    pub fn key_refused(&self) -> bool {
+    pub(crate) fn key_refused(&self) -> bool {
         matches!(
             self,
             SecretCommandError::Tool {
@@ -1433,7 +1433,10 @@ mod tests {
         assert_eq!(has_personal_recovery_key(&fake).await, Ok(true));
         assert_eq!(has_institutional_recovery_key(&fake).await, Ok(false));
         let err = using_recovery_key(&fake).await.unwrap_err();
-        assert_eq!(err.subject(), "fdesetup usingrecoverykey");
+        assert!(
+            err.to_string().starts_with("fdesetup usingrecoverykey: "),
+            "{err}"
+        );
         assert!(err.to_string().contains("garbage"), "{err}");
     }
 

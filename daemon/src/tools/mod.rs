@@ -35,7 +35,7 @@ pub enum ParseError {
 impl ParseError {
     /// An unrecognised-output error with an excerpt of the most telling stream (stderr when it
     /// has text, else stdout).
-    pub fn unrecognised(out: &Output) -> ParseError {
+    pub(crate) fn unrecognised(out: &Output) -> ParseError {
         let stream = if String::from_utf8_lossy(&out.stderr).trim().is_empty() {
             &out.stdout
         } else {
@@ -50,7 +50,7 @@ impl ParseError {
     /// The tool's own failure line, shown as an excerpt: it reaches the status and terminals, so
     /// it is one printable line of at most `EXCERPT_CHARS` (a real `sysadminctl` line is 218
     /// characters, corpus `mac-admin-4`; found by `make fuzz`, issue 6).
-    pub fn reported(out: &Output, message: &str) -> ParseError {
+    pub(crate) fn reported(out: &Output, message: &str) -> ParseError {
         ParseError::Reported {
             exit: out.exit,
             message: excerpt(message.as_bytes()),
@@ -88,7 +88,7 @@ pub enum RunFailure {
 }
 
 impl ProbeError {
-    pub fn from_run(call: &Call, err: &RunError) -> ProbeError {
+    pub(crate) fn from_run(call: &Call, err: &RunError) -> ProbeError {
         let kind = match err {
             RunError::Missing { .. } => RunFailure::Missing,
             RunError::Spawn { .. } => RunFailure::Spawn,
@@ -112,7 +112,7 @@ impl ProbeError {
 
 /// Run `call` and parse its whole output with `parse`. Output beyond the runner's cap is an
 /// error, never parsed: a cut plist or list could read as a smaller, wrong answer.
-pub async fn query<R: Runner, T>(
+pub(crate) async fn query<R: Runner, T>(
     runner: &R,
     call: &Call,
     parse: impl FnOnce(&Output) -> Result<T, ParseError>,
@@ -131,13 +131,13 @@ pub async fn query<R: Runner, T>(
 }
 
 /// The text of a stream with invalid UTF-8 replaced (parsers match on ASCII wording).
-pub fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+pub(crate) fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(bytes)
 }
 
 /// Tool plists may be preceded by other text (TOOLCHAIN.md): parse from the first `<?xml` (or
 /// `<plist`) on. Returns `None` when there is no XML plist at all.
-pub fn xml_plist_start(bytes: &[u8]) -> Option<&[u8]> {
+pub(crate) fn xml_plist_start(bytes: &[u8]) -> Option<&[u8]> {
     let find = |needle: &[u8]| bytes.windows(needle.len()).position(|w| w == needle);
     find(b"<?xml")
         .or_else(|| find(b"<plist"))
@@ -157,33 +157,33 @@ pub(crate) mod fake {
     use crate::secret::Secret;
 
     #[derive(Default)]
-    pub struct FakeRunner {
+    pub(crate) struct FakeRunner {
         answers: HashMap<Vec<String>, Result<Output, FakeFailure>>,
         pub calls: RefCell<Vec<Vec<String>>>,
     }
 
     #[derive(Clone, Copy, Debug)]
-    pub enum FakeFailure {
+    pub(crate) enum FakeFailure {
         Missing,
         TimedOut,
     }
 
     impl FakeRunner {
-        pub fn new() -> FakeRunner {
+        pub(crate) fn new() -> FakeRunner {
             FakeRunner::default()
         }
 
-        pub fn answer(&mut self, call: &Call, out: Output) -> &mut Self {
+        pub(crate) fn answer(&mut self, call: &Call, out: Output) -> &mut Self {
             self.answers.insert(call.argv(), Ok(out));
             self
         }
 
-        pub fn fail(&mut self, call: &Call, failure: FakeFailure) -> &mut Self {
+        pub(crate) fn fail(&mut self, call: &Call, failure: FakeFailure) -> &mut Self {
             self.answers.insert(call.argv(), Err(failure));
             self
         }
 
-        pub fn called(&self, call: &Call) -> usize {
+        pub(crate) fn called(&self, call: &Call) -> usize {
             let argv = call.argv();
             self.calls.borrow().iter().filter(|c| **c == argv).count()
         }

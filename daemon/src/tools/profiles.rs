@@ -38,10 +38,10 @@ impl InstalledProfile {
     }
 }
 
-pub fn bootstrap_token_call() -> Call {
+pub(crate) fn bootstrap_token_call() -> Call {
     Call::tool(Tool::Profiles, &["status", "-type", "bootstraptoken"])
 }
-pub fn computer_profiles_call() -> Call {
+pub(crate) fn computer_profiles_call() -> Call {
     Call::tool(Tool::Profiles, &["-C", "-o", "stdout-xml"])
 }
 
@@ -145,10 +145,12 @@ pub fn parse_computer_profiles(out: &Output) -> Result<Vec<InstalledProfile>, Pa
         .collect()
 }
 
-pub async fn bootstrap_token(r: &impl Runner) -> Result<BootstrapToken, ProbeError> {
+pub(crate) async fn bootstrap_token(r: &impl Runner) -> Result<BootstrapToken, ProbeError> {
     query(r, &bootstrap_token_call(), parse_bootstrap_token).await
 }
-pub async fn computer_profiles(r: &impl Runner) -> Result<Vec<InstalledProfile>, ProbeError> {
+pub(crate) async fn computer_profiles(
+    r: &impl Runner,
+) -> Result<Vec<InstalledProfile>, ProbeError> {
     query(r, &computer_profiles_call(), parse_computer_profiles).await
 }
 

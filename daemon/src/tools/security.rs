@@ -19,12 +19,12 @@ use crate::text::excerpt;
 
 use super::{query, text, xml_plist_start, ParseError, ProbeError};
 
-pub const LOGIN_RIGHT: &str = "system.login.console";
+pub(crate) const LOGIN_RIGHT: &str = "system.login.console";
 /// Escrow Buddy's mechanism, as its installer adds it before `loginwindow:done`
 /// (macadmins/escrow-buddy `Escrow Buddy/Utility/AuthDBSetup.sh`).
 pub const ESCROW_BUDDY_MECHANISM: &str = "Escrow Buddy:Invoke,privileged";
 
-pub fn authorizationdb_read_call(right: &str) -> Call {
+pub(crate) fn authorizationdb_read_call(right: &str) -> Call {
     Call::tool(Tool::Security, &["authorizationdb", "read", right])
 }
 
@@ -75,7 +75,7 @@ pub fn parse_mechanisms(out: &Output) -> Result<Vec<String>, ParseError> {
         .collect()
 }
 
-pub async fn login_mechanisms(r: &impl Runner) -> Result<Vec<String>, ProbeError> {
+pub(crate) async fn login_mechanisms(r: &impl Runner) -> Result<Vec<String>, ProbeError> {
     query(r, &authorizationdb_read_call(LOGIN_RIGHT), parse_mechanisms).await
 }
 

@@ -8,10 +8,10 @@ use crate::runner::{Call, Output, Runner};
 
 use super::{query, text, ParseError, ProbeError};
 
-pub fn product_version_call() -> Call {
+pub(crate) fn product_version_call() -> Call {
     Call::tool(Tool::SwVers, &["-productVersion"])
 }
-pub fn build_version_call() -> Call {
+pub(crate) fn build_version_call() -> Call {
     Call::tool(Tool::SwVers, &["-buildVersion"])
 }
 
@@ -69,10 +69,10 @@ pub fn parse_build_version(out: &Output) -> Result<String, ParseError> {
         .filter(|v| is_build_version(v))
         .ok_or_else(|| ParseError::unrecognised(out))
 }
-pub async fn product_version(r: &impl Runner) -> Result<String, ProbeError> {
+pub(crate) async fn product_version(r: &impl Runner) -> Result<String, ProbeError> {
     query(r, &product_version_call(), parse_product_version).await
 }
-pub async fn build_version(r: &impl Runner) -> Result<String, ProbeError> {
+pub(crate) async fn build_version(r: &impl Runner) -> Result<String, ProbeError> {
     query(r, &build_version_call(), parse_build_version).await
 }
 

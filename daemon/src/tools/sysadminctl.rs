@@ -12,7 +12,7 @@ use crate::runner::{Call, Exit, Output, Runner};
 
 use super::{query, text, ParseError, ProbeError};
 
-pub fn secure_token_status_call(user: &str) -> Call {
+pub(crate) fn secure_token_status_call(user: &str) -> Call {
     Call::tool(Tool::Sysadminctl, &["-secureTokenStatus", user])
 }
 
@@ -64,7 +64,7 @@ pub fn parse_secure_token_status(out: &Output) -> Result<bool, ParseError> {
     }
 }
 
-pub async fn secure_token_status(r: &impl Runner, user: &str) -> Result<bool, ProbeError> {
+pub(crate) async fn secure_token_status(r: &impl Runner, user: &str) -> Result<bool, ProbeError> {
     query(
         r,
         &secure_token_status_call(user),

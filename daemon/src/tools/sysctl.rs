@@ -10,10 +10,10 @@ use crate::runner::{Call, Exit, Output, Runner};
 
 use super::{query, text, ParseError, ProbeError};
 
-pub fn boot_session_uuid_call() -> Call {
+pub(crate) fn boot_session_uuid_call() -> Call {
     Call::tool(Tool::Sysctl, &["-n", "kern.bootsessionuuid"])
 }
-pub fn arm64_call() -> Call {
+pub(crate) fn arm64_call() -> Call {
     Call::tool(Tool::Sysctl, &["-n", "hw.optional.arm64"])
 }
 
@@ -103,10 +103,10 @@ pub fn parse_arm64(out: &Output) -> Result<bool, ParseError> {
     Err(ParseError::unrecognised(out))
 }
 
-pub async fn boot_session_uuid(r: &impl Runner) -> Result<String, ProbeError> {
+pub(crate) async fn boot_session_uuid(r: &impl Runner) -> Result<String, ProbeError> {
     query(r, &boot_session_uuid_call(), parse_boot_session_uuid).await
 }
-pub async fn apple_silicon(r: &impl Runner) -> Result<bool, ProbeError> {
+pub(crate) async fn apple_silicon(r: &impl Runner) -> Result<bool, ProbeError> {
     query(r, &arm64_call(), parse_arm64).await
 }
 
