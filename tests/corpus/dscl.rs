@@ -11,7 +11,7 @@ use keywarden::tools::dscl::{
     parse_user_records, SkippedRecord, UserRecord,
 };
 
-use crate::{Case, Stream};
+use super::{Case, Stream};
 
 fn aa(out: &Output) -> Vec<String> {
     authentication_authority_from_text(&String::from_utf8_lossy(&out.stdout)).expect("parses")

@@ -11,10 +11,6 @@
 //! osquery's `plist` table flattens them. Whether macOS, Jamf or osquery accept the files is not
 //! testable here: profiles/README.md lists what is unverified.
 
-#[allow(dead_code)]
-#[path = "../e2e/support.rs"]
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -25,13 +21,13 @@ use keywarden::config::{self, Config, KeySpec, KeyType, Source, KEYS};
 use keywarden::paths;
 use plist::{Dictionary, Value};
 
-use support::{code, stderr, stdout, Mac, KEYWARDEN};
+use crate::support::{code, repo, stderr, stdout, Mac, KEYWARDEN};
 
 // ---------------------------------------------------------------------------------------------
 // Files
 
 fn profiles_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles")
+    repo("profiles")
 }
 
 fn load(name: &str) -> Value {

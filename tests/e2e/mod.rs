@@ -4,11 +4,9 @@
 //! and plistutil; failed probes give clear errors and stale sections; a hanging tool does not
 //! stop the check and leaves no process behind.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 #[test]
 fn a_healthy_mac_gives_a_healthy_status_matching_the_golden_file() {
@@ -241,10 +239,7 @@ fn a_tool_that_hangs_does_not_stop_the_check_and_leaves_no_process_behind() {
         .filter_map(|c| c.get("child_pid").and_then(|p| p.as_i64()))
         .collect();
     assert!(!pids.is_empty(), "the fault forked a child");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while pids.iter().any(|p| alive(*p)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(Duration::from_secs(10), || !pids.iter().any(|p| alive(*p)));
     for p in pids {
         assert!(!alive(p), "process {p} was left behind");
     }
@@ -252,10 +247,7 @@ fn a_tool_that_hangs_does_not_stop_the_check_and_leaves_no_process_behind() {
 
 #[test]
 fn a_probe_that_never_succeeded_leaves_its_state_unknown() {
-    let dir = tempfile::tempdir().unwrap();
-    let mac = Mac { dir };
-    mac.sim(&["init", mac.root_str()]);
-    mac.set(&[r#"faults=[{"argv":["fdesetup","status"],"kind":"garbage"}]"#]);
+    let mac = Mac::with(&[r#"faults=[{"argv":["fdesetup","status"],"kind":"garbage"}]"#]);
     let out = mac.check();
     assert_eq!(code(&out), 1);
     let s = mac.status();
@@ -513,9 +505,9 @@ fn an_ordinary_user_cannot_run_check_on_the_real_mac() {
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(KEYWARDEN);
     cmd.arg("check");
-    if nix::unistd::geteuid().is_root() {
+    if is_root() {
         // Drop to nobody for this child.
-        cmd.uid(65534).gid(65534);
+        cmd.uid(NOBODY).gid(NOBODY);
     }
     let out = cmd.output().unwrap();
     assert_eq!(code(&out), 2);
@@ -528,7 +520,7 @@ fn an_ordinary_user_cannot_run_check_on_the_real_mac() {
 
 #[test]
 fn as_root_a_simulated_mac_others_can_write_is_refused() {
-    if !nix::unistd::geteuid().is_root() {
+    if !is_root() {
         eprintln!("note: runs only as root (CI runs as root)");
         return;
     }
@@ -681,7 +673,7 @@ fn read_only_commands_work_for_an_ordinary_user() {
     assert_eq!(code(&mac.check()), 0);
     let bins = tempfile::tempdir().unwrap();
     let (kw, _) = binaries_for_everyone(bins.path());
-    let root = nix::unistd::geteuid().is_root();
+    let root = is_root();
     for args in [
         &["status"][..],
         &["status", "--json"],
@@ -691,7 +683,7 @@ fn read_only_commands_work_for_an_ordinary_user() {
         let mut cmd = std::process::Command::new(&kw);
         cmd.arg("--root").arg(mac.root()).args(args);
         if root {
-            cmd.uid(65534).gid(65534);
+            cmd.uid(NOBODY).gid(NOBODY);
         }
         let out = cmd.output().unwrap();
         assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
@@ -701,7 +693,7 @@ fn read_only_commands_work_for_an_ordinary_user() {
     let mut cmd = std::process::Command::new(&kw);
     cmd.arg("run");
     if root {
-        cmd.uid(65534).gid(65534);
+        cmd.uid(NOBODY).gid(NOBODY);
     }
     let out = cmd.output().unwrap();
     assert_eq!(code(&out), 2);
@@ -718,12 +710,12 @@ fn an_ordinary_user_can_run_a_check_against_a_simulated_mac_of_their_own() {
     let bins = tempfile::tempdir().unwrap();
     let (kw, sim) = binaries_for_everyone(bins.path());
     let dir = tempfile::tempdir().unwrap();
-    let root = nix::unistd::geteuid().is_root();
+    let root = is_root();
     if root {
         nix::unistd::chown(
             dir.path(),
-            Some(nix::unistd::Uid::from_raw(65534)),
-            Some(nix::unistd::Gid::from_raw(65534)),
+            Some(nix::unistd::Uid::from_raw(NOBODY)),
+            Some(nix::unistd::Gid::from_raw(NOBODY)),
         )
         .unwrap();
     }
@@ -731,7 +723,7 @@ fn an_ordinary_user_can_run_a_check_against_a_simulated_mac_of_their_own() {
         let mut cmd = std::process::Command::new(program);
         cmd.args(args);
         if root {
-            cmd.uid(65534).gid(65534);
+            cmd.uid(NOBODY).gid(NOBODY);
         }
         cmd.output().unwrap()
     };

@@ -4,15 +4,11 @@
 //! future-version state file. Each gives a clear error, writes nothing through a symlink, never
 //! hangs, and recovers once the cause is removed.
 
-#[path = "../e2e/support.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 const STATUS: &str = "/Library/Keywarden/status.plist";
 const STATE: &str = "/var/db/keywarden/state.plist";

@@ -8,27 +8,16 @@
 //! it. What needs a Mac (pkgbuild, productbuild, codesign, launchd itself) is not tested here;
 //! docs/deployment.md says how to check it on one.
 
-#[path = "../e2e/support.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::collections::BTreeSet;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use keywarden::paths;
-use support::*;
+
+use crate::support::*;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
 
 /// Tests that chown or run the root-only scripts need root, as CI has; elsewhere they say so.
 fn skip_unless_root(what: &str) -> bool {
@@ -37,10 +26,6 @@ fn skip_unless_root(what: &str) -> bool {
     }
     eprintln!("skipped: {what} needs root (CI runs as root)");
     true
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", stdout(o), stderr(o))
 }
 
 fn daemon_plist() -> String {
@@ -649,19 +634,6 @@ fn uninstall(mac: &Mac, args: &[&str]) -> Output {
     out
 }
 
-fn check(mac: &Mac) {
-    let out = mac.check();
-    assert!(code(&out) <= 1, "check failed: {}", text(&out));
-}
-
-/// Escrow Buddy's GenerateNewKey as the simulated `defaults` sees it.
-fn flag(mac: &Mac) -> Option<bool> {
-    let scenario: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(mac.path("/.sim/scenario.json")).unwrap())
-            .unwrap();
-    scenario["escrow_buddy"]["generate_new_key"].as_bool()
-}
-
 /// The simulator's calls after the first `since`, as argv arrays.
 fn calls_since(mac: &Mac, since: usize) -> Vec<serde_json::Value> {
     mac.calls()
@@ -681,12 +653,16 @@ fn state_has_flag_set_at(mac: &Mac) -> bool {
 
 /// The lifecycle story up to Keywarden asking Escrow Buddy for a new key (tests/lifecycle).
 fn keywarden_sets_the_flag(mac: &Mac) {
-    check(mac);
+    mac.checked();
     mac.event(&["reboot", "--with-recovery-key"]);
-    check(mac);
+    mac.checked();
     mac.event(&["login", "alice"]);
-    check(mac);
-    assert_eq!(flag(mac), Some(true), "Keywarden set GenerateNewKey");
+    mac.checked();
+    assert_eq!(
+        mac.escrow_buddy_flag(),
+        Some(true),
+        "Keywarden set GenerateNewKey"
+    );
     assert!(state_has_flag_set_at(mac), "and recorded it in its state");
 }
 
@@ -721,7 +697,7 @@ fn uninstall_withdraws_the_flag_keywarden_set_removes_keywarden_and_keeps_state_
         calls.contains(&serde_json::json!(FLAG_DELETE)),
         "defaults delete in the call log: {calls:?}"
     );
-    assert_eq!(flag(&mac), None, "GenerateNewKey withdrawn");
+    assert_eq!(mac.escrow_buddy_flag(), None, "GenerateNewKey withdrawn");
     let said = stdout(&out);
     assert!(
         said.contains("withdrew Escrow Buddy's GenerateNewKey"),
@@ -750,7 +726,7 @@ fn uninstall_leaves_a_flag_set_by_another_tool_alone() {
     }
     // Keywarden has run (it has a state) but did not set the flag: another tool did.
     let mac = installed_mac(&["escrow_buddy.generate_new_key=true"]);
-    check(&mac);
+    mac.checked();
     assert!(!state_has_flag_set_at(&mac));
     let before = mac.calls().len();
     let out = uninstall(&mac, &[]);
@@ -760,7 +736,7 @@ fn uninstall_leaves_a_flag_set_by_another_tool_alone() {
         Vec::<serde_json::Value>::new(),
         "the uninstaller did not even ask defaults"
     );
-    assert_eq!(flag(&mac), Some(true));
+    assert_eq!(mac.escrow_buddy_flag(), Some(true));
     assert!(stdout(&out).contains("had not set"), "{}", text(&out));
     assert_program_removed(&mac);
 
@@ -769,7 +745,7 @@ fn uninstall_leaves_a_flag_set_by_another_tool_alone() {
     let out = uninstall(&mac, &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(mac.calls().len(), 0);
-    assert_eq!(flag(&mac), Some(true));
+    assert_eq!(mac.escrow_buddy_flag(), Some(true));
     assert!(
         stdout(&out).contains("no Keywarden state"),
         "{}",
@@ -786,7 +762,7 @@ fn uninstall_with_purge_also_removes_the_state_the_audit_trail_and_the_logs() {
     keywarden_sets_the_flag(&mac);
     let out = uninstall(&mac, &["--purge"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(flag(&mac), None);
+    assert_eq!(mac.escrow_buddy_flag(), None);
     assert_program_removed(&mac);
     for gone in [paths::STATE_DIR, paths::LOG_DIR] {
         assert!(!mac.path(gone).exists(), "{gone} purged");
@@ -812,14 +788,14 @@ fn uninstall_removes_nothing_when_it_cannot_withdraw_keywardens_flag_and_a_secon
         "{}",
         text(&out)
     );
-    assert_eq!(flag(&mac), Some(true));
+    assert_eq!(mac.escrow_buddy_flag(), Some(true));
     for kept in [daemon_plist().as_str(), paths::BINARY, paths::STATE] {
         assert!(mac.path(kept).exists(), "{kept} kept after the failure");
     }
 
     let out = uninstall(&mac, &["--purge"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(flag(&mac), None);
+    assert_eq!(mac.escrow_buddy_flag(), None);
     assert_program_removed(&mac);
 }
 

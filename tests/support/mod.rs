@@ -1,0 +1,108 @@
+//! What the areas of the integration tests share, written once: [`Mac`], a simulated Mac in a
+//! temp directory with the real `keywarden` pointed at it; [`tools::ToolsMac`], a simulated Mac
+//! whose tools a test calls directly, the way the daemon's runner calls them; reading a status
+//! plist (`status`); and the small helpers below: paths in the repository and its fixtures, the
+//! user the tests run as, whether a process is alive, waiting for a condition, a child's output.
+//!
+//! It holds no test, and no helper that only one area uses (that stays in the area).
+
+mod mac;
+mod status;
+pub mod tools;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub use mac::{Mac, KEYWARDEN, SIM};
+pub use status::{assert_golden, boolean, get, problems, string, strings};
+
+/// The user every "as an ordinary user" test runs as.
+pub const NOBODY: u32 = 65534;
+
+/// Escrow Buddy's preference domain, where its `GenerateNewKey` flag lives.
+pub const ESCROW_BUDDY_DOMAIN: &str = "/Library/Preferences/com.netflix.Escrow-Buddy";
+
+/// A path in the repository (`rel` from its top, as `launchd/pkg-scripts/uninstall.sh`).
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// A fixture's bytes, by its path under `tests/fixtures` (`handwritten/...`, `corpus/...`).
+pub fn fixture(rel: &str) -> Vec<u8> {
+    let path = repo("tests/fixtures").join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A real sample from the corpus, by its path under `tests/fixtures/corpus`.
+pub fn corpus(rel: &str) -> Vec<u8> {
+    fixture(&format!("corpus/{rel}"))
+}
+
+pub fn euid() -> u32 {
+    nix::unistd::geteuid().as_raw()
+}
+
+pub fn is_root() -> bool {
+    euid() == 0
+}
+
+/// Running: neither gone nor a zombie waiting to be reaped.
+pub fn alive(pid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            // The state letter follows the command, which is in parentheses.
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|s| s.split_whitespace().next());
+            state != Some("Z") && state != Some("X")
+        }
+        Err(_) => false,
+    }
+}
+
+/// Polls `cond` every 50 ms for up to `limit`; whether it became true.
+pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cond()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Stdout then stderr, for an assertion's message.
+pub fn text(o: &Output) -> String {
+    format!("{}{}", stdout(o), stderr(o))
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited, not killed")
+}
+
+/// Starts `cmd` with its three streams piped, writes `input` to its stdin and closes it.
+pub fn spawn_with_stdin(cmd: &mut Command, input: &[u8]) -> std::io::Result<Child> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(input)?;
+    Ok(child)
+}
