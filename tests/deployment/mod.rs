@@ -19,13 +19,21 @@ use crate::support::*;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Tests that chown or run the root-only scripts need root, as CI has; elsewhere they say so.
-fn skip_unless_root(what: &str) -> bool {
-    if is_root() {
-        return false;
+/// `make ARGS` at the top of the repository, outside the jobserver of a `make test` this may run
+/// under; `None` (after `unavailable`) without make.
+fn make(args: &[&str]) -> Option<Output> {
+    if !require_program("make", "apt-get install make") {
+        return None;
     }
-    eprintln!("skipped: {what} needs root (CI runs as root)");
-    true
+    let out = Command::new("make")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .env_remove("MAKELEVEL")
+        .output()
+        .expect("run make");
+    Some(out)
 }
 
 fn daemon_plist() -> String {
@@ -139,6 +147,7 @@ fn the_payload_holds_the_binary_the_launch_daemon_the_uninstaller_and_the_log_di
     let want: Vec<(&str, &str)> = expected.iter().map(|(p, m, _)| (*p, *m)).collect();
     assert_eq!(listed, want, "payload.txt");
 
+    let owned_by_root = require_root("to check that the stage is owned by 0:0");
     for (path, want_mode, is_dir) in &expected {
         let on_disk = staged.file(path);
         let meta = std::fs::symlink_metadata(&on_disk)
@@ -153,7 +162,7 @@ fn the_payload_holds_the_binary_the_launch_daemon_the_uninstaller_and_the_log_di
             *want_mode,
             "{path}: mode on disk"
         );
-        if is_root() {
+        if owned_by_root {
             assert_eq!(
                 (meta.uid(), meta.gid()),
                 (0, 0),
@@ -260,22 +269,14 @@ fn the_distribution_asks_for_macos_12_runs_natively_on_both_architectures_and_na
 #[test]
 fn make_pkg_stage_stages_the_binary_it_is_given() {
     let out_dir = tempfile::tempdir().unwrap();
-    let out = match Command::new("make")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["--no-print-directory", "-s", "pkg-stage"])
-        .arg(format!("BINARY={KEYWARDEN}"))
-        .arg(format!("PKG_DIR={}", out_dir.path().display()))
-        // Not the jobserver of a `make test` this may run under.
-        .env_remove("MAKEFLAGS")
-        .env_remove("MFLAGS")
-        .env_remove("MAKELEVEL")
-        .output()
-    {
-        Ok(out) => out,
-        Err(e) => {
-            eprintln!("skipped: make is not installed ({e})");
-            return;
-        }
+    let Some(out) = make(&[
+        "--no-print-directory",
+        "-s",
+        "pkg-stage",
+        &format!("BINARY={KEYWARDEN}"),
+        &format!("PKG_DIR={}", out_dir.path().display()),
+    ]) else {
+        return;
     };
     assert!(out.status.success(), "make pkg-stage: {}", text(&out));
     assert_eq!(
@@ -290,19 +291,8 @@ fn make_pkg_stage_stages_the_binary_it_is_given() {
 #[test]
 fn make_pkg_install_and_uninstall_on_linux_say_what_they_need_and_fail_without_a_stack_of_errors() {
     for target in ["pkg", "install", "uninstall"] {
-        let out = match Command::new("make")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["--no-print-directory", target])
-            .env_remove("MAKEFLAGS")
-            .env_remove("MFLAGS")
-            .env_remove("MAKELEVEL")
-            .output()
-        {
-            Ok(out) => out,
-            Err(e) => {
-                eprintln!("skipped: make is not installed ({e})");
-                return;
-            }
+        let Some(out) = make(&["--no-print-directory", target]) else {
+            return;
         };
         assert!(!out.status.success(), "make {target} succeeded on Linux");
         let said = stdout(&out);
@@ -358,17 +348,15 @@ fn the_scripts_are_executable_posix_sh_with_set_eu_that_parses() {
 
 #[test]
 fn the_scripts_pass_shellcheck() {
-    let mut cmd = Command::new("shellcheck");
-    cmd.args(["--shell=sh", "--severity=style"]);
-    for script in SCRIPTS {
-        cmd.arg(repo(script));
+    if !require_program("shellcheck", INSTALL_SHELLCHECK) {
+        return;
     }
-    match cmd.output() {
-        Ok(out) => assert!(out.status.success(), "shellcheck:\n{}", text(&out)),
-        Err(_) => eprintln!(
-            "skipped: shellcheck is not installed (apt-get install shellcheck; brew install shellcheck)"
-        ),
-    }
+    let out = Command::new("shellcheck")
+        .args(["--shell=sh", "--severity=style"])
+        .args(SCRIPTS.map(repo))
+        .output()
+        .expect("run shellcheck");
+    assert!(out.status.success(), "shellcheck:\n{}", text(&out));
 }
 
 #[test]
@@ -540,7 +528,7 @@ fn postinstall(mac: &Mac, launchctl: &FakeLaunchctl) -> Output {
 
 #[test]
 fn postinstall_links_the_binary_fixes_the_plist_and_running_it_twice_changes_nothing() {
-    if skip_unless_root("postinstall") {
+    if !require_root("to run postinstall against a simulated Mac") {
         return;
     }
     let mac = installed_mac(&[]);
@@ -580,7 +568,7 @@ fn postinstall_links_the_binary_fixes_the_plist_and_running_it_twice_changes_not
 
 #[test]
 fn postinstall_replaces_an_old_symlink_but_never_a_file_someone_put_there() {
-    if skip_unless_root("postinstall") {
+    if !require_root("to run postinstall against a simulated Mac") {
         return;
     }
     let launchctl = FakeLaunchctl::new(false);
@@ -681,7 +669,7 @@ fn assert_program_removed(mac: &Mac) {
 
 #[test]
 fn uninstall_withdraws_the_flag_keywarden_set_removes_keywarden_and_keeps_state_audit_and_logs() {
-    if skip_unless_root("uninstall.sh") {
+    if !require_root("to run uninstall.sh against a simulated Mac") {
         return;
     }
     let mac = installed_mac(&[]);
@@ -721,7 +709,7 @@ fn uninstall_withdraws_the_flag_keywarden_set_removes_keywarden_and_keeps_state_
 
 #[test]
 fn uninstall_leaves_a_flag_set_by_another_tool_alone() {
-    if skip_unless_root("uninstall.sh") {
+    if !require_root("to run uninstall.sh against a simulated Mac") {
         return;
     }
     // Keywarden has run (it has a state) but did not set the flag: another tool did.
@@ -755,7 +743,7 @@ fn uninstall_leaves_a_flag_set_by_another_tool_alone() {
 
 #[test]
 fn uninstall_with_purge_also_removes_the_state_the_audit_trail_and_the_logs() {
-    if skip_unless_root("uninstall.sh") {
+    if !require_root("to run uninstall.sh against a simulated Mac") {
         return;
     }
     let mac = installed_mac(&[]);
@@ -775,7 +763,7 @@ fn uninstall_with_purge_also_removes_the_state_the_audit_trail_and_the_logs() {
 
 #[test]
 fn uninstall_removes_nothing_when_it_cannot_withdraw_keywardens_flag_and_a_second_run_finishes() {
-    if skip_unless_root("uninstall.sh") {
+    if !require_root("to run uninstall.sh against a simulated Mac") {
         return;
     }
     let mac = installed_mac(&[]);
@@ -801,7 +789,7 @@ fn uninstall_removes_nothing_when_it_cannot_withdraw_keywardens_flag_and_a_secon
 
 #[test]
 fn uninstall_leaves_a_symlink_that_is_not_keywardens() {
-    if skip_unless_root("uninstall.sh") {
+    if !require_root("to run uninstall.sh against a simulated Mac") {
         return;
     }
     let mac = installed_mac(&[]);
@@ -823,6 +811,9 @@ fn uninstall_refuses_to_run_without_root_and_rejects_unknown_arguments() {
     let script = repo("launchd/pkg-scripts/uninstall.sh");
     let mut cmd = if is_root() {
         // As nobody, through util-linux's setpriv.
+        if !require_program("setpriv", "apt-get install util-linux") {
+            return;
+        }
         let mut c = Command::new("setpriv");
         c.args([
             "--reuid=65534",
@@ -836,13 +827,10 @@ fn uninstall_refuses_to_run_without_root_and_rejects_unknown_arguments() {
     } else {
         Command::new(&script)
     };
-    let out = match cmd.env("KEYWARDEN_ROOT", mac.root()).output() {
-        Ok(out) => out,
-        Err(e) => {
-            eprintln!("skipped: setpriv is not available ({e})");
-            return;
-        }
-    };
+    let out = cmd
+        .env("KEYWARDEN_ROOT", mac.root())
+        .output()
+        .expect("run uninstall.sh");
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(stderr(&out).contains("must run as root"), "{}", text(&out));
 

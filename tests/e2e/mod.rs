@@ -51,38 +51,37 @@ fn python_plistlib_and_plistutil_read_the_status() {
     let mac = Mac::healthy();
     assert_eq!(code(&mac.check()), 0);
     let path = mac.path("/Library/Keywarden/status.plist");
-    let mut readers = 0;
-    if let Ok(out) = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import plistlib,sys; d=plistlib.load(open(sys.argv[1],'rb')); print(d['SchemaVersion'], d['Healthy'], d['GeneratedAt'].year)",
-        ])
-        .arg(&path)
-        .output()
-    {
+    // .ci/run installs both; `make test` alone needs only Rust.
+    if require_program("python3", INSTALL_PYTHON3) {
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import plistlib,sys; d=plistlib.load(open(sys.argv[1],'rb')); print(d['SchemaVersion'], d['Healthy'], d['GeneratedAt'].year)",
+            ])
+            .arg(&path)
+            .output()
+            .expect("run python3");
         assert!(out.status.success(), "plistlib: {}", stderr(&out));
         let text = stdout(&out);
         assert!(text.starts_with("1 True 20"), "{text}");
-        readers += 1;
     }
     // plistutil (libplist) converts it to a binary plist, which must hold the same values.
     let bin = mac.path("/status.bplist");
-    if let Ok(out) = std::process::Command::new("plistutil")
-        .arg("-i")
-        .arg(&path)
-        .args(["-f", "bin", "-o"])
-        .arg(&bin)
-        .output()
-    {
+    if require_program(
+        "plistutil",
+        "apt-get install libplist-utils, or brew install libplist",
+    ) {
+        let out = std::process::Command::new("plistutil")
+            .arg("-i")
+            .arg(&path)
+            .args(["-f", "bin", "-o"])
+            .arg(&bin)
+            .output()
+            .expect("run plistutil");
         assert!(out.status.success(), "plistutil: {}", stderr(&out));
         let converted: plist::Value =
             plist::from_file(&bin).expect("plistutil wrote a binary plist");
         assert_eq!(converted, mac.status());
-        readers += 1;
-    }
-    if readers < 2 {
-        // .ci/run installs both; `make test` alone needs only Rust.
-        eprintln!("note: only {readers} of python3/plistutil found; .ci/run installs both");
     }
 }
 
@@ -520,8 +519,7 @@ fn an_ordinary_user_cannot_run_check_on_the_real_mac() {
 
 #[test]
 fn as_root_a_simulated_mac_others_can_write_is_refused() {
-    if !is_root() {
-        eprintln!("note: runs only as root (CI runs as root)");
+    if !require_root("to own a simulated Mac others can write") {
         return;
     }
     let mac = Mac::healthy();

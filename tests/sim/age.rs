@@ -7,8 +7,8 @@ use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::support::euid;
 use crate::support::tools::ToolsMac;
+use crate::support::{euid, require_root};
 
 /// `1d2h`, the duration of most tests here.
 const D: i64 = 26 * 3600;
@@ -362,7 +362,7 @@ fn aging_keeps_the_mode_and_owner_of_every_rewritten_file() {
         ("/var/db/keywarden/audit.jsonl", 0o640, (501, 80)),
         ("/Library/Keywarden/odd.json", 0o4751, (502, 502)),
     ];
-    let root = euid() == 0;
+    let root = require_root("to give the rewritten files other owners");
     for (path, mode, (uid, gid)) in files {
         let text = if path.ends_with("plist") {
             STATE_PLIST

@@ -7,7 +7,7 @@
 use std::fs;
 
 use crate::support::tools::{ToolsMac, TOOL_PATHS};
-use crate::support::{euid, NOBODY, SIM};
+use crate::support::{euid, require_root, NOBODY, SIM};
 
 fn uid_of(mac: &ToolsMac, name: &str) -> String {
     let records = mac
@@ -124,8 +124,7 @@ fn a_plaintext_deferral_file_holds_a_fake_key_and_never_the_real_one() {
 
 #[test]
 fn as_root_the_console_file_is_owned_by_the_console_user() {
-    if euid() != 0 {
-        eprintln!("skipped: chowning /dev/console needs root (CI runs as root)");
+    if !require_root("to chown /dev/console") {
         return;
     }
     let mac = ToolsMac::healthy();

@@ -2,7 +2,8 @@
 //! temp directory with the real `keywarden` pointed at it; [`tools::ToolsMac`], a simulated Mac
 //! whose tools a test calls directly, the way the daemon's runner calls them; reading a status
 //! plist (`status`); and the small helpers below: paths in the repository and its fixtures, the
-//! user the tests run as, whether a process is alive, waiting for a condition, a child's output.
+//! user the tests run as, whether a process is alive, waiting for a condition, a child's output,
+//! and what a test does when something it needs is not here ([`unavailable`]).
 //!
 //! It holds no test, and no helper that only one area uses (that stays in the area).
 
@@ -38,6 +39,46 @@ pub fn fixture(rel: &str) -> Vec<u8> {
 /// A real sample from the corpus, by its path under `tests/fixtures/corpus`.
 pub fn corpus(rel: &str) -> Vec<u8> {
     fixture(&format!("corpus/{rel}"))
+}
+
+/// What a test does when something it needs is not here: a program, root, a mount. Under
+/// `CI=true` it fails, naming what is missing and how to get it, because a test that could not run
+/// must not pass in CI (STYLE.md; `.ci/run` runs as root and installs the programs). Elsewhere,
+/// say `make test` on a laptop, it prints one line on stderr and the caller leaves that part out.
+pub fn unavailable(what: &str, how: &str) {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} is required under CI=true: {how}");
+    }
+    eprintln!("not run here: {what} is missing ({how}; under CI=true this fails)");
+}
+
+/// True when the tests run as root; otherwise [`unavailable`] says what needed root.
+pub fn require_root(what_for: &str) -> bool {
+    if !is_root() {
+        unavailable(
+            &format!("root ({what_for})"),
+            "run the tests as root, as .ci/run does in CI",
+        );
+    }
+    is_root()
+}
+
+/// How to install the programs that more than one area needs (`.ci/run` installs them).
+pub const INSTALL_SHELLCHECK: &str = "apt-get install shellcheck, or brew install shellcheck";
+pub const INSTALL_PYTHON3: &str = "apt-get install python3; a Mac has it";
+
+/// True when `program` is on `PATH`; otherwise [`unavailable`], with `how` to install it.
+pub fn require_program(program: &str, how: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path).any(|dir| {
+        std::fs::metadata(dir.join(program))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    });
+    if !found {
+        unavailable(program, how);
+    }
+    found
 }
 
 pub fn euid() -> u32 {
