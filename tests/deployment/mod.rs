@@ -809,25 +809,10 @@ fn uninstall_leaves_a_symlink_that_is_not_keywardens() {
 fn uninstall_refuses_to_run_without_root_and_rejects_unknown_arguments() {
     let mac = Mac::healthy();
     let script = repo("launchd/pkg-scripts/uninstall.sh");
-    let mut cmd = if is_root() {
-        // As nobody, through util-linux's setpriv.
-        if !require_program("setpriv", "apt-get install util-linux") {
-            return;
-        }
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--",
-            "/bin/sh",
-        ]);
-        c.arg(&script);
-        c
-    } else {
-        Command::new(&script)
-    };
-    let out = cmd
+    // As nobody (when root), from a copy nobody can read wherever the checkout is: a clone in a
+    // private directory is out of nobody's reach.
+    let copy = ForEveryone::new(&[&script]);
+    let out = as_ordinary_user(Command::new("/bin/sh").arg(copy.get("uninstall.sh")))
         .env("KEYWARDEN_ROOT", mac.root())
         .output()
         .expect("run uninstall.sh");

@@ -4,6 +4,7 @@
 //! and plistutil; failed probes give clear errors and stale sections; a hanging tool does not
 //! stop the check and leaves no process behind.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
@@ -501,14 +502,10 @@ fn configuration_warnings_reach_the_status() {
 
 #[test]
 fn an_ordinary_user_cannot_run_check_on_the_real_mac() {
-    use std::os::unix::process::CommandExt;
-    let mut cmd = std::process::Command::new(KEYWARDEN);
-    cmd.arg("check");
-    if is_root() {
-        // Drop to nobody for this child.
-        cmd.uid(NOBODY).gid(NOBODY);
-    }
-    let out = cmd.output().unwrap();
+    let bins = ForEveryone::new(&[Path::new(KEYWARDEN)]);
+    let out = as_ordinary_user(std::process::Command::new(bins.get("keywarden")).arg("check"))
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 2);
     assert!(
         stderr(&out).contains("must run as root"),
@@ -650,28 +647,18 @@ fn malformed_preferences_of_every_kind_give_a_warning_and_defaults_never_a_crash
 }
 
 /// Copies of the binaries any user can run (the build directory may not be reachable).
-fn binaries_for_everyone(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    use std::os::unix::fs::PermissionsExt;
-    let kw = dir.join("keywarden");
-    let sim = dir.join("keywarden-sim");
-    std::fs::copy(KEYWARDEN, &kw).unwrap();
-    std::fs::copy(SIM, &sim).unwrap();
-    for p in [dir, kw.as_path(), sim.as_path()] {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    (kw, sim)
+fn binaries_for_everyone() -> ForEveryone {
+    ForEveryone::new(&[Path::new(KEYWARDEN), Path::new(SIM)])
 }
 
 #[test]
 fn read_only_commands_work_for_an_ordinary_user() {
     use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
     let mac = Mac::healthy();
     std::fs::set_permissions(mac.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_eq!(code(&mac.check()), 0);
-    let bins = tempfile::tempdir().unwrap();
-    let (kw, _) = binaries_for_everyone(bins.path());
-    let root = is_root();
+    let bins = binaries_for_everyone();
+    let kw = bins.get("keywarden");
     for args in [
         &["status"][..],
         &["status", "--json"],
@@ -680,20 +667,14 @@ fn read_only_commands_work_for_an_ordinary_user() {
     ] {
         let mut cmd = std::process::Command::new(&kw);
         cmd.arg("--root").arg(mac.root()).args(args);
-        if root {
-            cmd.uid(NOBODY).gid(NOBODY);
-        }
-        let out = cmd.output().unwrap();
+        let out = as_ordinary_user(&mut cmd).output().unwrap();
         assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
         assert!(!stdout(&out).is_empty());
     }
     // The daemon itself is refused to an ordinary user on the real Mac.
-    let mut cmd = std::process::Command::new(&kw);
-    cmd.arg("run");
-    if root {
-        cmd.uid(NOBODY).gid(NOBODY);
-    }
-    let out = cmd.output().unwrap();
+    let out = as_ordinary_user(std::process::Command::new(&kw).arg("run"))
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 2);
     assert!(
         stderr(&out).contains("`keywarden run` must run as root"),
@@ -704,12 +685,10 @@ fn read_only_commands_work_for_an_ordinary_user() {
 
 #[test]
 fn an_ordinary_user_can_run_a_check_against_a_simulated_mac_of_their_own() {
-    use std::os::unix::process::CommandExt;
-    let bins = tempfile::tempdir().unwrap();
-    let (kw, sim) = binaries_for_everyone(bins.path());
+    let bins = binaries_for_everyone();
+    let (kw, sim) = (bins.get("keywarden"), bins.get("keywarden-sim"));
     let dir = tempfile::tempdir().unwrap();
-    let root = is_root();
-    if root {
+    if is_root() {
         nix::unistd::chown(
             dir.path(),
             Some(nix::unistd::Uid::from_raw(NOBODY)),
@@ -717,13 +696,10 @@ fn an_ordinary_user_can_run_a_check_against_a_simulated_mac_of_their_own() {
         )
         .unwrap();
     }
-    let as_user = |program: &std::path::Path, args: &[&str]| {
-        let mut cmd = std::process::Command::new(program);
-        cmd.args(args);
-        if root {
-            cmd.uid(NOBODY).gid(NOBODY);
-        }
-        cmd.output().unwrap()
+    let as_user = |program: &Path, args: &[&str]| {
+        as_ordinary_user(std::process::Command::new(program).args(args))
+            .output()
+            .unwrap()
     };
     let d = dir.path().to_str().unwrap();
     let out = as_user(&sim, &["init", d]);

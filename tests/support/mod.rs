@@ -2,8 +2,9 @@
 //! temp directory with the real `keywarden` pointed at it; [`tools::ToolsMac`], a simulated Mac
 //! whose tools a test calls directly, the way the daemon's runner calls them; reading a status
 //! plist (`status`); and the small helpers below: paths in the repository and its fixtures, the
-//! user the tests run as, whether a process is alive, waiting for a condition, a child's output,
-//! and what a test does when something it needs is not here ([`unavailable`]).
+//! user the tests run as and what an ordinary user can reach ([`ForEveryone`]), whether a process
+//! is alive, waiting for a condition, a child's output, and what a test does when something it
+//! needs is not here ([`unavailable`]).
 //!
 //! It holds no test, and no helper that only one area uses (that stays in the area).
 
@@ -79,6 +80,45 @@ pub fn require_program(program: &str, how: &str) -> bool {
         unavailable(program, how);
     }
     found
+}
+
+/// Makes `cmd` run as [`NOBODY`] when the tests run as root (otherwise they already run as an
+/// ordinary user).
+pub fn as_ordinary_user(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt as _;
+    if is_root() {
+        cmd.uid(NOBODY).gid(NOBODY);
+    }
+    cmd
+}
+
+/// Copies of files in a new directory that every user can read and run (the directory and the
+/// copies are mode 0755), removed on drop. Whatever a test runs as [`NOBODY`] comes from here,
+/// never from the checkout or its target directory: a clone in a private (0700) directory is out
+/// of nobody's reach, and the tests must pass from any checkout (issue 13, item 10). The directory
+/// is a temp directory, so `TMPDIR` must be reachable (`/tmp` is).
+pub struct ForEveryone {
+    dir: tempfile::TempDir,
+}
+
+impl ForEveryone {
+    pub fn new(files: &[&Path]) -> ForEveryone {
+        use std::os::unix::fs::PermissionsExt as _;
+        let everyone = || std::fs::Permissions::from_mode(0o755);
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::set_permissions(dir.path(), everyone()).expect("chmod the temp dir");
+        for file in files {
+            let copy = dir.path().join(file.file_name().expect("a file name"));
+            std::fs::copy(file, &copy).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            std::fs::set_permissions(&copy, everyone()).expect("chmod the copy");
+        }
+        ForEveryone { dir }
+    }
+
+    /// The copy of the file called `name`.
+    pub fn get(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
 }
 
 pub fn euid() -> u32 {

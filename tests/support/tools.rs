@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use super::SIM;
+use super::{ForEveryone, SIM};
 
 /// The PATH the daemon gives its children.
 const CHILD_PATH: &str = "/usr/bin:/bin:/usr/sbin:/sbin";
@@ -33,8 +33,9 @@ pub const TOOL_PATHS: [(&str, &str); 9] = [
 /// A simulated Mac in a temp dir, optionally operated as another user (`as_user`).
 pub struct ToolsMac {
     dir: tempfile::TempDir,
-    /// Run every simulator process with this UID/GID (as root only).
-    user: Option<u32>,
+    /// Run every simulator process with this UID/GID (as root only), from a copy of the
+    /// simulator that user can reach wherever the checkout is.
+    user: Option<(u32, ForEveryone)>,
 }
 
 /// A finished tool call.
@@ -103,6 +104,7 @@ impl ToolsMac {
             )
             .expect("chown the temp dir");
         }
+        let user = user.map(|uid| (uid, ForEveryone::new(&[Path::new(SIM)])));
         let mac = ToolsMac { dir, user };
         let mut args = vec!["init".to_string(), mac.root().display().to_string()];
         if let Some(s) = scenario {
@@ -128,7 +130,7 @@ impl ToolsMac {
             .env("PATH", CHILD_PATH)
             .env("LC_ALL", "C")
             .current_dir("/");
-        if let Some(uid) = self.user {
+        if let Some((uid, _)) = self.user {
             c.uid(uid).gid(uid);
         }
         c
@@ -136,7 +138,12 @@ impl ToolsMac {
 
     /// `keywarden-sim ARGS` (the CLI).
     pub fn cli(&self, args: &[&str]) -> Out {
-        self.command(Path::new(SIM))
+        let sim = match &self.user {
+            // `init` links the tools to the program it runs as: this copy.
+            Some((_, copy)) => copy.get("keywarden-sim"),
+            None => PathBuf::from(SIM),
+        };
+        self.command(&sim)
             .args(args)
             .stdin(Stdio::null())
             .output()
