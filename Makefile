@@ -97,7 +97,7 @@ corpus-sync:
 	@test -d ../shared/corpus || { echo "make: no ../shared/corpus next to this clone"; exit 1; }
 	mkdir -p tests/fixtures/corpus
 	cp -a ../shared/corpus/. tests/fixtures/corpus/
-	@echo "Copied. Now map new directories in tests/corpus/main.rs and assert new samples in tests/corpus/<tool>.rs."
+	@echo "Copied. Now map new directories in tests/corpus/mod.rs and assert new samples in tests/corpus/<tool>.rs."
 
 # The five benchmarks (docs/BENCHMARKS.md) on the simulated Mac, release builds: prints measured
 # value, target and ratio, writes target/bench/results.json. About 5 minutes once built (3 of them

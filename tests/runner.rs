@@ -8,6 +8,8 @@ use keywarden::paths::Root;
 use keywarden::runner::{Call, Exit, ProcessRunner, RunError, Runner};
 use keywarden::secret::Secret;
 
+use crate::support::{alive, eventually};
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -21,21 +23,6 @@ fn runner() -> ProcessRunner {
 
 fn sh(script: &str) -> Call {
     Call::program("/bin/sh", &["-c", script])
-}
-
-/// Running (not gone, not a zombie waiting for init to reap it).
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            // The state letter follows the command in parentheses.
-            let state = stat
-                .rsplit(')')
-                .next()
-                .and_then(|s| s.split_whitespace().next());
-            state != Some("Z") && state != Some("X")
-        }
-        Err(_) => false,
-    }
 }
 
 #[test]
@@ -58,16 +45,15 @@ fn a_tool_that_hangs_is_killed_with_its_whole_process_group_and_reaped() {
         started.elapsed() < Duration::from_secs(10),
         "the timeout was not enforced"
     );
-    let listed: Vec<i32> = std::fs::read_to_string(&pids)
+    let listed: Vec<i64> = std::fs::read_to_string(&pids)
         .unwrap()
         .lines()
         .map(|l| l.trim().parse().unwrap())
         .collect();
     assert_eq!(listed.len(), 2, "the shell and its background child");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while listed.iter().any(|p| alive(*p)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(Duration::from_secs(10), || {
+        !listed.iter().any(|p| alive(*p))
+    });
     for pid in listed {
         assert!(!alive(pid), "process {pid} outlived the timeout");
     }
@@ -84,15 +70,12 @@ fn background_children_are_killed_even_when_the_tool_itself_exits() {
     );
     let out = rt().block_on(runner().run(&sh(&script))).unwrap();
     assert_eq!(out.exit, Exit::Code(0));
-    let pid: i32 = std::fs::read_to_string(&pids)
+    let pid: i64 = std::fs::read_to_string(&pids)
         .unwrap()
         .trim()
         .parse()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while alive(pid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(Duration::from_secs(10), || !alive(pid));
     assert!(!alive(pid), "the background child {pid} was left behind");
 }
 
@@ -238,15 +221,14 @@ fn a_call_abandoned_mid_flight_kills_its_process_group() {
         let abandoned = tokio::time::timeout(Duration::from_millis(500), r.run(&call)).await;
         assert!(abandoned.is_err(), "the call was still running");
     });
-    let listed: Vec<i32> = std::fs::read_to_string(&pids)
+    let listed: Vec<i64> = std::fs::read_to_string(&pids)
         .unwrap()
         .lines()
         .map(|l| l.trim().parse().unwrap())
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while listed.iter().any(|p| alive(*p)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(Duration::from_secs(10), || {
+        !listed.iter().any(|p| alive(*p))
+    });
     for pid in listed {
         assert!(!alive(pid), "process {pid} outlived the abandoned call");
     }

@@ -7,7 +7,7 @@ use keywarden::runner::Exit;
 use keywarden::tools::defaults::{parse_delete, parse_read_bool, parse_write};
 use keywarden::tools::ParseError;
 
-use crate::{Case, Stream};
+use super::{Case, Stream};
 
 pub fn cases() -> Vec<Case> {
     vec![

@@ -8,7 +8,7 @@ use keywarden::runner::{Exit, Output};
 use keywarden::tools::diskutil::{parse_list_crypto_users, CryptoUser, CryptoUserKind, PRK_UUID};
 use keywarden::tools::ParseError;
 
-use crate::{Case, Stream};
+use super::{Case, Stream};
 
 use CryptoUserKind::*;
 

@@ -9,7 +9,7 @@ use keywarden::tools::dscl::{
     parse_group_membership, parse_user_records, SkippedRecord, UserRecord,
 };
 
-use crate::{Case, Stream};
+use super::{Case, Stream};
 
 const SHADOW: &str = ";ShadowHash;HASHLIST:<SALTED-SHA512-PBKDF2,SRP-RFC5054-4096-SHA512-PBKDF2>";
 

@@ -13,7 +13,7 @@ use keywarden::tools::fdesetup::{
     SecretToolError, UsingRecoveryKey, Validation,
 };
 
-use crate::{Case, Stream};
+use super::{Case, Stream};
 
 fn status(
     on: bool,

@@ -9,7 +9,7 @@ use keywarden::tools::profiles::{
     ESCROW_PAYLOAD_TYPE,
 };
 
-use crate::{Case, Stream};
+use super::{Case, Stream};
 
 fn bootstrap(out: &Output, supported: bool, escrowed: Option<bool>) {
     assert_eq!(

@@ -9,7 +9,7 @@ use keywarden::runner::Exit;
 use keywarden::tools::security::{parse_mechanisms, ESCROW_BUDDY_MECHANISM};
 use keywarden::tools::ParseError;
 
-use crate::{Case, Stream};
+use super::{Case, Stream};
 
 /// The mechanisms of `system.login.console` as a published transcript (macOS 14 era) shows them,
 /// without `loginwindow:done`.

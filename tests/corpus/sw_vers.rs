@@ -5,7 +5,7 @@
 
 use keywarden::tools::sw_vers::{parse_build_version, parse_product_version};
 
-use crate::{Case, Stream};
+use super::{Case, Stream};
 
 pub fn cases() -> Vec<Case> {
     vec![

@@ -9,7 +9,7 @@ use keywarden::runner::{Exit, Output};
 use keywarden::tools::sysadminctl::parse_secure_token_status;
 use keywarden::tools::ParseError;
 
-use crate::{Case, Stream};
+use super::{Case, Stream};
 
 fn reported(out: &Output, code: i32, message: &str) {
     assert_eq!(

@@ -5,7 +5,7 @@
 
 use keywarden::tools::sysctl::{parse_arm64, parse_boot_session_uuid};
 
-use crate::{Case, Stream};
+use super::{Case, Stream};
 
 pub fn cases() -> Vec<Case> {
     vec![

@@ -7,7 +7,8 @@ use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::support::{euid, Mac};
+use crate::support::tools::ToolsMac;
+use crate::support::{euid, require_root};
 
 /// `1d2h`, the duration of most tests here.
 const D: i64 = 26 * 3600;
@@ -86,7 +87,7 @@ fn times(root: &Path, paths: impl Iterator<Item = PathBuf>) -> BTreeMap<PathBuf,
         .collect()
 }
 
-fn write(mac: &Mac, mac_abs: &str, text: &[u8], mode: u32) {
+fn write(mac: &ToolsMac, mac_abs: &str, text: &[u8], mode: u32) {
     let path = mac.path(mac_abs);
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(&path, text).unwrap();
@@ -159,8 +160,8 @@ const PRETTY_JSON_AGED: &str = "{\n    \"z_last\" : \"2026-11-21T08:00:00Z\" ,\n
 const LOG: &str = "2026-11-22T10:00:00Z check healthy\n<date>2026-11-22T10:00:00Z</date>\n";
 
 /// A healthy Mac with Keywarden's files, a call logged, and a binary plist.
-fn lived_in_mac() -> Mac {
-    let mac = Mac::healthy();
+fn lived_in_mac() -> ToolsMac {
+    let mac = ToolsMac::healthy();
     mac.run("fdesetup", &["status"]);
     write(
         &mac,
@@ -333,7 +334,7 @@ fn aging_moves_plist_dates_json_timestamps_and_file_times_by_exactly_the_duratio
 
 #[test]
 fn after_aging_the_escrow_file_keeps_its_bytes_and_only_its_mtime_moves() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     let prk = "/var/db/FileVaultPRK.dat";
     let bytes = fs::read(mac.path(prk)).unwrap();
     let ino = fs::metadata(mac.path(prk)).unwrap().ino();
@@ -354,14 +355,14 @@ fn after_aging_the_escrow_file_keeps_its_bytes_and_only_its_mtime_moves() {
 
 #[test]
 fn aging_keeps_the_mode_and_owner_of_every_rewritten_file() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     let files = [
         ("/var/db/keywarden/state.plist", 0o600, (0, 0)),
         ("/Library/Keywarden/status.plist", 0o644, (502, 20)),
         ("/var/db/keywarden/audit.jsonl", 0o640, (501, 80)),
         ("/Library/Keywarden/odd.json", 0o4751, (502, 502)),
     ];
-    let root = euid() == 0;
+    let root = require_root("to give the rewritten files other owners");
     for (path, mode, (uid, gid)) in files {
         let text = if path.ends_with("plist") {
             STATE_PLIST
@@ -390,7 +391,7 @@ fn aging_keeps_the_mode_and_owner_of_every_rewritten_file() {
 
 #[test]
 fn aging_never_follows_a_symlink_or_touches_anything_outside_the_mac() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     let outside = tempfile::tempdir().unwrap();
     let o = outside.path();
     fs::write(o.join("outside.plist"), STATE_PLIST).unwrap();
@@ -509,7 +510,7 @@ fn a_directory_that_is_not_a_simulated_mac_is_refused() {
         "{\"at\": \"2026-11-22T10:00:00Z\"}",
     )
     .unwrap();
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     let out = mac.cli(&["age", dir.path().to_str().unwrap(), "1d"]);
     assert_eq!(out.code(), 1);
     assert!(

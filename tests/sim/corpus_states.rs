@@ -1,10 +1,11 @@
 //! Every state the corpus has a real sample of is printed as that sample, byte for byte.
 
-use crate::support::{corpus, Mac};
+use crate::support::corpus;
+use crate::support::tools::ToolsMac;
 
 #[test]
 fn filevault_on_with_a_master_keychain_prints_the_ttg_sample() {
-    let mac = Mac::with(&["filevault.master_keychain=true"]);
+    let mac = ToolsMac::with(&["filevault.master_keychain=true"]);
     let out = mac.run("fdesetup", &["status"]);
     assert_eq!(
         out.stdout,
@@ -15,7 +16,7 @@ fn filevault_on_with_a_master_keychain_prints_the_ttg_sample() {
 
 #[test]
 fn a_present_personal_key_prints_the_derived_true_sample() {
-    let out = Mac::healthy().run("fdesetup", &["haspersonalrecoverykey"]);
+    let out = ToolsMac::healthy().run("fdesetup", &["haspersonalrecoverykey"]);
     assert_eq!(
         out.stdout,
         corpus("fdesetup-haspersonalrecoverykey/ttg-10.15.6-true-DERIVED.txt")
@@ -24,7 +25,7 @@ fn a_present_personal_key_prints_the_derived_true_sample() {
 
 #[test]
 fn no_institutional_key_prints_the_derived_false_sample() {
-    let out = Mac::healthy().run("fdesetup", &["hasinstitutionalrecoverykey"]);
+    let out = ToolsMac::healthy().run("fdesetup", &["hasinstitutionalrecoverykey"]);
     assert_eq!(
         out.stdout,
         corpus("fdesetup-hasinstitutionalrecoverykey/ttg-10.15.6-false-DERIVED.txt")
@@ -33,7 +34,7 @@ fn no_institutional_key_prints_the_derived_false_sample() {
 
 #[test]
 fn a_boot_without_the_recovery_key_prints_the_openradar_false_sample() {
-    let out = Mac::healthy().run("fdesetup", &["usingrecoverykey"]);
+    let out = ToolsMac::healthy().run("fdesetup", &["usingrecoverykey"]);
     assert_eq!(
         out.stdout,
         corpus("fdesetup-usingrecoverykey/openradar-28163245-10.11.6-false.txt")
@@ -42,7 +43,7 @@ fn a_boot_without_the_recovery_key_prints_the_openradar_false_sample() {
 
 #[test]
 fn an_active_mdm_deferral_prints_the_ttg_deferral_dump() {
-    let mac = Mac::with(&[
+    let mac = ToolsMac::with(&[
         "filevault.state=\"Deferred\"",
         "deferral.output_path=\"/var/db/ConfigurationProfiles/fdesetup.plist\"",
     ]);
@@ -55,7 +56,7 @@ fn an_active_mdm_deferral_prints_the_ttg_deferral_dump() {
 
 #[test]
 fn another_deferral_output_path_changes_only_that_line_of_the_dump() {
-    let mac = Mac::with(&["deferral.output_path=\"/private/var/tmp/fv.plist\""]);
+    let mac = ToolsMac::with(&["deferral.output_path=\"/private/var/tmp/fv.plist\""]);
     let out = mac.run("fdesetup", &["showdeferralinfo"]).text();
     let sample = String::from_utf8(corpus(
         "fdesetup-showdeferralinfo/ttg-10.15.6-defer-active.txt",
@@ -72,7 +73,7 @@ fn another_deferral_output_path_changes_only_that_line_of_the_dump() {
 
 #[test]
 fn a_server_without_bootstrap_token_support_prints_the_one_line_sample() {
-    let mac = Mac::with(&["bootstrap_token.supported=false"]);
+    let mac = ToolsMac::with(&["bootstrap_token.supported=false"]);
     let out = mac.run("profiles", &["status", "-type", "bootstraptoken"]);
     assert_eq!(
         out.stdout,
@@ -82,7 +83,7 @@ fn a_server_without_bootstrap_token_support_prints_the_one_line_sample() {
 
 #[test]
 fn the_healthy_crypto_users_are_the_fleet_sample_with_its_missing_closing_tag() {
-    let out = Mac::healthy().run("diskutil", &["apfs", "listCryptoUsers", "/", "-plist"]);
+    let out = ToolsMac::healthy().run("diskutil", &["apfs", "listCryptoUsers", "/", "-plist"]);
     let mut want =
         corpus("diskutil-apfs-listcryptousers/fleet-fixture-plist-volumeowner-mdmrecovery.txt");
     want.extend_from_slice(b"</plist>\n");
@@ -92,7 +93,7 @@ fn the_healthy_crypto_users_are_the_fleet_sample_with_its_missing_closing_tag() 
 /// The time, process id and thread id differ per call; everything else is the EC2 sample.
 #[test]
 fn secure_token_status_has_the_shape_and_words_of_the_ec2_samples() {
-    let mac = Mac::with(&[r#"users.2={"name":"ec2-user","uid":503,"secure_token":true}"#]);
+    let mac = ToolsMac::with(&[r#"users.2={"name":"ec2-user","uid":503,"secure_token":true}"#]);
     for (enabled, sample) in [
         (
             "true",

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-use crate::support::{is_dead, Mac};
+use crate::support::tools::ToolsMac;
+use crate::support::{alive, eventually};
 
-fn fault(json: &str) -> Mac {
-    Mac::with(&[&format!("faults=[{json}]")])
+fn fault(json: &str) -> ToolsMac {
+    ToolsMac::with(&[&format!("faults=[{json}]")])
 }
 
 /// Waits up to `bound` for the child; `None` if it is still running.
@@ -48,17 +49,14 @@ fn a_hang_with_a_child_leaves_nothing_behind_once_the_group_is_killed() {
     let log = mac.wait_for_log(1);
     let grandchild = log[0]["child_pid"]
         .as_i64()
-        .expect("the child's pid is logged") as i32;
-    assert!(!is_dead(grandchild), "the child sleeps");
+        .expect("the child's pid is logged");
+    assert!(alive(grandchild), "the child sleeps");
     assert_eq!(wait_for(&mut child, Duration::from_millis(500)), None);
 
     killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
     wait_for(&mut child, Duration::from_secs(20)).expect("killed");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !is_dead(grandchild) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(is_dead(grandchild), "the grandchild died with its group");
+    eventually(Duration::from_secs(20), || !alive(grandchild));
+    assert!(!alive(grandchild), "the grandchild died with its group");
 }
 
 #[test]
@@ -121,7 +119,7 @@ fn an_empty_answer_prints_nothing_and_succeeds() {
 #[test]
 fn a_truncated_answer_is_the_first_half_of_the_real_one() {
     let args = ["apfs", "listCryptoUsers", "/", "-plist"];
-    let full = Mac::healthy().run("diskutil", &args).stdout;
+    let full = ToolsMac::healthy().run("diskutil", &args).stdout;
     let mac = fault(r#"{"argv":["diskutil"],"kind":"truncated"}"#);
     let out = mac.run("diskutil", &args);
     assert_eq!(out.stdout, full[..full.len() / 2]);
@@ -138,7 +136,7 @@ fn a_slow_tool_answers_normally_after_its_delay() {
 
 #[test]
 fn latency_delays_every_call() {
-    let mac = Mac::with(&["latency_ms=300"]);
+    let mac = ToolsMac::with(&["latency_ms=300"]);
     let started = Instant::now();
     mac.run("sw_vers", &["-buildVersion"]);
     assert!(started.elapsed() >= Duration::from_millis(300));
@@ -162,7 +160,7 @@ fn a_fault_with_times_applies_that_many_times_then_the_tool_recovers() {
 
 #[test]
 fn a_transcript_answers_in_recording_order_and_repeats_its_last_answer() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     let transcript = r#"[
         {"argv": ["/usr/bin/fdesetup", "status"], "exit": 0, "stdout": "FileVault is Off.\n", "stderr": ""},
         {"argv": ["fdesetup", "status"], "exit": 2, "stdout": "", "stderr": "busy\n"},

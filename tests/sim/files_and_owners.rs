@@ -6,11 +6,10 @@
 
 use std::fs;
 
-use crate::support::{euid, Mac, TOOL_PATHS};
+use crate::support::tools::{ToolsMac, TOOL_PATHS};
+use crate::support::{euid, require_root, NOBODY, SIM};
 
-const NOBODY: u32 = 65534;
-
-fn uid_of(mac: &Mac, name: &str) -> String {
+fn uid_of(mac: &ToolsMac, name: &str) -> String {
     let records = mac
         .run(
             "dscl",
@@ -41,7 +40,7 @@ fn uid_of(mac: &Mac, name: &str) -> String {
 
 #[test]
 fn init_lays_out_the_tree_and_links_every_tool_to_the_simulator() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     for dir in [
         "/usr/bin",
         "/usr/sbin",
@@ -54,7 +53,7 @@ fn init_lays_out_the_tree_and_links_every_tool_to_the_simulator() {
     ] {
         assert!(mac.path(dir).is_dir(), "{dir}");
     }
-    let sim = fs::canonicalize(crate::support::SIM).unwrap();
+    let sim = fs::canonicalize(SIM).unwrap();
     for (tool, _) in TOOL_PATHS {
         let link = mac.tool_path(tool);
         let target = fs::read_link(&link).unwrap();
@@ -65,7 +64,7 @@ fn init_lays_out_the_tree_and_links_every_tool_to_the_simulator() {
 
 #[test]
 fn the_escrow_file_carries_the_scenario_time_as_its_mtime() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     let want = jiff::Timestamp::from_second(1_717_236_000).unwrap(); // 2024-06-01T10:00:00Z
     let got = jiff::Timestamp::try_from(mac.mtime("/var/db/FileVaultPRK.dat")).unwrap();
     assert_eq!(got, want);
@@ -78,7 +77,7 @@ fn the_escrow_file_carries_the_scenario_time_as_its_mtime() {
 
 #[test]
 fn the_escrow_preference_and_escrow_buddy_bundle_follow_the_scenario() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     let prefs = "/Library/Managed Preferences/com.apple.security.FDERecoveryKeyEscrow.plist";
     let bundle = "/Library/Security/SecurityAgentPlugins/Escrow Buddy.bundle";
     let doc = plist::Value::from_file(mac.path(prefs)).unwrap();
@@ -98,7 +97,7 @@ fn the_escrow_preference_and_escrow_buddy_bundle_follow_the_scenario() {
 
 #[test]
 fn a_plaintext_deferral_file_holds_a_fake_key_and_never_the_real_one() {
-    let mac = Mac::with(&[
+    let mac = ToolsMac::with(&[
         "filevault.state=\"Deferred\"",
         "deferral.plaintext_file=true",
     ]);
@@ -125,11 +124,10 @@ fn a_plaintext_deferral_file_holds_a_fake_key_and_never_the_real_one() {
 
 #[test]
 fn as_root_the_console_file_is_owned_by_the_console_user() {
-    if euid() != 0 {
-        eprintln!("skipped: chowning /dev/console needs root (CI runs as root)");
+    if !require_root("to chown /dev/console") {
         return;
     }
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     assert_eq!(mac.owner("/dev/console"), 501);
     assert_eq!(uid_of(&mac, "alice"), "501");
     mac.event(&["login", "itadmin"]);
@@ -143,9 +141,9 @@ fn as_root_the_console_file_is_owned_by_the_console_user() {
 #[test]
 fn without_root_the_console_user_is_presented_as_the_euid_everywhere() {
     let (mac, me) = if euid() == 0 {
-        (Mac::as_user(NOBODY), NOBODY)
+        (ToolsMac::as_user(NOBODY), NOBODY)
     } else {
-        (Mac::healthy(), euid())
+        (ToolsMac::healthy(), euid())
     };
     // A user whose UID happens to be the euid takes the console user's UID instead.
     mac.set(&[&format!(r#"users.2={{"name":"bob","uid":{me}}}"#)]);

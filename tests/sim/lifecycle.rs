@@ -2,7 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::support::{password_plist, Mac, ESCROW_BUDDY_DOMAIN};
+use crate::support::tools::{password_plist, ToolsMac};
+use crate::support::ESCROW_BUDDY_DOMAIN;
 
 const PRK_FILE: &str = "/var/db/FileVaultPRK.dat";
 
@@ -24,7 +25,7 @@ fn new_key_from(stdout: &str) -> String {
 
 #[test]
 fn the_call_log_records_argv_and_stdin_and_the_exit_code() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     mac.run("fdesetup", &["status"]);
     let secret = mac.prk().unwrap();
     mac.run_with_stdin(
@@ -57,7 +58,7 @@ fn the_call_log_records_argv_and_stdin_and_the_exit_code() {
 
 #[test]
 fn concurrent_calls_each_log_one_whole_line() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     std::thread::scope(|scope| {
         for _ in 0..8 {
             scope.spawn(|| {
@@ -72,7 +73,7 @@ fn concurrent_calls_each_log_one_whole_line() {
 
 #[test]
 fn changerecovery_with_the_current_key_prints_a_new_key_and_stages_it_for_escrow() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     let old = mac.prk().unwrap();
     let before = mac.mtime(PRK_FILE);
     let old_bytes = std::fs::read(mac.path(PRK_FILE)).unwrap();
@@ -108,7 +109,7 @@ fn changerecovery_with_the_current_key_prints_a_new_key_and_stages_it_for_escrow
 
 #[test]
 fn changerecovery_without_the_escrow_payload_leaves_the_escrow_file_stale() {
-    let mac = Mac::with(&["escrow.profile_installed=false"]);
+    let mac = ToolsMac::with(&["escrow.profile_installed=false"]);
     let before = mac.mtime(PRK_FILE);
     let out = mac.run_with_stdin(
         "fdesetup",
@@ -121,7 +122,7 @@ fn changerecovery_without_the_escrow_payload_leaves_the_escrow_file_stale() {
 
 #[test]
 fn changerecovery_with_a_bad_credential_fails_with_exit_11_and_keeps_the_key() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     let old = mac.prk();
     let out = mac.run_with_stdin(
         "fdesetup",
@@ -141,7 +142,7 @@ fn changerecovery_with_a_bad_credential_fails_with_exit_11_and_keeps_the_key() {
 
 #[test]
 fn a_bad_credential_deletes_the_key_when_the_mac_behaves_like_10_13() {
-    let mac = Mac::with(&["recovery_key.delete_on_bad_credential=true"]);
+    let mac = ToolsMac::with(&["recovery_key.delete_on_bad_credential=true"]);
     let out = mac.run_with_stdin(
         "fdesetup",
         &["changerecovery", "-personal", "-inputplist"],
@@ -156,7 +157,7 @@ fn a_bad_credential_deletes_the_key_when_the_mac_behaves_like_10_13() {
 
 #[test]
 fn set_changes_the_answers_and_a_typo_changes_nothing() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     mac.set(&["filevault.state=\"Off\"", "console_user=null"]);
     assert_eq!(
         mac.run("fdesetup", &["status"]).text(),
@@ -174,7 +175,7 @@ fn set_changes_the_answers_and_a_typo_changes_nothing() {
 
 #[test]
 fn a_reboot_with_the_recovery_key_is_a_new_boot_where_the_key_was_used() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     let said = mac.event(&["reboot", "--with-recovery-key"]);
     assert!(said.lines().count() >= 2, "{said}");
     let uuid = mac.run("sysctl", &["-n", "kern.bootsessionuuid"]).text();
@@ -189,7 +190,7 @@ fn a_reboot_with_the_recovery_key_is_a_new_boot_where_the_key_was_used() {
 
 #[test]
 fn filevault_waiting_for_the_restart_is_on_after_a_reboot() {
-    let mac = Mac::with(&["filevault.state=\"OffRestartPending\""]);
+    let mac = ToolsMac::with(&["filevault.state=\"OffRestartPending\""]);
     let said = mac.event(&["reboot"]);
     assert!(said.contains("FileVault was enabled"), "{said}");
     assert_eq!(
@@ -200,7 +201,7 @@ fn filevault_waiting_for_the_restart_is_on_after_a_reboot() {
 
 #[test]
 fn a_login_with_the_flag_set_makes_escrow_buddy_rotate_and_clear_the_flag() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     mac.event(&["logout"]);
     mac.run(
         "defaults",
@@ -226,7 +227,7 @@ fn a_login_with_the_flag_set_makes_escrow_buddy_rotate_and_clear_the_flag() {
 
 #[test]
 fn a_failing_rotation_at_login_still_clears_the_flag_but_keeps_the_key() {
-    let mac = Mac::with(&[
+    let mac = ToolsMac::with(&[
         "escrow_buddy.generate_new_key=true",
         "escrow_buddy.fail_next_rotation=true",
     ]);
@@ -242,7 +243,7 @@ fn a_failing_rotation_at_login_still_clears_the_flag_but_keeps_the_key() {
 
 #[test]
 fn a_smart_card_login_cannot_rotate_and_leaves_the_flag_set() {
-    let mac = Mac::with(&["escrow_buddy.generate_new_key=true"]);
+    let mac = ToolsMac::with(&["escrow_buddy.generate_new_key=true"]);
     let old = mac.prk();
     mac.event(&["login", "alice", "--smart-card"]);
     assert_eq!(mac.prk(), old);
@@ -251,7 +252,7 @@ fn a_smart_card_login_cannot_rotate_and_leaves_the_flag_set() {
 
 #[test]
 fn the_printed_healthy_scenario_can_be_edited_and_used_for_init() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     let out = mac.cli_ok(&["scenario", "healthy"]);
     let mut doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     doc["filevault"]["state"] = "Encrypting".into();
@@ -259,7 +260,7 @@ fn the_printed_healthy_scenario_can_be_edited_and_used_for_init() {
     let file = mac.path("/edited.json");
     std::fs::write(&file, doc.to_string()).unwrap();
 
-    let edited = Mac::from_scenario_file(&file);
+    let edited = ToolsMac::from_scenario_file(&file);
     assert_eq!(
         edited.run("fdesetup", &["status"]).text(),
         "FileVault is On.\nEncryption in progress: Percent completed = 12.5\n"

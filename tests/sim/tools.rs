@@ -3,7 +3,8 @@
 
 use plist::Value;
 
-use crate::support::{password_plist, Mac, ESCROW_BUDDY_DOMAIN, TOOL_PATHS};
+use crate::support::tools::{password_plist, ToolsMac, TOOL_PATHS};
+use crate::support::{fixture, ESCROW_BUDDY_DOMAIN};
 
 const READALL: [&str; 10] = [
     "-plist",
@@ -20,7 +21,7 @@ const READALL: [&str; 10] = [
 
 #[test]
 fn every_command_of_the_architecture_table_succeeds_on_the_healthy_mac() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     let calls: Vec<(&str, Vec<&str>)> = vec![
         ("fdesetup", vec!["status"]),
         ("fdesetup", vec!["showdeferralinfo"]),
@@ -85,7 +86,7 @@ fn every_command_of_the_architecture_table_succeeds_on_the_healthy_mac() {
 
 #[test]
 fn the_one_line_answers_come_from_the_scenario() {
-    let mac = Mac::with(&[
+    let mac = ToolsMac::with(&[
         "macos.version=\"14.4.1\"",
         "macos.build=\"23E224\"",
         "macos.apple_silicon=false",
@@ -102,17 +103,16 @@ fn the_one_line_answers_come_from_the_scenario() {
 #[test]
 fn an_intel_mac_has_no_arm64_oid_like_the_hand_written_fixture() {
     let intel =
-        Mac::with(&["macos.apple_silicon=false"]).run("sysctl", &["-n", "hw.optional.arm64"]);
-    let fixture = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/handwritten/sysctl-arm64/intel-unknown-oid-HANDWRITTEN.txt"),
-    )
+        ToolsMac::with(&["macos.apple_silicon=false"]).run("sysctl", &["-n", "hw.optional.arm64"]);
+    let handwritten = String::from_utf8(fixture(
+        "handwritten/sysctl-arm64/intel-unknown-oid-HANDWRITTEN.txt",
+    ))
     .unwrap();
     assert_eq!(
         (intel.text().as_str(), intel.err(), intel.code()),
-        ("", fixture, 1)
+        ("", handwritten, 1)
     );
-    let arm = Mac::healthy().run("sysctl", &["-n", "hw.optional.arm64"]);
+    let arm = ToolsMac::healthy().run("sysctl", &["-n", "hw.optional.arm64"]);
     assert_eq!((arm.text().as_str(), arm.code()), ("1\n", 0));
 }
 
@@ -163,7 +163,7 @@ fn fdesetup_status_words_every_filevault_state_like_the_patterns() {
         ),
     ];
     for (assignments, want) in cases {
-        let mac = Mac::with(assignments);
+        let mac = ToolsMac::with(assignments);
         assert_eq!(
             mac.run("fdesetup", &["status"]).text(),
             *want,
@@ -174,7 +174,7 @@ fn fdesetup_status_words_every_filevault_state_like_the_patterns() {
 
 #[test]
 fn fdesetup_key_questions_follow_the_scenario() {
-    let mac = Mac::with(&[
+    let mac = ToolsMac::with(&[
         "recovery_key.personal=null",
         "recovery_key.institutional=true",
         "recovery_key.used_this_boot=true",
@@ -202,7 +202,7 @@ fn fdesetup_key_questions_follow_the_scenario() {
 
 #[test]
 fn a_wrong_key_does_not_validate_and_exits_non_zero() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     let out = mac.run_with_stdin(
         "fdesetup",
         &["validaterecovery", "-inputplist"],
@@ -220,7 +220,7 @@ fn a_wrong_key_does_not_validate_and_exits_non_zero() {
 
 #[test]
 fn the_user_directory_is_a_plist_array_of_records_with_standard_attribute_keys() {
-    let mac = Mac::with(&["users.0.smart_card=true"]);
+    let mac = ToolsMac::with(&["users.0.smart_card=true"]);
     let records = mac.run("dscl", &READALL).plist();
     let records = records.as_array().expect("an array of records");
     let attr = |r: &Value, a: &str| -> Option<Vec<String>> {
@@ -299,7 +299,7 @@ fn the_user_directory_is_a_plist_array_of_records_with_standard_attribute_keys()
 
 #[test]
 fn the_admin_group_lists_root_and_the_admins() {
-    let mac = Mac::with(&["users.1.admin=false"]);
+    let mac = ToolsMac::with(&["users.1.admin=false"]);
     let group = mac
         .run(
             "dscl",
@@ -317,7 +317,7 @@ fn the_admin_group_lists_root_and_the_admins() {
 
 #[test]
 fn crypto_users_follow_tokens_keys_and_the_bootstrap_token() {
-    let mac = Mac::with(&[
+    let mac = ToolsMac::with(&[
         "users.1.secure_token=true",
         "recovery_key.personal=null",
         "recovery_key.institutional=true",
@@ -353,7 +353,7 @@ fn crypto_users_follow_tokens_keys_and_the_bootstrap_token() {
 
 #[test]
 fn installed_profiles_include_the_escrow_payload_with_a_string_install_date() {
-    let doc = Mac::healthy()
+    let doc = ToolsMac::healthy()
         .run("profiles", &["-C", "-o", "stdout-xml"])
         .plist();
     let profiles = doc.as_dictionary().unwrap()["_computerlevel"]
@@ -389,7 +389,7 @@ fn installed_profiles_include_the_escrow_payload_with_a_string_install_date() {
 
 #[test]
 fn no_profiles_at_all_is_an_empty_dict() {
-    let mac = Mac::with(&["escrow.profile_installed=false", "extra_profiles=[]"]);
+    let mac = ToolsMac::with(&["escrow.profile_installed=false", "extra_profiles=[]"]);
     let out = mac.run("profiles", &["-C", "-o", "stdout-xml"]);
     assert!(out.text().contains("<dict/>"), "{}", out.text());
     assert!(out.plist().as_dictionary().unwrap().is_empty());
@@ -397,7 +397,7 @@ fn no_profiles_at_all_is_an_empty_dict() {
 
 #[test]
 fn the_bootstrap_token_lines_carry_the_profiles_prefix() {
-    let mac = Mac::with(&["bootstrap_token.escrowed=false"]);
+    let mac = ToolsMac::with(&["bootstrap_token.escrowed=false"]);
     assert_eq!(
         mac.run("profiles", &["status", "-type", "bootstraptoken"]).text(),
         "profiles: Bootstrap Token supported on server: YES\nprofiles: Bootstrap Token escrowed to server: NO\n"
@@ -406,7 +406,7 @@ fn the_bootstrap_token_lines_carry_the_profiles_prefix() {
 
 #[test]
 fn the_login_right_lists_escrow_buddy_just_before_loginwindow_done_when_registered() {
-    let mechanisms = |mac: &Mac| -> Vec<String> {
+    let mechanisms = |mac: &ToolsMac| -> Vec<String> {
         let out = mac.run(
             "security",
             &["authorizationdb", "read", "system.login.console"],
@@ -419,20 +419,22 @@ fn the_login_right_lists_escrow_buddy_just_before_loginwindow_done_when_register
             .map(|m| m.as_string().unwrap().to_string())
             .collect()
     };
-    let with = mechanisms(&Mac::healthy());
+    let with = mechanisms(&ToolsMac::healthy());
     let n = with.len();
     assert_eq!(
         with[n - 2..],
         ["Escrow Buddy:Invoke,privileged", "loginwindow:done"]
     );
-    let without = mechanisms(&Mac::with(&["escrow_buddy.mechanism_registered=false"]));
+    let without = mechanisms(&ToolsMac::with(&[
+        "escrow_buddy.mechanism_registered=false",
+    ]));
     assert!(!without.iter().any(|m| m.starts_with("Escrow Buddy")));
     assert_eq!(without.len(), n - 1);
 }
 
 #[test]
 fn generate_new_key_is_read_written_and_deleted_through_defaults_only() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     let read = || mac.run("defaults", &["read", ESCROW_BUDDY_DOMAIN, "GenerateNewKey"]);
     let out = read();
     assert_eq!(out.code(), 1);
@@ -478,7 +480,7 @@ fn generate_new_key_is_read_written_and_deleted_through_defaults_only() {
 
 #[test]
 fn an_unknown_user_is_an_error_line_not_a_disabled_token() {
-    let out = Mac::healthy().run("sysadminctl", &["-secureTokenStatus", "mallory"]);
+    let out = ToolsMac::healthy().run("sysadminctl", &["-secureTokenStatus", "mallory"]);
     assert_eq!(out.code(), 0);
     assert!(
         out.err().ends_with("] Unknown user mallory\n"),
@@ -489,7 +491,7 @@ fn an_unknown_user_is_an_error_line_not_a_disabled_token() {
 
 #[test]
 fn an_argv_the_daemon_should_never_send_is_a_usage_error() {
-    let mac = Mac::healthy();
+    let mac = ToolsMac::healthy();
     for (tool, _) in TOOL_PATHS {
         let out = mac.run(tool, &["--no-such-option"]);
         let want = if tool == "fdesetup" { 1 } else { 64 };

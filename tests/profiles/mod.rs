@@ -11,10 +11,6 @@
 //! osquery's `plist` table flattens them. Whether macOS, Jamf or osquery accept the files is not
 //! testable here: profiles/README.md lists what is unverified.
 
-#[allow(dead_code)]
-#[path = "../e2e/support.rs"]
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -25,13 +21,16 @@ use keywarden::config::{self, Config, KeySpec, KeyType, Source, KEYS};
 use keywarden::paths;
 use plist::{Dictionary, Value};
 
-use support::{code, stderr, stdout, Mac, KEYWARDEN};
+use crate::support::{
+    code, repo, require_program, spawn_with_stdin, stderr, stdout, Mac, INSTALL_PYTHON3,
+    INSTALL_SHELLCHECK, KEYWARDEN,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Files
 
 fn profiles_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles")
+    repo("profiles")
 }
 
 fn load(name: &str) -> Value {
@@ -1005,15 +1004,16 @@ fn extension_attributes_are_thin_wrappers_that_run_no_macos_tool() {
 
 #[test]
 fn extension_attributes_pass_shellcheck() {
+    if !require_program("shellcheck", INSTALL_SHELLCHECK) {
+        return;
+    }
     let scripts: Vec<PathBuf> = ea_scripts().into_iter().map(|(p, _)| p).collect();
-    match Command::new("shellcheck")
+    let out = Command::new("shellcheck")
         .args(["--shell=sh", "--severity=style"])
         .args(&scripts)
         .output()
-    {
-        Ok(out) => assert!(out.status.success(), "{}", stdout(&out)),
-        Err(_) => eprintln!("shellcheck is not installed: extension attributes not linted"),
-    }
+        .expect("run shellcheck");
+    assert!(out.status.success(), "{}", stdout(&out));
 }
 
 #[test]
@@ -1216,8 +1216,8 @@ fn osquery_rows(status: &Value) -> Vec<(String, String, String)> {
 }
 
 /// Run `sql` in SQLite (Python's sqlite3) over a `plist` table holding `rows` for the status
-/// path. `None` when Python 3 is not there.
-fn run_sql(sql: &str, rows: &[(String, String, String)]) -> Option<Vec<serde_json::Value>> {
+/// path.
+fn run_sql(sql: &str, rows: &[(String, String, String)]) -> Vec<serde_json::Value> {
     const PROGRAM: &str = r#"
 import json, sqlite3, sys
 job = json.load(sys.stdin)
@@ -1228,26 +1228,15 @@ db.executemany("INSERT INTO plist VALUES (?, ?, ?, ?)", [r + [job["path"]] for r
 print(json.dumps([dict(r) for r in db.execute(job["sql"]).fetchall()]))
 "#;
     let job = serde_json::json!({"sql": sql, "rows": rows, "path": paths::STATUS});
-    let mut child = match Command::new("python3")
-        .args(["-c", PROGRAM])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(_) => return None,
-    };
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(job.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = spawn_with_stdin(
+        Command::new("python3").args(["-c", PROGRAM]),
+        job.to_string().as_bytes(),
+    )
+    .expect("run python3")
+    .wait_with_output()
+    .unwrap();
     assert!(out.status.success(), "SQL failed: {}\n{sql}", stderr(&out));
-    Some(serde_json::from_str(&stdout(&out)).expect("JSON rows"))
+    serde_json::from_str(&stdout(&out)).expect("JSON rows")
 }
 
 fn sql_files() -> BTreeMap<String, String> {
@@ -1310,23 +1299,23 @@ fn the_osquery_policies_pass_and_fail_as_documented() {
         expected_files
     );
 
+    if !require_program("python3", INSTALL_PYTHON3) {
+        return;
+    }
     for (i, (case, mac)) in statuses.iter().enumerate() {
         let rows = mac
             .as_ref()
             .map(|m| osquery_rows(&m.status()))
             .unwrap_or_default();
         for (file, passes) in &policies {
-            let Some(result) = run_sql(&files[*file], &rows) else {
-                eprintln!("python3 is not installed: osquery SQL not run");
-                return;
-            };
+            let result = run_sql(&files[*file], &rows);
             assert_eq!(
                 !result.is_empty(),
                 passes[i],
                 "{file} on {case}: {result:?}"
             );
         }
-        let inventory = run_sql(&files["keywarden-status.sql"], &rows).expect("python3");
+        let inventory = run_sql(&files["keywarden-status.sql"], &rows);
         match *case {
             "no status" => assert!(inventory.is_empty(), "{inventory:?}"),
             _ => {
@@ -1408,6 +1397,7 @@ fn normalise_sql(sql: &str) -> String {
 
 #[test]
 fn the_shell_examples_in_the_docs_are_valid_sh() {
+    let shellcheck = require_program("shellcheck", INSTALL_SHELLCHECK);
     for doc in ["README.md", "inventory/osquery.md"] {
         let text = std::fs::read_to_string(profiles_dir().join(doc)).unwrap();
         let mut in_block = false;
@@ -1425,11 +1415,12 @@ fn the_shell_examples_in_the_docs_are_valid_sh() {
                         .output()
                         .unwrap();
                     assert!(out.status.success(), "{doc}: {}\n{block}", stderr(&out));
-                    if let Ok(out) = Command::new("shellcheck")
-                        .arg("--shell=sh")
-                        .arg(&script)
-                        .output()
-                    {
+                    if shellcheck {
+                        let out = Command::new("shellcheck")
+                            .arg("--shell=sh")
+                            .arg(&script)
+                            .output()
+                            .expect("run shellcheck");
                         assert!(out.status.success(), "{doc}: {}\n{block}", stdout(&out));
                     }
                     checked += 1;

@@ -4,15 +4,11 @@
 //! future-version state file. Each gives a clear error, writes nothing through a symlink, never
 //! hangs, and recovers once the cause is removed.
 
-#[path = "../e2e/support.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 const STATUS: &str = "/Library/Keywarden/status.plist";
 const STATE: &str = "/var/db/keywarden/state.plist";
@@ -182,8 +178,7 @@ fn a_state_directory_with_a_loose_mode_or_a_foreign_owner_is_refused_then_recove
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         assert_eq!(code(&mac.check()), 0, "mode {mode:o}: no recovery");
     }
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("note: the foreign-owner case runs as root only (CI runs as root)");
+    if !require_root("to give the state directory a foreign owner") {
         return;
     }
     let mac = Mac::healthy();
@@ -233,6 +228,8 @@ fn damaged_state_files_are_moved_aside_reported_once_and_rebuilt() {
 struct Mount(std::path::PathBuf);
 
 impl Mount {
+    /// `None`, after `unavailable`, where mounting is not permitted (a container without
+    /// CAP_SYS_ADMIN) or `mount` is missing.
     fn tmpfs(dir: &Path, kib: u32) -> Option<Mount> {
         std::fs::create_dir_all(dir).unwrap();
         let ok = std::process::Command::new("mount")
@@ -247,6 +244,12 @@ impl Mount {
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
+        if !ok {
+            unavailable(
+                "a tmpfs mount",
+                "root allowed to mount (a container needs CAP_SYS_ADMIN, docker run --privileged)",
+            );
+        }
         ok.then(|| Mount(dir.to_owned()))
     }
 
@@ -279,15 +282,13 @@ fn fill(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn a_full_disk_or_a_read_only_filesystem_keeps_the_old_files_and_recovers() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("note: needs root to mount a small tmpfs (CI runs as root)");
+    if !require_root("to mount a small tmpfs") {
         return;
     }
     // The status directory on a tiny filesystem.
     let mac = Mac::healthy();
     let dir = mac.path("/Library/Keywarden");
     let Some(m) = Mount::tmpfs(&dir, 64) else {
-        eprintln!("note: mount is not permitted here; skipped");
         return;
     };
     assert_eq!(code(&mac.check()), 0);

@@ -8,39 +8,32 @@
 //! it. What needs a Mac (pkgbuild, productbuild, codesign, launchd itself) is not tested here;
 //! docs/deployment.md says how to check it on one.
 
-#[path = "../e2e/support.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::collections::BTreeSet;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use keywarden::paths;
-use support::*;
+
+use crate::support::*;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
-/// Tests that chown or run the root-only scripts need root, as CI has; elsewhere they say so.
-fn skip_unless_root(what: &str) -> bool {
-    if is_root() {
-        return false;
+/// `make ARGS` at the top of the repository, outside the jobserver of a `make test` this may run
+/// under; `None` (after `unavailable`) without make.
+fn make(args: &[&str]) -> Option<Output> {
+    if !require_program("make", "apt-get install make") {
+        return None;
     }
-    eprintln!("skipped: {what} needs root (CI runs as root)");
-    true
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", stdout(o), stderr(o))
+    let out = Command::new("make")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .env_remove("MAKELEVEL")
+        .output()
+        .expect("run make");
+    Some(out)
 }
 
 fn daemon_plist() -> String {
@@ -154,6 +147,7 @@ fn the_payload_holds_the_binary_the_launch_daemon_the_uninstaller_and_the_log_di
     let want: Vec<(&str, &str)> = expected.iter().map(|(p, m, _)| (*p, *m)).collect();
     assert_eq!(listed, want, "payload.txt");
 
+    let owned_by_root = require_root("to check that the stage is owned by 0:0");
     for (path, want_mode, is_dir) in &expected {
         let on_disk = staged.file(path);
         let meta = std::fs::symlink_metadata(&on_disk)
@@ -168,7 +162,7 @@ fn the_payload_holds_the_binary_the_launch_daemon_the_uninstaller_and_the_log_di
             *want_mode,
             "{path}: mode on disk"
         );
-        if is_root() {
+        if owned_by_root {
             assert_eq!(
                 (meta.uid(), meta.gid()),
                 (0, 0),
@@ -275,22 +269,14 @@ fn the_distribution_asks_for_macos_12_runs_natively_on_both_architectures_and_na
 #[test]
 fn make_pkg_stage_stages_the_binary_it_is_given() {
     let out_dir = tempfile::tempdir().unwrap();
-    let out = match Command::new("make")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["--no-print-directory", "-s", "pkg-stage"])
-        .arg(format!("BINARY={KEYWARDEN}"))
-        .arg(format!("PKG_DIR={}", out_dir.path().display()))
-        // Not the jobserver of a `make test` this may run under.
-        .env_remove("MAKEFLAGS")
-        .env_remove("MFLAGS")
-        .env_remove("MAKELEVEL")
-        .output()
-    {
-        Ok(out) => out,
-        Err(e) => {
-            eprintln!("skipped: make is not installed ({e})");
-            return;
-        }
+    let Some(out) = make(&[
+        "--no-print-directory",
+        "-s",
+        "pkg-stage",
+        &format!("BINARY={KEYWARDEN}"),
+        &format!("PKG_DIR={}", out_dir.path().display()),
+    ]) else {
+        return;
     };
     assert!(out.status.success(), "make pkg-stage: {}", text(&out));
     assert_eq!(
@@ -305,19 +291,8 @@ fn make_pkg_stage_stages_the_binary_it_is_given() {
 #[test]
 fn make_pkg_install_and_uninstall_on_linux_say_what_they_need_and_fail_without_a_stack_of_errors() {
     for target in ["pkg", "install", "uninstall"] {
-        let out = match Command::new("make")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["--no-print-directory", target])
-            .env_remove("MAKEFLAGS")
-            .env_remove("MFLAGS")
-            .env_remove("MAKELEVEL")
-            .output()
-        {
-            Ok(out) => out,
-            Err(e) => {
-                eprintln!("skipped: make is not installed ({e})");
-                return;
-            }
+        let Some(out) = make(&["--no-print-directory", target]) else {
+            return;
         };
         assert!(!out.status.success(), "make {target} succeeded on Linux");
         let said = stdout(&out);
@@ -373,17 +348,15 @@ fn the_scripts_are_executable_posix_sh_with_set_eu_that_parses() {
 
 #[test]
 fn the_scripts_pass_shellcheck() {
-    let mut cmd = Command::new("shellcheck");
-    cmd.args(["--shell=sh", "--severity=style"]);
-    for script in SCRIPTS {
-        cmd.arg(repo(script));
+    if !require_program("shellcheck", INSTALL_SHELLCHECK) {
+        return;
     }
-    match cmd.output() {
-        Ok(out) => assert!(out.status.success(), "shellcheck:\n{}", text(&out)),
-        Err(_) => eprintln!(
-            "skipped: shellcheck is not installed (apt-get install shellcheck; brew install shellcheck)"
-        ),
-    }
+    let out = Command::new("shellcheck")
+        .args(["--shell=sh", "--severity=style"])
+        .args(SCRIPTS.map(repo))
+        .output()
+        .expect("run shellcheck");
+    assert!(out.status.success(), "shellcheck:\n{}", text(&out));
 }
 
 #[test]
@@ -555,7 +528,7 @@ fn postinstall(mac: &Mac, launchctl: &FakeLaunchctl) -> Output {
 
 #[test]
 fn postinstall_links_the_binary_fixes_the_plist_and_running_it_twice_changes_nothing() {
-    if skip_unless_root("postinstall") {
+    if !require_root("to run postinstall against a simulated Mac") {
         return;
     }
     let mac = installed_mac(&[]);
@@ -595,7 +568,7 @@ fn postinstall_links_the_binary_fixes_the_plist_and_running_it_twice_changes_not
 
 #[test]
 fn postinstall_replaces_an_old_symlink_but_never_a_file_someone_put_there() {
-    if skip_unless_root("postinstall") {
+    if !require_root("to run postinstall against a simulated Mac") {
         return;
     }
     let launchctl = FakeLaunchctl::new(false);
@@ -649,19 +622,6 @@ fn uninstall(mac: &Mac, args: &[&str]) -> Output {
     out
 }
 
-fn check(mac: &Mac) {
-    let out = mac.check();
-    assert!(code(&out) <= 1, "check failed: {}", text(&out));
-}
-
-/// Escrow Buddy's GenerateNewKey as the simulated `defaults` sees it.
-fn flag(mac: &Mac) -> Option<bool> {
-    let scenario: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(mac.path("/.sim/scenario.json")).unwrap())
-            .unwrap();
-    scenario["escrow_buddy"]["generate_new_key"].as_bool()
-}
-
 /// The simulator's calls after the first `since`, as argv arrays.
 fn calls_since(mac: &Mac, since: usize) -> Vec<serde_json::Value> {
     mac.calls()
@@ -681,12 +641,16 @@ fn state_has_flag_set_at(mac: &Mac) -> bool {
 
 /// The lifecycle story up to Keywarden asking Escrow Buddy for a new key (tests/lifecycle).
 fn keywarden_sets_the_flag(mac: &Mac) {
-    check(mac);
+    mac.checked();
     mac.event(&["reboot", "--with-recovery-key"]);
-    check(mac);
+    mac.checked();
     mac.event(&["login", "alice"]);
-    check(mac);
-    assert_eq!(flag(mac), Some(true), "Keywarden set GenerateNewKey");
+    mac.checked();
+    assert_eq!(
+        mac.escrow_buddy_flag(),
+        Some(true),
+        "Keywarden set GenerateNewKey"
+    );
     assert!(state_has_flag_set_at(mac), "and recorded it in its state");
 }
 
@@ -705,7 +669,7 @@ fn assert_program_removed(mac: &Mac) {
 
 #[test]
 fn uninstall_withdraws_the_flag_keywarden_set_removes_keywarden_and_keeps_state_audit_and_logs() {
-    if skip_unless_root("uninstall.sh") {
+    if !require_root("to run uninstall.sh against a simulated Mac") {
         return;
     }
     let mac = installed_mac(&[]);
@@ -721,7 +685,7 @@ fn uninstall_withdraws_the_flag_keywarden_set_removes_keywarden_and_keeps_state_
         calls.contains(&serde_json::json!(FLAG_DELETE)),
         "defaults delete in the call log: {calls:?}"
     );
-    assert_eq!(flag(&mac), None, "GenerateNewKey withdrawn");
+    assert_eq!(mac.escrow_buddy_flag(), None, "GenerateNewKey withdrawn");
     let said = stdout(&out);
     assert!(
         said.contains("withdrew Escrow Buddy's GenerateNewKey"),
@@ -745,12 +709,12 @@ fn uninstall_withdraws_the_flag_keywarden_set_removes_keywarden_and_keeps_state_
 
 #[test]
 fn uninstall_leaves_a_flag_set_by_another_tool_alone() {
-    if skip_unless_root("uninstall.sh") {
+    if !require_root("to run uninstall.sh against a simulated Mac") {
         return;
     }
     // Keywarden has run (it has a state) but did not set the flag: another tool did.
     let mac = installed_mac(&["escrow_buddy.generate_new_key=true"]);
-    check(&mac);
+    mac.checked();
     assert!(!state_has_flag_set_at(&mac));
     let before = mac.calls().len();
     let out = uninstall(&mac, &[]);
@@ -760,7 +724,7 @@ fn uninstall_leaves_a_flag_set_by_another_tool_alone() {
         Vec::<serde_json::Value>::new(),
         "the uninstaller did not even ask defaults"
     );
-    assert_eq!(flag(&mac), Some(true));
+    assert_eq!(mac.escrow_buddy_flag(), Some(true));
     assert!(stdout(&out).contains("had not set"), "{}", text(&out));
     assert_program_removed(&mac);
 
@@ -769,7 +733,7 @@ fn uninstall_leaves_a_flag_set_by_another_tool_alone() {
     let out = uninstall(&mac, &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(mac.calls().len(), 0);
-    assert_eq!(flag(&mac), Some(true));
+    assert_eq!(mac.escrow_buddy_flag(), Some(true));
     assert!(
         stdout(&out).contains("no Keywarden state"),
         "{}",
@@ -779,14 +743,14 @@ fn uninstall_leaves_a_flag_set_by_another_tool_alone() {
 
 #[test]
 fn uninstall_with_purge_also_removes_the_state_the_audit_trail_and_the_logs() {
-    if skip_unless_root("uninstall.sh") {
+    if !require_root("to run uninstall.sh against a simulated Mac") {
         return;
     }
     let mac = installed_mac(&[]);
     keywarden_sets_the_flag(&mac);
     let out = uninstall(&mac, &["--purge"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(flag(&mac), None);
+    assert_eq!(mac.escrow_buddy_flag(), None);
     assert_program_removed(&mac);
     for gone in [paths::STATE_DIR, paths::LOG_DIR] {
         assert!(!mac.path(gone).exists(), "{gone} purged");
@@ -799,7 +763,7 @@ fn uninstall_with_purge_also_removes_the_state_the_audit_trail_and_the_logs() {
 
 #[test]
 fn uninstall_removes_nothing_when_it_cannot_withdraw_keywardens_flag_and_a_second_run_finishes() {
-    if skip_unless_root("uninstall.sh") {
+    if !require_root("to run uninstall.sh against a simulated Mac") {
         return;
     }
     let mac = installed_mac(&[]);
@@ -812,20 +776,20 @@ fn uninstall_removes_nothing_when_it_cannot_withdraw_keywardens_flag_and_a_secon
         "{}",
         text(&out)
     );
-    assert_eq!(flag(&mac), Some(true));
+    assert_eq!(mac.escrow_buddy_flag(), Some(true));
     for kept in [daemon_plist().as_str(), paths::BINARY, paths::STATE] {
         assert!(mac.path(kept).exists(), "{kept} kept after the failure");
     }
 
     let out = uninstall(&mac, &["--purge"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(flag(&mac), None);
+    assert_eq!(mac.escrow_buddy_flag(), None);
     assert_program_removed(&mac);
 }
 
 #[test]
 fn uninstall_leaves_a_symlink_that_is_not_keywardens() {
-    if skip_unless_root("uninstall.sh") {
+    if !require_root("to run uninstall.sh against a simulated Mac") {
         return;
     }
     let mac = installed_mac(&[]);
@@ -845,28 +809,13 @@ fn uninstall_leaves_a_symlink_that_is_not_keywardens() {
 fn uninstall_refuses_to_run_without_root_and_rejects_unknown_arguments() {
     let mac = Mac::healthy();
     let script = repo("launchd/pkg-scripts/uninstall.sh");
-    let mut cmd = if is_root() {
-        // As nobody, through util-linux's setpriv.
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--",
-            "/bin/sh",
-        ]);
-        c.arg(&script);
-        c
-    } else {
-        Command::new(&script)
-    };
-    let out = match cmd.env("KEYWARDEN_ROOT", mac.root()).output() {
-        Ok(out) => out,
-        Err(e) => {
-            eprintln!("skipped: setpriv is not available ({e})");
-            return;
-        }
-    };
+    // As nobody (when root), from a copy nobody can read wherever the checkout is: a clone in a
+    // private directory is out of nobody's reach.
+    let copy = ForEveryone::new(&[&script]);
+    let out = as_ordinary_user(Command::new("/bin/sh").arg(copy.get("uninstall.sh")))
+        .env("KEYWARDEN_ROOT", mac.root())
+        .output()
+        .expect("run uninstall.sh");
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(stderr(&out).contains("must run as root"), "{}", text(&out));
 

@@ -4,11 +4,10 @@
 //! and plistutil; failed probes give clear errors and stale sections; a hanging tool does not
 //! stop the check and leaves no process behind.
 
-mod support;
-
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 #[test]
 fn a_healthy_mac_gives_a_healthy_status_matching_the_golden_file() {
@@ -53,38 +52,37 @@ fn python_plistlib_and_plistutil_read_the_status() {
     let mac = Mac::healthy();
     assert_eq!(code(&mac.check()), 0);
     let path = mac.path("/Library/Keywarden/status.plist");
-    let mut readers = 0;
-    if let Ok(out) = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import plistlib,sys; d=plistlib.load(open(sys.argv[1],'rb')); print(d['SchemaVersion'], d['Healthy'], d['GeneratedAt'].year)",
-        ])
-        .arg(&path)
-        .output()
-    {
+    // .ci/run installs both; `make test` alone needs only Rust.
+    if require_program("python3", INSTALL_PYTHON3) {
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import plistlib,sys; d=plistlib.load(open(sys.argv[1],'rb')); print(d['SchemaVersion'], d['Healthy'], d['GeneratedAt'].year)",
+            ])
+            .arg(&path)
+            .output()
+            .expect("run python3");
         assert!(out.status.success(), "plistlib: {}", stderr(&out));
         let text = stdout(&out);
         assert!(text.starts_with("1 True 20"), "{text}");
-        readers += 1;
     }
     // plistutil (libplist) converts it to a binary plist, which must hold the same values.
     let bin = mac.path("/status.bplist");
-    if let Ok(out) = std::process::Command::new("plistutil")
-        .arg("-i")
-        .arg(&path)
-        .args(["-f", "bin", "-o"])
-        .arg(&bin)
-        .output()
-    {
+    if require_program(
+        "plistutil",
+        "apt-get install libplist-utils, or brew install libplist",
+    ) {
+        let out = std::process::Command::new("plistutil")
+            .arg("-i")
+            .arg(&path)
+            .args(["-f", "bin", "-o"])
+            .arg(&bin)
+            .output()
+            .expect("run plistutil");
         assert!(out.status.success(), "plistutil: {}", stderr(&out));
         let converted: plist::Value =
             plist::from_file(&bin).expect("plistutil wrote a binary plist");
         assert_eq!(converted, mac.status());
-        readers += 1;
-    }
-    if readers < 2 {
-        // .ci/run installs both; `make test` alone needs only Rust.
-        eprintln!("note: only {readers} of python3/plistutil found; .ci/run installs both");
     }
 }
 
@@ -241,10 +239,7 @@ fn a_tool_that_hangs_does_not_stop_the_check_and_leaves_no_process_behind() {
         .filter_map(|c| c.get("child_pid").and_then(|p| p.as_i64()))
         .collect();
     assert!(!pids.is_empty(), "the fault forked a child");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while pids.iter().any(|p| alive(*p)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(Duration::from_secs(10), || !pids.iter().any(|p| alive(*p)));
     for p in pids {
         assert!(!alive(p), "process {p} was left behind");
     }
@@ -252,10 +247,7 @@ fn a_tool_that_hangs_does_not_stop_the_check_and_leaves_no_process_behind() {
 
 #[test]
 fn a_probe_that_never_succeeded_leaves_its_state_unknown() {
-    let dir = tempfile::tempdir().unwrap();
-    let mac = Mac { dir };
-    mac.sim(&["init", mac.root_str()]);
-    mac.set(&[r#"faults=[{"argv":["fdesetup","status"],"kind":"garbage"}]"#]);
+    let mac = Mac::with(&[r#"faults=[{"argv":["fdesetup","status"],"kind":"garbage"}]"#]);
     let out = mac.check();
     assert_eq!(code(&out), 1);
     let s = mac.status();
@@ -510,14 +502,10 @@ fn configuration_warnings_reach_the_status() {
 
 #[test]
 fn an_ordinary_user_cannot_run_check_on_the_real_mac() {
-    use std::os::unix::process::CommandExt;
-    let mut cmd = std::process::Command::new(KEYWARDEN);
-    cmd.arg("check");
-    if nix::unistd::geteuid().is_root() {
-        // Drop to nobody for this child.
-        cmd.uid(65534).gid(65534);
-    }
-    let out = cmd.output().unwrap();
+    let bins = ForEveryone::new(&[Path::new(KEYWARDEN)]);
+    let out = as_ordinary_user(std::process::Command::new(bins.get("keywarden")).arg("check"))
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 2);
     assert!(
         stderr(&out).contains("must run as root"),
@@ -528,8 +516,7 @@ fn an_ordinary_user_cannot_run_check_on_the_real_mac() {
 
 #[test]
 fn as_root_a_simulated_mac_others_can_write_is_refused() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("note: runs only as root (CI runs as root)");
+    if !require_root("to own a simulated Mac others can write") {
         return;
     }
     let mac = Mac::healthy();
@@ -660,28 +647,18 @@ fn malformed_preferences_of_every_kind_give_a_warning_and_defaults_never_a_crash
 }
 
 /// Copies of the binaries any user can run (the build directory may not be reachable).
-fn binaries_for_everyone(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    use std::os::unix::fs::PermissionsExt;
-    let kw = dir.join("keywarden");
-    let sim = dir.join("keywarden-sim");
-    std::fs::copy(KEYWARDEN, &kw).unwrap();
-    std::fs::copy(SIM, &sim).unwrap();
-    for p in [dir, kw.as_path(), sim.as_path()] {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    (kw, sim)
+fn binaries_for_everyone() -> ForEveryone {
+    ForEveryone::new(&[Path::new(KEYWARDEN), Path::new(SIM)])
 }
 
 #[test]
 fn read_only_commands_work_for_an_ordinary_user() {
     use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
     let mac = Mac::healthy();
     std::fs::set_permissions(mac.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_eq!(code(&mac.check()), 0);
-    let bins = tempfile::tempdir().unwrap();
-    let (kw, _) = binaries_for_everyone(bins.path());
-    let root = nix::unistd::geteuid().is_root();
+    let bins = binaries_for_everyone();
+    let kw = bins.get("keywarden");
     for args in [
         &["status"][..],
         &["status", "--json"],
@@ -690,20 +667,14 @@ fn read_only_commands_work_for_an_ordinary_user() {
     ] {
         let mut cmd = std::process::Command::new(&kw);
         cmd.arg("--root").arg(mac.root()).args(args);
-        if root {
-            cmd.uid(65534).gid(65534);
-        }
-        let out = cmd.output().unwrap();
+        let out = as_ordinary_user(&mut cmd).output().unwrap();
         assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
         assert!(!stdout(&out).is_empty());
     }
     // The daemon itself is refused to an ordinary user on the real Mac.
-    let mut cmd = std::process::Command::new(&kw);
-    cmd.arg("run");
-    if root {
-        cmd.uid(65534).gid(65534);
-    }
-    let out = cmd.output().unwrap();
+    let out = as_ordinary_user(std::process::Command::new(&kw).arg("run"))
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 2);
     assert!(
         stderr(&out).contains("`keywarden run` must run as root"),
@@ -714,26 +685,21 @@ fn read_only_commands_work_for_an_ordinary_user() {
 
 #[test]
 fn an_ordinary_user_can_run_a_check_against_a_simulated_mac_of_their_own() {
-    use std::os::unix::process::CommandExt;
-    let bins = tempfile::tempdir().unwrap();
-    let (kw, sim) = binaries_for_everyone(bins.path());
+    let bins = binaries_for_everyone();
+    let (kw, sim) = (bins.get("keywarden"), bins.get("keywarden-sim"));
     let dir = tempfile::tempdir().unwrap();
-    let root = nix::unistd::geteuid().is_root();
-    if root {
+    if is_root() {
         nix::unistd::chown(
             dir.path(),
-            Some(nix::unistd::Uid::from_raw(65534)),
-            Some(nix::unistd::Gid::from_raw(65534)),
+            Some(nix::unistd::Uid::from_raw(NOBODY)),
+            Some(nix::unistd::Gid::from_raw(NOBODY)),
         )
         .unwrap();
     }
-    let as_user = |program: &std::path::Path, args: &[&str]| {
-        let mut cmd = std::process::Command::new(program);
-        cmd.args(args);
-        if root {
-            cmd.uid(65534).gid(65534);
-        }
-        cmd.output().unwrap()
+    let as_user = |program: &Path, args: &[&str]| {
+        as_ordinary_user(std::process::Command::new(program).args(args))
+            .output()
+            .unwrap()
     };
     let d = dir.path().to_str().unwrap();
     let out = as_user(&sim, &["init", d]);

@@ -7,8 +7,6 @@
 //! time that `age` moves.
 //! They do not test the daemon.
 
-mod support;
-
 mod age;
 mod corpus_states;
 mod faults;

@@ -4,14 +4,10 @@
 //! the status names the call and the fault, the previous good values are kept (stale) and never
 //! replaced by guesses, no child is left behind; and a daemon fed faults keeps running.
 
-#[path = "../e2e/support.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 /// Every call of a check (tool name first, as the simulator matches faults), with what its error
 /// line in `Daemon.Errors` starts with.
@@ -198,10 +194,7 @@ fn one(
     if a != b {
         return Err(format!("{ctx}: values changed: before {b:?}\nafter {a:?}"));
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !leftovers(&mac).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(Duration::from_secs(10), || leftovers(&mac).is_empty());
     let left = leftovers(&mac);
     if !left.is_empty() {
         return Err(format!("{ctx}: processes left behind: {left:?}"));
@@ -253,30 +246,9 @@ fn the_daemon_keeps_running_through_faults_on_every_call() {
         ("ToolTimeout", plist::Value::Integer(1.into())),
         ("ConsolePollSeconds", plist::Value::Integer(1.into())),
     ]);
-    let mut child = std::process::Command::new(KEYWARDEN)
-        .arg("--root")
-        .arg(mac.root())
-        .arg("run")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = mac.spawn_keywarden(&["run"]);
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let log = mac.path("/Library/Logs/Keywarden/keywarden.log");
-    let checks = || {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains(" check_finished "))
-            .count()
-    };
-    let wait_checks = |n: usize| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while checks() < n && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        checks() >= n
-    };
+    let wait_checks = |n: usize| eventually(Duration::from_secs(30), || mac.checks_logged() >= n);
     assert!(wait_checks(1));
     for (i, kind) in [
         "hang_with_child",

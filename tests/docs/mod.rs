@@ -2,15 +2,11 @@
 //! and log event the code defines is documented, with the type and default the code uses.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+
+use crate::support::repo;
 
 fn doc(name: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("docs")
-            .join(name),
-    )
-    .unwrap_or_else(|e| panic!("docs/{name}: {e}"))
+    std::fs::read_to_string(repo("docs").join(name)).unwrap_or_else(|e| panic!("docs/{name}: {e}"))
 }
 
 #[test]
@@ -67,8 +63,7 @@ fn every_status_key_and_problem_code_is_documented() {
     let text = doc("status.md");
     let mut all = BTreeSet::new();
     for golden in ["healthy", "no-escrow-profile", "stale-bootstrap-token"] {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{golden}.plist"));
+        let path = repo(&format!("tests/golden/{golden}.plist"));
         keys(&plist::from_file(&path).unwrap(), "", &mut all);
     }
     for key in &all {
@@ -98,7 +93,7 @@ fn every_status_key_and_problem_code_is_documented() {
 fn every_log_event_the_code_emits_is_documented() {
     let text = doc("logging.md");
     let mut events = BTreeSet::new();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("daemon/src");
+    let src = repo("daemon/src");
     let mut stack = vec![src];
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(dir).unwrap().flatten() {

@@ -1,6 +1,6 @@
-//! Test harness for the simulator: a simulated Mac in a temp dir, and tool calls made the way
-//! the daemon's runner makes them (absolute path under the root, cleared environment with only
-//! `PATH` and `LC_ALL=C`, cwd `/`, stdin closed or carrying a plist).
+//! The simulator without Keywarden: [`ToolsMac`], a simulated Mac in a temp dir whose tools a
+//! test calls the way the daemon's runner calls them (absolute path under the root, cleared
+//! environment with only `PATH` and `LC_ALL=C`, cwd `/`, stdin closed or carrying a plist).
 //!
 //! It drives the built `keywarden-sim` binary only; it shares no code with the simulator.
 
@@ -13,7 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-pub const SIM: &str = env!("CARGO_BIN_EXE_keywarden-sim");
+use super::{ForEveryone, SIM};
+
 /// The PATH the daemon gives its children.
 const CHILD_PATH: &str = "/usr/bin:/bin:/usr/sbin:/sbin";
 /// Absolute macOS path of each tool.
@@ -28,21 +29,13 @@ pub const TOOL_PATHS: [(&str, &str); 9] = [
     ("security", "/usr/bin/security"),
     ("defaults", "/usr/bin/defaults"),
 ];
-pub const ESCROW_BUDDY_DOMAIN: &str = "/Library/Preferences/com.netflix.Escrow-Buddy";
-
-/// A real sample from the corpus, by its path under `tests/fixtures/corpus`.
-pub fn corpus(rel: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/corpus")
-        .join(rel);
-    fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 /// A simulated Mac in a temp dir, optionally operated as another user (`as_user`).
-pub struct Mac {
+pub struct ToolsMac {
     dir: tempfile::TempDir,
-    /// Run every simulator process with this UID/GID (as root only).
-    user: Option<u32>,
+    /// Run every simulator process with this UID/GID (as root only), from a copy of the
+    /// simulator that user can reach wherever the checkout is.
+    user: Option<(u32, ForEveryone)>,
 }
 
 /// A finished tool call.
@@ -77,15 +70,15 @@ impl From<Output> for Out {
     }
 }
 
-impl Mac {
+impl ToolsMac {
     /// The healthy Mac.
-    pub fn healthy() -> Mac {
-        Mac::init(None, None)
+    pub fn healthy() -> ToolsMac {
+        ToolsMac::init(None, None)
     }
 
     /// The healthy Mac with `set` assignments applied.
-    pub fn with(assignments: &[&str]) -> Mac {
-        let mac = Mac::healthy();
+    pub fn with(assignments: &[&str]) -> ToolsMac {
+        let mac = ToolsMac::healthy();
         if !assignments.is_empty() {
             mac.set(assignments);
         }
@@ -93,15 +86,15 @@ impl Mac {
     }
 
     /// The healthy Mac, laid out and operated by an unprivileged `uid` (test runs as root).
-    pub fn as_user(uid: u32) -> Mac {
-        Mac::init(None, Some(uid))
+    pub fn as_user(uid: u32) -> ToolsMac {
+        ToolsMac::init(None, Some(uid))
     }
 
-    pub fn from_scenario_file(path: &Path) -> Mac {
-        Mac::init(Some(path), None)
+    pub fn from_scenario_file(path: &Path) -> ToolsMac {
+        ToolsMac::init(Some(path), None)
     }
 
-    fn init(scenario: Option<&Path>, user: Option<u32>) -> Mac {
+    fn init(scenario: Option<&Path>, user: Option<u32>) -> ToolsMac {
         let dir = tempfile::tempdir().expect("temp dir");
         if let Some(uid) = user {
             nix::unistd::chown(
@@ -111,7 +104,8 @@ impl Mac {
             )
             .expect("chown the temp dir");
         }
-        let mac = Mac { dir, user };
+        let user = user.map(|uid| (uid, ForEveryone::new(&[Path::new(SIM)])));
+        let mac = ToolsMac { dir, user };
         let mut args = vec!["init".to_string(), mac.root().display().to_string()];
         if let Some(s) = scenario {
             args.push("--scenario".into());
@@ -136,7 +130,7 @@ impl Mac {
             .env("PATH", CHILD_PATH)
             .env("LC_ALL", "C")
             .current_dir("/");
-        if let Some(uid) = self.user {
+        if let Some((uid, _)) = self.user {
             c.uid(uid).gid(uid);
         }
         c
@@ -144,7 +138,12 @@ impl Mac {
 
     /// `keywarden-sim ARGS` (the CLI).
     pub fn cli(&self, args: &[&str]) -> Out {
-        self.command(Path::new(SIM))
+        let sim = match &self.user {
+            // `init` links the tools to the program it runs as: this copy.
+            Some((_, copy)) => copy.get("keywarden-sim"),
+            None => PathBuf::from(SIM),
+        };
+        self.command(&sim)
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -203,22 +202,13 @@ impl Mac {
 
     /// A tool call with `input` on stdin (then closed).
     pub fn run_with_stdin(&self, tool: &str, args: &[&str], input: &[u8]) -> Out {
-        use std::io::Write;
-        let mut child = self
-            .command(&self.tool_path(tool))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tool");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input)
-            .expect("write stdin");
-        child.wait_with_output().expect("wait tool").into()
+        let mut cmd = self.command(&self.tool_path(tool));
+        cmd.args(args);
+        super::spawn_with_stdin(&mut cmd, input)
+            .expect("spawn tool")
+            .wait_with_output()
+            .expect("wait tool")
+            .into()
     }
 
     /// A tool call in its own process group with no pipes (for hangs and crashes).
@@ -287,19 +277,4 @@ pub fn password_plist(key: &str) -> Vec<u8> {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\">\n<dict>\n\t<key>Password</key>\n\t<string>{key}</string>\n</dict>\n</plist>\n"
     )
     .into_bytes()
-}
-
-/// True when `pid` is gone or a zombie waiting for its reaper.
-pub fn is_dead(pid: i32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .map(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X'))
-            .unwrap_or(false),
-    }
-}
-
-pub fn euid() -> u32 {
-    nix::unistd::geteuid().as_raw()
 }

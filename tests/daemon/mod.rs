@@ -4,28 +4,13 @@
 //! without a torn status or a lost state (issue 3). Scheduling, jitter and sleeps of days are
 //! tested with an injected clock in `daemon::tests`, without real waiting.
 
-#[path = "../e2e/support.rs"]
-#[allow(dead_code)]
-mod support;
-
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use support::*;
 
-/// Poll `cond` every 50 ms for up to `limit`.
-fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    cond()
-}
+use crate::support::*;
 
 struct Daemon {
     child: Child,
@@ -33,15 +18,9 @@ struct Daemon {
 
 impl Daemon {
     fn start(mac: &Mac) -> Daemon {
-        let child = Command::new(KEYWARDEN)
-            .arg("--root")
-            .arg(mac.root())
-            .arg("run")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start keywarden run");
-        Daemon { child }
+        Daemon {
+            child: mac.spawn_keywarden(&["run"]),
+        }
     }
 
     fn signal(&self, s: Signal) {
@@ -76,14 +55,6 @@ fn status_has(mac: &Mac, path: &str, want: Option<&str>) -> bool {
         return false;
     };
     get(&v, path).and_then(|x| x.as_string()) == want
-}
-
-fn checks_logged(mac: &Mac) -> usize {
-    std::fs::read_to_string(mac.path("/Library/Logs/Keywarden/keywarden.log"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains(" check_finished "))
-        .count()
 }
 
 #[test]
@@ -182,10 +153,10 @@ fn sigterm_during_a_hung_check_exits_0_within_2_seconds_and_leaves_no_process() 
 fn sighup_reloads_the_configuration_and_checks_again() {
     let mac = Mac::healthy();
     let d = Daemon::start(&mac);
-    assert!(eventually(Duration::from_secs(20), || checks_logged(&mac) >= 1));
+    assert!(eventually(Duration::from_secs(20), || mac.checks_logged() >= 1));
     mac.set(&["bootstrap_token.escrowed=false"]);
     d.signal(Signal::SIGHUP);
-    assert!(eventually(Duration::from_secs(20), || checks_logged(&mac) >= 2));
+    assert!(eventually(Duration::from_secs(20), || mac.checks_logged() >= 2));
     assert!(problems(&mac.status()).contains(&"BootstrapTokenNotEscrowed".to_owned()));
     let log = std::fs::read_to_string(mac.path("/Library/Logs/Keywarden/keywarden.log")).unwrap();
     assert!(log.contains("reload why=sighup"), "{log}");
@@ -209,7 +180,7 @@ fn check_waits_for_the_daemons_check_and_then_runs() {
         "it ran without waiting for the lock"
     );
     // Both checks completed: two whole statuses were written one after the other.
-    assert!(eventually(Duration::from_secs(20), || checks_logged(&mac) >= 2));
+    assert!(eventually(Duration::from_secs(20), || mac.checks_logged() >= 2));
     let _ = mac.status();
 }
 
@@ -258,8 +229,7 @@ fn sigkill_at_any_moment_never_leaves_a_torn_status_or_loses_the_state() {
 
 #[test]
 fn the_launchd_plist_names_what_the_code_uses() {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("launchd/org.keywarden.daemon.plist");
+    let path = repo("launchd/org.keywarden.daemon.plist");
     let v: plist::Value = plist::from_file(&path).expect("the LaunchDaemon plist parses");
     let d = v.as_dictionary().unwrap();
     let stem = path.file_stem().unwrap().to_str().unwrap();
@@ -304,7 +274,7 @@ fn the_daemon_runs_with_core_dumps_disabled() {
     // A root process that may hold a key must never leave it in a core file (issue 6).
     let mac = Mac::healthy();
     let d = Daemon::start(&mac);
-    assert!(eventually(Duration::from_secs(20), || checks_logged(&mac) >= 1));
+    assert!(eventually(Duration::from_secs(20), || mac.checks_logged() >= 1));
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", d.child.id())).unwrap();
     let line = limits
         .lines()

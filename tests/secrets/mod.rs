@@ -4,42 +4,19 @@
 //! commands' output and error messages, the status, the state, the audit trail or the
 //! failed-keys file. And no path calls `changerecovery` twice for one request.
 
-#[path = "../e2e/support.rs"]
-#[allow(dead_code)]
-mod support;
+use std::process::Output;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-use support::*;
+use crate::support::*;
 
 const CURRENT: &str = "ABCD-EFGH-JKLM-NPQR-STUV-WXYZ";
 const WRONG: &str = "WRNG-KEYX-WRNG-KEYX-WRNG-KEYX";
 
 fn with_stdin(mac: &Mac, args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(KEYWARDEN)
-        .arg("--root")
-        .arg(mac.root())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    mac.keywarden_with_stdin(args, input.as_bytes())
 }
 
 fn current_key(mac: &Mac) -> String {
-    let scenario: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(mac.path("/.sim/scenario.json")).unwrap())
-            .unwrap();
-    scenario["recovery_key"]["personal"]
+    mac.scenario()["recovery_key"]["personal"]
         .as_str()
         .unwrap_or_default()
         .to_owned()

@@ -5,50 +5,17 @@
 //! prints (audit trail, state, failed-key store, status, the log at `debug`, stdout, stderr) or
 //! in any argv.
 
-#[path = "../e2e/support.rs"]
-// Shared with the other suites; this one uses only some of the helpers.
-#[allow(dead_code)]
-mod support;
+use std::process::Output;
 
-use std::io::Write as _;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-use support::*;
+use crate::support::*;
 
 /// The simulator's healthy PRK (tests/simulator/README.md).
 const VALID: &str = "ABCD-EFGH-JKLM-NPQR-STUV-WXYZ";
 const WRONG: &str = "QQQQ-RRRR-SSSS-TTTT-UUUU-VVVV";
 const WRONG2: &str = "MMMM-NNNN-PPPP-QQQQ-RRRR-SSSS";
 
-/// `keywarden --root DIR ARGS...` with `input` on stdin, killed after two minutes.
-fn keywarden_with_stdin(mac: &Mac, args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(KEYWARDEN)
-        .arg("--root")
-        .arg(mac.root())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run keywarden");
-    {
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(input).expect("write the key");
-    }
-    let started = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("keywarden {args:?} ran for more than 2 minutes");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
-}
-
 fn validate(mac: &Mac, key: &str) -> Output {
-    keywarden_with_stdin(mac, &["validate"], format!("{key}\n").as_bytes())
+    mac.keywarden_with_stdin(&["validate"], format!("{key}\n").as_bytes())
 }
 
 /// How many `fdesetup validaterecovery` the simulator saw.
@@ -59,18 +26,10 @@ fn validaterecovery_calls(mac: &Mac) -> usize {
         .count()
 }
 
-fn audit_lines(mac: &Mac) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(mac.path("/var/db/keywarden/audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
-        .collect()
-}
-
 /// The validation events of the audit trail (the daemon's own events, such as a rotation that a
 /// failed validation makes pending, are left out), as (What, Result).
 fn whats(mac: &Mac) -> Vec<(String, String)> {
-    audit_lines(mac)
+    mac.audit()
         .iter()
         .filter(|e| e["What"].as_str().is_some_and(|w| w.starts_with("Validat")))
         .map(|e| {
@@ -174,7 +133,7 @@ fn a_valid_key_exits_0_with_one_validaterecovery_and_its_result_is_recorded() {
             ("Validated".to_owned(), "Valid".to_owned())
         ]
     );
-    let lines = audit_lines(&mac);
+    let lines = mac.audit();
     assert_eq!(lines[1]["ConsoleUser"], "alice");
     assert!(lines[1]["Caller"].as_str().is_some_and(|c| !c.is_empty()));
     let st = state(&mac);
@@ -363,8 +322,8 @@ fn no_key_ever_reaches_a_file_an_output_or_an_argv_at_log_level_debug() {
     let log = std::fs::read_to_string(mac.path("/Library/Logs/Keywarden/keywarden.log")).unwrap();
     assert!(log.contains("validation_finished"), "{log}");
     assert!(log.contains("DEBUG"), "the log is at debug: {log}");
-    let audit = keywarden_with_stdin(&mac, &["audit"], b"");
-    let json = keywarden_with_stdin(&mac, &["audit", "--json"], b"");
+    let audit = mac.keywarden_with_stdin(&["audit"], b"");
+    let json = mac.keywarden_with_stdin(&["audit", "--json"], b"");
     let mut outputs: Vec<&Output> = runs.iter().collect();
     outputs.push(&audit);
     outputs.push(&json);
@@ -406,7 +365,7 @@ fn keywarden_audit_prints_the_trail_as_a_table_and_as_json_lines() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
         .collect();
-    assert_eq!(events, audit_lines(&mac), "the same events as the file");
+    assert_eq!(events, mac.audit(), "the same events as the file");
     assert_eq!(events.last().unwrap()["What"], "ValidationRefused");
     assert!(events[0]["At"].as_str().unwrap().ends_with('Z'));
 }

@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 
 use keywarden::runner::Output;
 
+use crate::support::{corpus, fixture, repo};
+
 /// Which stream of the tool a sample was printed on.
 #[derive(Debug, Clone, Copy)]
 pub enum Stream {
@@ -79,7 +81,7 @@ pub const MAP: &[(&str, Handler)] = &[
 ];
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    repo("tests/fixtures")
 }
 
 fn all_cases() -> Vec<Case> {
@@ -96,17 +98,12 @@ fn all_cases() -> Vec<Case> {
     v
 }
 
-fn case_path(file: &str) -> PathBuf {
-    match file.strip_prefix("handwritten/") {
-        Some(rest) => fixtures().join("handwritten").join(rest),
-        None => fixtures().join("corpus").join(file),
-    }
-}
-
 /// The output a case stands for.
 pub fn output_of(case: &Case) -> Output {
-    let path = case_path(case.file);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let bytes = match case.file.strip_prefix("handwritten/") {
+        Some(_) => fixture(case.file),
+        None => corpus(case.file),
+    };
     match case.stream {
         Stream::Stdout => Output::new(case.exit, bytes, Vec::new()),
         Stream::Stderr => Output::new(case.exit, Vec::new(), bytes),
@@ -142,6 +139,13 @@ fn corpus_dirs() -> BTreeSet<String> {
 
 #[test]
 fn every_corpus_directory_is_mapped_to_a_parser_or_a_reason() {
+    for (dir, handler) in MAP {
+        let (Handler::Parser(what) | Handler::NotHandled(what)) = handler;
+        assert!(
+            !what.is_empty(),
+            "{dir}: MAP names neither a parser nor a reason"
+        );
+    }
     let mapped: BTreeSet<String> = MAP.iter().map(|(d, _)| d.to_string()).collect();
     let dirs = corpus_dirs();
     let unmapped: Vec<_> = dirs.difference(&mapped).collect();
@@ -234,7 +238,7 @@ fn every_handwritten_fixture_has_its_provenance_recorded() {
 /// shared corpus has and the project's copy lacks or holds differently.
 #[test]
 fn the_project_copy_of_the_corpus_is_in_step_with_the_shared_corpus() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let shared = repo("../shared/corpus");
     if !shared.is_dir() {
         eprintln!("no ../shared/corpus next to this clone: nothing to compare");
         return;

@@ -3,34 +3,12 @@
 //! `keywarden-sim age` for time passing. Each story asserts what a Mac admin would see in the
 //! status, what was done on the Mac (the simulator's call log), and the audit trail.
 
-#[path = "../e2e/support.rs"]
-#[allow(dead_code)]
-mod support;
+use std::time::Duration;
 
-use support::*;
-
-const EB_DOMAIN: &str = "/Library/Preferences/com.netflix.Escrow-Buddy";
-
-fn check(mac: &Mac) -> plist::Value {
-    let out = mac.check();
-    assert!(
-        code(&out) <= 1,
-        "check failed: {}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    mac.status()
-}
+use crate::support::*;
 
 fn rotation(s: &plist::Value) -> String {
     string(s, "Rotation.State")
-}
-
-fn flag(mac: &Mac) -> Option<bool> {
-    let scenario: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(mac.path("/.sim/scenario.json")).unwrap())
-            .unwrap();
-    scenario["escrow_buddy"]["generate_new_key"].as_bool()
 }
 
 /// How many times an argv (tool name first) was called.
@@ -45,7 +23,7 @@ fn flag_writes(mac: &Mac) -> usize {
         &[
             "defaults",
             "write",
-            EB_DOMAIN,
+            ESCROW_BUDDY_DOMAIN,
             "GenerateNewKey",
             "-bool",
             "true",
@@ -53,16 +31,8 @@ fn flag_writes(mac: &Mac) -> usize {
     )
 }
 
-fn audit(mac: &Mac) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(mac.path("/var/db/keywarden/audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 fn audited(mac: &Mac, what: &str) -> usize {
-    audit(mac).iter().filter(|e| e["What"] == what).count()
+    mac.audit().iter().filter(|e| e["What"] == what).count()
 }
 
 /// Reboot after a recovery-key unlock, nobody logged in yet.
@@ -78,12 +48,12 @@ fn login(mac: &Mac, who: &str) {
 #[test]
 fn a_used_key_is_detected_rotated_at_the_next_login_after_the_reset_and_confirmed() {
     let mac = Mac::healthy();
-    assert!(boolean(&check(&mac), "Healthy"));
+    assert!(boolean(&mac.checked(), "Healthy"));
 
     // The key unlocked the Mac at boot; the user has not logged in (macOS will ask for a
     // password reset at that login).
     key_used_at_boot(&mac);
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(string(&s, "RecoveryKey.State"), "Used");
     assert!(boolean(&s, "RecoveryKey.UsedThisBoot"));
     assert_eq!(rotation(&s), "Pending");
@@ -102,21 +72,26 @@ fn a_used_key_is_detected_rotated_at_the_next_login_after_the_reset_and_confirme
 
     // The user logs in (the reset is behind us): now the rotation is requested.
     mac.event(&["login", "alice"]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(rotation(&s), "Requested");
     assert_eq!(string(&s, "Rotation.Method"), "EscrowBuddy");
-    assert_eq!(flag(&mac), Some(true));
+    assert_eq!(mac.escrow_buddy_flag(), Some(true));
     assert_eq!(flag_writes(&mac), 1);
     // Read back the same way it was written.
-    assert!(calls_of(&mac, &["defaults", "read", EB_DOMAIN, "GenerateNewKey"]) >= 2);
+    assert!(
+        calls_of(
+            &mac,
+            &["defaults", "read", ESCROW_BUDDY_DOMAIN, "GenerateNewKey"]
+        ) >= 2
+    );
 
     // Another check before the next login changes nothing and writes nothing again.
-    check(&mac);
+    mac.checked();
     assert_eq!(flag_writes(&mac), 1);
 
     // At the next login Escrow Buddy makes a new key; Keywarden confirms from the escrow file.
     login(&mac, "alice");
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(rotation(&s), "Confirmed");
     assert!(get(&s, "Rotation.LastRotatedAt").is_some());
     assert_eq!(string(&s, "RecoveryKey.State"), "Valid");
@@ -126,7 +101,7 @@ fn a_used_key_is_detected_rotated_at_the_next_login_after_the_reset_and_confirme
 
     // A day later the confirmation has done its job: Idle, the last rotation remembered.
     mac.sim(&["age", mac.root_str(), "25h"]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(rotation(&s), "Idle");
     assert!(get(&s, "Rotation.LastRotatedAt").is_some());
 }
@@ -135,18 +110,18 @@ fn a_used_key_is_detected_rotated_at_the_next_login_after_the_reset_and_confirme
 fn a_failed_escrow_buddy_run_is_retried_with_backoff_and_shown_overdue() {
     let mac = Mac::healthy();
     key_used_at_boot(&mac);
-    check(&mac);
+    mac.checked();
     mac.event(&["login", "alice"]);
-    assert_eq!(rotation(&check(&mac)), "Requested");
+    assert_eq!(rotation(&mac.checked()), "Requested");
 
     // Escrow Buddy runs at login, fdesetup fails, it clears its flag anyway (PLATFORM.md).
     mac.set(&["escrow_buddy.fail_next_rotation=true"]);
     login(&mac, "alice");
-    assert_eq!(flag(&mac), Some(false));
+    assert_eq!(mac.escrow_buddy_flag(), Some(false));
     // Not judged before the grace period after that login.
-    assert_eq!(rotation(&check(&mac)), "Requested");
+    assert_eq!(rotation(&mac.checked()), "Requested");
     mac.sim(&["age", mac.root_str(), "11m"]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(rotation(&s), "Failed");
     assert_eq!(
         get(&s, "Rotation.Attempts").and_then(|a| a.as_signed_integer()),
@@ -161,25 +136,25 @@ fn a_failed_escrow_buddy_run_is_retried_with_backoff_and_shown_overdue() {
 
     // An hour later it is asked again.
     mac.sim(&["age", mac.root_str(), "61m"]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(rotation(&s), "Requested");
-    assert_eq!(flag(&mac), Some(true));
+    assert_eq!(mac.escrow_buddy_flag(), Some(true));
     assert_eq!(flag_writes(&mac), 2);
 
     // It fails again; two weeks later the request is overdue.
     mac.set(&["escrow_buddy.fail_next_rotation=true"]);
     login(&mac, "alice");
     // (The daemon checks at once when the console user changes.)
-    check(&mac);
+    mac.checked();
     mac.sim(&["age", mac.root_str(), "11m"]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(rotation(&s), "Failed");
     assert_eq!(
         get(&s, "Rotation.Attempts").and_then(|a| a.as_signed_integer()),
         Some(2)
     );
     mac.sim(&["age", mac.root_str(), "15d"]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert!(
         problems(&s).contains(&"RotationOverdue".to_owned()),
         "{:?}",
@@ -191,17 +166,17 @@ fn a_failed_escrow_buddy_run_is_retried_with_backoff_and_shown_overdue() {
 #[test]
 fn a_re_enrolment_makes_the_key_not_escrowed_until_a_new_key_is_made() {
     let mac = Mac::healthy();
-    assert!(boolean(&check(&mac), "Healthy"));
+    assert!(boolean(&mac.checked(), "Healthy"));
     // The MDM re-enrolled the Mac: a new escrow payload, installed after the current key.
     let now = jiff::Timestamp::now().to_string();
     mac.set(&[&format!(r#"escrow.profile_install_date="{now}""#)]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(string(&s, "Escrow.State"), "Missing");
     assert!(problems(&s).contains(&"RecoveryKeyNotEscrowed".to_owned()));
     assert_eq!(rotation(&s), "Requested");
     assert_eq!(string(&s, "Rotation.Reason"), "NotEscrowed");
     login(&mac, "alice");
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(rotation(&s), "Confirmed");
     assert_eq!(string(&s, "Escrow.State"), "Staged");
     assert!(boolean(&s, "Healthy"), "{:?}", problems(&s));
@@ -212,14 +187,14 @@ fn without_the_escrow_payload_nothing_is_requested() {
     let mac = Mac::with(&["escrow.profile_installed=false"]);
     key_used_at_boot(&mac);
     mac.event(&["login", "alice"]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(rotation(&s), "Pending");
     assert!(string(&s, "Rotation.Waiting").contains("no escrow payload"));
     assert!(problems(&s).contains(&"EscrowProfileMissing".to_owned()));
     assert_eq!(flag_writes(&mac), 0);
     // The payload arrives: the key made before it is not escrowed, and the request goes out.
     mac.set(&["escrow.profile_installed=true"]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(rotation(&s), "Requested");
     assert_eq!(flag_writes(&mac), 1);
 }
@@ -228,10 +203,10 @@ fn without_the_escrow_payload_nothing_is_requested() {
 fn a_reboot_between_the_use_and_the_login_allows_the_request_in_the_later_boot() {
     let mac = Mac::healthy();
     key_used_at_boot(&mac);
-    assert_eq!(rotation(&check(&mac)), "Pending");
+    assert_eq!(rotation(&mac.checked()), "Pending");
     // Restarted before anyone logged in (the reset login did not happen in that boot).
     mac.event(&["reboot"]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(
         string(&s, "RecoveryKey.State"),
         "Used",
@@ -245,18 +220,21 @@ fn a_reboot_between_the_use_and_the_login_allows_the_request_in_the_later_boot()
 fn keywardens_own_flag_is_withdrawn_when_a_new_boot_used_the_key_before_anyone_logged_in() {
     let mac = Mac::healthy();
     key_used_at_boot(&mac);
-    check(&mac);
+    mac.checked();
     mac.event(&["login", "alice"]);
-    assert_eq!(rotation(&check(&mac)), "Requested");
-    assert_eq!(flag(&mac), Some(true));
+    assert_eq!(rotation(&mac.checked()), "Requested");
+    assert_eq!(mac.escrow_buddy_flag(), Some(true));
     // The key is used again at the next boot: the flag must not fire at the reset login.
     key_used_at_boot(&mac);
-    let s = check(&mac);
-    assert_eq!(flag(&mac), None, "withdrawn");
+    let s = mac.checked();
+    assert_eq!(mac.escrow_buddy_flag(), None, "withdrawn");
     assert_eq!(rotation(&s), "Pending");
     assert_eq!(audited(&mac, "FlagWithdrawn"), 1);
     assert_eq!(
-        calls_of(&mac, &["defaults", "delete", EB_DOMAIN, "GenerateNewKey"]),
+        calls_of(
+            &mac,
+            &["defaults", "delete", ESCROW_BUDDY_DOMAIN, "GenerateNewKey"]
+        ),
         1
     );
 }
@@ -265,18 +243,25 @@ fn keywardens_own_flag_is_withdrawn_when_a_new_boot_used_the_key_before_anyone_l
 fn a_flag_set_by_another_tool_during_the_reset_is_reported_and_never_cleared() {
     let mac = Mac::with(&["escrow_buddy.generate_new_key=true"]);
     key_used_at_boot(&mac);
-    let s = check(&mac);
+    let s = mac.checked();
     assert!(
         problems(&s).contains(&"RotationFlagDuringPasswordReset".to_owned()),
         "{:?}",
         problems(&s)
     );
-    assert_eq!(flag(&mac), Some(true), "never cleared by Keywarden");
     assert_eq!(
-        calls_of(&mac, &["defaults", "delete", EB_DOMAIN, "GenerateNewKey"]),
+        mac.escrow_buddy_flag(),
+        Some(true),
+        "never cleared by Keywarden"
+    );
+    assert_eq!(
+        calls_of(
+            &mac,
+            &["defaults", "delete", ESCROW_BUDDY_DOMAIN, "GenerateNewKey"]
+        ),
         0
     );
-    check(&mac);
+    mac.checked();
     assert_eq!(
         audited(&mac, "ForeignFlagReported"),
         1,
@@ -288,14 +273,14 @@ fn a_flag_set_by_another_tool_during_the_reset_is_reported_and_never_cleared() {
 fn a_key_changed_by_someone_else_is_an_event_and_settles_a_used_key() {
     let mac = Mac::healthy();
     key_used_at_boot(&mac);
-    assert_eq!(string(&check(&mac), "RecoveryKey.State"), "Used");
+    assert_eq!(string(&mac.checked(), "RecoveryKey.State"), "Used");
     // Another tool (or macOS itself) rotates the key under the escrow payload.
     let now = jiff::Timestamp::now().to_string();
     mac.set(&[
         r#"recovery_key.personal="NEWK-EYBY-OTHE-RTOO-LXXX-XXXX""#,
         &format!(r#"escrow.prk_file_written_at="{now}""#),
     ]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(string(&s, "RecoveryKey.State"), "Valid");
     assert_eq!(rotation(&s), "Idle");
     assert_eq!(audited(&mac, "KeyChanged"), 1);
@@ -306,37 +291,15 @@ fn a_key_changed_by_someone_else_is_an_event_and_settles_a_used_key() {
 fn a_kill_between_saving_the_request_and_setting_the_flag_loses_and_duplicates_nothing() {
     let mac = Mac::healthy();
     key_used_at_boot(&mac);
-    check(&mac);
+    mac.checked();
     mac.event(&["login", "alice"]);
     // The flag write hangs: the state (Requested) is saved, the effect is under way.
     mac.set(&[r#"faults=[{"argv":["defaults","write"],"kind":"hang"}]"#]);
-    let mut child = std::process::Command::new(KEYWARDEN)
-        .arg("--root")
-        .arg(mac.root())
-        .arg("check")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while calls_of(
-        &mac,
-        &[
-            "defaults",
-            "write",
-            EB_DOMAIN,
-            "GenerateNewKey",
-            "-bool",
-            "true",
-        ],
-    ) == 0
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the flag write never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut child = mac.spawn_keywarden(&["check"]);
+    assert!(
+        eventually(Duration::from_secs(20), || flag_writes(&mac) > 0),
+        "the flag write never started"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let state =
@@ -346,14 +309,14 @@ fn a_kill_between_saving_the_request_and_setting_the_flag_loses_and_duplicates_n
         matches!(state.rotation, keywarden::state::Rotation::Requested { .. }),
         "saved before acting"
     );
-    assert_eq!(flag(&mac), None, "the write never happened");
+    assert_eq!(mac.escrow_buddy_flag(), None, "the write never happened");
     // The next check sees the request without its flag and sets it: one request, one flag.
     mac.set(&["faults=[]"]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(rotation(&s), "Requested");
-    assert_eq!(flag(&mac), Some(true));
+    assert_eq!(mac.escrow_buddy_flag(), Some(true));
     assert_eq!(audited(&mac, "RotationRequested"), 1, "not requested twice");
-    check(&mac);
+    mac.checked();
     assert_eq!(
         flag_writes(&mac),
         2,
@@ -367,7 +330,7 @@ fn report_mode_only_reports() {
     mac.managed_prefs(&[("RotationMode", plist::Value::String("Report".into()))]);
     key_used_at_boot(&mac);
     mac.event(&["login", "alice"]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(rotation(&s), "Pending");
     assert!(string(&s, "Rotation.Waiting").contains("Report"));
     assert_eq!(flag_writes(&mac), 0);
@@ -378,7 +341,7 @@ fn the_mdm_method_raises_requested_for_a_smart_group() {
     let mac = Mac::with(&["escrow_buddy.installed=false"]);
     key_used_at_boot(&mac);
     mac.event(&["login", "alice"]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(rotation(&s), "Requested");
     assert_eq!(string(&s, "Rotation.Method"), "MDM");
     assert_eq!(
@@ -393,7 +356,7 @@ fn a_missing_escrow_buddy_mechanism_is_reported_and_the_next_method_used() {
     let mac = Mac::with(&["escrow_buddy.mechanism_registered=false"]);
     key_used_at_boot(&mac);
     mac.event(&["login", "alice"]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert!(problems(&s).contains(&"EscrowBuddyMechanismMissing".to_owned()));
     assert_eq!(string(&s, "Rotation.Method"), "MDM");
     assert_eq!(flag_writes(&mac), 0);
@@ -407,14 +370,14 @@ fn a_smart_card_login_is_reported_as_needing_a_password_login() {
     let mac = Mac::with(&["users.0.smart_card=true"]);
     key_used_at_boot(&mac);
     mac.event(&["login", "alice", "--smart-card"]);
-    assert_eq!(rotation(&check(&mac)), "Requested");
+    assert_eq!(rotation(&mac.checked()), "Requested");
     // The daemon's console poll sees the logout, then the smart-card login.
     mac.event(&["logout"]);
-    check(&mac);
+    mac.checked();
     mac.event(&["login", "alice", "--smart-card"]);
-    check(&mac);
+    mac.checked();
     mac.sim(&["age", mac.root_str(), "11m"]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert!(
         problems(&s).contains(&"RotationNeedsPasswordLogin".to_owned()),
         "{:?}",
@@ -422,14 +385,14 @@ fn a_smart_card_login_is_reported_as_needing_a_password_login() {
     );
     assert_eq!(rotation(&s), "Requested");
     // No retry storm: the flag stays set for a password login, written once.
-    check(&mac);
+    mac.checked();
     assert_eq!(flag_writes(&mac), 1);
 }
 
 #[test]
 fn rotate_request_asks_through_the_configured_methods() {
     let mac = Mac::healthy();
-    check(&mac);
+    mac.checked();
     let out = mac.keywarden(&["rotate", "--request"]);
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
     assert!(
@@ -440,30 +403,30 @@ fn rotate_request_asks_through_the_configured_methods() {
     let s = mac.status();
     assert_eq!(string(&s, "Rotation.Reason"), "AdminRequest");
     login(&mac, "alice");
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(rotation(&s), "Confirmed");
     // Satisfied: a later check does not ask again.
     mac.sim(&["age", mac.root_str(), "25h"]);
-    assert_eq!(rotation(&check(&mac)), "Idle");
+    assert_eq!(rotation(&mac.checked()), "Idle");
 }
 
 #[test]
 fn a_new_rotation_request_id_requests_one_rotation() {
     let mac = Mac::healthy();
-    check(&mac);
+    mac.checked();
     mac.managed_prefs(&[("RotationRequestID", plist::Value::String("INC-4711".into()))]);
-    assert_eq!(rotation(&check(&mac)), "Requested");
+    assert_eq!(rotation(&mac.checked()), "Requested");
     login(&mac, "alice");
-    assert_eq!(rotation(&check(&mac)), "Confirmed");
+    assert_eq!(rotation(&mac.checked()), "Confirmed");
     mac.sim(&["age", mac.root_str(), "25h"]);
     assert_eq!(
-        rotation(&check(&mac)),
+        rotation(&mac.checked()),
         "Idle",
         "the same ID does not ask again"
     );
     mac.managed_prefs(&[("RotationRequestID", plist::Value::String("INC-4712".into()))]);
     assert_eq!(
-        rotation(&check(&mac)),
+        rotation(&mac.checked()),
         "Requested",
         "a new ID asks once more"
     );
@@ -503,7 +466,7 @@ fn a_rotation_command_runs_as_an_argv_and_its_failure_is_recorded() {
     ]);
     key_used_at_boot(&mac);
     mac.event(&["login", "alice"]);
-    let s = check(&mac);
+    let s = mac.checked();
     assert_eq!(
         std::fs::read_to_string(&marker).unwrap(),
         "policy -event rotate key\n",
