@@ -12,6 +12,9 @@
 //! installs a process-wide `#[global_allocator]` that inspects every freed block, which must not
 //! run under these tests.
 
+// Tests and their helpers may unwrap: a failed unwrap is a failed test (the product denies it).
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 mod attacks;
