@@ -1164,33 +1164,50 @@ mod tests {
         assert_eq!(Event::new(now(), What::UseDetected, "x").caller, "daemon");
     }
 
+    /// Issue 13: the caps read answers as typed values, not string prefixes. An attempt to rotate
+    /// with the key that was accepted is no failure, a refused one is; trails written before the
+    /// answers were codes (sentences, `Failed: ...`) count the same way; anything unknown fails.
     #[test]
-    fn the_table_has_a_header_a_row_per_event_and_dashes_for_empty_fields() {
-        let events = vec![
-            Event {
-                caller: "alice".into(),
-                ..ev("2026-11-22T10:00:00Z", What::ValidationStarted, "Started")
-                    .console(Some("alice"))
-            },
-            Event {
-                caller: "daemon".into(),
-                ..ev(
-                    "2026-11-22T10:00:01Z",
-                    What::RotationRequested,
-                    "KeyUsed via EscrowBuddy",
-                )
-                .detail("bell\x07")
-            },
+    fn rotating_with_a_key_counts_as_a_failure_unless_the_key_was_accepted() {
+        let cases = [
+            (Answer::Staged.result(), false),
+            (Answer::NotStaged.result(), false),
+            ("AuthenticationFailed", true),
+            ("a new key was made and staged for escrow", false),
+            (
+                "fdesetup reported success but no new escrow file appeared: check the escrow pay…",
+                false,
+            ),
+            (
+                "Failed: fdesetup changerecovery: fdesetup could not authenticate with the key",
+                true,
+            ),
+            ("something a newer Keywarden wrote", true),
         ];
-        let text = crate::report::audit_table(&events);
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 3, "{text}");
-        assert!(lines[0].starts_with("TIME (UTC)           WHAT"), "{text}");
-        assert!(
-            lines[1].starts_with("2026-11-22 10:00:00  ValidationStarted  Started"),
-            "{text}"
-        );
-        assert!(lines[1].ends_with("alice         alice   -"), "{text}");
-        assert!(lines[2].contains("  -             daemon  bell?"), "{text}");
+        for (result, failed) in cases {
+            let events = [
+                ev(
+                    "2026-11-22T10:00:00Z",
+                    What::RotateWithKeyStarted,
+                    "Started",
+                ),
+                ev("2026-11-22T10:00:01Z", What::RotatedWithKey, result),
+            ];
+            let c = validation_counts(&events, now());
+            assert_eq!(c.validations_ever, 1, "{result}");
+            assert_eq!(c.failures_ever, u32::from(failed), "{result}");
+        }
+        let valid = [ev(
+            "2026-11-22T10:00:01Z",
+            What::Validated,
+            Answer::Valid.result(),
+        )];
+        assert_eq!(validation_counts(&valid, now()).failures_ever, 0);
+        let invalid = [ev(
+            "2026-11-22T10:00:01Z",
+            What::Validated,
+            Answer::Invalid.result(),
+        )];
+        assert_eq!(validation_counts(&invalid, now()).failures_ever, 1);
     }
 }

@@ -336,3 +336,193 @@ pub(crate) fn request_blocked(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::fdesetup::Conversion;
+    use crate::tools::ProbeError;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn on() -> FdeStatus {
+        FdeStatus {
+            on: true,
+            conversion: None,
+            master_keychain: false,
+            deferred: None,
+            restart_required: false,
+        }
+    }
+
+    fn profile(payload: &str) -> InstalledProfile {
+        InstalledProfile {
+            identifier: "com.example.fv".into(),
+            display_name: None,
+            install_date: None,
+            payload_types: vec!["com.apple.MCX".into(), payload.into()],
+        }
+    }
+
+    fn failed<T>() -> Probe<T> {
+        Err(ProbeError::File {
+            path: "/x".into(),
+            message: "unreadable".into(),
+        })
+    }
+
+    fn counts(today: u32, failures: u32) -> ValidationCounts {
+        ValidationCounts {
+            today,
+            failures_ever: failures,
+            validations_ever: today.max(failures),
+            today_attempts: (0..today)
+                .map(|i| t("2026-11-22T10:00:00Z") + jiff::SignedDuration::from_hours(i.into()))
+                .collect(),
+        }
+    }
+
+    fn config(daily: u32, failures: u32) -> Config {
+        Config {
+            validation_daily_cap: daily,
+            validation_failure_cap: failures,
+            ..Config::default()
+        }
+    }
+
+    /// What a rule said: `ok`, a refusal's code, or why a request waits.
+    fn said<T>(r: Result<T, Refusal>) -> String {
+        match r {
+            Ok(_) => "ok".to_owned(),
+            Err(why) => why.code().to_owned(),
+        }
+    }
+
+    fn blocked(r: Option<String>) -> String {
+        r.unwrap_or_else(|| "requested".to_owned())
+    }
+
+    struct Rotate {
+        filevault: Probe<FdeStatus>,
+        profiles: Probe<Vec<InstalledProfile>>,
+        os: Probe<String>,
+        key: Probe<bool>,
+        reset: bool,
+    }
+
+    /// A Mac on which `rotate --current-key` may go ahead.
+    fn ready() -> Rotate {
+        Rotate {
+            filevault: Ok(on()),
+            profiles: Ok(vec![profile(ESCROW_PAYLOAD_TYPE)]),
+            os: Ok("15.1".into()),
+            key: Ok(true),
+            reset: false,
+        }
+    }
+
+    fn rotate(r: Rotate) -> String {
+        said(may_rotate_with_key(&RotateFacts {
+            filevault: &r.filevault,
+            profiles: &r.profiles,
+            os_version: &r.os,
+            personal_key: &r.key,
+            password_reset: r.reset,
+        }))
+    }
+
+    /// One row per rule: what the rule is asked, what it must answer. Every key and rotation rule
+    /// of Keywarden lives in this module, so this table is the whole of them.
+    #[test]
+    fn every_safety_rule_answers_as_tabled() {
+        let not_ready = |f: fn(&mut FdeStatus)| {
+            let mut s = on();
+            f(&mut s);
+            filevault_ready(&s).to_string()
+        };
+        let rows: Vec<(&str, String, &str)> = vec![
+            // FileVault, one definition.
+            ("FileVault on, not converting, no restart pending is ready for a key change", not_ready(|_| {}), "true"),
+            ("FileVault encrypting is not ready", not_ready(|s| s.conversion = Some(Conversion::Encrypting { percent: Some(40.0) })), "false"),
+            ("FileVault decrypting is not ready", not_ready(|s| s.conversion = Some(Conversion::Decrypting { percent: None })), "false"),
+            ("FileVault waiting for a restart is not ready", not_ready(|s| s.restart_required = true), "false"),
+            ("FileVault off is not ready", not_ready(|s| s.on = false), "false"),
+            // The escrow payload.
+            ("a profile carrying the escrow payload among its items counts", escrow_payload(&[profile(ESCROW_PAYLOAD_TYPE)]).to_string(), "true"),
+            ("profiles without the escrow payload do not count", escrow_payload(&[profile("com.apple.MCX.FileVault2")]).to_string(), "false"),
+            ("no profiles at all is no escrow payload", escrow_payload(&[]).to_string(), "false"),
+            // The password reset after a recovery-key unlock.
+            ("the key unlocked this boot and nobody has logged in: the reset is pending", in_password_reset(Some(KeyUse::Used), false).to_string(), "true"),
+            ("a login in this boot ends the reset", in_password_reset(Some(KeyUse::Used), true).to_string(), "false"),
+            ("a boot the key did not unlock has no reset", in_password_reset(Some(KeyUse::NotUsed), false).to_string(), "false"),
+            ("an unknown answer about use is no reset", in_password_reset(None, false).to_string(), "false"),
+            // Validation needs someone at the console.
+            ("a user at the console may validate", said(console_present(&Ok(Console::Uid(501)))), "ok"),
+            ("nobody at the console refuses validation", said(console_present(&Ok(Console::Nobody))), "NoConsoleUser"),
+            ("an unreadable console refuses validation", said(console_present(&failed())), "ConsoleUnknown"),
+            // The caps and the failed-key store.
+            ("an attempt within both caps may be made", said(attempts(&counts(1, 2), 0, &config(3, 10))), "ok"),
+            ("failures in the audit trail reaching ValidationFailureCap refuse", said(attempts(&counts(0, 10), 0, &config(3, 10))), "FailureCap"),
+            ("keys in the failed-key store count as failures when the trail shows fewer", said(attempts(&counts(0, 1), 10, &config(3, 10))), "FailureCap"),
+            ("a ValidationFailureCap of 0 refuses every attempt", said(attempts(&counts(0, 0), 0, &config(3, 0))), "FailureCap"),
+            ("attempts in the last 24 hours reaching ValidationDailyCap refuse", said(attempts(&counts(3, 0), 0, &config(3, 10))), "DailyCap"),
+            ("a key the store remembers as failed is never tried again", said(not_failed_before(true)), "KeyFailedBefore"),
+            ("a key the store does not know may be tried", said(not_failed_before(false)), "ok"),
+            // rotate --current-key.
+            ("rotating with the current key is off by default", said(rotate_with_key_allowed(&Config::default())), "NotAllowed"),
+            ("AllowRotateWithCurrentKey switches it on", said(rotate_with_key_allowed(&Config { allow_rotate_with_current_key: true, ..Config::default() })), "ok"),
+            ("a Mac ready for a key change may rotate with the current key", rotate(ready()), "ok"),
+            ("no key change while FileVault is not ready", rotate(Rotate { filevault: Ok(FdeStatus { restart_required: true, ..on() }), ..ready() }), "FileVaultNotReady"),
+            ("no key change while FileVault's state is unknown", rotate(Rotate { filevault: failed(), ..ready() }), "FileVaultUnknown"),
+            ("no key change without the escrow payload", rotate(Rotate { profiles: Ok(vec![]), ..ready() }), "EscrowProfileMissing"),
+            ("no key change while the profiles are unknown", rotate(Rotate { profiles: failed(), ..ready() }), "ProfilesUnknown"),
+            ("macOS 10.13 does not take the key as a credential", rotate(Rotate { os: Ok("10.13.6".into()), ..ready() }), "OSTooOld"),
+            ("macOS 10.14 takes the key as a credential", rotate(Rotate { os: Ok("10.14".into()), ..ready() }), "ok"),
+            ("an unreadable macOS version refuses", rotate(Rotate { os: Ok("x".into()), ..ready() }), "OSTooOld"),
+            ("an unknown macOS version refuses", rotate(Rotate { os: failed(), ..ready() }), "OSUnknown"),
+            ("no key change without a key to authenticate with", rotate(Rotate { key: Ok(false), ..ready() }), "RecoveryKeyMissing"),
+            ("no key change while the key's presence is unknown", rotate(Rotate { key: failed(), ..ready() }), "RecoveryKeyUnknown"),
+            ("no key change during the password reset", rotate(Rotate { reset: true, ..ready() }), "PasswordResetPending"),
+            // Requests for a rotation.
+            ("a request reason with the payload and no reset is requested", blocked(request_blocked(Reason::KeyUsed, false, Some(true), false)), "requested"),
+            ("a report-only reason never requests", blocked(request_blocked(Reason::KeyMissing, false, Some(true), false)), "KeyMissing is reported, never rotated for by itself"),
+            ("a failed validation never requests by itself", blocked(request_blocked(Reason::ValidationFailed, false, Some(true), false)), "ValidationFailed is reported, never rotated for by itself"),
+            ("RotationMode Report only reports", blocked(request_blocked(Reason::KeyUsed, true, Some(true), false)), "RotationMode is Report: reporting only"),
+            ("no request without the escrow payload", blocked(request_blocked(Reason::NotEscrowed, false, Some(false), false)), "no escrow payload: a new key would never reach the MDM (EscrowProfileMissing)"),
+            ("no request while the payload is unknown", blocked(request_blocked(Reason::AdminRequest, false, None, false)), "could not tell whether the escrow payload is installed"),
+            ("no request during the password reset", blocked(request_blocked(Reason::KeyUsed, false, Some(true), true)), "the key unlocked this boot: waiting until the user has logged in (and reset their password)"),
+        ];
+        let failures: Vec<String> = rows
+            .iter()
+            .filter(|(_, got, want)| got != want)
+            .map(|(name, got, want)| format!("{name}: got {got:?}, want {want:?}"))
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{} of {} rules differ:\n{}",
+            failures.len(),
+            rows.len(),
+            failures.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_daily_cap_says_when_the_next_attempt_is_allowed() {
+        let Err(why) = attempts(&counts(3, 0), 0, &config(3, 10)) else {
+            panic!("not refused")
+        };
+        assert_eq!(
+            why.to_string(),
+            "ValidationDailyCap (3) reached: 3 validations in the last 24 hours; the next one is allowed from 2026-11-23T10:00:00Z (UTC)"
+        );
+    }
+
+    #[test]
+    fn a_refusal_about_the_audit_trail_is_not_recorded_there() {
+        assert!(!Refusal::AuditUnreadable("x".into()).recordable());
+        assert!(!Refusal::NotRecorded("x".into()).recordable());
+        assert!(Refusal::FailedBefore.recordable());
+    }
+}

@@ -473,4 +473,42 @@ mod tests {
         assert_eq!(j["GeneratedAt"], "2026-11-22T11:00:00Z");
         assert_eq!(j["SecureToken"]["Users"][0]["UID"], 501);
     }
+
+    fn ev(at: &str, what: crate::audit::What, result: &str) -> Event {
+        Event::new(at.parse().unwrap(), what, result)
+    }
+
+    #[test]
+    fn the_table_has_a_header_a_row_per_event_and_dashes_for_empty_fields() {
+        let events = vec![
+            Event {
+                caller: "alice".into(),
+                ..ev(
+                    "2026-11-22T10:00:00Z",
+                    crate::audit::What::ValidationStarted,
+                    "Started",
+                )
+                .console(Some("alice"))
+            },
+            Event {
+                caller: "daemon".into(),
+                ..ev(
+                    "2026-11-22T10:00:01Z",
+                    crate::audit::What::RotationRequested,
+                    "KeyUsed via EscrowBuddy",
+                )
+                .detail("bell\x07")
+            },
+        ];
+        let text = audit_table(&events);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("TIME (UTC)           WHAT"), "{text}");
+        assert!(
+            lines[1].starts_with("2026-11-22 10:00:00  ValidationStarted  Started"),
+            "{text}"
+        );
+        assert!(lines[1].ends_with("alice         alice   -"), "{text}");
+        assert!(lines[2].contains("  -             daemon  bell?"), "{text}");
+    }
 }

@@ -228,3 +228,182 @@ fn failed_rotations_with_a_key_count_toward_the_failure_cap() {
         .count();
     assert_eq!(n, 1);
 }
+
+/// The last audit event, as (What, Result).
+fn last_event(mac: &Mac) -> (String, String) {
+    let events = mac.audit();
+    let e = events.last().expect("an audit event");
+    (
+        e["What"].as_str().unwrap_or_default().to_owned(),
+        e["Result"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+fn changerecovery_calls(mac: &Mac) -> usize {
+    mac.calls()
+        .iter()
+        .filter(|c| c["argv"][1] == "changerecovery")
+        .count()
+}
+
+/// Issue 13: `rotate --current-key` asks the same rules as `validate`. A key that failed
+/// validation is never tried again as a credential, and the refusal is in the audit trail.
+#[test]
+fn issue_13_rotating_with_a_key_that_failed_validation_is_refused_and_audited() {
+    let mac = Mac::healthy();
+    mac.managed_prefs(&[("AllowRotateWithCurrentKey", plist::Value::Boolean(true))]);
+    let out = with_stdin(&mac, &["validate"], &format!("{WRONG}\n"));
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let out = with_stdin(&mac, &["rotate", "--current-key"], &format!("{WRONG}\n"));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("already failed validation on this Mac"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        changerecovery_calls(&mac),
+        0,
+        "the failed key was not tried"
+    );
+    assert_eq!(
+        last_event(&mac),
+        (
+            "RotateWithKeyRefused".to_owned(),
+            "KeyFailedBefore".to_owned()
+        )
+    );
+}
+
+/// Issue 13: a key `fdesetup changerecovery` refused as a credential is remembered, so it is
+/// never validated (or tried again) either.
+#[test]
+fn issue_13_a_key_refused_as_a_credential_is_never_validated() {
+    let mac = Mac::healthy();
+    mac.managed_prefs(&[("AllowRotateWithCurrentKey", plist::Value::Boolean(true))]);
+    let out = with_stdin(&mac, &["rotate", "--current-key"], &format!("{WRONG}\n"));
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(
+        last_event(&mac),
+        (
+            "RotatedWithKey".to_owned(),
+            "AuthenticationFailed".to_owned()
+        )
+    );
+    let out = with_stdin(&mac, &["validate"], &format!("{WRONG}\n"));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(
+        last_event(&mac),
+        ("ValidationRefused".to_owned(), "KeyFailedBefore".to_owned())
+    );
+    assert!(mac
+        .calls()
+        .iter()
+        .all(|c| c["argv"][1] != "validaterecovery"));
+    let out = with_stdin(&mac, &["rotate", "--current-key"], &format!("{WRONG}\n"));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(changerecovery_calls(&mac), 1, "tried once, never again");
+}
+
+/// Issue 13: the failed-key store counts toward ValidationFailureCap for `rotate --current-key`
+/// as for `validate`: a lost audit trail does not give back the attempts it proves.
+#[test]
+fn issue_13_the_failed_key_store_counts_toward_the_cap_of_rotating_with_a_key() {
+    let mac = Mac::healthy();
+    mac.managed_prefs(&[
+        ("AllowRotateWithCurrentKey", plist::Value::Boolean(true)),
+        ("ValidationFailureCap", plist::Value::Integer(1.into())),
+    ]);
+    let out = with_stdin(&mac, &["validate"], &format!("{WRONG}\n"));
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    std::fs::remove_file(mac.path("/var/db/keywarden/audit.jsonl")).unwrap();
+    let out = with_stdin(&mac, &["rotate", "--current-key"], &format!("{CURRENT}\n"));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ValidationFailureCap (1) reached"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(changerecovery_calls(&mac), 0);
+    assert_eq!(
+        last_event(&mac),
+        ("RotateWithKeyRefused".to_owned(), "FailureCap".to_owned())
+    );
+}
+
+/// Issue 13: every refusal of `rotate --current-key` is audited with the rule that refused, as
+/// `validate`'s are, and none reaches `changerecovery`.
+#[test]
+fn issue_13_every_refusal_of_rotating_with_a_key_is_audited_with_its_rule() {
+    let allowed = ("AllowRotateWithCurrentKey", plist::Value::Boolean(true));
+    type Setup = fn(&Mac);
+    type Prefs = Vec<(&'static str, plist::Value)>;
+    // (what, managed preferences, what else is true of the Mac, the key, the refusal's code)
+    let rows: Vec<(&str, Prefs, Setup, &str, &str)> = vec![
+        ("switched off", vec![], |_| {}, CURRENT, "NotAllowed"),
+        (
+            "not a key",
+            vec![allowed.clone()],
+            |_| {},
+            "not a key",
+            "MalformedKey",
+        ),
+        (
+            "during the password reset",
+            vec![allowed.clone()],
+            |m| m.event(&["reboot", "--with-recovery-key"]),
+            CURRENT,
+            "PasswordResetPending",
+        ),
+        (
+            "without the escrow payload",
+            vec![allowed.clone()],
+            |m| m.set(&["escrow.profile_installed=false"]),
+            CURRENT,
+            "EscrowProfileMissing",
+        ),
+        (
+            "while FileVault encrypts",
+            vec![allowed.clone()],
+            |m| m.set(&["filevault.state=\"Encrypting\""]),
+            CURRENT,
+            "FileVaultNotReady",
+        ),
+        (
+            "past the failure cap",
+            vec![
+                allowed.clone(),
+                ("ValidationFailureCap", plist::Value::Integer(0.into())),
+            ],
+            |_| {},
+            CURRENT,
+            "FailureCap",
+        ),
+        (
+            "past the daily cap",
+            vec![
+                allowed.clone(),
+                ("ValidationDailyCap", plist::Value::Integer(0.into())),
+            ],
+            |_| {},
+            CURRENT,
+            "DailyCap",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, prefs, setup, key, want) in rows {
+        let mac = Mac::healthy();
+        mac.managed_prefs(&prefs);
+        setup(&mac);
+        let out = with_stdin(&mac, &["rotate", "--current-key"], &format!("{key}\n"));
+        let got = (code(&out), last_event(&mac), changerecovery_calls(&mac));
+        let expected = (2, ("RotateWithKeyRefused".to_owned(), want.to_owned()), 0);
+        if got != expected {
+            failures.push(format!(
+                "{name}: got {got:?}, want {expected:?}: {}",
+                stderr(&out)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
