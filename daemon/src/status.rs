@@ -138,26 +138,18 @@ section!(
     Daemon
 );
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Host {
-    #[serde(rename = "OSVersion", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "OSVersion")]
     pub os_version: Option<String>,
-    #[serde(rename = "OSBuild", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "OSBuild")]
     pub os_build: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apple_silicon: Option<bool>,
-    #[serde(
-        rename = "BootSessionUUID",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "BootSessionUUID")]
     pub boot_session_uuid: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub observed_at: Option<Timestamp>,
     #[serde(default)]
     pub stale: bool,
@@ -174,29 +166,20 @@ pub enum FileVaultState {
     Unknown,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct FileVault {
     pub state: FileVaultState,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_required: Option<bool>,
     /// Absent when unknown or pending.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent_complete: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub institutional_key_present: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_keychain_installed: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deferred_user: Option<String>,
     /// Path of a plaintext key file left by deferred enablement (its value is never read).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plaintext_key_file: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub observed_at: Option<Timestamp>,
     #[serde(default)]
     pub stale: bool,
@@ -226,41 +209,23 @@ pub enum ValidationResult {
     Invalid,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RecoveryKey {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub present: Option<bool>,
     pub state: KeyState,
     /// Absent until this boot has a definite answer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_this_boot: Option<bool>,
     pub use_detection: UseDetection,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub last_used_at: Option<Timestamp>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub last_changed_at: Option<Timestamp>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub last_validated_at: Option<Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_validation: Option<ValidationResult>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub observed_at: Option<Timestamp>,
     #[serde(default)]
     pub stale: bool,
@@ -276,38 +241,24 @@ pub enum EscrowState {
     Unknown,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Escrow {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_installed: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub profile_installed_at: Option<Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
-    #[serde(
-        rename = "FileVaultPRKPresent",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "FileVaultPRKPresent")]
     pub filevault_prk_present: Option<bool>,
     #[serde(
         rename = "FileVaultPRKModifiedAt",
         default,
-        skip_serializing_if = "Option::is_none",
         with = "crate::clock::plist_date::option"
     )]
     pub filevault_prk_modified_at: Option<Timestamp>,
     pub state: EscrowState,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub observed_at: Option<Timestamp>,
     #[serde(default)]
     pub stale: bool,
@@ -366,57 +317,35 @@ impl Reason {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Rotation {
     pub state: RotationStateName,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub pending_since: Option<Timestamp>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub requested_at: Option<Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<RotationMethod>,
     #[serde(default)]
     pub attempts: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// Why a pending rotation has not been requested yet.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
     /// When a failed rotation is tried again.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub retry_at: Option<Timestamp>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub last_rotated_at: Option<Timestamp>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub observed_at: Option<Timestamp>,
     #[serde(default)]
     pub stale: bool,
 }
 
 /// One human account.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TokenUser {
@@ -425,71 +354,51 @@ pub struct TokenUser {
     pub uid: i64,
     pub admin: bool,
     /// Absent when not known (the probe failed or disagreed with the crypto users).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secure_token: Option<bool>,
     /// Absent on macOS versions whose crypto-user list does not say.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_owner: Option<bool>,
     pub hidden: bool,
     pub smart_card: bool,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SecureToken {
     #[serde(default)]
     pub users: Vec<TokenUser>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_user: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_user_has_token: Option<bool>,
     #[serde(default)]
     pub users_without_token: Vec<String>,
     #[serde(default)]
     pub additional_admins_with_token: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub human_volume_owners: Option<u32>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub observed_at: Option<Timestamp>,
     #[serde(default)]
     pub stale: bool,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct BootstrapToken {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escrowed: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub observed_at: Option<Timestamp>,
     #[serde(default)]
     pub stale: bool,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Daemon {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub last_check_at: Option<Timestamp>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub next_check_at: Option<Timestamp>,
     #[serde(default)]
     pub check_duration_ms: u64,
@@ -501,11 +410,7 @@ pub struct Daemon {
     pub errors: Vec<String>,
     #[serde(default)]
     pub config_warnings: Vec<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     pub observed_at: Option<Timestamp>,
     #[serde(default)]
     pub stale: bool,

@@ -109,7 +109,16 @@ impl ForEveryone {
         std::fs::set_permissions(dir.path(), everyone()).expect("chmod the temp dir");
         for file in files {
             let copy = dir.path().join(file.file_name().expect("a file name"));
-            std::fs::copy(file, &copy).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            // Copied by `cp`, not by this process: a file this process wrote would be open for
+            // writing in any child another test thread forks meanwhile (until that child execs),
+            // and running the copy then fails with ETXTBSY ("Text file busy"). `cp`'s descriptor
+            // is gone when `cp` exits.
+            let copied = std::process::Command::new("cp")
+                .arg(file)
+                .arg(&copy)
+                .status()
+                .unwrap_or_else(|e| panic!("cp {}: {e}", file.display()));
+            assert!(copied.success(), "cp {} failed", file.display());
             std::fs::set_permissions(&copy, everyone()).expect("chmod the copy");
         }
         ForEveryone { dir }

@@ -10,6 +10,7 @@ use crate::status::ValidationResult;
 use super::rotation::EscrowMark;
 
 /// What Keywarden knows about one boot. Writer: `decide`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct BootRecord {
@@ -18,7 +19,6 @@ pub struct BootRecord {
     #[serde(with = "crate::clock::plist_date")]
     pub first_seen_at: Timestamp,
     /// The definite answer of `usingrecoverykey` for this boot, latched once known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_use: Option<KeyUse>,
     /// A non-root console user has been seen during this boot.
     #[serde(default)]

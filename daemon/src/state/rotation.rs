@@ -19,6 +19,7 @@ pub struct EscrowMark {
 }
 
 /// The persisted rotation state.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(tag = "State")]
 pub enum Rotation {
@@ -30,7 +31,7 @@ pub enum Rotation {
         #[serde(rename = "Since", with = "crate::clock::plist_date")]
         since: Timestamp,
         /// Why it is not requested yet (report mode, password reset, no payload, no method).
-        #[serde(rename = "Waiting", default, skip_serializing_if = "Option::is_none")]
+        #[serde(rename = "Waiting")]
         waiting: Option<String>,
     },
     Requested {
@@ -50,13 +51,9 @@ pub enum Rotation {
         #[serde(rename = "Attempts", default)]
         attempts: u32,
         /// The escrow file when the request was made: a different one confirms.
-        #[serde(
-            rename = "EscrowBefore",
-            default,
-            skip_serializing_if = "Option::is_none"
-        )]
+        #[serde(rename = "EscrowBefore")]
         escrow_before: Option<EscrowMark>,
-        #[serde(rename = "LastError", default, skip_serializing_if = "Option::is_none")]
+        #[serde(rename = "LastError")]
         last_error: Option<String>,
         /// The login count when this attempt was made: a higher count is a login after it
         /// (counted, not compared by time: a login and a request can share a second).
@@ -84,11 +81,7 @@ pub enum Rotation {
         last_error: String,
         #[serde(rename = "RetryAt", with = "crate::clock::plist_date")]
         retry_at: Timestamp,
-        #[serde(
-            rename = "EscrowBefore",
-            default,
-            skip_serializing_if = "Option::is_none"
-        )]
+        #[serde(rename = "EscrowBefore")]
         escrow_before: Option<EscrowMark>,
     },
 }

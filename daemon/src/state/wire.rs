@@ -12,91 +12,57 @@ use super::{
 use crate::status::ValidationResult;
 
 /// The state file's dictionary, flat as written since version 1 (the names are the format).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct Wire {
     version: u32,
     /// The current boot, keyed by `kern.bootsessionuuid`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     boot: Option<BootRecord>,
     /// The last non-root console user seen (AdditionalAdminsWithToken excludes them when nobody
     /// is logged in).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     last_console_user: Option<String>,
     /// The last time the key was seen in use. The OS forgets at reboot; Keywarden must not.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     key_last_used_at: Option<Timestamp>,
     /// The deferral output path last reported by `showdeferralinfo`: once FileVault is on, the
     /// plaintext key file may remain there (PLATFORM.md).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     deferral_output_path: Option<String>,
     /// The daemon's next scheduled check: compared with the wall clock after every wake-up,
     /// because timers stop while a Mac sleeps (PLATFORM.md).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     next_check_at: Option<Timestamp>,
     /// The rotation state machine (`rotation`).
     #[serde(default)]
     rotation: Rotation,
     /// The escrow file as last seen: a different one means a new key was staged.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     escrow_seen: Option<EscrowMark>,
     /// When the key last changed (a new escrow file appeared with a key present).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     key_last_changed_at: Option<Timestamp>,
     /// Checks in a row that saw FileVault on and no personal recovery key.
     #[serde(default)]
     key_missing_streak: u32,
     /// The `RotationRequestID` last acted on (a new value requests one rotation).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     last_rotation_request_id: Option<String>,
     /// A `keywarden rotate --request` not yet turned into a rotation.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     admin_request_at: Option<Timestamp>,
     /// When a console login was last seen (a non-root console user appeared or changed).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     last_login_at: Option<Timestamp>,
     /// How many console logins Keywarden has seen (to order them against requests).
     #[serde(default)]
     login_count: u64,
     /// When Keywarden set Escrow Buddy's `GenerateNewKey`; only a flag Keywarden set is ever
     /// withdrawn by it.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     flag_set_at: Option<Timestamp>,
     /// The last `keywarden validate` (never the key).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     last_validated_at: Option<Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     last_validation: Option<ValidationResult>,
     /// The console user at the last check (`None`: nobody), to notice logins.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     console_now: Option<String>,
     /// Effects decided and not yet done (the outbox): saved before acting, replayed by the next
     /// check after a kill, cleared when done. Audit events carry their id so a replay writes each
@@ -107,11 +73,7 @@ pub(super) struct Wire {
     #[serde(default)]
     next_effect_id: u64,
     /// When a rotation was last confirmed.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::clock::plist_date::option"
-    )]
+    #[serde(default, with = "crate::clock::plist_date::option")]
     last_rotated_at: Option<Timestamp>,
 }
 
