@@ -113,9 +113,24 @@ pub(crate) trait Section: Default + Clone {
     fn set_observed(&mut self, at: Option<Timestamp>, stale: bool);
 }
 
+/// A section of the status: the struct with its fields, then `ObservedAt` (when its values were
+/// observed) and `Stale` (its probe failed this time and the values are the last good ones),
+/// which every section ends with.
 macro_rules! section {
-    ($($t:ty),*) => {$(
-        impl Section for $t {
+    ($(#[$meta:meta])* pub struct $name:ident { $($fields:tt)* }) => {
+        #[serde_with::skip_serializing_none]
+        #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        $(#[$meta])*
+        pub struct $name {
+            $($fields)*
+            #[serde(default, with = "crate::clock::plist_date::option")]
+            pub observed_at: Option<Timestamp>,
+            #[serde(default)]
+            pub stale: bool,
+        }
+
+        impl Section for $name {
             fn observed_at(&self) -> Option<Timestamp> {
                 self.observed_at
             }
@@ -124,23 +139,10 @@ macro_rules! section {
                 self.stale = stale;
             }
         }
-    )*};
+    };
 }
 
-section!(
-    Host,
-    FileVault,
-    RecoveryKey,
-    Escrow,
-    Rotation,
-    SecureToken,
-    BootstrapToken,
-    Daemon
-);
-
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+section! {
 pub struct Host {
     #[serde(rename = "OSVersion")]
     pub os_version: Option<String>,
@@ -149,11 +151,7 @@ pub struct Host {
     pub apple_silicon: Option<bool>,
     #[serde(rename = "BootSessionUUID")]
     pub boot_session_uuid: Option<String>,
-    #[serde(default, with = "crate::clock::plist_date::option")]
-    pub observed_at: Option<Timestamp>,
-    #[serde(default)]
-    pub stale: bool,
-}
+}}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum FileVaultState {
@@ -166,9 +164,7 @@ pub enum FileVaultState {
     Unknown,
 }
 
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+section! {
 pub struct FileVault {
     pub state: FileVaultState,
     pub restart_required: Option<bool>,
@@ -179,11 +175,7 @@ pub struct FileVault {
     pub deferred_user: Option<String>,
     /// Path of a plaintext key file left by deferred enablement (its value is never read).
     pub plaintext_key_file: Option<String>,
-    #[serde(default, with = "crate::clock::plist_date::option")]
-    pub observed_at: Option<Timestamp>,
-    #[serde(default)]
-    pub stale: bool,
-}
+}}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum KeyState {
@@ -209,9 +201,7 @@ pub enum ValidationResult {
     Invalid,
 }
 
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+section! {
 pub struct RecoveryKey {
     pub present: Option<bool>,
     pub state: KeyState,
@@ -225,11 +215,7 @@ pub struct RecoveryKey {
     #[serde(default, with = "crate::clock::plist_date::option")]
     pub last_validated_at: Option<Timestamp>,
     pub last_validation: Option<ValidationResult>,
-    #[serde(default, with = "crate::clock::plist_date::option")]
-    pub observed_at: Option<Timestamp>,
-    #[serde(default)]
-    pub stale: bool,
-}
+}}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum EscrowState {
@@ -241,9 +227,7 @@ pub enum EscrowState {
     Unknown,
 }
 
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+section! {
 pub struct Escrow {
     pub profile_installed: Option<bool>,
     #[serde(default, with = "crate::clock::plist_date::option")]
@@ -258,11 +242,7 @@ pub struct Escrow {
     )]
     pub filevault_prk_modified_at: Option<Timestamp>,
     pub state: EscrowState,
-    #[serde(default, with = "crate::clock::plist_date::option")]
-    pub observed_at: Option<Timestamp>,
-    #[serde(default)]
-    pub stale: bool,
-}
+}}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum RotationStateName {
@@ -317,9 +297,7 @@ impl Reason {
     }
 }
 
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+section! {
 pub struct Rotation {
     pub state: RotationStateName,
     pub reason: Option<Reason>,
@@ -338,11 +316,7 @@ pub struct Rotation {
     pub retry_at: Option<Timestamp>,
     #[serde(default, with = "crate::clock::plist_date::option")]
     pub last_rotated_at: Option<Timestamp>,
-    #[serde(default, with = "crate::clock::plist_date::option")]
-    pub observed_at: Option<Timestamp>,
-    #[serde(default)]
-    pub stale: bool,
-}
+}}
 
 /// One human account.
 #[serde_with::skip_serializing_none]
@@ -361,9 +335,7 @@ pub struct TokenUser {
     pub smart_card: bool,
 }
 
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+section! {
 pub struct SecureToken {
     #[serde(default)]
     pub users: Vec<TokenUser>,
@@ -374,27 +346,15 @@ pub struct SecureToken {
     #[serde(default)]
     pub additional_admins_with_token: Vec<String>,
     pub human_volume_owners: Option<u32>,
-    #[serde(default, with = "crate::clock::plist_date::option")]
-    pub observed_at: Option<Timestamp>,
-    #[serde(default)]
-    pub stale: bool,
-}
+}}
 
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+section! {
 pub struct BootstrapToken {
     pub supported: Option<bool>,
     pub escrowed: Option<bool>,
-    #[serde(default, with = "crate::clock::plist_date::option")]
-    pub observed_at: Option<Timestamp>,
-    #[serde(default)]
-    pub stale: bool,
-}
+}}
 
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+section! {
 pub struct Daemon {
     #[serde(default, with = "crate::clock::plist_date::option")]
     pub last_check_at: Option<Timestamp>,
@@ -410,11 +370,7 @@ pub struct Daemon {
     pub errors: Vec<String>,
     #[serde(default)]
     pub config_warnings: Vec<String>,
-    #[serde(default, with = "crate::clock::plist_date::option")]
-    pub observed_at: Option<Timestamp>,
-    #[serde(default)]
-    pub stale: bool,
-}
+}}
 
 impl Status {
     /// The plist bytes, as written to disk.
