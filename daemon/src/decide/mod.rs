@@ -12,6 +12,8 @@ mod facts;
 mod lifecycle;
 mod problems;
 mod sections;
+#[cfg(test)]
+mod tests;
 
 use jiff::Timestamp;
 

@@ -1,0 +1,1120 @@
+//! Table tests of `decide`, each row a change to one healthy Mac (`Mac::healthy`): one row (at
+//! least) per problem code, one per rotation reason and per guard that holds a request back, the
+//! facts worked out once (`facts`), and how `after_acting` / `after_command` fold what acting
+//! came to back into the state.
+//!
+//! The inputs are hand-written (no tool runs here): the crypto users are shaped like corpus
+//! `diskutil-apfs-listcryptousers/fleet-fixture-plist-volumeowner-mdmrecovery.txt`, the smart-card
+//! authority like `dscl-read-authenticationauthority/pycreateuserpkg-50-...-tokenidentity.txt`.
+//! The rotation machine's own (state × event) table is in `rotation`; this file tests what
+//! `decide` feeds it and publishes.
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::{after_acting, after_command, decide, facts_of, rotation_section, Decision, Inputs};
+use crate::config::{Config, RotationMethod, RotationMode};
+use crate::observe::{Console, EscrowBuddy, FileFacts, Snapshot};
+use crate::rotation::Done;
+use crate::state::{BootRecord, Effect, EscrowMark, KeyUse, Rotation, State};
+use crate::status::{
+    EscrowState, FileVaultState, KeyState, Problem, Reason, RotationStateName as N, Status,
+    ValidationResult,
+};
+use crate::tools::diskutil::{CryptoUser, CryptoUserKind};
+use crate::tools::dscl::UserRecord;
+use crate::tools::fdesetup::{Conversion, DeferralInfo, Deferred, FdeStatus, UsingRecoveryKey};
+use crate::tools::profiles::{BootstrapToken, InstalledProfile, ESCROW_PAYLOAD_TYPE};
+use crate::tools::security::ESCROW_BUDDY_MECHANISM;
+use crate::tools::{ProbeError, RunFailure};
+
+fn t(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+/// The time of the check.
+fn now() -> Timestamp {
+    t("2026-11-20T10:00:00Z")
+}
+
+fn ago(hours: i64) -> Timestamp {
+    now() - SignedDuration::from_hours(hours)
+}
+
+/// The escrow payload was installed at enrolment; the current key was made (and staged for
+/// escrow) half an hour later, when FileVault was turned on.
+fn profile_installed_at() -> Timestamp {
+    t("2026-10-01T09:00:00Z")
+}
+fn escrow_file() -> FileFacts {
+    FileFacts {
+        modified_at: t("2026-10-01T09:30:00Z"),
+        sha256: "9f2c".repeat(16),
+    }
+}
+/// The escrow file as the state remembers it.
+fn escrow_mark() -> EscrowMark {
+    EscrowMark {
+        modified_at: escrow_file().modified_at,
+        sha256: escrow_file().sha256,
+    }
+}
+
+const BOOT: &str = "6C0B3F7A-2D41-4E5B-9A8C-1F2E3D4C5B6A";
+const ALICE: &str = "3C7DB8EE-5EA4-4C18-A7E4-25C6C0F94667";
+/// The personal recovery key's crypto user has this UUID on every APFS volume.
+const PRK: &str = "EBC6C064-0000-11AA-AA11-00306543ECAC";
+const BOOTSTRAP: &str = "2457711A-523C-4604-B75A-F48A571D5036";
+
+fn user(name: &str, uid: i64, guid: &str) -> UserRecord {
+    UserRecord {
+        name: name.into(),
+        uid,
+        generated_uid: Some(guid.into()),
+        real_name: None,
+        hidden: false,
+        authentication_authority: vec![";ShadowHash;HASHLIST:<SALTED-SHA512-PBKDF2>".into()],
+    }
+}
+
+fn crypto(uuid: &str, kind: CryptoUserKind, volume_owner: bool) -> CryptoUser {
+    CryptoUser {
+        uuid: uuid.into(),
+        kind,
+        volume_owner: Some(volume_owner),
+    }
+}
+
+/// A tool that timed out.
+fn timed_out(call: &str) -> ProbeError {
+    ProbeError::Run {
+        call: call.into(),
+        kind: RunFailure::TimedOut,
+        message: "timed out after 30 s".into(),
+    }
+}
+
+/// A rotation requested `hours` ago that has not been answered.
+fn requested(reason: Reason, method: RotationMethod, hours: i64, logins_before: u64) -> Rotation {
+    Rotation::Requested {
+        reason,
+        since: ago(hours),
+        method,
+        at: ago(hours),
+        first_at: ago(hours),
+        attempts: 0,
+        escrow_before: Some(escrow_mark()),
+        last_error: None,
+        logins_before,
+    }
+}
+
+/// The inputs of one check, as a row changes them.
+#[derive(Clone)]
+struct Mac {
+    snapshot: Snapshot,
+    state: State,
+    config: Config,
+    state_problem: Option<String>,
+    previous: Option<Status>,
+}
+
+impl Mac {
+    /// A healthy Mac: FileVault on, a key that was staged for escrow after the payload was
+    /// installed and never used, alice (uid 501, admin, SecureToken, volume owner) at the console,
+    /// the bootstrap token escrowed, Escrow Buddy ready and its flag unset, macOS 15.1 on Apple
+    /// silicon, default configuration. The state is what a healthy check of the previous boot left:
+    /// this is the first check of a new boot, so `usingrecoverykey` was asked (and said No).
+    fn healthy() -> Mac {
+        let snapshot = Snapshot {
+            observed_at: now(),
+            os_version: Ok("15.1".into()),
+            os_build: Ok("24B83".into()),
+            apple_silicon: Ok(true),
+            boot_session: Ok(BOOT.into()),
+            filevault: Ok(FdeStatus {
+                on: true,
+                conversion: None,
+                master_keychain: false,
+                deferred: None,
+                restart_required: false,
+            }),
+            deferral: None,
+            personal_key: Ok(true),
+            institutional_key: Ok(false),
+            using_recovery_key: Some(Ok(UsingRecoveryKey::No)),
+            crypto_users: Ok(vec![
+                crypto(ALICE, CryptoUserKind::LocalOpenDirectory, true),
+                crypto(PRK, CryptoUserKind::PersonalRecovery, true),
+                crypto(BOOTSTRAP, CryptoUserKind::MdmRecovery, false),
+            ]),
+            users: Ok(vec![user("alice", 501, ALICE)]),
+            skipped_users: Vec::new(),
+            admins: Ok(vec!["root".into(), "alice".into()]),
+            secure_tokens: vec![("alice".into(), Ok(true))],
+            bootstrap: Ok(BootstrapToken {
+                supported: true,
+                escrowed: Some(true),
+            }),
+            profiles: Ok(vec![InstalledProfile {
+                identifier: "com.example.mdm.filevault".into(),
+                display_name: Some("FileVault".into()),
+                install_date: Some(profile_installed_at()),
+                payload_types: vec![
+                    ESCROW_PAYLOAD_TYPE.into(),
+                    "com.apple.security.pkcs1".into(),
+                ],
+            }]),
+            escrow_location: Ok(Some("Example MDM".into())),
+            escrow_file: Ok(Some(escrow_file())),
+            console: Ok(Console::Uid(501)),
+            escrow_buddy: Ok(Some(EscrowBuddy {
+                mechanisms: Ok(vec![
+                    "builtin:policy-banner".into(),
+                    "loginwindow:login".into(),
+                    ESCROW_BUDDY_MECHANISM.into(),
+                ]),
+                generate_new_key: Ok(None),
+            })),
+            plaintext_key_files: Vec::new(),
+        };
+        let mut state = State {
+            boot: Some(BootRecord {
+                session_uuid: "0A1B2C3D-0000-4000-8000-PREVIOUSBOOT".into(),
+                first_seen_at: ago(26),
+                key_use: Some(KeyUse::NotUsed),
+                console_user_seen: true,
+                foreign_flag_reported: false,
+            }),
+            ..State::default()
+        };
+        state.keys.last_changed_at = Some(escrow_file().modified_at);
+        state.keys.escrow_seen = Some(escrow_mark());
+        state.logins.console_now = Some("alice".into());
+        state.logins.last_console_user = Some("alice".into());
+        state.logins.last_login_at = Some(ago(26));
+        state.logins.count = 1;
+        Mac {
+            snapshot,
+            state,
+            config: Config::default(),
+            state_problem: None,
+            previous: None,
+        }
+    }
+
+    fn decide(&self) -> Decision {
+        decide(&Inputs {
+            now: now(),
+            snapshot: &self.snapshot,
+            config: &self.config,
+            config_warnings: &[],
+            state: &self.state,
+            state_problem: self.state_problem.as_deref(),
+            previous: self.previous.as_ref(),
+            version: "0.0.0-test",
+        })
+    }
+
+    fn escrow_buddy(&mut self) -> &mut EscrowBuddy {
+        self.snapshot
+            .escrow_buddy
+            .as_mut()
+            .unwrap()
+            .as_mut()
+            .unwrap()
+    }
+
+    /// `usingrecoverykey` says Yes in this boot.
+    fn key_used_this_boot(&mut self) {
+        self.snapshot.using_recovery_key = Some(Ok(UsingRecoveryKey::Yes));
+    }
+
+    /// No personal recovery key: `haspersonalrecoverykey` false and no PRK crypto user.
+    fn no_key(&mut self) {
+        self.snapshot.personal_key = Ok(false);
+        if let Ok(users) = &mut self.snapshot.crypto_users {
+            users.retain(|u| u.kind != CryptoUserKind::PersonalRecovery);
+        }
+    }
+
+    /// A second human account, `name` (uid 502), its SecureToken answer and, with a token, its
+    /// crypto user.
+    fn add_user(&mut self, name: &str, admin: bool, token: bool) {
+        const GUID: &str = "8E1F0A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B";
+        self.snapshot
+            .users
+            .as_mut()
+            .unwrap()
+            .push(user(name, 502, GUID));
+        if admin {
+            self.snapshot.admins.as_mut().unwrap().push(name.into());
+        }
+        self.snapshot.secure_tokens.push((name.into(), Ok(token)));
+        if token {
+            self.snapshot.crypto_users.as_mut().unwrap().push(crypto(
+                GUID,
+                CryptoUserKind::LocalOpenDirectory,
+                true,
+            ));
+        }
+    }
+}
+
+/// A table passes when no row failed; otherwise every failure is shown at once.
+fn all_pass(failures: &[String], rows: usize) {
+    assert!(
+        failures.is_empty(),
+        "{} failure(s) in {rows} rows:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The effects in the outbox other than audit events: what `act` will do to the Mac.
+fn actions(d: &Decision) -> Vec<Effect> {
+    d.state
+        .outbox
+        .pending
+        .iter()
+        .map(|p| p.effect.clone())
+        .filter(|e| !matches!(e, Effect::Audit(..)))
+        .collect()
+}
+
+#[test]
+fn a_healthy_mac_is_healthy_with_no_problem_no_rotation_and_nothing_to_do() {
+    let d = Mac::healthy().decide();
+    assert!(d.status.healthy, "{:?}", d.status.problems);
+    assert_eq!(d.status.problems, Vec::<Problem>::new());
+    assert_eq!(d.status.daemon.errors, Vec::<String>::new());
+    assert!(!d.probe_failed);
+    assert_eq!(d.status.rotation.state, N::Idle);
+    assert_eq!(d.state.rotation, Rotation::Idle);
+    assert!(d.state.outbox.is_empty(), "{:?}", d.state.outbox.pending);
+    assert_eq!(d.status.file_vault.state, FileVaultState::On);
+    assert_eq!(d.status.recovery_key.state, KeyState::Valid);
+    assert_eq!(d.status.escrow.state, EscrowState::Staged);
+    assert_eq!(d.status.secure_token.console_user_has_token, Some(true));
+    assert_eq!(d.status.secure_token.human_volume_owners, Some(1));
+}
+
+type Change = fn(&mut Mac);
+
+/// The decision on the healthy Mac with `change` applied.
+fn decided(change: Change) -> Decision {
+    let mut mac = Mac::healthy();
+    change(&mut mac);
+    mac.decide()
+}
+
+/// One row per problem code (and a few guards), with the exact set of problems expected.
+fn problem_rows() -> Vec<(&'static str, Change, Vec<Problem>)> {
+    use Problem::*;
+    vec![
+        (
+            "a Mac with FileVault off reports FileVaultOff",
+            |m| {
+                m.snapshot.filevault.as_mut().unwrap().on = false;
+                m.no_key();
+            },
+            vec![FileVaultOff],
+        ),
+        (
+            "a Mac whose FileVault enablement is deferred to a logout reports FileVaultOff",
+            |m| {
+                let fv = m.snapshot.filevault.as_mut().unwrap();
+                fv.on = false;
+                fv.deferred = Some(Deferred {
+                    user: Some("alice".into()),
+                });
+                m.snapshot.deferral = Some(Ok(DeferralInfo {
+                    configured: true,
+                    output_path: Some("/var/root/fdesetup.plist".into()),
+                }));
+                m.no_key();
+            },
+            vec![FileVaultOff],
+        ),
+        (
+            "a Mac decrypting its disk reports FileVaultOff",
+            |m| {
+                m.snapshot.filevault.as_mut().unwrap().conversion =
+                    Some(Conversion::Decrypting { percent: Some(12.0) });
+            },
+            vec![FileVaultOff],
+        ),
+        (
+            "a Mac with FileVault on and no personal recovery key reports RecoveryKeyMissing",
+            |m| m.no_key(),
+            vec![RecoveryKeyMissing],
+        ),
+        (
+            "a key used this boot reports RecoveryKeyUsed",
+            |m| m.key_used_this_boot(),
+            vec![RecoveryKeyUsed],
+        ),
+        (
+            "a key used in an earlier boot and not changed since still reports RecoveryKeyUsed",
+            |m| m.state.keys.last_used_at = Some(ago(30)),
+            vec![RecoveryKeyUsed],
+        ),
+        (
+            "a key with no escrow file reports RecoveryKeyNotEscrowed",
+            |m| m.snapshot.escrow_file = Ok(None),
+            vec![RecoveryKeyNotEscrowed],
+        ),
+        (
+            "a Mac without the escrow payload reports EscrowProfileMissing",
+            |m| {
+                m.snapshot.profiles = Ok(Vec::new());
+                m.snapshot.escrow_location = Ok(None);
+            },
+            vec![EscrowProfileMissing],
+        ),
+        (
+            "a request made over RotationOverdueDays ago and not answered reports RotationOverdue",
+            |m| {
+                m.state.requests.pending_since = Some(ago(15 * 24 + 1));
+                m.state.rotation = requested(Reason::AdminRequest, RotationMethod::Mdm, 15 * 24, 1);
+            },
+            vec![RotationOverdue],
+        ),
+        (
+            "a request exactly RotationOverdueDays old is not yet overdue",
+            |m| {
+                m.state.requests.pending_since = Some(ago(14 * 24));
+                m.state.rotation = requested(Reason::AdminRequest, RotationMethod::Mdm, 14 * 24, 1);
+            },
+            vec![],
+        ),
+        (
+            "Keywarden's flag still set past the grace period after a smart-card login reports RotationNeedsPasswordLogin",
+            |m| {
+                m.state.requests.pending_since = Some(ago(3));
+                m.state.rotation = requested(Reason::AdminRequest, RotationMethod::EscrowBuddy, 2, 1);
+                m.state.flag.set_at = Some(ago(2));
+                m.state.logins.count = 2;
+                m.state.logins.last_login_at = Some(ago(1));
+                m.escrow_buddy().generate_new_key = Ok(Some(true));
+                m.snapshot.users.as_mut().unwrap()[0]
+                    .authentication_authority
+                    .push(";tokenidentity;96AD5967A5D7A6D5A765D9A6D965AD967A5D9765".into());
+            },
+            vec![RotationNeedsPasswordLogin],
+        ),
+        (
+            "Escrow Buddy without its login mechanism reports EscrowBuddyMechanismMissing",
+            |m| {
+                m.escrow_buddy().mechanisms = Ok(vec!["builtin:policy-banner".into(), "loginwindow:login".into()]);
+            },
+            vec![EscrowBuddyMechanismMissing],
+        ),
+        (
+            "a console user without a SecureToken reports ConsoleUserWithoutSecureToken",
+            |m| {
+                m.add_user("bob", false, false);
+                m.snapshot.console = Ok(Console::Uid(502));
+                m.config.expected_secure_token_admins = vec!["alice".into()];
+            },
+            vec![ConsoleUserWithoutSecureToken],
+        ),
+        (
+            "a console user without a SecureToken makes the admin who holds one additional too",
+            |m| {
+                m.add_user("bob", false, false);
+                m.snapshot.console = Ok(Console::Uid(502));
+            },
+            vec![ConsoleUserWithoutSecureToken, AdditionalAdminWithSecureToken],
+        ),
+        (
+            "a second admin with a SecureToken reports AdditionalAdminWithSecureToken",
+            |m| m.add_user("carol", true, true),
+            vec![AdditionalAdminWithSecureToken],
+        ),
+        (
+            "a second admin with a SecureToken listed in ExpectedSecureTokenAdmins is no problem",
+            |m| {
+                m.add_user("carol", true, true);
+                m.config.expected_secure_token_admins = vec!["carol".into()];
+            },
+            vec![],
+        ),
+        (
+            "a volume no human account owns reports NoHumanVolumeOwner",
+            |m| m.snapshot.crypto_users.as_mut().unwrap()[0].volume_owner = Some(false),
+            vec![NoHumanVolumeOwner],
+        ),
+        (
+            "a bootstrap token not escrowed reports BootstrapTokenNotEscrowed",
+            |m| m.snapshot.bootstrap.as_mut().unwrap().escrowed = Some(false),
+            vec![BootstrapTokenNotEscrowed],
+        ),
+        (
+            "a bootstrap token the server does not support is no problem",
+            |m| {
+                m.snapshot.bootstrap = Ok(BootstrapToken {
+                    supported: false,
+                    escrowed: None,
+                })
+            },
+            vec![],
+        ),
+        (
+            "a plaintext key file left by deferred enablement reports PlaintextKeyOnDisk",
+            |m| m.snapshot.plaintext_key_files = vec![crate::paths::DEFERRAL_OUTPUT_DEFAULT.into()],
+            vec![PlaintextKeyOnDisk],
+        ),
+        (
+            "a tool that times out reports ToolFailed and nothing it would have shown",
+            |m| m.snapshot.bootstrap = Err(timed_out("/usr/bin/profiles status -type bootstraptoken")),
+            vec![ToolFailed],
+        ),
+        (
+            "fdesetup status failing after a healthy check keeps FileVault on (stale) and reports ToolFailed",
+            |m| {
+                m.previous = Some(Mac::healthy().decide().status);
+                m.snapshot.filevault = Err(timed_out("/usr/bin/fdesetup status"));
+            },
+            vec![ToolFailed],
+        ),
+        (
+            "a state file that could not be used reports StateUnreadable",
+            |m| {
+                m.state = State::default();
+                m.state_problem = Some("state file is not a readable property list; it was moved aside to /var/db/keywarden/state.plist.bad-1795168800 and the state is rebuilt from observation".into());
+            },
+            vec![StateUnreadable],
+        ),
+        (
+            "another tool's flag while this boot's password reset is pending reports RotationFlagDuringPasswordReset",
+            |m| {
+                m.key_used_this_boot();
+                m.snapshot.console = Ok(Console::Nobody);
+                m.escrow_buddy().generate_new_key = Ok(Some(true));
+            },
+            vec![RecoveryKeyUsed, RotationFlagDuringPasswordReset],
+        ),
+    ]
+}
+
+#[test]
+fn every_problem_row_reports_exactly_its_problems() {
+    let rows = problem_rows();
+    let mut failures = Vec::new();
+    for (name, change, want) in &rows {
+        let d = decided(*change);
+        let mut want = want.clone();
+        want.sort();
+        if d.status.problems != want {
+            failures.push(format!(
+                "{name}: got {:?}, want {want:?}",
+                d.status.problems
+            ));
+        }
+        if d.status.healthy != want.is_empty() {
+            failures.push(format!("{name}: Healthy is {}", d.status.healthy));
+        }
+    }
+    for p in Problem::ALL {
+        if !rows.iter().any(|(_, _, want)| want.contains(&p)) {
+            failures.push(format!("{}: no row reports it", p.code()));
+        }
+    }
+    all_pass(&failures, rows.len());
+}
+
+/// What the status's Rotation section should say, and what `act` is asked to do.
+#[derive(Debug, PartialEq)]
+struct Want {
+    state: N,
+    reason: Option<Reason>,
+    method: Option<RotationMethod>,
+    waiting: Option<String>,
+    actions: Vec<Effect>,
+}
+
+fn idle() -> Want {
+    Want {
+        state: N::Idle,
+        reason: None,
+        method: None,
+        waiting: None,
+        actions: Vec::new(),
+    }
+}
+
+fn requests(reason: Reason, method: RotationMethod, actions: Vec<Effect>) -> Want {
+    Want {
+        state: N::Requested,
+        reason: Some(reason),
+        method: Some(method),
+        waiting: None,
+        actions,
+    }
+}
+
+fn waits(reason: Reason, waiting: &str) -> Want {
+    Want {
+        state: N::Pending,
+        reason: Some(reason),
+        method: None,
+        waiting: Some(waiting.to_owned()),
+        actions: Vec::new(),
+    }
+}
+
+const RESET: &str =
+    "the key unlocked this boot: waiting until the user has logged in (and reset their password)";
+const NO_PAYLOAD: &str =
+    "no escrow payload: a new key would never reach the MDM (EscrowProfileMissing)";
+const REPORT_MODE: &str = "RotationMode is Report: reporting only";
+const NO_METHOD: &str = "no rotation method can be used now (see RotationMethods; Escrow Buddy needs its bundle and its login mechanism)";
+
+/// One row per rotation reason, and one per guard that holds a request back.
+fn reason_rows() -> Vec<(&'static str, Change, Want)> {
+    use RotationMethod::{Command, EscrowBuddy, Mdm};
+    vec![
+        (
+            "a key used this boot with the user logged in requests KeyUsed through Escrow Buddy",
+            |m| m.key_used_this_boot(),
+            requests(Reason::KeyUsed, EscrowBuddy, vec![Effect::SetFlag]),
+        ),
+        (
+            "a key with no escrow file requests NotEscrowed",
+            |m| m.snapshot.escrow_file = Ok(None),
+            requests(Reason::NotEscrowed, EscrowBuddy, vec![Effect::SetFlag]),
+        ),
+        (
+            "a new RotationRequestID requests AdminRequest",
+            |m| m.config.rotation_request_id = Some("push-2026-11".into()),
+            requests(Reason::AdminRequest, EscrowBuddy, vec![Effect::SetFlag]),
+        ),
+        (
+            "a RotationRequestID already acted on requests nothing",
+            |m| {
+                m.config.rotation_request_id = Some("push-2026-10".into());
+                m.state.requests.last_request_id = Some("push-2026-10".into());
+            },
+            idle(),
+        ),
+        (
+            "rotate --request not yet answered by a new key requests AdminRequest",
+            |m| m.state.requests.pending_since = Some(ago(1)),
+            requests(Reason::AdminRequest, EscrowBuddy, vec![Effect::SetFlag]),
+        ),
+        (
+            "a key older than MaxKeyAgeDays requests MaxAgeReached",
+            |m| m.config.max_key_age_days = 30,
+            requests(Reason::MaxAgeReached, EscrowBuddy, vec![Effect::SetFlag]),
+        ),
+        (
+            "a key younger than MaxKeyAgeDays requests nothing",
+            |m| m.config.max_key_age_days = 60,
+            idle(),
+        ),
+        (
+            "no key on the second check in a row reports KeyMissing and requests nothing",
+            |m| {
+                m.no_key();
+                m.state.keys.missing_streak = 1;
+            },
+            waits(Reason::KeyMissing, "KeyMissing is reported, never rotated for by itself"),
+        ),
+        (
+            "no key on the first check is not yet KeyMissing",
+            |m| m.no_key(),
+            idle(),
+        ),
+        (
+            "a key that failed validation reports ValidationFailed and requests nothing",
+            |m| {
+                m.state.validation.last_at = Some(ago(1));
+                m.state.validation.last = Some(ValidationResult::Invalid);
+            },
+            waits(
+                Reason::ValidationFailed,
+                "ValidationFailed is reported, never rotated for by itself",
+            ),
+        ),
+        (
+            "a validation that failed before the key changed is no reason",
+            |m| {
+                m.state.validation.last_at = Some(t("2026-09-30T12:00:00Z"));
+                m.state.validation.last = Some(ValidationResult::Invalid);
+            },
+            idle(),
+        ),
+        (
+            "a key used this boot with nobody logged in yet waits for the password reset",
+            |m| {
+                m.key_used_this_boot();
+                m.snapshot.console = Ok(Console::Nobody);
+            },
+            waits(Reason::KeyUsed, RESET),
+        ),
+        (
+            "a key used without the escrow payload waits for it",
+            |m| {
+                m.key_used_this_boot();
+                m.snapshot.profiles = Ok(Vec::new());
+            },
+            waits(Reason::KeyUsed, NO_PAYLOAD),
+        ),
+        (
+            "a key used while the installed profiles cannot be read waits",
+            |m| {
+                m.key_used_this_boot();
+                m.snapshot.profiles = Err(timed_out("/usr/bin/profiles -C -o stdout-xml"));
+            },
+            waits(
+                Reason::KeyUsed,
+                "could not tell whether the escrow payload is installed",
+            ),
+        ),
+        (
+            "a key used in RotationMode Report is reported, not requested",
+            |m| {
+                m.key_used_this_boot();
+                m.config.rotation_mode = RotationMode::Report;
+            },
+            waits(Reason::KeyUsed, REPORT_MODE),
+        ),
+        (
+            "a missing escrow file in RotationMode Report is reported, not requested",
+            |m| {
+                m.snapshot.escrow_file = Ok(None);
+                m.config.rotation_mode = RotationMode::Report;
+            },
+            waits(Reason::NotEscrowed, REPORT_MODE),
+        ),
+        (
+            "a key used with only Escrow Buddy configured and its mechanism missing waits for a method",
+            |m| {
+                m.key_used_this_boot();
+                m.config.rotation_methods = vec![EscrowBuddy];
+                m.escrow_buddy().mechanisms = Ok(vec!["loginwindow:login".into()]);
+            },
+            waits(Reason::KeyUsed, NO_METHOD),
+        ),
+        (
+            "a key used with Escrow Buddy's mechanism missing is requested from the MDM",
+            |m| {
+                m.key_used_this_boot();
+                m.escrow_buddy().mechanisms = Ok(vec!["loginwindow:login".into()]);
+            },
+            requests(Reason::KeyUsed, Mdm, vec![]),
+        ),
+        (
+            "a key used with the Command method runs RotationCommand",
+            |m| {
+                m.key_used_this_boot();
+                m.config.rotation_methods = vec![Command];
+                m.config.rotation_command = Some(vec!["/usr/local/bin/rotate-prk".into()]);
+            },
+            requests(Reason::KeyUsed, Command, vec![Effect::RunCommand]),
+        ),
+        (
+            "the Command method without RotationCommand is no method",
+            |m| {
+                m.key_used_this_boot();
+                m.config.rotation_methods = vec![Command];
+            },
+            waits(Reason::KeyUsed, NO_METHOD),
+        ),
+        (
+            "a key used with another tool's flag already set is requested without setting it again",
+            |m| {
+                m.key_used_this_boot();
+                m.escrow_buddy().generate_new_key = Ok(Some(true));
+            },
+            requests(Reason::KeyUsed, EscrowBuddy, vec![]),
+        ),
+        (
+            // Issue 14 changes this: dates alone (an MDM re-sending the profile) should only
+            // warn (EscrowUnconfirmed, ARCHITECTURE.md), not request a rotation. Pinned as it is.
+            "a re-sent escrow profile installed after the escrow file makes the key NotEscrowed today",
+            |m| {
+                m.snapshot.profiles.as_mut().unwrap()[0].install_date = Some(ago(2));
+            },
+            requests(Reason::NotEscrowed, EscrowBuddy, vec![Effect::SetFlag]),
+        ),
+    ]
+}
+
+/// Every reason (the match stops compiling when one is added, so the list keeps up).
+fn every_reason() -> Vec<Reason> {
+    use Reason::*;
+    let all = vec![
+        KeyUsed,
+        NotEscrowed,
+        AdminRequest,
+        MaxAgeReached,
+        KeyMissing,
+        ValidationFailed,
+    ];
+    for r in &all {
+        match r {
+            KeyUsed | NotEscrowed | AdminRequest | MaxAgeReached | KeyMissing
+            | ValidationFailed => {}
+        }
+    }
+    all
+}
+
+#[test]
+fn every_reason_row_gives_the_tabled_rotation_and_actions() {
+    let rows = reason_rows();
+    let mut failures = Vec::new();
+    for (name, change, want) in &rows {
+        let d = decided(*change);
+        let r = &d.status.rotation;
+        let got = Want {
+            state: r.state,
+            reason: r.reason,
+            method: r.method,
+            waiting: r.waiting.clone(),
+            actions: actions(&d),
+        };
+        if got != *want {
+            failures.push(format!("{name}:\n  got  {got:?}\n  want {want:?}"));
+        }
+        // Keywarden's flag is recorded as its own with the outbox, before the write.
+        let sets = want.actions.contains(&Effect::SetFlag);
+        if sets != (d.state.flag.set_at == Some(now())) {
+            failures.push(format!("{name}: FlagSetAt is {:?}", d.state.flag.set_at));
+        }
+    }
+    for reason in every_reason() {
+        if !rows.iter().any(|(_, _, w)| w.reason == Some(reason)) {
+            failures.push(format!("{}: no row gives it", reason.as_str()));
+        }
+    }
+    all_pass(&failures, rows.len());
+}
+
+/// `facts`: the key was used after it last changed only when strictly after; a change in the
+/// second the use was first seen makes a new key (the use is recorded when detected, after it
+/// happened at boot).
+#[test]
+fn a_key_is_used_since_it_changed_only_when_the_use_is_strictly_later() {
+    for (changed, want) in [
+        (now(), KeyState::Valid),
+        (now() - SignedDuration::from_secs(1), KeyState::Used),
+    ] {
+        let mut mac = Mac::healthy();
+        mac.key_used_this_boot();
+        mac.snapshot.escrow_file = Ok(Some(FileFacts {
+            modified_at: changed,
+            sha256: "5e1d".repeat(16),
+        }));
+        let facts = facts_of(&mac.state, &mac.snapshot, &mac.config, now());
+        assert_eq!(facts.used_since_change, want == KeyState::Used, "{changed}");
+        let d = mac.decide();
+        assert_eq!(d.status.recovery_key.state, want, "changed at {changed}");
+        let used = (want == KeyState::Used).then_some(Reason::KeyUsed);
+        assert_eq!(d.status.rotation.reason, used, "changed at {changed}");
+        assert_eq!(d.status.recovery_key.last_used_at, Some(now()));
+        assert_eq!(d.status.recovery_key.last_changed_at, Some(changed));
+    }
+}
+
+/// `facts::filevault_ready`: encrypting, or on but waiting for a restart, is no time to change
+/// the key; the status still tells what FileVault is doing.
+#[test]
+fn filevault_converting_or_waiting_for_a_restart_is_not_ready_but_shows_as_it_is() {
+    let encrypting = |m: &mut Mac| {
+        m.snapshot.filevault.as_mut().unwrap().conversion = Some(Conversion::Encrypting {
+            percent: Some(42.0),
+        })
+    };
+    let restarting = |m: &mut Mac| m.snapshot.filevault.as_mut().unwrap().restart_required = true;
+    let rows: [(&str, Change, FileVaultState); 2] = [
+        ("encrypting", encrypting, FileVaultState::Encrypting),
+        ("waiting for a restart", restarting, FileVaultState::On),
+    ];
+    for (name, change, shown) in rows {
+        // No escrow file: NotEscrowed if FileVault were ready.
+        let mut mac = Mac::healthy();
+        change(&mut mac);
+        mac.snapshot.escrow_file = Ok(None);
+        let d = mac.decide();
+        assert_eq!(d.status.file_vault.state, shown, "{name}");
+        assert_eq!(d.status.rotation.state, N::Idle, "{name}: no NotEscrowed");
+        assert!(d.state.outbox.is_empty(), "{name}");
+        // The disk is protected, so the missing escrow file is still a problem.
+        assert_eq!(
+            d.status.problems,
+            vec![Problem::RecoveryKeyNotEscrowed],
+            "{name}"
+        );
+
+        // No PRK crypto user: the KeyMissing streak starts again instead of growing.
+        let mut mac = Mac::healthy();
+        change(&mut mac);
+        mac.no_key();
+        mac.state.keys.missing_streak = 1;
+        let d = mac.decide();
+        assert_eq!(d.state.keys.missing_streak, 0, "{name}");
+        assert_eq!(d.status.rotation.state, N::Idle, "{name}: no KeyMissing");
+    }
+    let mut mac = Mac::healthy();
+    encrypting(&mut mac);
+    assert_eq!(mac.decide().status.file_vault.percent_complete, Some(42.0));
+}
+
+/// `facts::escrow` is the one answer to "was the current key staged for escrow?": the Escrow
+/// section shows it (Unknown where a probe failed and there is no previous status).
+#[test]
+fn the_escrow_section_shows_the_escrow_fact() {
+    let rows: Vec<(&str, Change, EscrowState)> = vec![
+        ("healthy", |_| {}, EscrowState::Staged),
+        (
+            "no escrow file",
+            |m| m.snapshot.escrow_file = Ok(None),
+            EscrowState::Missing,
+        ),
+        (
+            "an escrow file older than the payload",
+            |m| m.snapshot.profiles.as_mut().unwrap()[0].install_date = Some(ago(2)),
+            EscrowState::Missing,
+        ),
+        (
+            "no payload",
+            |m| m.snapshot.profiles = Ok(Vec::new()),
+            EscrowState::NotConfigured,
+        ),
+        (
+            "profiles failing",
+            |m| m.snapshot.profiles = Err(timed_out("/usr/bin/profiles -C -o stdout-xml")),
+            EscrowState::Unknown,
+        ),
+        (
+            "the escrow file unreadable",
+            |m| {
+                m.snapshot.escrow_file = Err(ProbeError::File {
+                    path: "/var/db/FileVaultPRK.dat".into(),
+                    message: "Permission denied (os error 13)".into(),
+                })
+            },
+            EscrowState::Unknown,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for &(name, change, want) in &rows {
+        let mut mac = Mac::healthy();
+        change(&mut mac);
+        let fact = facts_of(&mac.state, &mac.snapshot, &mac.config, now()).escrow;
+        let shown = mac.decide().status.escrow.state;
+        if fact.unwrap_or(EscrowState::Unknown) != shown || shown != want {
+            failures.push(format!(
+                "{name}: fact {fact:?}, shown {shown:?}, want {want:?}"
+            ));
+        }
+    }
+    all_pass(&failures, rows.len());
+}
+
+/// `EscrowBuddyMechanismMissing` matters only where Escrow Buddy is a way to rotate.
+#[test]
+fn escrow_buddys_missing_mechanism_is_a_problem_only_when_escrow_buddy_is_a_rotation_method() {
+    for (methods, installed, want) in [
+        (vec![RotationMethod::EscrowBuddy], true, true),
+        (
+            vec![RotationMethod::Mdm, RotationMethod::EscrowBuddy],
+            true,
+            true,
+        ),
+        (vec![RotationMethod::Mdm], true, false),
+        (vec![RotationMethod::EscrowBuddy], false, false),
+    ] {
+        let mut mac = Mac::healthy();
+        mac.escrow_buddy().mechanisms = Ok(vec!["loginwindow:login".into()]);
+        if !installed {
+            mac.snapshot.escrow_buddy = Ok(None);
+        }
+        mac.config.rotation_methods = methods.clone();
+        let problems = mac.decide().status.problems;
+        assert_eq!(
+            problems.contains(&Problem::EscrowBuddyMechanismMissing),
+            want,
+            "{methods:?}, installed {installed}: {problems:?}"
+        );
+    }
+}
+
+/// A check that requested a KeyUsed rotation through Escrow Buddy: `SetFlag` waits in its outbox.
+fn flag_to_set() -> State {
+    let mut mac = Mac::healthy();
+    mac.key_used_this_boot();
+    let state = mac.decide().state;
+    assert!(state
+        .outbox
+        .pending
+        .iter()
+        .any(|p| p.effect == Effect::SetFlag));
+    state
+}
+
+#[test]
+fn after_acting_empties_the_outbox_and_records_what_became_of_the_flag() {
+    let later = now() + SignedDuration::from_secs(3);
+    let not_set = "defaults write: exit 1: Could not write domain";
+    // What acting came to, and FlagSetAt and Rotation.State after.
+    let rows: Vec<(&str, Vec<Done>, Option<Timestamp>, N)> = vec![
+        ("nothing done", vec![], Some(now()), N::Requested),
+        (
+            "FlagSet records Keywarden's flag at now",
+            vec![Done::FlagSet],
+            Some(later),
+            N::Requested,
+        ),
+        (
+            "FlagNotSet releases the flag and fails the attempt",
+            vec![Done::FlagNotSet(not_set.into())],
+            None,
+            N::Failed,
+        ),
+        (
+            "FlagWithdrawn releases the flag",
+            vec![Done::FlagWithdrawn],
+            None,
+            N::Requested,
+        ),
+        (
+            "FlagNotWithdrawn keeps the flag Keywarden's",
+            vec![Done::FlagNotWithdrawn("defaults delete: exit 1".into())],
+            Some(now()),
+            N::Requested,
+        ),
+        (
+            "CommandDue changes nothing else",
+            vec![Done::CommandDue],
+            Some(now()),
+            N::Requested,
+        ),
+    ];
+    let before = flag_to_set();
+    let mut failures = Vec::new();
+    for (name, done, flag, state) in &rows {
+        let (flag, state) = (*flag, *state);
+        let next = after_acting(&before, later, done);
+        let r = rotation_section(&next, later);
+        let got = (next.flag.set_at, r.state, r.reason);
+        let want = (flag, state, Some(Reason::KeyUsed));
+        if got != want || !next.outbox.is_empty() {
+            failures.push(format!(
+                "{name}: got {got:?} with {} effect(s) left, want {want:?}",
+                next.outbox.pending.len()
+            ));
+        }
+        let failed = (r.attempts, r.last_error.as_deref());
+        if state == N::Failed && failed != (1, Some(not_set)) {
+            failures.push(format!("{name}: attempts and LastError {failed:?}"));
+        }
+        if next.outbox.next_id != before.outbox.next_id {
+            failures.push(format!("{name}: effect ids start again"));
+        }
+    }
+    all_pass(&failures, rows.len());
+}
+
+#[test]
+fn after_command_fails_a_requested_rotation_on_a_failure_and_leaves_it_on_success() {
+    let mut mac = Mac::healthy();
+    mac.config.rotation_methods = vec![RotationMethod::Command];
+    mac.config.rotation_command = Some(vec!["/usr/local/bin/rotate-prk".into()]);
+    mac.config.rotation_request_id = Some("push-2026-11".into());
+    let acted = after_acting(&mac.decide().state, now(), &[Done::CommandDue]);
+    assert_eq!(acted.rotation.name(), N::Requested);
+
+    let later = now() + SignedDuration::from_mins(2);
+    let failed = after_command(&acted, later, Some("exit 3: no MDM connection".into()));
+    let r = rotation_section(&failed, later);
+    assert_eq!(r.state, N::Failed);
+    assert_eq!(r.reason, Some(Reason::AdminRequest));
+    assert_eq!(r.method, Some(RotationMethod::Command));
+    assert_eq!(r.attempts, 1);
+    assert_eq!(r.last_error.as_deref(), Some("exit 3: no MDM connection"));
+    assert_eq!(r.retry_at, Some(later + SignedDuration::from_hours(1)));
+
+    assert_eq!(after_command(&acted, later, None), acted);
+    // Only a Requested rotation can fail: anything else is left as it is.
+    assert_eq!(
+        after_command(&State::default(), later, Some("exit 3".into())),
+        State::default()
+    );
+}
+
+/// Setup Assistant's `_mbsetupuser` (uid 248) owns `/dev/console` after an update (PLATFORM.md:
+/// "it is not a login"; ARCHITECTURE.md: a non-human owner of the console is nobody). Today
+/// `facts::console_user_name` excludes only root, so it counts as a login and as the console
+/// user: in a boot whose key was used, the reset guard lets a KeyUsed request set the flag
+/// before the user's own (password-reset) login, and alice, the Mac's only user, is reported as
+/// an additional admin with a token.
+#[test]
+#[ignore = "bug found by issue 13 item 5, not filed yet: _mbsetupuser at the console counts as a login and as the console user"]
+fn setup_assistant_at_the_console_is_nobody_logged_in() {
+    let d = decided(|m| {
+        m.key_used_this_boot();
+        m.snapshot.users.as_mut().unwrap().push(UserRecord {
+            hidden: true,
+            ..user("_mbsetupuser", 248, "FFFFEEEE-DDDD-CCCC-BBBB-AAAA000000F8")
+        });
+        m.snapshot.console = Ok(Console::Uid(248));
+    });
+    assert_eq!(actions(&d), vec![], "no flag before the reset login");
+    assert_eq!(d.status.rotation.waiting.as_deref(), Some(RESET));
+    assert_eq!(d.status.secure_token.console_user, None);
+    assert_eq!(d.state.logins.count, 1, "no login counted");
+    assert_eq!(d.status.problems, vec![Problem::RecoveryKeyUsed]);
+}
+
+/// The escrow section needs the managed `Location` as well as the escrow file; the fact does
+/// not. With the file gone and the location unreadable, the check requests a NotEscrowed
+/// rotation while the Escrow section (carried, stale) still says Staged, the key Valid, and
+/// RecoveryKeyNotEscrowed is not reported: two answers to "is the key escrowed?" in one check,
+/// which `facts` exists to prevent.
+#[test]
+#[ignore = "bug found by issue 13 item 5, not filed yet: an unreadable escrow Location hides the escrow fact from the Escrow section"]
+fn the_escrow_section_shows_the_escrow_fact_when_the_location_cannot_be_read() {
+    let d = decided(|m| {
+        m.previous = Some(Mac::healthy().decide().status);
+        m.snapshot.escrow_file = Ok(None);
+        m.snapshot.escrow_location = Err(ProbeError::File {
+            path: "/Library/Managed Preferences/com.apple.security.FDERecoveryKeyEscrow.plist"
+                .into(),
+            message: "not owned by root".into(),
+        });
+    });
+    assert_eq!(d.status.rotation.reason, Some(Reason::NotEscrowed));
+    assert_eq!(d.status.escrow.state, EscrowState::Missing);
+    assert_eq!(d.status.recovery_key.state, KeyState::NotEscrowed);
+    assert_eq!(
+        d.status.problems,
+        vec![Problem::RecoveryKeyNotEscrowed, Problem::ToolFailed]
+    );
+}
+
+/// ARCHITECTURE.md ("Never during the password reset"): at the start of a boot, "if the key was
+/// used or the answer is unknown, withdraw any GenerateNewKey Keywarden had set". Today only a
+/// definite Used holds a request back (`guards::in_password_reset`); with `usingrecoverykey`
+/// failing in a new boot and nobody logged in, Keywarden's flag stays set for the next login.
+/// docs/key-lifecycle.md names only a boot "whose key was used": the design and the docs differ.
+#[test]
+#[ignore = "differs from ARCHITECTURE.md, found by issue 13 item 5, not filed yet: an unknown key use does not withdraw Keywarden's flag"]
+fn an_unknown_answer_about_key_use_in_a_new_boot_withdraws_keywardens_flag() {
+    let d = decided(|m| {
+        m.state.requests.pending_since = Some(ago(3));
+        m.state.rotation = requested(Reason::AdminRequest, RotationMethod::EscrowBuddy, 2, 1);
+        m.state.flag.set_at = Some(ago(2));
+        m.escrow_buddy().generate_new_key = Ok(Some(true));
+        m.snapshot.using_recovery_key = Some(Err(timed_out("/usr/bin/fdesetup usingrecoverykey")));
+        m.snapshot.console = Ok(Console::Nobody);
+    });
+    assert!(
+        actions(&d).contains(&Effect::WithdrawFlag),
+        "{:?}",
+        actions(&d)
+    );
+    assert_eq!(d.status.rotation.state, N::Pending);
+}
