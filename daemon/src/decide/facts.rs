@@ -64,7 +64,13 @@ impl Facts {
                 sha256: f.sha256.clone(),
             })
         });
-        let escrow = match (payload, &escrow_file) {
+        // Known only when every probe of the Escrow section answered (the payload, its
+        // `Location`, the file): the section is then fresh and shows this very fact, and a
+        // rotation is never asked for on a section that is stale.
+        let escrow_file_seen = escrow_file
+            .as_ref()
+            .filter(|_| snap.escrow_location.is_ok());
+        let escrow = match (payload, escrow_file_seen) {
             (Some(false), Some(_)) => Some(EscrowState::NotConfigured),
             (Some(true), Some(None)) => Some(EscrowState::Missing),
             (Some(true), Some(Some(f)))
