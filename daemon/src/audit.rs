@@ -149,8 +149,8 @@ impl Answer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Event {
-    /// RFC 3339, UTC, whole seconds.
-    #[serde(with = "rfc3339")]
+    /// RFC 3339, UTC, whole seconds (`Event::new` cuts the fraction; jiff writes and reads the
+    /// form).
     pub at: Timestamp,
     pub what: What,
     /// A short, fixed word or phrase (`Valid`, `Invalid`, `KeyUsed via EscrowBuddy`, ...).
@@ -184,26 +184,17 @@ pub struct Carried {
     /// Failed validations among them (`Invalid`, an error, or a start without an answer).
     pub failures: u32,
     /// When the attempts of the last week before the rotation started (for the daily cap).
-    #[serde(with = "rfc3339::vec")]
     pub recent: Vec<Timestamp>,
     /// A `ValidationStarted` whose answer had not been seen in the dropped lines: it is resolved
     /// by a `Validated` line that follows, or counts as a failure.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rfc3339::option"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Timestamp>,
     /// Lines folded into this one, ever.
     pub dropped_lines: u64,
     /// Lines among them that could not be read (they counted for nothing).
     pub unreadable_lines: u64,
     /// The time of the oldest event ever folded in.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rfc3339::option"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Timestamp>,
 }
 
@@ -246,69 +237,6 @@ impl Event {
             .expect("an event serialises: strings, counts, timestamps and a unit enum");
         line.push(b'\n');
         line
-    }
-}
-
-/// Timestamps as RFC 3339 strings in whole seconds (`2026-11-22T10:00:00Z`). jiff is built
-/// without its `serde` feature, so the form is written here, where the format is owned.
-mod rfc3339 {
-    use jiff::Timestamp;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(crate) fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&crate::clock::whole_seconds(*ts))
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse()
-            .map_err(|_| serde::de::Error::custom("a time that is not RFC 3339"))
-    }
-
-    pub mod option {
-        use super::*;
-
-        pub(crate) fn serialize<S: Serializer>(
-            ts: &Option<Timestamp>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
-            match ts {
-                Some(t) => super::serialize(t, s),
-                None => s.serialize_none(),
-            }
-        }
-
-        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-            d: D,
-        ) -> Result<Option<Timestamp>, D::Error> {
-            Option::<String>::deserialize(d)?
-                .map(|t| t.parse())
-                .transpose()
-                .map_err(|_| serde::de::Error::custom("a time that is not RFC 3339"))
-        }
-    }
-
-    pub mod vec {
-        use super::*;
-        use serde::ser::SerializeSeq;
-
-        pub(crate) fn serialize<S: Serializer>(ts: &[Timestamp], s: S) -> Result<S::Ok, S::Error> {
-            let mut seq = s.serialize_seq(Some(ts.len()))?;
-            for t in ts {
-                seq.serialize_element(&crate::clock::whole_seconds(*t).to_string())?;
-            }
-            seq.end()
-        }
-
-        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-            d: D,
-        ) -> Result<Vec<Timestamp>, D::Error> {
-            Vec::<String>::deserialize(d)?
-                .iter()
-                .map(|t| t.parse())
-                .collect::<Result<_, _>>()
-                .map_err(|_| serde::de::Error::custom("a time that is not RFC 3339"))
-        }
     }
 }
 
@@ -803,6 +731,11 @@ mod tests {
         Event::new(t(at), what, result)
     }
 
+    /// Append a `KeyChanged` event at `at`.
+    fn add(root: &Root, at: &str, result: &str) -> Result<(), FileError> {
+        append(root, me(), &ev(at, What::KeyChanged, result))
+    }
+
     fn root() -> (tempfile::TempDir, Root) {
         let dir = tempfile::tempdir().unwrap();
         let root = Root::new(dir.path());
@@ -864,20 +797,10 @@ mod tests {
     #[test]
     fn a_loosened_file_is_tightened_back_to_0600() {
         let (_d, root) = root();
-        append(
-            &root,
-            me(),
-            &ev("2026-11-22T10:00:00Z", What::KeyChanged, "x"),
-        )
-        .unwrap();
+        add(&root, "2026-11-22T10:00:00Z", "x").unwrap();
         let path = root.resolve(paths::AUDIT);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        append(
-            &root,
-            me(),
-            &ev("2026-11-22T10:00:01Z", What::KeyChanged, "y"),
-        )
-        .unwrap();
+        add(&root, "2026-11-22T10:00:01Z", "y").unwrap();
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
             0o600
@@ -891,12 +814,7 @@ mod tests {
         let victim = d.path().join("victim");
         fs::write(&victim, b"precious").unwrap();
         std::os::unix::fs::symlink(&victim, root.resolve(paths::AUDIT)).unwrap();
-        let err = append(
-            &root,
-            me(),
-            &ev("2026-11-22T10:00:00Z", What::KeyChanged, "x"),
-        )
-        .unwrap_err();
+        let err = add(&root, "2026-11-22T10:00:00Z", "x").unwrap_err();
         assert!(matches!(err, FileError::Symlink { .. }), "{err}");
         assert_eq!(fs::read(&victim).unwrap(), b"precious");
         let err = read(&root, me()).unwrap_err();
@@ -906,20 +824,10 @@ mod tests {
     #[test]
     fn a_group_writable_or_fifo_trail_is_refused() {
         let (_d, root) = root();
-        append(
-            &root,
-            me(),
-            &ev("2026-11-22T10:00:00Z", What::KeyChanged, "x"),
-        )
-        .unwrap();
+        add(&root, "2026-11-22T10:00:00Z", "x").unwrap();
         let path = root.resolve(paths::AUDIT);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o620)).unwrap();
-        let err = append(
-            &root,
-            me(),
-            &ev("2026-11-22T10:00:01Z", What::KeyChanged, "y"),
-        )
-        .unwrap_err();
+        let err = add(&root, "2026-11-22T10:00:01Z", "y").unwrap_err();
         assert!(
             err.to_string().contains("writable by group or others"),
             "{err}"
@@ -927,29 +835,31 @@ mod tests {
         assert!(read(&root, me()).is_err());
         fs::remove_file(&path).unwrap();
         nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-        let err = append(
-            &root,
-            me(),
-            &ev("2026-11-22T10:00:01Z", What::KeyChanged, "y"),
-        )
-        .unwrap_err();
+        let err = add(&root, "2026-11-22T10:00:01Z", "y").unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 
-    #[test]
-    fn a_corrupt_line_is_skipped_and_reported_without_quoting_it() {
+    /// Two events appended with `raw` written straight into the file between them (a hand edit,
+    /// a torn write): the two events and the trail as read back.
+    fn around(raw: &[u8]) -> ([Event; 2], Trail) {
         let (_d, root) = root();
         let a = ev("2026-11-22T10:00:00Z", What::KeyChanged, "x");
         append(&root, me(), &a).unwrap();
         let path = root.resolve(paths::AUDIT);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"SECRETTEXT, torn\n").unwrap();
-        f.write_all(b"{\"At\":\"2026-11-22T10:00:00Z\",\"What\":\"SECRETKIND\",\"Result\":\"x\",\"Caller\":\"y\"}\n").unwrap();
+        f.write_all(raw).unwrap();
         drop(f);
         let b = ev("2026-11-22T10:00:02Z", What::KeyVanished, "y");
         append(&root, me(), &b).unwrap();
-        let trail = read_all(&root, me()).unwrap();
-        assert_eq!(trail.events, vec![a, b]);
+        ([a, b], read_all(&root, me()).unwrap())
+    }
+
+    #[test]
+    fn a_corrupt_line_is_skipped_and_reported_without_quoting_it() {
+        let (events, trail) = around(
+            b"SECRETTEXT, torn\n{\"At\":\"2026-11-22T10:00:00Z\",\"What\":\"SECRETKIND\",\"Result\":\"x\",\"Caller\":\"y\"}\n",
+        );
+        assert_eq!(trail.events, events);
         assert_eq!(trail.skipped.len(), 2);
         assert_eq!(trail.skipped[0].line, 2);
         assert!(
@@ -969,17 +879,8 @@ mod tests {
 
     #[test]
     fn a_torn_tail_does_not_swallow_the_next_line() {
-        let (_d, root) = root();
-        let a = ev("2026-11-22T10:00:00Z", What::KeyChanged, "x");
-        append(&root, me(), &a).unwrap();
-        let path = root.resolve(paths::AUDIT);
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"{\"At\":\"2026-11-2").unwrap();
-        drop(f);
-        let b = ev("2026-11-22T10:00:02Z", What::KeyVanished, "y");
-        append(&root, me(), &b).unwrap();
-        let trail = read_all(&root, me()).unwrap();
-        assert_eq!(trail.events, vec![a, b]);
+        let (events, trail) = around(b"{\"At\":\"2026-11-2");
+        assert_eq!(trail.events, events);
         assert_eq!(trail.skipped.len(), 1);
     }
 

@@ -108,17 +108,26 @@ impl LogFile {
     /// Open the file now (it is otherwise opened at the first line), so a problem with it is known
     /// before the first check publishes its status.
     pub fn open_now(&self) {
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
-        if inner.file.is_none() {
-            match self.open() {
-                Ok((f, size)) => {
-                    inner.file = Some(f);
-                    inner.size = size;
-                    inner.error = None;
-                }
-                Err(e) => inner.error = Some(e),
+        if let Ok(mut inner) = self.inner.lock() {
+            self.ensure_open(&mut inner);
+        }
+    }
+
+    /// Open the file if it is not open; false (with the reason kept) when it cannot be.
+    fn ensure_open(&self, inner: &mut Inner) -> bool {
+        if inner.file.is_some() {
+            return true;
+        }
+        match self.open() {
+            Ok((f, size)) => {
+                inner.file = Some(f);
+                inner.size = size;
+                inner.error = None;
+                true
+            }
+            Err(e) => {
+                inner.error = Some(e);
+                false
             }
         }
     }
@@ -189,31 +198,14 @@ impl LogFile {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        if inner.file.is_none() {
-            match self.open() {
-                Ok((f, size)) => {
-                    inner.file = Some(f);
-                    inner.size = size;
-                    inner.error = None;
-                }
-                Err(e) => {
-                    inner.error = Some(e);
-                    return;
-                }
-            }
+        if !self.ensure_open(&mut inner) {
+            return;
         }
         if inner.size + line.len() as u64 > self.max_bytes {
             inner.file = None;
             self.rotate();
-            match self.open() {
-                Ok((f, size)) => {
-                    inner.file = Some(f);
-                    inner.size = size;
-                }
-                Err(e) => {
-                    inner.error = Some(e);
-                    return;
-                }
+            if !self.ensure_open(&mut inner) {
+                return;
             }
         }
         let result = inner.file.as_mut().map(|f| f.write_all(line.as_bytes()));

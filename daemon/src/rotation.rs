@@ -18,7 +18,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::config::RotationMethod;
 use crate::guards;
-use crate::state::{Effect, EscrowMark, Rotation};
+use crate::state::{Asked, Effect, EscrowMark, Rotation};
 use crate::status::Reason;
 
 /// How long a confirmation stays visible before the state returns to Idle.
@@ -175,6 +175,58 @@ fn withdraw_ours(f: &Facts, why: &str) -> Vec<Effect> {
     }
 }
 
+/// Another attempt of the rotation `asked` failed, for `why`: tried again after its backoff,
+/// compared with the escrow file from before the first attempt.
+fn failed_again(
+    asked: Asked,
+    why: String,
+    now: Timestamp,
+    escrow_before: Option<EscrowMark>,
+) -> Rotation {
+    let attempts = asked.attempts + 1;
+    Rotation::Failed {
+        reason: asked.reason,
+        since: asked.since,
+        method: asked.method,
+        first_at: asked.first_at,
+        attempts,
+        last_error: why,
+        retry_at: now + signed(backoff(attempts)),
+        escrow_before,
+    }
+}
+
+/// Back to Pending, saying why, with Keywarden's own flag taken back (after `effects`).
+fn wait(
+    f: &Facts,
+    reason: Reason,
+    since: Timestamp,
+    waiting: String,
+    mut effects: Vec<Effect>,
+) -> Step {
+    effects.extend(withdraw_ours(f, &waiting));
+    Step {
+        next: Rotation::Pending {
+            reason,
+            since,
+            waiting: Some(waiting),
+        },
+        effects,
+        needs_password_login: false,
+    }
+}
+
+/// A request or a failed attempt that nothing asks for any more (the key changed by other
+/// means): start afresh, and take Keywarden's own flag back first.
+fn stand_down(f: &Facts) -> Step {
+    let mut s = start(f, None, 0, None);
+    if !s.effects.contains(&Effect::WithdrawFlag) {
+        s.effects
+            .splice(0..0, withdraw_ours(f, "no reason to rotate any more"));
+    }
+    s
+}
+
 /// From Idle, Pending or an expired Confirmed: request, report, or stay idle.
 fn start(
     f: &Facts,
@@ -202,16 +254,7 @@ fn start(
         None => Some("no rotation method can be used now (see RotationMethods; Escrow Buddy needs its bundle and its login mechanism)".to_owned()),
     });
     if let Some(waiting) = waiting {
-        effects.extend(withdraw_ours(f, &waiting));
-        return Step {
-            next: Rotation::Pending {
-                reason,
-                since,
-                waiting: Some(waiting),
-            },
-            effects,
-            needs_password_login: false,
-        };
+        return wait(f, reason, since, waiting, effects);
     }
     let method = choose(f).expect("checked just above");
     effects.extend(effects_for(method, f));
@@ -261,24 +304,25 @@ fn confirm(
         // A key vanished while being changed (10.13 deleted the PRK on a bad credential,
         // PLATFORM.md): loud, and not confirmed.
         Some(false) | None => {
-            let attempts = attempts + 1;
             effects.push(audit(
                 crate::audit::What::KeyVanished,
                 "a new escrow file appeared but the Mac reports no recovery key",
             ));
+            let asked = Asked {
+                reason,
+                since,
+                method,
+                first_at,
+                attempts,
+            };
             Step {
-                next: Rotation::Failed {
-                    reason,
-                    since,
-                    method,
-                    first_at,
-                    attempts,
-                    last_error:
-                        "the escrow file changed but the Mac has no personal recovery key any more"
-                            .to_owned(),
-                    retry_at: f.now + signed(backoff(attempts)),
-                    escrow_before: f.escrow_file.clone().flatten(),
-                },
+                next: failed_again(
+                    asked,
+                    "the escrow file changed but the Mac has no personal recovery key any more"
+                        .to_owned(),
+                    f.now,
+                    f.escrow_file.clone().flatten(),
+                ),
                 effects,
                 needs_password_login: false,
             }
@@ -341,25 +385,12 @@ pub fn step(current: &Rotation, f: &Facts) -> Step {
                 return confirm(f, *reason, *since, *method, *first_at, *attempts);
             }
             if !f.reasons.iter().any(|r| r.requests()) {
-                let mut s = start(f, None, 0, None);
-                if !s.effects.contains(&Effect::WithdrawFlag) {
-                    s.effects
-                        .splice(0..0, withdraw_ours(f, "no reason to rotate any more"));
-                }
-                return s;
+                return stand_down(f);
             }
             // The same guards as a live request: a flag left set after a failed attempt must not
             // fire during a password reset.
             if let Some(waiting) = blocked(f, *reason) {
-                return Step {
-                    effects: withdraw_ours(f, &waiting),
-                    next: Rotation::Pending {
-                        reason: *reason,
-                        since: *since,
-                        waiting: Some(waiting),
-                    },
-                    needs_password_login: false,
-                };
+                return wait(f, *reason, *since, waiting, Vec::new());
             }
             // A retry further away than its backoff means the clock was set back since the
             // failure (issue 6): waiting for the old time would postpone the retry by as much as
@@ -407,25 +438,10 @@ fn requested(
     // A guard that now fails takes the request back (and Keywarden's own flag with it): the
     // password reset of a new used boot above all.
     if let Some(waiting) = blocked(f, reason) {
-        let effects = withdraw_ours(f, &waiting);
-        return Step {
-            next: Rotation::Pending {
-                reason,
-                since,
-                waiting: Some(waiting),
-            },
-            effects,
-            needs_password_login: false,
-        };
+        return wait(f, reason, since, waiting, Vec::new());
     }
     if !f.reasons.iter().any(|r| r.requests()) {
-        // Nothing asks for a rotation any more (e.g. the key changed by other means).
-        let mut s = start(f, None, 0, None);
-        if !s.effects.contains(&Effect::WithdrawFlag) {
-            s.effects
-                .splice(0..0, withdraw_ours(f, "no reason to rotate any more"));
-        }
-        return s;
+        return stand_down(f);
     }
     let stay =
         |effects: Vec<Effect>, needs_password_login: bool, last_error: Option<String>| Step {
@@ -443,22 +459,17 @@ fn requested(
             effects,
             needs_password_login,
         };
-    let fail = |why: String| {
-        let attempts = attempts + 1;
-        Step {
-            next: Rotation::Failed {
-                reason,
-                since,
-                method,
-                first_at,
-                attempts,
-                last_error: why.clone(),
-                retry_at: f.now + signed(backoff(attempts)),
-                escrow_before: escrow_before.clone(),
-            },
-            effects: vec![audit(crate::audit::What::RotationFailed, why)],
-            needs_password_login: false,
-        }
+    let asked = Asked {
+        reason,
+        since,
+        method,
+        first_at,
+        attempts,
+    };
+    let fail = |why: String| Step {
+        next: failed_again(asked, why.clone(), f.now, escrow_before.clone()),
+        effects: vec![audit(crate::audit::What::RotationFailed, why)],
+        needs_password_login: false,
     };
     match method {
         RotationMethod::EscrowBuddy => {
@@ -511,30 +522,10 @@ pub fn apply_command_outcome(
     failure: Option<String>,
 ) -> Rotation {
     match (current, failure) {
-        (
-            Rotation::Requested {
-                reason,
-                since,
-                method,
-                first_at,
-                attempts,
-                escrow_before,
-                ..
-            },
-            Some(why),
-        ) => {
-            let attempts = attempts + 1;
-            Rotation::Failed {
-                reason: *reason,
-                since: *since,
-                method: *method,
-                first_at: *first_at,
-                attempts,
-                last_error: why,
-                retry_at: now + signed(backoff(attempts)),
-                escrow_before: escrow_before.clone(),
-            }
-        }
+        (Rotation::Requested { escrow_before, .. }, Some(why)) => match current.asked() {
+            Some(asked) => failed_again(asked, why, now, escrow_before.clone()),
+            None => current.clone(),
+        },
         (other, _) => other.clone(),
     }
 }
@@ -662,155 +653,122 @@ mod tests {
         ]
     }
 
+    /// The healthy facts with `change` made.
+    fn with(change: impl FnOnce(&mut Facts)) -> Facts {
+        let mut f = base();
+        change(&mut f);
+        f
+    }
+
+    /// The key was used: the one request reason most events carry.
+    fn key_used(f: &mut Facts) {
+        f.reasons = vec![Reason::KeyUsed];
+    }
+
+    /// Escrow Buddy's flag reads `flag`; `ours` when Keywarden set it.
+    fn flag(f: &mut Facts, flag: Option<Option<bool>>, ours: bool) {
+        f.escrow_buddy.flag = flag;
+        f.flag_set_by_us = ours;
+    }
+
+    /// A login an hour after the request.
+    fn logged_in(f: &mut Facts) {
+        f.last_login_at = Some(t0() + SignedDuration::from_hours(1));
+        f.logins = 1;
+    }
+
     /// Every event, as the facts of one check.
     fn events() -> Vec<(&'static str, Facts)> {
-        let b = base();
-        let login = Some(t0() + SignedDuration::from_hours(1));
+        let now = base().now;
         vec![
-            ("nothing to do", b.clone()),
-            (
-                "key used, user logged in",
-                Facts {
-                    reasons: vec![Reason::KeyUsed],
-                    ..b.clone()
-                },
-            ),
+            ("nothing to do", base()),
+            ("key used, user logged in", with(key_used)),
             (
                 "key used, password reset pending, our flag set",
-                Facts {
-                    reasons: vec![Reason::KeyUsed],
-                    in_password_reset: true,
-                    flag_set_by_us: true,
-                    escrow_buddy: EscrowBuddyFacts {
-                        flag: Some(Some(true)),
-                        ..b.escrow_buddy
-                    },
-                    ..b.clone()
-                },
+                with(|f| {
+                    key_used(f);
+                    f.in_password_reset = true;
+                    flag(f, Some(Some(true)), true);
+                }),
             ),
             (
                 "key missing (report only)",
-                Facts {
-                    reasons: vec![Reason::KeyMissing],
-                    ..b.clone()
-                },
+                with(|f| f.reasons = vec![Reason::KeyMissing]),
             ),
             (
                 "key used, report mode",
-                Facts {
-                    reasons: vec![Reason::KeyUsed],
-                    report_only: true,
-                    ..b.clone()
-                },
+                with(|f| {
+                    key_used(f);
+                    f.report_only = true;
+                }),
             ),
             (
                 "not escrowed, payload removed, our flag set",
-                Facts {
-                    reasons: vec![Reason::NotEscrowed],
-                    payload_installed: Some(false),
-                    flag_set_by_us: true,
-                    escrow_buddy: EscrowBuddyFacts {
-                        flag: Some(Some(true)),
-                        ..b.escrow_buddy
-                    },
-                    ..b.clone()
-                },
+                with(|f| {
+                    f.reasons = vec![Reason::NotEscrowed];
+                    f.payload_installed = Some(false);
+                    flag(f, Some(Some(true)), true);
+                }),
             ),
             (
                 "new escrow file, key present",
-                Facts {
-                    escrow_file: Some(Some(m1(b.now))),
-                    ..b.clone()
-                },
+                with(|f| f.escrow_file = Some(Some(m1(now)))),
             ),
             (
                 "new escrow file, key gone",
-                Facts {
-                    reasons: vec![Reason::KeyMissing],
-                    key_present: Some(false),
-                    escrow_file: Some(Some(m1(b.now))),
-                    ..b.clone()
-                },
+                with(|f| {
+                    f.reasons = vec![Reason::KeyMissing];
+                    f.key_present = Some(false);
+                    f.escrow_file = Some(Some(m1(now)));
+                }),
             ),
             (
                 "Escrow Buddy ran at login, no new file",
-                Facts {
-                    reasons: vec![Reason::KeyUsed],
-                    last_login_at: login,
-                    logins: 1,
-                    escrow_buddy: EscrowBuddyFacts {
-                        flag: Some(Some(false)),
-                        ..b.escrow_buddy
-                    },
-                    ..b.clone()
-                },
+                with(|f| {
+                    key_used(f);
+                    logged_in(f);
+                    flag(f, Some(Some(false)), false);
+                }),
             ),
             (
                 "flag still set after a password login",
-                Facts {
-                    reasons: vec![Reason::KeyUsed],
-                    last_login_at: login,
-                    logins: 1,
-                    flag_set_by_us: true,
-                    escrow_buddy: EscrowBuddyFacts {
-                        flag: Some(Some(true)),
-                        ..b.escrow_buddy
-                    },
-                    ..b.clone()
-                },
+                with(|f| {
+                    key_used(f);
+                    logged_in(f);
+                    flag(f, Some(Some(true)), true);
+                }),
             ),
             (
                 "flag still set after a smart-card login",
-                Facts {
-                    reasons: vec![Reason::KeyUsed],
-                    last_login_at: login,
-                    logins: 1,
-                    login_user_smart_card: true,
-                    flag_set_by_us: true,
-                    escrow_buddy: EscrowBuddyFacts {
-                        flag: Some(Some(true)),
-                        ..b.escrow_buddy
-                    },
-                    ..b.clone()
-                },
+                with(|f| {
+                    key_used(f);
+                    logged_in(f);
+                    f.login_user_smart_card = true;
+                    flag(f, Some(Some(true)), true);
+                }),
             ),
-            (
-                "flag lost before any login",
-                Facts {
-                    reasons: vec![Reason::KeyUsed],
-                    ..b.clone()
-                },
-            ),
+            ("flag lost before any login", with(key_used)),
             (
                 "no usable method",
-                Facts {
-                    reasons: vec![Reason::KeyUsed],
-                    methods: vec![RotationMethod::EscrowBuddy],
-                    escrow_buddy: EscrowBuddyFacts {
-                        mechanism_registered: Some(false),
-                        ..b.escrow_buddy
-                    },
-                    ..b.clone()
-                },
+                with(|f| {
+                    key_used(f);
+                    f.methods = vec![RotationMethod::EscrowBuddy];
+                    f.escrow_buddy.mechanism_registered = Some(false);
+                }),
             ),
             (
                 "flag unreadable",
-                Facts {
-                    reasons: vec![Reason::KeyUsed],
-                    escrow_buddy: EscrowBuddyFacts {
-                        flag: None,
-                        ..b.escrow_buddy
-                    },
-                    ..b.clone()
-                },
+                with(|f| {
+                    key_used(f);
+                    flag(f, None, false);
+                }),
             ),
             (
                 "key used, Command method",
-                Facts {
-                    reasons: vec![Reason::KeyUsed],
-                    methods: vec![RotationMethod::Command],
-                    ..b.clone()
-                },
+                with(|f| {
+                    key_used(f);
+                    f.methods = vec![RotationMethod::Command];
+                }),
             ),
         ]
     }

@@ -274,7 +274,17 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub(crate) fn as_str(self) -> &'static str {
+    /// Every reason (for the docs' and the decision tables' tests: each must be covered).
+    pub const ALL: [Reason; 6] = [
+        Reason::KeyUsed,
+        Reason::NotEscrowed,
+        Reason::AdminRequest,
+        Reason::MaxAgeReached,
+        Reason::KeyMissing,
+        Reason::ValidationFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
         match self {
             Reason::KeyUsed => "KeyUsed",
             Reason::NotEscrowed => "NotEscrowed",

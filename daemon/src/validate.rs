@@ -11,12 +11,11 @@
 //! an error. This module does not parse `fdesetup`'s output (`tools::fdesetup`) and prints nothing
 //! (`app`).
 
-use std::time::Duration;
-
 use jiff::Timestamp;
 
 use crate::attempt::{self, Record};
 use crate::audit::Answer;
+use crate::check::Env;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::files::{self, Owners, Trust};
@@ -55,57 +54,38 @@ pub(crate) enum Outcome {
     },
 }
 
-/// Everything one validation needs from outside.
-pub(crate) struct Inputs<'a, R: Runner, C: Clock> {
-    pub runner: &'a R,
-    pub clock: &'a C,
-    pub root: &'a Root,
-    pub owners: Owners,
-    pub config: &'a Config,
-    /// How long to wait for the daemon's check to finish.
-    pub lock_wait: Duration,
-}
-
-/// Validate `key` on the Mac under `inputs.root`: at most one `validaterecovery`.
+/// Validate `key` on the Mac under `env.root`: at most one `validaterecovery`.
 pub(crate) async fn validate<R: Runner, C: Clock>(
-    inputs: &Inputs<'_, R, C>,
+    env: &Env<'_, R, C>,
+    config: &Config,
     key: &RecoveryKey,
 ) -> Outcome {
-    let (root, owners) = (inputs.root, inputs.owners);
-    let _lock = match lock::acquire(root, owners, inputs.lock_wait).await {
+    let (root, owners) = (env.root, env.owners);
+    let refused = |why| {
+        let now = env.clock.now();
+        Outcome::Refused(attempt::refuse(
+            root,
+            owners,
+            now,
+            None,
+            attempt::VALIDATE,
+            why,
+        ))
+    };
+    let _lock = match lock::acquire(root, owners, env.lock_wait).await {
         Ok(l) => l,
-        Err(e) => {
-            let why = Refusal::Lock(e.to_string());
-            let now = inputs.clock.now();
-            return Outcome::Refused(attempt::refuse(
-                root,
-                owners,
-                now,
-                None,
-                attempt::VALIDATE,
-                why,
-            ));
-        }
+        Err(e) => return refused(Refusal::Lock(e.to_string())),
     };
     // The lock is held until the answer is recorded, and released on return.
-    let now = inputs.clock.now();
+    let now = env.clock.now();
     let console_user = match guards::console_present(&observe::console_owner(root)) {
         Ok(uid) => console_name(root, owners, uid),
-        Err(why) => {
-            return Outcome::Refused(attempt::refuse(
-                root,
-                owners,
-                now,
-                None,
-                attempt::VALIDATE,
-                why,
-            ))
-        }
+        Err(why) => return refused(why),
     };
     let attempt = match attempt::begin(
         root,
         owners,
-        inputs.config,
+        config,
         now,
         Some(console_user.clone()),
         key,
@@ -116,8 +96,8 @@ pub(crate) async fn validate<R: Runner, C: Clock>(
     };
     let failures = attempt.failures;
     // Exactly one call, never retried (PLATFORM.md).
-    let answer = fdesetup::validate_recovery(inputs.runner, key.secret()).await;
-    let at = inputs.clock.now();
+    let answer = fdesetup::validate_recovery(env.runner, key.secret()).await;
+    let at = env.clock.now();
     let (result, key_refused, detail) = match &answer {
         Ok(Validation::Valid) => (Answer::Valid, false, None),
         Ok(Validation::Invalid) => (Answer::Invalid, true, None),
@@ -215,6 +195,7 @@ mod tests {
     use crate::secret::Secret;
     use crate::tools::fake::{FakeFailure, FakeRunner};
     use std::cell::Cell;
+    use std::time::Duration;
 
     const VALID: &str = "ABCD-EFGH-JKLM-NPQR-STUV-WXYZ";
     const WRONG: &str = "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF";
@@ -258,19 +239,20 @@ mod tests {
     }
 
     fn run(root: &Root, runner: &FakeRunner, cfg: &Config, clock: &Clk, k: &str) -> Outcome {
-        let inputs = Inputs {
+        let env = Env {
             runner,
             clock,
             root,
             owners: Owners::current(),
-            config: cfg,
             lock_wait: Duration::ZERO,
+            next_check_at: None,
+            log_problem: None,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        rt.block_on(validate(&inputs, &key(k)))
+        rt.block_on(validate(&env, cfg, &key(k)))
     }
 
     /// What an outcome says, as the command's exit code would.
@@ -287,6 +269,38 @@ mod tests {
             Outcome::Refused(_) => "refused",
             Outcome::NoAnswer { .. } => "no answer",
         }
+    }
+
+    /// The refusal in `out` (the test fails if there is none).
+    fn refusal(out: &Outcome) -> &Refusal {
+        match out {
+            Outcome::Refused(why) => why,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    /// What a validation on `root` with no tool answer at all is refused for (a call would panic).
+    fn refused_untried(root: &Root) -> Refusal {
+        let clock = Clk(Cell::new(t("2026-11-22T10:00:00Z")));
+        refusal(&run(
+            root,
+            &FakeRunner::new(),
+            &Config::default(),
+            &clock,
+            VALID,
+        ))
+        .clone()
+    }
+
+    /// The private state directory, made.
+    fn state_dir(root: &Root) {
+        files::ensure_dir(
+            &root.resolve(paths::STATE_DIR),
+            0o700,
+            true,
+            Owners::current(),
+        )
+        .unwrap();
     }
 
     fn calls(r: &FakeRunner) -> usize {
@@ -378,14 +392,8 @@ mod tests {
     fn nobody_at_the_console_refuses_without_running_fdesetup() {
         let (_d, root) = mac();
         std::fs::remove_file(root.resolve(paths::CONSOLE)).unwrap();
-        // No answer configured: a call would panic.
-        let r = FakeRunner::new();
-        let clock = Clk(Cell::new(t("2026-11-22T10:00:00Z")));
-        let out = run(&root, &r, &Config::default(), &clock, VALID);
-        let Outcome::Refused(why) = &out else {
-            panic!("{out:?}")
-        };
-        assert_eq!(why, &Refusal::NoConsoleUser);
+        let why = refused_untried(&root);
+        assert_eq!(why, Refusal::NoConsoleUser);
         assert!(why
             .to_string()
             .starts_with("no user is logged in at the console"));
@@ -409,9 +417,7 @@ mod tests {
         assert_eq!(kind(&run(&root, &r, &cfg, &clock, VALID)), "valid");
         clock.0.set(t("2026-11-23T09:59:59Z"));
         let out = run(&root, &r, &cfg, &clock, VALID);
-        let Outcome::Refused(why) = &out else {
-            panic!("{out:?}")
-        };
+        let why = refusal(&out);
         assert_eq!(
             why.to_string(),
             "ValidationDailyCap (2) reached: 2 validations in the last 24 hours; the next one is allowed from 2026-11-23T10:00:00Z (UTC)"
@@ -521,42 +527,29 @@ mod tests {
         assert!(store.is_empty());
     }
 
+    /// What a validation is refused for on a Mac whose state directory `break_it` damaged.
+    fn refused_after(break_it: impl FnOnce(&tempfile::TempDir, &Root)) -> Refusal {
+        let (d, root) = mac();
+        state_dir(&root);
+        break_it(&d, &root);
+        refused_untried(&root)
+    }
+
     #[test]
     fn a_corrupt_failed_key_store_refuses_before_anything_is_tried() {
-        let (_d, root) = mac();
-        files::ensure_dir(
-            &root.resolve(paths::STATE_DIR),
-            0o700,
-            true,
-            Owners::current(),
-        )
-        .unwrap();
-        std::fs::write(root.resolve(paths::FAILED_KEYS), b"not a plist").unwrap();
-        let clock = Clk(Cell::new(t("2026-11-22T10:00:00Z")));
-        let out = run(&root, &FakeRunner::new(), &Config::default(), &clock, VALID);
-        let Outcome::Refused(why) = &out else {
-            panic!("{out:?}")
-        };
+        let why = refused_after(|_, root| {
+            std::fs::write(root.resolve(paths::FAILED_KEYS), b"not a plist").unwrap()
+        });
         assert_eq!(why.code(), "FailedKeyStoreUnusable");
         assert!(why.to_string().contains("failed-keys.plist"), "{why}");
     }
 
     #[test]
     fn an_unreadable_audit_trail_refuses() {
-        let (d, root) = mac();
-        files::ensure_dir(
-            &root.resolve(paths::STATE_DIR),
-            0o700,
-            true,
-            Owners::current(),
-        )
-        .unwrap();
-        std::os::unix::fs::symlink(d.path().join("elsewhere"), root.resolve(paths::AUDIT)).unwrap();
-        let clock = Clk(Cell::new(t("2026-11-22T10:00:00Z")));
-        let out = run(&root, &FakeRunner::new(), &Config::default(), &clock, VALID);
-        let Outcome::Refused(why) = &out else {
-            panic!("{out:?}")
-        };
+        let why = refused_after(|d, root| {
+            std::os::unix::fs::symlink(d.path().join("elsewhere"), root.resolve(paths::AUDIT))
+                .unwrap()
+        });
         assert_eq!(why.code(), "AuditUnreadable");
         assert!(why.to_string().contains("symbolic link"), "{why}");
     }

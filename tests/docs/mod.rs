@@ -87,6 +87,17 @@ fn every_status_key_and_problem_code_is_documented() {
             p.code()
         );
     }
+    let reasons = text
+        .lines()
+        .find(|l| l.starts_with("| `Reason` |"))
+        .expect("docs/status.md has a row for Rotation.Reason");
+    for r in keywarden::status::Reason::ALL {
+        assert!(
+            reasons.contains(&format!("`{}`", r.as_str())),
+            "Rotation.Reason {} is not documented",
+            r.as_str()
+        );
+    }
 }
 
 #[test]

@@ -3,9 +3,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use crate::check::{self, Env};
-use crate::clock::SystemClock;
-use crate::lock;
+use crate::check;
 use crate::logging;
 
 use super::session::{Needs, Session};
@@ -26,15 +24,7 @@ pub(super) fn check(root: Option<PathBuf>, fail_on_problems: bool) -> Ended {
         Err(e) => return Ended::failed(e),
     };
     let runner = session.runner();
-    let env = Env {
-        runner: &runner,
-        clock: &SystemClock,
-        root: &session.root,
-        owners: session.owners,
-        lock_wait: lock::CHECK_LOCK_WAIT,
-        next_check_at: None,
-        log_problem: session.logging.file_error(),
-    };
+    let env = session.env(&runner);
     match session.runtime.block_on(check::run(&env, &session.config)) {
         Ok(outcome) => {
             let s = &outcome.status;

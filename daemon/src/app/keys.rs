@@ -7,9 +7,8 @@ use std::io::{self, IsTerminal as _, Read, Write as _};
 use std::os::fd::AsFd as _;
 use std::path::PathBuf;
 
-use crate::check::{self, Env};
+use crate::check;
 use crate::clock::SystemClock;
-use crate::lock;
 use crate::logging;
 use crate::rotate::{self, Rotated};
 use crate::secret::Secret;
@@ -56,15 +55,10 @@ pub(super) fn validate(root: Option<PathBuf>) -> Ended {
         Ok(k) => k,
         Err(why) => return Ended::refused(why),
     };
-    let inputs = validate::Inputs {
-        runner: &runner,
-        clock: &SystemClock,
-        root: &session.root,
-        owners: session.owners,
-        config: cfg,
-        lock_wait: lock::CHECK_LOCK_WAIT,
-    };
-    let outcome = session.runtime.block_on(validate::validate(&inputs, &key));
+    let env = session.env(&runner);
+    let outcome = session
+        .runtime
+        .block_on(validate::validate(&env, cfg, &key));
     // Wiped here: nothing after this needs the key.
     drop(key);
     let cap = cfg.validation_failure_cap;
@@ -103,15 +97,6 @@ pub(super) fn validate(root: Option<PathBuf>) -> Ended {
     }
     // Publish the result (RecoveryKey.LastValidatedAt / LastValidation) now rather than at the
     // daemon's next check.
-    let env = Env {
-        runner: &runner,
-        clock: &SystemClock,
-        root: &session.root,
-        owners: session.owners,
-        lock_wait: lock::CHECK_LOCK_WAIT,
-        next_check_at: None,
-        log_problem: session.logging.file_error(),
-    };
     if let Err(e) = session.runtime.block_on(check::run(&env, &session.config)) {
         errln!("keywarden: warning: the status was not refreshed ({e}); it shows this validation after the next check");
     }
@@ -125,15 +110,7 @@ pub(super) fn rotate(root: Option<PathBuf>, request: bool, current_key: bool) ->
         Err(e) => return e,
     };
     let runner = session.runner();
-    let env = Env {
-        runner: &runner,
-        clock: &SystemClock,
-        root: &session.root,
-        owners: session.owners,
-        lock_wait: lock::CHECK_LOCK_WAIT,
-        next_check_at: None,
-        log_problem: session.logging.file_error(),
-    };
+    let env = session.env(&runner);
     if request {
         return match session
             .runtime

@@ -6,8 +6,11 @@
 
 use std::path::PathBuf;
 
+use crate::check::Env;
+use crate::clock::SystemClock;
 use crate::config;
 use crate::files::Owners;
+use crate::lock;
 use crate::logging::{self, LogLevel, Logging};
 use crate::paths::Root;
 use crate::runner::ProcessRunner;
@@ -69,5 +72,22 @@ impl Session {
     /// The runner for the current configuration's tool timeout.
     pub(crate) fn runner(&self) -> ProcessRunner {
         ProcessRunner::new(self.root.clone(), self.config.config.tool_timeout)
+    }
+
+    /// What a one-off check needs (a command's, not the daemon's: no next check is scheduled),
+    /// with `runner`.
+    pub(crate) fn env<'a>(
+        &'a self,
+        runner: &'a ProcessRunner,
+    ) -> Env<'a, ProcessRunner, SystemClock> {
+        Env {
+            runner,
+            clock: &SystemClock,
+            root: &self.root,
+            owners: self.owners,
+            lock_wait: lock::CHECK_LOCK_WAIT,
+            next_check_at: None,
+            log_problem: self.logging.file_error(),
+        }
     }
 }

@@ -238,6 +238,14 @@ pub(crate) fn rotation_section(state: &State, now: Timestamp) -> Rotation {
         observed_at: Some(now),
         ..Default::default()
     };
+    // A request made (Requested) or failed (Failed) shows the same facts of its attempts.
+    if let Some(a) = state.rotation.asked() {
+        out.reason = Some(a.reason);
+        out.pending_since = Some(a.since);
+        out.requested_at = Some(a.first_at);
+        out.method = Some(a.method);
+        out.attempts = a.attempts;
+    }
     match &state.rotation {
         R::Idle => {}
         R::Pending {
@@ -249,40 +257,13 @@ pub(crate) fn rotation_section(state: &State, now: Timestamp) -> Rotation {
             out.pending_since = Some(*since);
             out.waiting = waiting.clone();
         }
-        R::Requested {
-            reason,
-            since,
-            method,
-            first_at,
-            attempts,
-            last_error,
-            ..
-        } => {
-            out.reason = Some(*reason);
-            out.pending_since = Some(*since);
-            out.requested_at = Some(*first_at);
-            out.method = Some(*method);
-            out.attempts = *attempts;
-            out.last_error = last_error.clone();
-        }
-        R::Confirmed { reason, .. } => {
-            out.reason = Some(*reason);
-        }
+        R::Requested { last_error, .. } => out.last_error = last_error.clone(),
+        R::Confirmed { reason, .. } => out.reason = Some(*reason),
         R::Failed {
-            reason,
-            since,
-            method,
-            first_at,
-            attempts,
             last_error,
             retry_at,
             ..
         } => {
-            out.reason = Some(*reason);
-            out.pending_since = Some(*since);
-            out.requested_at = Some(*first_at);
-            out.method = Some(*method);
-            out.attempts = *attempts;
             out.last_error = Some(last_error.clone());
             out.retry_at = Some(*retry_at);
         }

@@ -21,6 +21,7 @@ pub(crate) use parts::{
     AdminRequests, BootRecord, Effect, FlagOwnership, KeyHistory, KeyUse, Logins, Outbox, Pending,
     ValidationRecord,
 };
+pub(crate) use rotation::Asked;
 pub use rotation::{EscrowMark, Rotation};
 
 use crate::files::{self, FileError, Owners, Trust};

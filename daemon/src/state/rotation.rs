@@ -21,67 +21,55 @@ pub struct EscrowMark {
 /// The persisted rotation state.
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(tag = "State")]
+#[serde(tag = "State", rename_all_fields = "PascalCase")]
 pub enum Rotation {
     #[default]
     Idle,
     Pending {
-        #[serde(rename = "Reason")]
         reason: Reason,
-        #[serde(rename = "Since", with = "crate::clock::plist_date")]
+        #[serde(with = "crate::clock::plist_date")]
         since: Timestamp,
         /// Why it is not requested yet (report mode, password reset, no payload, no method).
-        #[serde(rename = "Waiting")]
         waiting: Option<String>,
     },
     Requested {
-        #[serde(rename = "Reason")]
         reason: Reason,
-        #[serde(rename = "Since", with = "crate::clock::plist_date")]
+        #[serde(with = "crate::clock::plist_date")]
         since: Timestamp,
-        #[serde(rename = "Method")]
         method: RotationMethod,
         /// When this attempt was made.
-        #[serde(rename = "At", with = "crate::clock::plist_date")]
+        #[serde(with = "crate::clock::plist_date")]
         at: Timestamp,
         /// When the first attempt of this rotation was made (for RotationOverdue).
-        #[serde(rename = "FirstAt", with = "crate::clock::plist_date")]
+        #[serde(with = "crate::clock::plist_date")]
         first_at: Timestamp,
         /// Failed attempts so far.
-        #[serde(rename = "Attempts", default)]
+        #[serde(default)]
         attempts: u32,
         /// The escrow file when the request was made: a different one confirms.
-        #[serde(rename = "EscrowBefore")]
         escrow_before: Option<EscrowMark>,
-        #[serde(rename = "LastError")]
         last_error: Option<String>,
         /// The login count when this attempt was made: a higher count is a login after it
         /// (counted, not compared by time: a login and a request can share a second).
-        #[serde(rename = "LoginsBefore", default)]
+        #[serde(default)]
         logins_before: u64,
     },
     Confirmed {
-        #[serde(rename = "Reason")]
         reason: Reason,
-        #[serde(rename = "At", with = "crate::clock::plist_date")]
+        #[serde(with = "crate::clock::plist_date")]
         at: Timestamp,
     },
     Failed {
-        #[serde(rename = "Reason")]
         reason: Reason,
-        #[serde(rename = "Since", with = "crate::clock::plist_date")]
+        #[serde(with = "crate::clock::plist_date")]
         since: Timestamp,
-        #[serde(rename = "Method")]
         method: RotationMethod,
-        #[serde(rename = "FirstAt", with = "crate::clock::plist_date")]
+        #[serde(with = "crate::clock::plist_date")]
         first_at: Timestamp,
-        #[serde(rename = "Attempts")]
         attempts: u32,
-        #[serde(rename = "LastError")]
         last_error: String,
-        #[serde(rename = "RetryAt", with = "crate::clock::plist_date")]
+        #[serde(with = "crate::clock::plist_date")]
         retry_at: Timestamp,
-        #[serde(rename = "EscrowBefore")]
         escrow_before: Option<EscrowMark>,
     },
 }
@@ -101,11 +89,47 @@ impl Rotation {
 
     /// When the first attempt of an unfinished rotation was made (for RotationOverdue).
     pub(crate) fn first_requested_at(&self) -> Option<Timestamp> {
+        self.asked().map(|a| a.first_at)
+    }
+
+    /// What a rotation that was asked for (Requested, or Failed and to be retried) says of its
+    /// attempts.
+    pub(crate) fn asked(&self) -> Option<Asked> {
         match self {
-            Rotation::Requested { first_at, .. } | Rotation::Failed { first_at, .. } => {
-                Some(*first_at)
+            Rotation::Requested {
+                reason,
+                since,
+                method,
+                first_at,
+                attempts,
+                ..
             }
+            | Rotation::Failed {
+                reason,
+                since,
+                method,
+                first_at,
+                attempts,
+                ..
+            } => Some(Asked {
+                reason: *reason,
+                since: *since,
+                method: *method,
+                first_at: *first_at,
+                attempts: *attempts,
+            }),
             Rotation::Idle | Rotation::Pending { .. } | Rotation::Confirmed { .. } => None,
         }
     }
+}
+
+/// A rotation that was asked for: its reason, since when it is wanted, how it was asked, when it
+/// was first asked, and how many attempts failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Asked {
+    pub reason: Reason,
+    pub since: Timestamp,
+    pub method: RotationMethod,
+    pub first_at: Timestamp,
+    pub attempts: u32,
 }
