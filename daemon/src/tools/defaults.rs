@@ -8,12 +8,12 @@
 //! (0xmachos/mOSL#24, 2019: `2019-09-01 12:04:08.950 defaults[736:8108] ` then `The
 //! domain/default pair of (...) does not exist`), or on the same line (0xmachos/mOSL#2, 10.14
 //! beta: `2018-06-04 23:23:34.454 defaults[1987:51908] Could not write domain
-//! com.apple.mail-shared; exiting`): both are handled by `sysadminctl::strip_nslog_prefix`.
+//! com.apple.mail-shared; exiting`): both are handled by `sysadminctl::messages`.
 
 use crate::paths::Tool;
 use crate::runner::{Call, Exit, Output, Runner};
 
-use super::sysadminctl::strip_nslog_prefix;
+use super::sysadminctl::messages;
 use super::{query, text, ParseError, ProbeError};
 
 pub(crate) fn read_call(domain: &str, key: &str) -> Call {
@@ -175,17 +175,6 @@ fn is_domain_not_found(message: &str) -> bool {
 
 fn is_blank(bytes: &[u8]) -> bool {
     text(bytes).trim().is_empty()
-}
-
-/// Non-empty messages of a stream, NSLog prefixes stripped.
-fn messages(stream: &str) -> impl Iterator<Item = &str> {
-    stream
-        .lines()
-        .map(|line| match strip_nslog_prefix(line) {
-            Some(l) => l.message.trim(),
-            None => line.trim(),
-        })
-        .filter(|m| !m.is_empty())
 }
 
 #[cfg(test)]

@@ -8,8 +8,6 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Output, Runner};
 
-use crate::text::excerpt;
-
 use super::{query, text, xml_plist_start, ParseError, ProbeError};
 
 /// The PRK's crypto user has this fixed UUID (PLATFORM.md; corpus osquery-5236 sample).
@@ -122,30 +120,30 @@ pub(crate) async fn list_crypto_users(r: &impl Runner) -> Result<Vec<CryptoUser>
 /// `a_plist_missing_only_its_closing_tag_is_read` and `a_plist_cut_inside_the_users_is_an_error`).
 fn parse_plist_form(out: &Output, xml: &[u8]) -> Result<Vec<CryptoUser>, ParseError> {
     let value = plist::Value::from_reader_xml(xml)
-        .map_err(|e| malformed(out, format!("not a plist ({e})")))?;
+        .map_err(|e| ParseError::malformed(out, &format!("not a plist ({e})")))?;
     let users = value
         .as_dictionary()
         .and_then(|d| d.get("Users"))
         .and_then(plist::Value::as_array)
-        .ok_or_else(|| malformed(out, "no Users array".into()))?;
+        .ok_or_else(|| ParseError::malformed(out, "no Users array"))?;
     users
         .iter()
         .enumerate()
         .map(|(n, u)| {
-            let d = u
-                .as_dictionary()
-                .ok_or_else(|| malformed(out, format!("user {n} is not a dictionary")))?;
+            let d = u.as_dictionary().ok_or_else(|| {
+                ParseError::malformed(out, &format!("user {n} is not a dictionary"))
+            })?;
             let string = |key: &str| {
-                d.get(key)
-                    .and_then(plist::Value::as_string)
-                    .ok_or_else(|| malformed(out, format!("user {n} has no string {key}")))
+                d.get(key).and_then(plist::Value::as_string).ok_or_else(|| {
+                    ParseError::malformed(out, &format!("user {n} has no string {key}"))
+                })
             };
             let uuid = string("APFSCryptoUserUUID")?.to_ascii_uppercase();
             let kind = CryptoUserKind::from_plist_type(string("APFSCryptoUserType")?);
             let volume_owner = match d.get("VolumeOwner") {
                 None => None,
                 Some(v) => Some(v.as_boolean().ok_or_else(|| {
-                    malformed(out, format!("user {n}: VolumeOwner is not a boolean"))
+                    ParseError::malformed(out, &format!("user {n}: VolumeOwner is not a boolean"))
                 })?),
             };
             Ok(CryptoUser {
@@ -195,6 +193,7 @@ fn parse_text_form(out: &Output) -> Result<Vec<CryptoUser>, ParseError> {
         };
     }
     let expected = header_count(header).ok_or_else(|| ParseError::unrecognised(out))?;
+    let malformed = |what: String| ParseError::malformed(out, &what);
 
     struct Entry {
         uuid: String,
@@ -210,7 +209,7 @@ fn parse_text_form(out: &Output) -> Result<Vec<CryptoUser>, ParseError> {
         if let Some(uuid) = line.strip_prefix("+-- ") {
             let uuid = uuid.trim();
             if uuid.is_empty() || uuid.contains(char::is_whitespace) {
-                return Err(malformed(out, format!("bad entry line `{line}`")));
+                return Err(malformed(format!("bad entry line `{line}`")));
             }
             entries.push(Entry {
                 uuid: uuid.to_ascii_uppercase(),
@@ -223,14 +222,14 @@ fn parse_text_form(out: &Output) -> Result<Vec<CryptoUser>, ParseError> {
             .strip_prefix("|   ")
             .or_else(|| line.strip_prefix("    "))
         else {
-            return Err(malformed(out, format!("unrecognised line `{line}`")));
+            return Err(malformed(format!("unrecognised line `{line}`")));
         };
         let Some(entry) = entries.last_mut() else {
-            return Err(malformed(out, format!("`{line}` before any entry")));
+            return Err(malformed(format!("`{line}` before any entry")));
         };
         if let Some(t) = field.strip_prefix("Type: ") {
             if entry.kind.is_some() {
-                return Err(malformed(out, format!("{}: two Type lines", entry.uuid)));
+                return Err(malformed(format!("{}: two Type lines", entry.uuid)));
             }
             entry.kind = Some(CryptoUserKind::from_text_type(t.trim()));
         } else if field.starts_with("Note: ") {
@@ -240,18 +239,18 @@ fn parse_text_form(out: &Output) -> Result<Vec<CryptoUser>, ParseError> {
                 "Yes" => true,
                 "No" => false,
                 other => {
-                    return Err(malformed(out, format!("Volume Owner `{other}`")));
+                    return Err(malformed(format!("Volume Owner `{other}`")));
                 }
             });
         } else {
-            return Err(malformed(out, format!("unrecognised line `{line}`")));
+            return Err(malformed(format!("unrecognised line `{line}`")));
         }
     }
     if entries.len() != expected {
-        return Err(malformed(
-            out,
-            format!("header says {expected}, {} entries found", entries.len()),
-        ));
+        return Err(malformed(format!(
+            "header says {expected}, {} entries found",
+            entries.len()
+        )));
     }
     entries
         .into_iter()
@@ -261,7 +260,7 @@ fn parse_text_form(out: &Output) -> Result<Vec<CryptoUser>, ParseError> {
                 kind,
                 volume_owner: e.volume_owner,
             }),
-            None => Err(malformed(out, format!("{} has no Type line", e.uuid))),
+            None => Err(malformed(format!("{} has no Type line", e.uuid))),
         })
         .collect()
 }
@@ -290,13 +289,6 @@ fn header_count(header: &str) -> Option<usize> {
         return None;
     }
     Some(n)
-}
-
-fn malformed(out: &Output, what: String) -> ParseError {
-    ParseError::Unrecognised {
-        exit: out.exit,
-        excerpt: excerpt(what.as_bytes()),
-    }
 }
 
 #[cfg(test)]

@@ -18,8 +18,6 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Output, Runner};
 
-use crate::text::excerpt;
-
 use super::{query, text, xml_plist_start, ParseError, ProbeError};
 
 /// One local user record.
@@ -121,15 +119,18 @@ pub fn parse_user_records(out: &Output) -> Result<UserRecords, ParseError> {
         return Err(ParseError::unrecognised(out));
     };
     let value = plist::Value::from_reader_xml(xml)
-        .map_err(|e| malformed(out, format!("not a plist ({e})")))?;
+        .map_err(|e| ParseError::malformed(out, &format!("not a plist ({e})")))?;
     let records = value
         .as_array()
-        .ok_or_else(|| malformed(out, "the output is not an array of records".into()))?;
+        .ok_or_else(|| ParseError::malformed(out, "the output is not an array of records"))?;
     let mut users = Vec::new();
     let mut skipped = Vec::new();
     for (n, record) in records.iter().enumerate() {
         let Some(dict) = record.as_dictionary() else {
-            return Err(malformed(out, format!("record {n} is not a dictionary")));
+            return Err(ParseError::malformed(
+                out,
+                &format!("record {n} is not a dictionary"),
+            ));
         };
         match user_record(dict) {
             Ok(user) => users.push(user),
@@ -146,7 +147,7 @@ pub fn parse_user_records(out: &Output) -> Result<UserRecords, ParseError> {
             ),
             None => "no user record at all".to_owned(),
         };
-        return Err(malformed(out, why));
+        return Err(ParseError::malformed(out, &why));
     }
     Ok(UserRecords { users, skipped })
 }
@@ -183,18 +184,19 @@ pub fn parse_group_membership(out: &Output) -> Result<Vec<String>, ParseError> {
         };
     };
     let value = plist::Value::from_reader_xml(xml)
-        .map_err(|e| malformed(out, format!("not a plist ({e})")))?;
+        .map_err(|e| ParseError::malformed(out, &format!("not a plist ({e})")))?;
     let dict = value
         .as_dictionary()
-        .ok_or_else(|| malformed(out, "the group is not a dictionary".into()))?;
+        .ok_or_else(|| ParseError::malformed(out, "the group is not a dictionary"))?;
     match dict.get("dsAttrTypeStandard:GroupMembership") {
         None => Ok(Vec::new()),
-        Some(_) if no_such_key => Err(malformed(
+        Some(_) if no_such_key => Err(ParseError::malformed(
             out,
-            "GroupMembership both listed and reported missing".into(),
+            "GroupMembership both listed and reported missing",
         )),
-        Some(v) => strings(v)
-            .ok_or_else(|| malformed(out, "GroupMembership is not an array of strings".into())),
+        Some(v) => strings(v).ok_or_else(|| {
+            ParseError::malformed(out, "GroupMembership is not an array of strings")
+        }),
     }
 }
 
@@ -311,13 +313,6 @@ fn ds_error(out: &Output) -> Option<String> {
             .find(|l| l.contains("DS Error:"))
             .map(str::to_owned)
     })
-}
-
-fn malformed(out: &Output, what: String) -> ParseError {
-    ParseError::Unrecognised {
-        exit: out.exit,
-        excerpt: excerpt(what.as_bytes()),
-    }
 }
 
 #[cfg(test)]

@@ -13,8 +13,6 @@ use crate::paths::Tool;
 use crate::runner::{Call, Exit, Output, Runner, SecretOutput};
 use crate::secret::Secret;
 
-use crate::text::excerpt;
-
 use super::{query, text, ParseError, ProbeError};
 
 /// What `fdesetup status` says.
@@ -168,14 +166,6 @@ fn not_an_answer(out: &Output) -> ParseError {
     ParseError::unrecognised(out)
 }
 
-/// An error naming the one line that was not understood (more telling than the output's start).
-fn unknown_line(out: &Output, line: &str) -> ParseError {
-    ParseError::Unrecognised {
-        exit: out.exit,
-        excerpt: excerpt(line.as_bytes()),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // status
 // ---------------------------------------------------------------------------------------------
@@ -307,7 +297,7 @@ pub fn parse_status(out: &Output) -> Result<FdeStatus, ParseError> {
             Some(StatusLine::Deferred(d)) if status.deferred.is_none() => status.deferred = Some(d),
             // Unknown, malformed, or a second line of a kind already seen (two progress values
             // would contradict each other).
-            _ => return Err(unknown_line(out, line)),
+            _ => return Err(ParseError::malformed(out, line)),
         }
     }
     Ok(status)

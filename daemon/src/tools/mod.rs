@@ -47,6 +47,16 @@ impl ParseError {
         }
     }
 
+    /// An unrecognised-output error whose excerpt is our description of what is wrong (a key
+    /// missing from a plist, the one line that was not understood): more telling than the start
+    /// of the output.
+    pub(crate) fn malformed(out: &Output, what: &str) -> ParseError {
+        ParseError::Unrecognised {
+            exit: out.exit,
+            excerpt: excerpt(what.as_bytes()),
+        }
+    }
+
     /// The tool's own failure line, shown as an excerpt: it reaches the status and terminals, so
     /// it is one printable line of at most `EXCERPT_CHARS` (a real `sysadminctl` line is 218
     /// characters, corpus `mac-admin-4`; found by `make fuzz`, issue 6).

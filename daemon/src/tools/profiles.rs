@@ -8,8 +8,6 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Exit, Output, Runner};
 
-use crate::text::excerpt;
-
 use super::{query, text, xml_plist_start, ParseError, ProbeError};
 
 /// The payload type of the FileVault recovery key escrow payload.
@@ -128,20 +126,22 @@ pub fn parse_computer_profiles(out: &Output) -> Result<Vec<InstalledProfile>, Pa
         return Err(ParseError::unrecognised(out));
     };
     let value = plist::Value::from_reader_xml(xml)
-        .map_err(|e| malformed(out, format!("not a plist ({e})")))?;
+        .map_err(|e| ParseError::malformed(out, &format!("not a plist ({e})")))?;
     let root = value
         .as_dictionary()
-        .ok_or_else(|| malformed(out, "the output is not a dictionary".into()))?;
+        .ok_or_else(|| ParseError::malformed(out, "the output is not a dictionary"))?;
     let Some(level) = root.get("_computerlevel") else {
         return Ok(Vec::new());
     };
     let level = level
         .as_array()
-        .ok_or_else(|| malformed(out, "_computerlevel is not an array".into()))?;
+        .ok_or_else(|| ParseError::malformed(out, "_computerlevel is not an array"))?;
     level
         .iter()
         .enumerate()
-        .map(|(n, p)| profile(p).map_err(|what| malformed(out, format!("profile {n}: {what}"))))
+        .map(|(n, p)| {
+            profile(p).map_err(|what| ParseError::malformed(out, &format!("profile {n}: {what}")))
+        })
         .collect()
 }
 
@@ -207,13 +207,6 @@ fn install_date(value: &plist::Value) -> Result<jiff::Timestamp, String> {
         return jiff::Timestamp::try_from(t).map_err(|e| format!("ProfileInstallDate: {e}"));
     }
     Err("ProfileInstallDate is neither a string nor a date".into())
-}
-
-fn malformed(out: &Output, what: String) -> ParseError {
-    ParseError::Unrecognised {
-        exit: out.exit,
-        excerpt: excerpt(what.as_bytes()),
-    }
 }
 
 #[cfg(test)]

@@ -15,8 +15,6 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Exit, Output, Runner};
 
-use crate::text::excerpt;
-
 use super::{query, text, xml_plist_start, ParseError, ProbeError};
 
 pub(crate) const LOGIN_RIGHT: &str = "system.login.console";
@@ -56,21 +54,21 @@ pub fn parse_mechanisms(out: &Output) -> Result<Vec<String>, ParseError> {
         return Err(ParseError::unrecognised(out));
     };
     let value = plist::Value::from_reader_xml(xml)
-        .map_err(|e| malformed(out, &format!("not a plist ({e})")))?;
+        .map_err(|e| ParseError::malformed(out, &format!("not a plist ({e})")))?;
     let dict = value
         .as_dictionary()
-        .ok_or_else(|| malformed(out, "the right is not a dictionary"))?;
+        .ok_or_else(|| ParseError::malformed(out, "the right is not a dictionary"))?;
     let mechanisms = dict
         .get("mechanisms")
-        .ok_or_else(|| malformed(out, "the right has no mechanisms"))?
+        .ok_or_else(|| ParseError::malformed(out, "the right has no mechanisms"))?
         .as_array()
-        .ok_or_else(|| malformed(out, "mechanisms is not an array"))?;
+        .ok_or_else(|| ParseError::malformed(out, "mechanisms is not an array"))?;
     mechanisms
         .iter()
         .map(|m| {
             m.as_string()
                 .map(str::to_owned)
-                .ok_or_else(|| malformed(out, "a mechanism is not a string"))
+                .ok_or_else(|| ParseError::malformed(out, "a mechanism is not a string"))
         })
         .collect()
 }
@@ -87,13 +85,6 @@ fn status_line(line: &str) -> Option<i64> {
         ("YES", 0) => Some(0),
         ("NO", c) if c != 0 => Some(c),
         _ => None,
-    }
-}
-
-fn malformed(out: &Output, what: &str) -> ParseError {
-    ParseError::Unrecognised {
-        exit: out.exit,
-        excerpt: excerpt(what.as_bytes()),
     }
 }
 

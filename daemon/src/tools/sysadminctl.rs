@@ -140,8 +140,8 @@ pub fn strip_nslog_prefix(line: &str) -> Option<NsLogLine<'_>> {
 }
 
 /// The non-empty messages of a stream: NSLog prefixes stripped, continuation lines kept as they
-/// are (trimmed).
-fn messages(stream: &str) -> impl Iterator<Item = &str> {
+/// are (trimmed). `defaults` reads its stderr the same way.
+pub(crate) fn messages(stream: &str) -> impl Iterator<Item = &str> {
     stream
         .lines()
         .map(|line| match strip_nslog_prefix(line) {
