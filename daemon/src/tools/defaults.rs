@@ -343,16 +343,12 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::tools::arbitrary;
         use proptest::prelude::*;
 
         proptest! {
             #[test]
-            fn arbitrary_output_never_panics(
-                stdout in proptest::collection::vec(any::<u8>(), 0..300),
-                stderr in proptest::collection::vec(any::<u8>(), 0..300),
-                code in any::<i32>(),
-            ) {
-                let out = Output::new(code, stdout, stderr);
+            fn arbitrary_output_never_panics(out in arbitrary::output()) {
                 let _ = parse_read_bool(&out);
                 let _ = parse_write(&out);
                 let _ = parse_delete(&out);

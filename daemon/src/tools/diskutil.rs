@@ -604,36 +604,36 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::tools::arbitrary;
         use proptest::prelude::*;
 
-        fn text_line() -> impl Strategy<Value = String> {
-            prop_oneof![
-                Just("|".to_owned()),
-                Just(" ".to_owned()),
-                "\\+-- [A-F0-9-]{0,12}",
-                "(\\|   |    )Type: .{0,20}",
-                "(\\|   |    )Note: .{0,20}",
-                "(\\|   |    )Volume Owner: .{0,4}",
-                ".{0,20}",
-            ]
+        /// Lines of the text form: separators, entries, fields and anything else.
+        fn text_lines() -> impl Strategy<Value = String> {
+            arbitrary::lines(
+                &["|", " "],
+                &[
+                    "\\+-- [A-F0-9-]{0,12}",
+                    "(\\|   |    )Type: .{0,20}",
+                    "(\\|   |    )Note: .{0,20}",
+                    "(\\|   |    )Volume Owner: .{0,4}",
+                    ".{0,20}",
+                ],
+                10,
+            )
         }
 
         proptest! {
             #[test]
-            fn arbitrary_output_never_panics(
-                stdout in proptest::collection::vec(any::<u8>(), 0..400),
-                stderr in proptest::collection::vec(any::<u8>(), 0..100),
-                code in any::<i32>(),
-            ) {
-                let _ = parse_list_crypto_users(&Output::new(code, stdout, stderr));
+            fn arbitrary_output_never_panics(out in arbitrary::output()) {
+                let _ = parse_list_crypto_users(&out);
             }
 
             #[test]
             fn near_text_forms_never_panic(
                 header in "(Cryptographic users? (for .{0,8} )?\\(.{0,3} found\\)|No cryptographic users for .{0,6}|.{0,10})",
-                lines in proptest::collection::vec(text_line(), 0..10),
+                lines in text_lines(),
             ) {
-                let s = format!("{header}\n{}\n", lines.join("\n"));
+                let s = format!("{header}\n{lines}");
                 let _ = parse_list_crypto_users(&Output::new(0, s, ""));
             }
         }

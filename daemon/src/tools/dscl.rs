@@ -729,36 +729,32 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::tools::arbitrary;
         use proptest::prelude::*;
 
-        proptest! {
-            #[test]
-            fn arbitrary_output_never_panics(
-                stdout in proptest::collection::vec(any::<u8>(), 0..400),
-                stderr in proptest::collection::vec(any::<u8>(), 0..200),
-                code in any::<i32>(),
-            ) {
-                let out = Output::new(code, stdout, stderr);
-                let _ = parse_user_records(&out);
-                let _ = parse_group_membership(&out);
-            }
-
-            #[test]
-            fn arbitrary_attribute_values_never_panic(
-                name in "[a-z_]{0,8}",
-                uid in ".{0,12}",
-                hidden in ".{0,6}",
-                cut in 0usize..2000,
-            ) {
+        /// root and a record of any name, UniqueID and IsHidden, whole or cut.
+        fn records_with_any_values() -> impl Strategy<Value = Vec<u8>> {
+            ("[a-z_]{0,8}", ".{0,12}", ".{0,6}").prop_flat_map(|(name, uid, hidden)| {
                 let clean = |s: &str| s.replace(['<', '&'], "");
                 let r = rec(&[
                     (RECORD_NAME, &[&clean(&name)]),
                     (UNIQUE_ID, &[&clean(&uid)]),
                     ("dsAttrTypeNative:IsHidden", &[&clean(&hidden)]),
                 ]);
-                let full = plist_array(&[&root(), &r]);
-                let cut = cut.min(full.len());
-                let _ = parse_user_records(&Output::new(0, full.as_bytes()[..cut].to_vec(), Vec::new()));
+                arbitrary::cut(plist_array(&[&root(), &r]))
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_output_never_panics(out in arbitrary::output()) {
+                let _ = parse_user_records(&out);
+                let _ = parse_group_membership(&out);
+            }
+
+            #[test]
+            fn arbitrary_attribute_values_never_panic(stdout in records_with_any_values()) {
+                let _ = parse_user_records(&Output::new(0, stdout, Vec::new()));
             }
         }
     }

@@ -662,6 +662,7 @@ impl SecretCommandError {
 mod tests {
     use super::*;
     use crate::runner::RunError;
+    use crate::tools::arbitrary;
     use crate::tools::fake::{FakeFailure, FakeRunner};
     use proptest::prelude::*;
     use std::cell::RefCell;
@@ -1462,67 +1463,49 @@ mod tests {
 
     // --- never a panic ----------------------------------------------------------------------
 
-    fn any_exit() -> impl Strategy<Value = Exit> {
-        prop_oneof![
-            any::<i32>().prop_map(Exit::Code),
-            any::<i32>().prop_map(Exit::Signal)
-        ]
-    }
-
-    fn any_output() -> impl Strategy<Value = Output> {
-        (
-            any_exit(),
-            any::<Vec<u8>>(),
-            any::<Vec<u8>>(),
-            any::<bool>(),
-        )
-            .prop_map(|(exit, stdout, stderr, truncated)| Output {
-                exit,
-                stdout,
-                stderr,
-                truncated,
-            })
-    }
-
     /// Lines made of the words these parsers look for, so the search reaches deep branches.
     fn wordy() -> impl Strategy<Value = Vec<u8>> {
-        let word = prop_oneof![
-            Just("FileVault is On.".to_owned()),
-            Just("FileVault is Off.".to_owned()),
-            Just("FileVault master keychain appears to be installed.".to_owned()),
-            Just("Encryption in progress: Pending".to_owned()),
-            Just("Deferred enablement appears to be active.".to_owned()),
-            Just("true".to_owned()),
-            Just("false".to_owned()),
-            Just("Not found.".to_owned()),
-            Just("Error: Unable to change key.".to_owned()),
-            Just(format!("New personal recovery key = '{KEY}'")),
-            Just("fdesetup: device path = /".to_owned()),
-            "[{}()=;\"a-zA-Z0-9 .%'-]{0,40}",
-        ];
-        proptest::collection::vec(word, 0..6).prop_map(|ws| ws.join("\n").into_bytes())
+        let new_key = format!("New personal recovery key = '{KEY}'");
+        arbitrary::lines(
+            &[
+                "FileVault is On.",
+                "FileVault is Off.",
+                "FileVault master keychain appears to be installed.",
+                "Encryption in progress: Pending",
+                "Deferred enablement appears to be active.",
+                "true",
+                "false",
+                "Not found.",
+                "Error: Unable to change key.",
+                &new_key,
+                "fdesetup: device path = /",
+            ],
+            &["[{}()=;\"a-zA-Z0-9 .%'-]{0,40}"],
+            6,
+        )
+        .prop_map(String::into_bytes)
+    }
+
+    fn parse_every_public_answer(o: &Output) {
+        let _ = parse_status(o);
+        let _ = parse_showdeferralinfo(o);
+        let _ = parse_true_false(o);
+        let _ = parse_usingrecoverykey(o);
     }
 
     proptest! {
         #[test]
-        fn no_public_parser_panics_on_any_output(o in any_output()) {
-            let _ = parse_status(&o);
-            let _ = parse_showdeferralinfo(&o);
-            let _ = parse_true_false(&o);
-            let _ = parse_usingrecoverykey(&o);
+        fn no_public_parser_panics_on_any_output(o in arbitrary::output()) {
+            parse_every_public_answer(&o);
         }
 
         #[test]
         fn no_public_parser_panics_on_wordy_output(code in 0i32..3, stdout in wordy(), stderr in wordy()) {
-            let o = Output::new(code, stdout, stderr);
-            let _ = parse_status(&o);
-            let _ = parse_showdeferralinfo(&o);
-            let _ = parse_true_false(&o);
-            let _ = parse_usingrecoverykey(&o);
+            parse_every_public_answer(&Output::new(code, stdout, stderr));
         }
 
         #[test]
-        fn no_secret_parser_panics_or_leaks(o in any_output(), key_at in 0usize..4) {
+        fn no_secret_parser_panics_or_leaks(o in arbitrary::output(), key_at in 0usize..4) {
             // Plant a key somewhere in the output; it must never show in an error.
             let mut stdout = o.stdout.clone();
             let at = key_at.min(stdout.len());

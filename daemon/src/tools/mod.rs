@@ -228,6 +228,66 @@ pub(crate) mod fake {
 }
 
 #[cfg(test)]
+pub(crate) mod arbitrary {
+    //! The outputs the tool modules' properties ("never panics", "never leaks") draw from: any
+    //! output at all; lines seeded with a module's own wordings, so the search reaches the
+    //! branches behind them; and a well-formed document cut anywhere, as a capped or killed tool
+    //! leaves it.
+
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::strategy::Union;
+
+    use crate::runner::{Exit, Output};
+
+    /// Any output: an exit code (0, 1 and 2 as likely as all the others together, since most
+    /// parsers read the rest only after a success) or a signal, up to 400 bytes of stdout and
+    /// 300 of stderr, cut off by the runner or not.
+    pub(crate) fn output() -> impl Strategy<Value = Output> {
+        let exit = prop_oneof![
+            (0..3).prop_map(Exit::Code),
+            any::<i32>().prop_map(Exit::Code),
+            any::<i32>().prop_map(Exit::Signal),
+        ];
+        (
+            exit,
+            vec(any::<u8>(), 0..400),
+            vec(any::<u8>(), 0..300),
+            any::<bool>(),
+        )
+            .prop_map(|(exit, stdout, stderr, truncated)| Output {
+                exit,
+                stdout,
+                stderr,
+                truncated,
+            })
+    }
+
+    /// Fewer than `most` lines, each ending in a newline; each line is one of `wordings` or a
+    /// match of one of the regular expressions `patterns`, all of them equally likely.
+    pub(crate) fn lines(
+        wordings: &[&str],
+        patterns: &[&str],
+        most: usize,
+    ) -> impl Strategy<Value = String> {
+        let wordings = wordings.iter().map(|w| Just(w.to_string()).boxed());
+        let patterns = patterns.iter().map(|p| {
+            proptest::string::string_regex(p)
+                .expect("a test's pattern is a valid regular expression")
+                .boxed()
+        });
+        let line = Union::new(wordings.chain(patterns));
+        vec(line, 0..most).prop_map(|lines| lines.iter().map(|l| format!("{l}\n")).collect())
+    }
+
+    /// `full` whole half of the time, else cut after any of its bytes.
+    pub(crate) fn cut(full: String) -> impl Strategy<Value = Vec<u8>> {
+        let len = full.len();
+        prop_oneof![Just(len), 0..=len].prop_map(move |at| full.as_bytes()[..at].to_vec())
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

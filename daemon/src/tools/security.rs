@@ -239,23 +239,20 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::tools::arbitrary;
         use proptest::prelude::*;
 
         proptest! {
             #[test]
-            fn arbitrary_output_never_panics(
-                stdout in proptest::collection::vec(any::<u8>(), 0..400),
-                stderr in proptest::collection::vec(any::<u8>(), 0..100),
-                code in any::<i32>(),
-            ) {
-                let _ = parse_mechanisms(&Output::new(code, stdout, stderr));
+            fn arbitrary_output_never_panics(out in arbitrary::output()) {
+                let _ = parse_mechanisms(&out);
             }
 
             #[test]
-            fn a_cut_plist_never_panics(cut in 0usize..600) {
-                let full = right(&["builtin:policy-banner", ESCROW_BUDDY_MECHANISM]);
-                let cut = cut.min(full.len());
-                let _ = parse_mechanisms(&Output::new(0, &full.as_bytes()[..cut], "YES (0)\n"));
+            fn a_cut_plist_never_panics(
+                stdout in arbitrary::cut(right(&["builtin:policy-banner", ESCROW_BUDDY_MECHANISM])),
+            ) {
+                let _ = parse_mechanisms(&Output::new(0, stdout, "YES (0)\n"));
             }
         }
     }

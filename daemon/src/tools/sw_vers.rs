@@ -80,6 +80,7 @@ pub(crate) async fn build_version(r: &impl Runner) -> Result<String, ProbeError>
 mod tests {
     use super::*;
     use crate::runner::Exit;
+    use crate::tools::arbitrary;
     use crate::tools::fake::FakeRunner;
     use proptest::prelude::*;
 
@@ -194,22 +195,9 @@ mod tests {
         );
     }
 
-    fn any_output() -> impl Strategy<Value = Output> {
-        let exit = prop_oneof![
-            any::<i32>().prop_map(Exit::Code),
-            any::<i32>().prop_map(Exit::Signal)
-        ];
-        (exit, any::<Vec<u8>>(), any::<Vec<u8>>()).prop_map(|(exit, stdout, stderr)| Output {
-            exit,
-            stdout,
-            stderr,
-            truncated: false,
-        })
-    }
-
     proptest! {
         #[test]
-        fn no_sw_vers_parser_panics_on_any_output(o in any_output()) {
+        fn no_sw_vers_parser_panics_on_any_output(o in arbitrary::output()) {
             let _ = parse_product_version(&o);
             let _ = parse_build_version(&o);
         }

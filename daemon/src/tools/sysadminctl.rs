@@ -480,34 +480,34 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::tools::arbitrary;
         use proptest::prelude::*;
 
-        fn line() -> impl Strategy<Value = String> {
-            prop_oneof![
-                Just(ENABLED_LINE.to_owned()),
-                Just(DISABLED_LINE.to_owned()),
-                Just("2026-09-23 10:10:38.638 sysadminctl[1056:11522] Unknown user x\n".to_owned()),
-                Just("Usage: sysadminctl\n".to_owned()),
-                ".{0,40}\n",
-            ]
+        /// Answers, a failure, usage and anything else, in any order.
+        fn known_lines() -> impl Strategy<Value = String> {
+            arbitrary::lines(
+                &[
+                    ENABLED_LINE.trim_end(),
+                    DISABLED_LINE.trim_end(),
+                    "2026-09-23 10:10:38.638 sysadminctl[1056:11522] Unknown user x",
+                    "Usage: sysadminctl",
+                ],
+                &[".{0,40}"],
+                6,
+            )
         }
 
         proptest! {
             #[test]
-            fn arbitrary_output_never_panics(
-                stdout in proptest::collection::vec(any::<u8>(), 0..300),
-                stderr in proptest::collection::vec(any::<u8>(), 0..300),
-                code in any::<i32>(),
-            ) {
-                let _ = parse_secure_token_status(&Output::new(code, stdout, stderr));
+            fn arbitrary_output_never_panics(out in arbitrary::output()) {
+                let _ = parse_secure_token_status(&out);
             }
 
             #[test]
             fn mixes_of_known_lines_never_panic(
-                lines in proptest::collection::vec(line(), 0..6),
+                s in known_lines(),
                 code in any::<i32>(),
             ) {
-                let s: String = lines.concat();
                 let _ = parse_secure_token_status(&Output::new(code, s.clone(), s));
             }
         }

@@ -113,6 +113,7 @@ pub(crate) async fn apple_silicon(r: &impl Runner) -> Result<bool, ProbeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::arbitrary;
     use crate::tools::fake::FakeRunner;
     use proptest::prelude::*;
 
@@ -223,22 +224,9 @@ mod tests {
         );
     }
 
-    fn any_output() -> impl Strategy<Value = Output> {
-        let exit = prop_oneof![
-            any::<i32>().prop_map(Exit::Code),
-            any::<i32>().prop_map(Exit::Signal)
-        ];
-        (exit, any::<Vec<u8>>(), any::<Vec<u8>>()).prop_map(|(exit, stdout, stderr)| Output {
-            exit,
-            stdout,
-            stderr,
-            truncated: false,
-        })
-    }
-
     proptest! {
         #[test]
-        fn no_sysctl_parser_panics_on_any_output(o in any_output()) {
+        fn no_sysctl_parser_panics_on_any_output(o in arbitrary::output()) {
             let _ = parse_boot_session_uuid(&o);
             let _ = parse_arm64(&o);
         }
