@@ -8,7 +8,7 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Output, Runner};
 
-use super::{query, text, xml_plist_start, ParseError, ProbeError};
+use super::{query, read_xml_plist, text, xml_plist_start, ParseError, ProbeError};
 
 /// The PRK's crypto user has this fixed UUID (PLATFORM.md; corpus osquery-5236 sample).
 pub const PRK_UUID: &str = "EBC6C064-0000-11AA-AA11-00306543ECAC";
@@ -119,8 +119,7 @@ pub(crate) async fn list_crypto_users(r: &impl Runner) -> Result<Vec<CryptoUser>
 /// inside the users (even right after a complete user) is an error, never a shorter list (tests
 /// `a_plist_missing_only_its_closing_tag_is_read` and `a_plist_cut_inside_the_users_is_an_error`).
 fn parse_plist_form(out: &Output, xml: &[u8]) -> Result<Vec<CryptoUser>, ParseError> {
-    let value = plist::Value::from_reader_xml(xml)
-        .map_err(|e| ParseError::malformed(out, &format!("not a plist ({e})")))?;
+    let value = read_xml_plist(out, xml)?;
     let users = value
         .as_dictionary()
         .and_then(|d| d.get("Users"))

@@ -18,7 +18,9 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Output, Runner};
 
-use super::{query, text, xml_plist_start, ParseError, ProbeError};
+use super::{
+    query, read_xml_plist, text, xml_plist_answer, xml_plist_start, ParseError, ProbeError,
+};
 
 /// One local user record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,14 +114,7 @@ pub fn parse_user_records(out: &Output) -> Result<UserRecords, ParseError> {
     if let Some(line) = ds_error(out) {
         return Err(ParseError::reported(out, &line));
     }
-    if !out.exit.success() {
-        return Err(ParseError::unrecognised(out));
-    }
-    let Some(xml) = xml_plist_start(&out.stdout) else {
-        return Err(ParseError::unrecognised(out));
-    };
-    let value = plist::Value::from_reader_xml(xml)
-        .map_err(|e| ParseError::malformed(out, &format!("not a plist ({e})")))?;
+    let value = xml_plist_answer(out)?;
     let records = value
         .as_array()
         .ok_or_else(|| ParseError::malformed(out, "the output is not an array of records"))?;
@@ -183,8 +178,7 @@ pub fn parse_group_membership(out: &Output) -> Result<Vec<String>, ParseError> {
             Err(ParseError::unrecognised(out))
         };
     };
-    let value = plist::Value::from_reader_xml(xml)
-        .map_err(|e| ParseError::malformed(out, &format!("not a plist ({e})")))?;
+    let value = read_xml_plist(out, xml)?;
     let dict = value
         .as_dictionary()
         .ok_or_else(|| ParseError::malformed(out, "the group is not a dictionary"))?;

@@ -154,6 +154,24 @@ pub(crate) fn xml_plist_start(bytes: &[u8]) -> Option<&[u8]> {
         .map(|at| &bytes[at..])
 }
 
+/// The plist `xml` (found in `out` by `xml_plist_start`); one that does not read is
+/// `Unrecognised` with the reader's complaint.
+pub(crate) fn read_xml_plist(out: &Output, xml: &[u8]) -> Result<plist::Value, ParseError> {
+    plist::Value::from_reader_xml(xml)
+        .map_err(|e| ParseError::malformed(out, &format!("not a plist ({e})")))
+}
+
+/// The XML plist of a successful call: exit 0 and a plist on stdout, else `Unrecognised`.
+pub(crate) fn xml_plist_answer(out: &Output) -> Result<plist::Value, ParseError> {
+    if !out.exit.success() {
+        return Err(ParseError::unrecognised(out));
+    }
+    match xml_plist_start(&out.stdout) {
+        Some(xml) => read_xml_plist(out, xml),
+        None => Err(ParseError::unrecognised(out)),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod fake {
     //! A fake runner keyed by the full argv that fails loudly on any call it was not told about

@@ -8,7 +8,7 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Exit, Output, Runner};
 
-use super::{query, text, xml_plist_start, ParseError, ProbeError};
+use super::{query, text, xml_plist_answer, ParseError, ProbeError};
 
 /// The payload type of the FileVault recovery key escrow payload.
 pub const ESCROW_PAYLOAD_TYPE: &str = "com.apple.security.FDERecoveryKeyEscrow";
@@ -119,14 +119,7 @@ pub fn parse_bootstrap_token(out: &Output) -> Result<BootstrapToken, ParseError>
 /// `ProfileIdentifier`, without a `ProfileItems` array, with an item without a string
 /// `PayloadType`, or with an install date in another form is `Unrecognised` with a description.
 pub fn parse_computer_profiles(out: &Output) -> Result<Vec<InstalledProfile>, ParseError> {
-    if !out.exit.success() {
-        return Err(ParseError::unrecognised(out));
-    }
-    let Some(xml) = xml_plist_start(&out.stdout) else {
-        return Err(ParseError::unrecognised(out));
-    };
-    let value = plist::Value::from_reader_xml(xml)
-        .map_err(|e| ParseError::malformed(out, &format!("not a plist ({e})")))?;
+    let value = xml_plist_answer(out)?;
     let root = value
         .as_dictionary()
         .ok_or_else(|| ParseError::malformed(out, "the output is not a dictionary"))?;

@@ -15,7 +15,7 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Exit, Output, Runner};
 
-use super::{query, text, xml_plist_start, ParseError, ProbeError};
+use super::{query, text, xml_plist_answer, ParseError, ProbeError};
 
 pub(crate) const LOGIN_RIGHT: &str = "system.login.console";
 /// Escrow Buddy's mechanism, as its installer adds it before `loginwindow:done`
@@ -47,14 +47,7 @@ pub fn parse_mechanisms(out: &Output) -> Result<Vec<String>, ParseError> {
             None => return Err(ParseError::unrecognised(out)),
         }
     }
-    if !out.exit.success() {
-        return Err(ParseError::unrecognised(out));
-    }
-    let Some(xml) = xml_plist_start(&out.stdout) else {
-        return Err(ParseError::unrecognised(out));
-    };
-    let value = plist::Value::from_reader_xml(xml)
-        .map_err(|e| ParseError::malformed(out, &format!("not a plist ({e})")))?;
+    let value = xml_plist_answer(out)?;
     let dict = value
         .as_dictionary()
         .ok_or_else(|| ParseError::malformed(out, "the right is not a dictionary"))?;
