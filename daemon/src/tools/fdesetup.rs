@@ -590,15 +590,8 @@ pub(crate) async fn validate_recovery(
     r: &impl Runner,
     key: &Secret,
 ) -> Result<Validation, SecretCommandError> {
-    let command = "validaterecovery";
-    let out = r
-        .run_secret(&validaterecovery_call(), &key.password_input_plist())
-        .await
-        .map_err(|e| SecretCommandError::Run {
-            command,
-            message: e.to_string(),
-        })?;
-    parse_validaterecovery(&out).map_err(|code| SecretCommandError::Tool { command, code })
+    let call = validaterecovery_call();
+    secret_query(r, "validaterecovery", &call, key, parse_validaterecovery).await
 }
 
 /// One `changerecovery -personal` authenticated by `current_key` (stdin plist only). The new key
@@ -609,15 +602,34 @@ pub(crate) async fn change_recovery(
     r: &impl Runner,
     current_key: &Secret,
 ) -> Result<(), SecretCommandError> {
-    let command = "changerecovery";
+    let call = changerecovery_call();
+    secret_query(
+        r,
+        "changerecovery",
+        &call,
+        current_key,
+        parse_changerecovery,
+    )
+    .await
+}
+
+/// The secret counterpart of `query`: run `call` once with `key` given only as the stdin plist
+/// `{Password: key}`, and map its output with `parse` to an answer or a fixed code.
+async fn secret_query<T>(
+    r: &impl Runner,
+    command: &'static str,
+    call: &Call,
+    key: &Secret,
+    parse: impl FnOnce(&SecretOutput) -> Result<T, SecretToolError>,
+) -> Result<T, SecretCommandError> {
     let out = r
-        .run_secret(&changerecovery_call(), &current_key.password_input_plist())
+        .run_secret(call, &key.password_input_plist())
         .await
         .map_err(|e| SecretCommandError::Run {
             command,
             message: e.to_string(),
         })?;
-    parse_changerecovery(&out).map_err(|code| SecretCommandError::Tool { command, code })
+    parse(&out).map_err(|code| SecretCommandError::Tool { command, code })
 }
 
 /// Why a secret command (`validaterecovery`, `changerecovery`) gave no answer: the runner's

@@ -89,32 +89,19 @@ pub struct NsLogLine<'a> {
 /// does not exist`). The thread id is decimal in every sample;
 /// hex digits are accepted because older NSLog printed it in hex (pattern only, unverified).
 pub fn strip_nslog_prefix(line: &str) -> Option<NsLogLine<'_>> {
+    // `2021-01-14 18:17:47.414 `, each `d` a digit.
+    const DATE_TIME: &[u8] = b"dddd-dd-dd dd:dd:dd.ddd ";
     let b = line.as_bytes();
-    let digits = |from: usize, n: usize| -> bool {
-        b.get(from..from + n)
-            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
-    };
-    let byte_is = |at: usize, c: u8| b.get(at) == Some(&c);
-    // `2021-01-14 18:17:47.414 `
-    let date_time = digits(0, 4)
-        && byte_is(4, b'-')
-        && digits(5, 2)
-        && byte_is(7, b'-')
-        && digits(8, 2)
-        && byte_is(10, b' ')
-        && digits(11, 2)
-        && byte_is(13, b':')
-        && digits(14, 2)
-        && byte_is(16, b':')
-        && digits(17, 2)
-        && byte_is(19, b'.')
-        && digits(20, 3)
-        && byte_is(23, b' ');
+    let date_time = b.len() >= DATE_TIME.len()
+        && b.iter().zip(DATE_TIME).all(|(c, want)| match want {
+            b'd' => c.is_ascii_digit(),
+            _ => c == want,
+        });
     if !date_time {
         return None;
     }
     // `sysadminctl[96836:904874]`; all indices below are at ASCII bytes, so slicing is safe.
-    let rest = &line[24..];
+    let rest = &line[DATE_TIME.len()..];
     let open = rest.find('[')?;
     let process = &rest[..open];
     if process.is_empty() || process.contains(char::is_whitespace) {
