@@ -293,15 +293,11 @@ fn header_count(header: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::Exit;
+    use crate::tools::check;
     use crate::tools::fake::FakeRunner;
 
     fn parse(stdout: &str) -> Result<Vec<CryptoUser>, ParseError> {
         parse_list_crypto_users(&Output::new(0, stdout, ""))
-    }
-
-    fn unrecognised(r: Result<Vec<CryptoUser>, ParseError>) -> bool {
-        matches!(r, Err(ParseError::Unrecognised { .. }))
     }
 
     fn user(uuid: &str, kind: CryptoUserKind, volume_owner: Option<bool>) -> CryptoUser {
@@ -412,16 +408,14 @@ mod tests {
     #[test]
     fn no_cryptographic_users_is_an_empty_list() {
         assert_eq!(parse("No cryptographic users for disk1s1\n").unwrap(), []);
-        assert!(unrecognised(parse(
-            "No cryptographic users for disk1s1\n+-- X\n"
-        )));
+        check::unrecognised(parse("No cryptographic users for disk1s1\n+-- X\n"));
     }
 
     #[test]
     fn the_singular_header_goes_with_one_user() {
         let one = "Cryptographic user for disk1s1 (1 found)\n|\n+-- 76057753-404D-4114-A988-EFCF80779BD3\n    Type: Local Open Directory User\n";
         assert_eq!(parse(one).unwrap().len(), 1);
-        assert!(unrecognised(parse(&one.replace("(1 found)", "(2 found)"))));
+        check::unrecognised(parse(&one.replace("(1 found)", "(2 found)")));
         assert_eq!(
             parse(&one.replace("user for", "users for")).unwrap().len(),
             1
@@ -448,9 +442,7 @@ mod tests {
                 Some(true)
             )]
         );
-        assert!(unrecognised(parse(
-            &s.replace("Owner: Yes", "Owner: Maybe")
-        )));
+        check::unrecognised(parse(&s.replace("Owner: Yes", "Owner: Maybe")));
         assert_eq!(
             parse(&s.replace("Owner: Yes", "Owner: No")).unwrap()[0].volume_owner,
             Some(false)
@@ -459,39 +451,36 @@ mod tests {
 
     #[test]
     fn a_count_that_disagrees_with_the_entries_is_unrecognised() {
-        assert!(unrecognised(parse(
-            &TEXT_TWO.replace("(2 found)", "(3 found)")
-        )));
-        assert!(unrecognised(parse(
-            &TEXT_TWO.replace("(2 found)", "(1 found)")
-        )));
+        check::unrecognised(parse(&TEXT_TWO.replace("(2 found)", "(3 found)")));
+        check::unrecognised(parse(&TEXT_TWO.replace("(2 found)", "(1 found)")));
     }
 
     #[test]
     fn an_entry_cut_before_its_type_is_unrecognised_not_dropped() {
         let cut = "Cryptographic users (2 found)\n|\n+-- 8B2A80E9-4223-4123-9178-32B43A69A46E\n|   Type: Local Open Directory\n|\n+-- EBC6C064-0000-11AA-AA11-00306543ECAC\n";
-        assert!(unrecognised(parse(cut)));
+        check::unrecognised(parse(cut));
     }
 
     #[test]
     fn malformed_text_is_unrecognised() {
-        for s in [
-            "",
-            "Cryptographic users for disk1s1 (x found)\n",
-            "Cryptographic users for disk1s1 (2 found\n",
-            "Cryptographic users for  (2 found)\n",
-            "Cryptographic users for disk 1 (2 found)\n",
-            "Cryptographic usersfor disk1 (2 found)\n",
-            "Something else\n",
-            "Cryptographic users for disk1s1 (1 found)\n|   Type: Local Open Directory User\n",
-            "Cryptographic users for disk1s1 (1 found)\n+-- A\n    Type: X\n    Type: Y\n",
-            "Cryptographic users for disk1s1 (1 found)\n+-- A\n    Colour: blue\n",
-            "Cryptographic users for disk1s1 (1 found)\n+-- A\ngarbage\n",
-            "Cryptographic users for disk1s1 (1 found)\n+-- A B\n    Type: X\n",
-            "Cryptographic users for disk1s1 (1 found)\n+-- \n    Type: X\n",
-        ] {
-            assert!(unrecognised(parse(s)), "{s:?}");
-        }
+        check::all_unrecognised(
+            [
+                "",
+                "Cryptographic users for disk1s1 (x found)\n",
+                "Cryptographic users for disk1s1 (2 found\n",
+                "Cryptographic users for  (2 found)\n",
+                "Cryptographic users for disk 1 (2 found)\n",
+                "Cryptographic usersfor disk1 (2 found)\n",
+                "Something else\n",
+                "Cryptographic users for disk1s1 (1 found)\n|   Type: Local Open Directory User\n",
+                "Cryptographic users for disk1s1 (1 found)\n+-- A\n    Type: X\n    Type: Y\n",
+                "Cryptographic users for disk1s1 (1 found)\n+-- A\n    Colour: blue\n",
+                "Cryptographic users for disk1s1 (1 found)\n+-- A\ngarbage\n",
+                "Cryptographic users for disk1s1 (1 found)\n+-- A B\n    Type: X\n",
+                "Cryptographic users for disk1s1 (1 found)\n+-- \n    Type: X\n",
+            ],
+            |s| parse(s),
+        );
     }
 
     #[test]
@@ -560,38 +549,29 @@ mod tests {
         // Cut right after the first complete user, after the array, and mid-way.
         let first_end = s.find("</dict>\n").unwrap() + "</dict>\n".len();
         let array_end = s.find("</array>\n").unwrap() + "</array>\n".len();
-        for cut in [first_end, array_end, s.len() / 2] {
-            assert!(unrecognised(parse(&s[..cut])), "cut at {cut}");
-        }
+        check::all_unrecognised([first_end, array_end, s.len() / 2], |cut| parse(&s[..*cut]));
     }
 
     #[test]
     fn a_malformed_plist_is_unrecognised() {
-        for s in [
-            plist("<string>x</string>\n"),
-            plist("<dict><key>APFSCryptoUserType</key><string>PersonalRecovery</string></dict>\n"),
-            plist("<dict><key>APFSCryptoUserUUID</key><string>A</string></dict>\n"),
-            plist("<dict><key>APFSCryptoUserUUID</key><string>A</string><key>APFSCryptoUserType</key><integer>1</integer></dict>\n"),
-            plist("<dict><key>APFSCryptoUserUUID</key><string>A</string><key>APFSCryptoUserType</key><string>X</string><key>VolumeOwner</key><string>YES</string></dict>\n"),
-            "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict/></plist>".to_owned(),
-            "<?xml version=\"1.0\"?><plist version=\"1.0\"><array/></plist>".to_owned(),
-        ] {
-            assert!(unrecognised(parse(&s)), "{s}");
-        }
+        check::all_unrecognised(
+            [
+                plist("<string>x</string>\n"),
+                plist("<dict><key>APFSCryptoUserType</key><string>PersonalRecovery</string></dict>\n"),
+                plist("<dict><key>APFSCryptoUserUUID</key><string>A</string></dict>\n"),
+                plist("<dict><key>APFSCryptoUserUUID</key><string>A</string><key>APFSCryptoUserType</key><integer>1</integer></dict>\n"),
+                plist("<dict><key>APFSCryptoUserUUID</key><string>A</string><key>APFSCryptoUserType</key><string>X</string><key>VolumeOwner</key><string>YES</string></dict>\n"),
+                "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict/></plist>".to_owned(),
+                "<?xml version=\"1.0\"?><plist version=\"1.0\"><array/></plist>".to_owned(),
+            ],
+            |s| parse(s),
+        );
     }
 
     #[test]
     fn a_failed_exit_is_unrecognised_even_with_good_output() {
-        assert!(unrecognised(parse_list_crypto_users(&Output::new(
-            1, TEXT_TWO, ""
-        ))));
-        let killed = Output {
-            exit: Exit::Signal(9),
-            stdout: TEXT_TWO.into(),
-            stderr: Vec::new(),
-            truncated: false,
-        };
-        assert!(unrecognised(parse_list_crypto_users(&killed)));
+        check::unrecognised(parse_list_crypto_users(&Output::new(1, TEXT_TWO, "")));
+        check::unrecognised(parse_list_crypto_users(&check::killed(9, TEXT_TWO, "")));
     }
 
     #[tokio::test(flavor = "current_thread")]

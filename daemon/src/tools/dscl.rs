@@ -313,6 +313,7 @@ fn ds_error(out: &Output) -> Option<String> {
 mod tests {
     use super::*;
     use crate::runner::Exit;
+    use crate::tools::check;
     use crate::tools::fake::FakeRunner;
 
     fn plist_array(records: &[&str]) -> String {
@@ -368,10 +369,6 @@ mod tests {
         parse_user_records(&Output::new(0, stdout, ""))
     }
 
-    fn unrecognised<T: std::fmt::Debug>(r: Result<T, ParseError>) -> bool {
-        matches!(r, Err(ParseError::Unrecognised { .. }))
-    }
-
     fn user(name: &str, uid: i64, aa: &[&str]) -> UserRecord {
         UserRecord {
             name: name.into(),
@@ -386,31 +383,13 @@ mod tests {
     #[test]
     fn the_calls_read_six_attributes_and_the_admin_group() {
         assert_eq!(
-            read_all_users_call().argv(),
-            [
-                "/usr/bin/dscl",
-                "-plist",
-                ".",
-                "-readall",
-                "/Users",
-                "RecordName",
-                "UniqueID",
-                "GeneratedUID",
-                "RealName",
-                "IsHidden",
-                "AuthenticationAuthority"
-            ]
+            read_all_users_call().argv().join(" "),
+            "/usr/bin/dscl -plist . -readall /Users \
+             RecordName UniqueID GeneratedUID RealName IsHidden AuthenticationAuthority"
         );
         assert_eq!(
-            admin_group_call().argv(),
-            [
-                "/usr/bin/dscl",
-                "-plist",
-                ".",
-                "-read",
-                "/Groups/admin",
-                "GroupMembership"
-            ]
+            admin_group_call().argv().join(" "),
+            "/usr/bin/dscl -plist . -read /Groups/admin GroupMembership"
         );
     }
 
@@ -474,90 +453,66 @@ mod tests {
 
     #[test]
     fn a_malformed_record_is_skipped_with_its_reason_not_the_whole_list() {
-        let cases: &[(String, SkippedRecord)] = &[
+        /// Record `x` with UniqueID 5 and `attrs`.
+        fn x_with(attrs: &[(&str, &[&str])]) -> String {
+            rec(&[&[(RECORD_NAME, &["x"][..]), (UNIQUE_ID, &["5"])], attrs].concat())
+        }
+        let cases: &[(String, Option<&str>, &str)] = &[
             (
                 rec(&[(RECORD_NAME, &["half"])]),
-                SkippedRecord {
-                    name: Some("half".into()),
-                    reason: "no UniqueID".into(),
-                },
+                Some("half"),
+                "no UniqueID",
             ),
             (
                 rec(&[(RECORD_NAME, &["x"]), (UNIQUE_ID, &["five"])]),
-                SkippedRecord {
-                    name: Some("x".into()),
-                    reason: "UniqueID `five` is not a number".into(),
-                },
+                Some("x"),
+                "UniqueID `five` is not a number",
             ),
             (
                 rec(&[(RECORD_NAME, &["x"]), (UNIQUE_ID, &["5", "6"])]),
-                SkippedRecord {
-                    name: Some("x".into()),
-                    reason: "2 UniqueID values".into(),
-                },
+                Some("x"),
+                "2 UniqueID values",
             ),
             (
-                rec(&[
-                    (RECORD_NAME, &["x"]),
-                    (UNIQUE_ID, &["5"]),
-                    (GENERATED_UID, &["A", "B"]),
-                ]),
-                SkippedRecord {
-                    name: Some("x".into()),
-                    reason: "2 GeneratedUID values".into(),
-                },
+                x_with(&[(GENERATED_UID, &["A", "B"])]),
+                Some("x"),
+                "2 GeneratedUID values",
             ),
             (
-                rec(&[
-                    (RECORD_NAME, &["x"]),
-                    (UNIQUE_ID, &["5"]),
-                    ("dsAttrTypeNative:IsHidden", &["YES"]),
-                ]),
-                SkippedRecord {
-                    name: Some("x".into()),
-                    reason: "IsHidden value `YES` is not 1 or 0".into(),
-                },
+                x_with(&[("dsAttrTypeNative:IsHidden", &["YES"])]),
+                Some("x"),
+                "IsHidden value `YES` is not 1 or 0",
             ),
             (
-                rec(&[
-                    (RECORD_NAME, &["x"]),
-                    (UNIQUE_ID, &["5"]),
+                x_with(&[
                     ("dsAttrTypeNative:IsHidden", &["1"]),
                     ("dsAttrTypeStandard:IsHidden", &["0"]),
                 ]),
-                SkippedRecord {
-                    name: Some("x".into()),
-                    reason: "IsHidden values disagree".into(),
-                },
+                Some("x"),
+                "IsHidden values disagree",
             ),
-            (
-                rec(&[(UNIQUE_ID, &["5"])]),
-                SkippedRecord {
-                    name: None,
-                    reason: "no RecordName".into(),
-                },
-            ),
+            (rec(&[(UNIQUE_ID, &["5"])]), None, "no RecordName"),
             (
                 "<dict><key>dsAttrTypeStandard:RecordName</key><string>x</string></dict>".into(),
-                SkippedRecord {
-                    name: None,
-                    reason: "RecordName is not an array of strings".into(),
-                },
+                None,
+                "RecordName is not an array of strings",
             ),
             (
                 "<dict><key>dsAttrTypeStandard:RecordName</key><array><string>x</string></array>\
                  <key>dsAttrTypeStandard:UniqueID</key><array><integer>5</integer></array></dict>"
                     .into(),
-                SkippedRecord {
-                    name: Some("x".into()),
-                    reason: "UniqueID is not an array of strings".into(),
-                },
+                Some("x"),
+                "UniqueID is not an array of strings",
             ),
         ];
-        for (bad, want) in cases {
+        for (bad, name, reason) in cases {
+            let want = SkippedRecord {
+                name: name.map(str::to_owned),
+                reason: (*reason).to_owned(),
+            };
             let got = users(plist_array(&[&root(), bad, &ann()])).unwrap();
             assert_eq!(got.users.len(), 2, "{bad}");
-            assert_eq!(&got.skipped, std::slice::from_ref(want), "{bad}");
+            assert_eq!(got.skipped, [want], "{bad}");
         }
     }
 
@@ -569,7 +524,7 @@ mod tests {
 
     #[test]
     fn no_usable_record_at_all_is_unrecognised() {
-        assert!(unrecognised(users(plist_array(&[]))));
+        check::unrecognised(users(plist_array(&[])));
         match users(plist_array(&[&rec(&[(RECORD_NAME, &["half"])])])) {
             Err(ParseError::Unrecognised { excerpt, .. }) => {
                 assert!(excerpt.contains("half: no UniqueID"), "{excerpt}")
@@ -580,19 +535,24 @@ mod tests {
 
     #[test]
     fn output_that_is_not_an_array_of_dicts_is_unrecognised() {
-        assert!(unrecognised(users("".into())));
-        assert!(unrecognised(users(
-            "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict/></plist>".into()
-        )));
-        assert!(unrecognised(users(plist_array(&["<string>x</string>"]))));
-        assert!(unrecognised(users(
-            "<?xml version=\"1.0\"?><plist version=\"1.0\"><array><dict>".into()
-        )));
-        assert!(unrecognised(parse_user_records(&Output::new(
-            1,
-            plist_array(&[&root()]),
-            ""
-        ))));
+        check::all_unrecognised(
+            [
+                Output::new(0, "", ""),
+                Output::new(
+                    0,
+                    "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict/></plist>",
+                    "",
+                ),
+                Output::new(0, plist_array(&["<string>x</string>"]), ""),
+                Output::new(
+                    0,
+                    "<?xml version=\"1.0\"?><plist version=\"1.0\"><array><dict>",
+                    "",
+                ),
+                Output::new(1, plist_array(&[&root()]), ""),
+            ],
+            parse_user_records,
+        );
     }
 
     #[test]
@@ -630,77 +590,57 @@ mod tests {
         format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\">\n{body}\n</plist>\n")
     }
 
+    /// The group's plist listing `members`.
+    fn group_of(members: &[&str]) -> String {
+        let strings: String = members
+            .iter()
+            .map(|m| format!("<string>{m}</string>"))
+            .collect();
+        group(&format!(
+            "<dict><key>dsAttrTypeStandard:GroupMembership</key><array>{strings}</array></dict>"
+        ))
+    }
+
     #[test]
     fn the_admin_group_lists_its_members() {
-        let out = Output::new(
-            0,
-            group("<dict><key>dsAttrTypeStandard:GroupMembership</key><array><string>root</string><string>ann</string></array></dict>"),
-            "",
-        );
+        let out = Output::new(0, group_of(&["root", "ann"]), "");
         assert_eq!(parse_group_membership(&out).unwrap(), ["root", "ann"]);
     }
 
     #[test]
     fn an_empty_group_is_an_empty_list_in_either_form() {
-        assert_eq!(
-            parse_group_membership(&Output::new(0, group("<dict/>"), "")),
-            Ok(vec![])
-        );
-        assert_eq!(
-            parse_group_membership(&Output::new(0, "", "No such key: GroupMembership\n")),
-            Ok(vec![])
-        );
-        assert_eq!(
-            parse_group_membership(&Output::new(
-                0,
-                group("<dict/>"),
-                "No such key: GroupMembership\n"
-            )),
-            Ok(vec![])
-        );
+        for out in [
+            Output::new(0, group("<dict/>"), ""),
+            Output::new(0, "", "No such key: GroupMembership\n"),
+            Output::new(0, group("<dict/>"), "No such key: GroupMembership\n"),
+        ] {
+            assert_eq!(parse_group_membership(&out), Ok(vec![]), "{out:?}");
+        }
     }
 
     #[test]
     fn a_group_read_that_is_not_clean_is_unrecognised() {
-        let members = group("<dict><key>dsAttrTypeStandard:GroupMembership</key><array><string>root</string></array></dict>");
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            0, "", ""
-        ))));
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            0,
-            "",
-            "something\n"
-        ))));
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            0,
-            "junk",
-            "No such key: GroupMembership\n"
-        ))));
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            0,
-            members.clone(),
-            "No such key: GroupMembership\n"
-        ))));
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            1, members, ""
-        ))));
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            0,
-            group(
-                "<dict><key>dsAttrTypeStandard:GroupMembership</key><string>root</string></dict>"
-            ),
-            ""
-        ))));
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            0,
-            group("<array/>"),
-            ""
-        ))));
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            0,
-            "<?xml version=\"1.0\"?><plist><dict>",
-            ""
-        ))));
+        let members = group_of(&["root"]);
+        let no_such_key = "No such key: GroupMembership\n";
+        check::all_unrecognised(
+            [
+                Output::new(0, "", ""),
+                Output::new(0, "", "something\n"),
+                Output::new(0, "junk", no_such_key),
+                Output::new(0, members.clone(), no_such_key),
+                Output::new(1, members, ""),
+                Output::new(
+                    0,
+                    group(
+                        "<dict><key>dsAttrTypeStandard:GroupMembership</key><string>root</string></dict>",
+                    ),
+                    "",
+                ),
+                Output::new(0, group("<array/>"), ""),
+                Output::new(0, "<?xml version=\"1.0\"?><plist><dict>", ""),
+            ],
+            parse_group_membership,
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -711,10 +651,7 @@ mod tests {
             &read_all_users_call(),
             Output::new(0, plist_array(&[&root(), &half, &ann()]), ""),
         )
-        .answer(
-            &admin_group_call(),
-            Output::new(0, group("<dict><key>dsAttrTypeStandard:GroupMembership</key><array><string>root</string></array></dict>"), ""),
-        );
+        .answer(&admin_group_call(), Output::new(0, group_of(&["root"]), ""));
         let records = read_user_records(&fake).await.unwrap();
         assert_eq!(records.users.len(), 2);
         assert_eq!(records.skipped.len(), 1);

@@ -246,6 +246,54 @@ pub(crate) mod fake {
 }
 
 #[cfg(test)]
+pub(crate) mod check {
+    //! What the tool modules' tests share besides the fake runner: the assertion that a parser
+    //! refused an output as unrecognised (once, or for every case of a table, naming the case
+    //! that was not), and the output of a killed tool, which `Output::new` cannot build.
+
+    use std::fmt::Debug;
+
+    use super::ParseError;
+    use crate::runner::{Exit, Output};
+
+    /// Asserts that `r` is `Unrecognised`: neither a value nor a failure in the tool's words.
+    #[track_caller]
+    pub(crate) fn unrecognised<T: Debug>(r: Result<T, ParseError>) {
+        assert!(
+            matches!(r, Err(ParseError::Unrecognised { .. })),
+            "not unrecognised: {r:?}"
+        );
+    }
+
+    /// Asserts that `parse` finds every one of `cases` unrecognised.
+    #[track_caller]
+    pub(crate) fn all_unrecognised<C: Debug, T: Debug>(
+        cases: impl IntoIterator<Item = C>,
+        parse: impl Fn(&C) -> Result<T, ParseError>,
+    ) {
+        for case in cases {
+            let r = parse(&case);
+            assert!(
+                matches!(r, Err(ParseError::Unrecognised { .. })),
+                "{case:?}: not unrecognised: {r:?}"
+            );
+        }
+    }
+
+    /// A tool killed by `signal` after printing `stdout` and `stderr`.
+    pub(crate) fn killed(
+        signal: i32,
+        stdout: impl Into<Vec<u8>>,
+        stderr: impl Into<Vec<u8>>,
+    ) -> Output {
+        Output {
+            exit: Exit::Signal(signal),
+            ..Output::new(0, stdout, stderr)
+        }
+    }
+}
+
+#[cfg(test)]
 pub(crate) mod arbitrary {
     //! The outputs the tool modules' properties ("never panics", "never leaks") draw from: any
     //! output at all; lines seeded with a module's own wordings, so the search reaches the

@@ -205,6 +205,7 @@ fn install_date(value: &plist::Value) -> Result<jiff::Timestamp, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::check;
     use crate::tools::fake::FakeRunner;
 
     const SUPPORTED_YES: &str = "profiles: Bootstrap Token supported on server: YES\n";
@@ -214,10 +215,6 @@ mod tests {
 
     fn bt(stdout: &str) -> Result<BootstrapToken, ParseError> {
         parse_bootstrap_token(&Output::new(0, stdout, ""))
-    }
-
-    fn unrecognised<T: std::fmt::Debug>(r: Result<T, ParseError>) -> bool {
-        matches!(r, Err(ParseError::Unrecognised { .. }))
     }
 
     #[test]
@@ -311,21 +308,22 @@ mod tests {
 
     #[test]
     fn supported_without_an_escrow_line_is_unrecognised() {
-        assert!(unrecognised(bt(SUPPORTED_YES)));
+        check::unrecognised(bt(SUPPORTED_YES));
     }
 
     #[test]
     fn missing_conflicting_or_unknown_lines_are_unrecognised() {
-        for s in [
-            "",
-            ESCROWED_YES,
-            "profiles: Bootstrap Token supported on server: MAYBE\n",
-            "profiles: something new\nprofiles: Bootstrap Token supported on server: NO\n",
-            "profiles: Bootstrap Token supported on server: NO\nprofiles: Bootstrap Token supported on server: YES\n",
-            "profiles: Bootstrap Token supported on server: YES\nprofiles: Bootstrap Token escrowed to server: YES\nprofiles: Bootstrap Token escrowed to server: NO\n",
-        ] {
-            assert!(unrecognised(bt(s)), "{s:?}");
-        }
+        check::all_unrecognised(
+            [
+                "",
+                ESCROWED_YES,
+                "profiles: Bootstrap Token supported on server: MAYBE\n",
+                "profiles: something new\nprofiles: Bootstrap Token supported on server: NO\n",
+                "profiles: Bootstrap Token supported on server: NO\nprofiles: Bootstrap Token supported on server: YES\n",
+                "profiles: Bootstrap Token supported on server: YES\nprofiles: Bootstrap Token escrowed to server: YES\nprofiles: Bootstrap Token escrowed to server: NO\n",
+            ],
+            |s| bt(s),
+        );
     }
 
     #[test]
@@ -342,14 +340,9 @@ mod tests {
 
     #[test]
     fn a_killed_profiles_is_unrecognised() {
-        let out = Output {
-            exit: Exit::Signal(15),
-            stdout: SUPPORTED_NO.into(),
-            stderr: Vec::new(),
-            truncated: false,
-        };
-        assert!(unrecognised(parse_bootstrap_token(&out)));
-        assert!(unrecognised(parse_computer_profiles(&out)));
+        let out = check::killed(15, SUPPORTED_NO, "");
+        check::unrecognised(parse_bootstrap_token(&out));
+        check::unrecognised(parse_computer_profiles(&out));
     }
 
     fn profiles_xml(body: &str) -> String {
@@ -378,12 +371,17 @@ mod tests {
         parse_computer_profiles(&Output::new(0, stdout, ""))
     }
 
+    /// The escrow profile installed on `date` (a plist value).
+    fn installed_on(date: &str) -> String {
+        one_profile(
+            &format!("<key>ProfileInstallDate</key>{date}"),
+            ESCROW_ITEMS,
+        )
+    }
+
     #[test]
     fn a_profile_with_its_payloads_and_string_install_date() {
-        let xml = one_profile(
-            "<key>ProfileInstallDate</key><string>2023-02-27 18:55:07 +0000</string>",
-            ESCROW_ITEMS,
-        );
+        let xml = installed_on("<string>2023-02-27 18:55:07 +0000</string>");
         let got = computer(xml).unwrap();
         assert_eq!(
             got,
@@ -401,26 +399,23 @@ mod tests {
         assert!(!got[0].has_payload("com.apple.mdm"));
     }
 
+    /// The install date read from the escrow profile installed on `date`.
+    fn read_install_date(date: &str) -> Option<jiff::Timestamp> {
+        computer(installed_on(date)).unwrap()[0].install_date
+    }
+
     #[test]
     fn a_non_utc_offset_is_converted_to_the_same_instant() {
-        let xml = one_profile(
-            "<key>ProfileInstallDate</key><string>2023-02-27 19:55:07 +0100</string>",
-            ESCROW_ITEMS,
-        );
         assert_eq!(
-            computer(xml).unwrap()[0].install_date,
+            read_install_date("<string>2023-02-27 19:55:07 +0100</string>"),
             Some("2023-02-27T18:55:07Z".parse().unwrap())
         );
     }
 
     #[test]
     fn a_plist_date_is_accepted_too() {
-        let xml = one_profile(
-            "<key>ProfileInstallDate</key><date>2026-01-15T10:00:00Z</date>",
-            ESCROW_ITEMS,
-        );
         assert_eq!(
-            computer(xml).unwrap()[0].install_date,
+            read_install_date("<date>2026-01-15T10:00:00Z</date>"),
             Some("2026-01-15T10:00:00Z".parse().unwrap())
         );
     }
@@ -460,37 +455,34 @@ mod tests {
 
     #[test]
     fn malformed_profiles_are_unrecognised_with_a_description() {
-        let date_only = one_profile(
-            "<key>ProfileInstallDate</key><string>2026-01-01</string>",
-            ESCROW_ITEMS,
-        );
-        match computer(date_only) {
+        match computer(installed_on("<string>2026-01-01</string>")) {
             Err(ParseError::Unrecognised { excerpt, .. }) => {
                 assert!(excerpt.contains("2026-01-01"), "{excerpt}")
             }
             other => panic!("{other:?}"),
         }
-        for xml in [
-            one_profile("<key>ProfileInstallDate</key><integer>1</integer>", ESCROW_ITEMS),
-            one_profile("", "<dict><key>PayloadIdentifier</key><string>x</string></dict>"),
-            one_profile("", "<string>x</string>"),
-            profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileItems</key><array/></dict></array></dict>"),
-            profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileIdentifier</key><string>a</string></dict></array></dict>"),
-            profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileIdentifier</key><string>a</string><key>ProfileDisplayName</key><integer>1</integer><key>ProfileItems</key><array/></dict></array></dict>"),
-            profiles_xml("<dict><key>_computerlevel</key><array><string>x</string></array></dict>"),
-            profiles_xml("<dict><key>_computerlevel</key><dict/></dict>"),
-            profiles_xml("<array/>"),
-            "There are no configuration profiles installed\n".to_owned(),
-            "<?xml version=\"1.0\"?><plist><dict><key>_computerlevel</key>".to_owned(),
-        ] {
-            assert!(unrecognised(computer(xml.clone())), "{xml}");
-        }
+        check::all_unrecognised(
+            [
+                installed_on("<integer>1</integer>"),
+                one_profile("", "<dict><key>PayloadIdentifier</key><string>x</string></dict>"),
+                one_profile("", "<string>x</string>"),
+                profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileItems</key><array/></dict></array></dict>"),
+                profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileIdentifier</key><string>a</string></dict></array></dict>"),
+                profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileIdentifier</key><string>a</string><key>ProfileDisplayName</key><integer>1</integer><key>ProfileItems</key><array/></dict></array></dict>"),
+                profiles_xml("<dict><key>_computerlevel</key><array><string>x</string></array></dict>"),
+                profiles_xml("<dict><key>_computerlevel</key><dict/></dict>"),
+                profiles_xml("<array/>"),
+                "There are no configuration profiles installed\n".to_owned(),
+                "<?xml version=\"1.0\"?><plist><dict><key>_computerlevel</key>".to_owned(),
+            ],
+            |xml| computer(xml.clone()),
+        );
     }
 
     #[test]
     fn a_failed_exit_is_unrecognised_even_with_a_plist() {
         let out = Output::new(1, profiles_xml("<dict/>"), "");
-        assert!(unrecognised(parse_computer_profiles(&out)));
+        check::unrecognised(parse_computer_profiles(&out));
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -519,13 +511,10 @@ mod tests {
         /// One profile with any install date, whole or cut.
         fn profile_with_any_date() -> impl Strategy<Value = Vec<u8>> {
             ".{0,30}".prop_flat_map(|date| {
-                arbitrary::cut(one_profile(
-                    &format!(
-                        "<key>ProfileInstallDate</key><string>{}</string>",
-                        date.replace(['<', '&'], "")
-                    ),
-                    ESCROW_ITEMS,
-                ))
+                arbitrary::cut(installed_on(&format!(
+                    "<string>{}</string>",
+                    date.replace(['<', '&'], "")
+                )))
             })
         }
 

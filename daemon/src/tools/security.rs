@@ -84,6 +84,7 @@ fn status_line(line: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::check;
     use crate::tools::fake::FakeRunner;
 
     fn right(mechanisms: &[&str]) -> String {
@@ -97,10 +98,6 @@ mod tests {
              <plist version=\"1.0\">\n<dict>\n\t<key>class</key>\n\t<string>evaluate-mechanisms</string>\n\
              \t<key>mechanisms</key>\n\t<array>\n{items}\t</array>\n\t<key>tries</key>\n\t<integer>10000</integer>\n</dict>\n</plist>\n"
         )
-    }
-
-    fn unrecognised(r: Result<Vec<String>, ParseError>) -> bool {
-        matches!(r, Err(ParseError::Unrecognised { .. }))
     }
 
     #[test]
@@ -160,36 +157,17 @@ mod tests {
     #[test]
     fn other_stderr_a_failed_exit_or_a_missing_plist_is_unrecognised() {
         let good = right(&["loginwindow:login"]);
-        assert!(unrecognised(parse_mechanisms(&Output::new(
-            0,
-            good.clone(),
-            "warning\n"
-        ))));
-        assert!(unrecognised(parse_mechanisms(&Output::new(
-            0,
-            good.clone(),
-            "YES (1)\n"
-        ))));
-        assert!(unrecognised(parse_mechanisms(&Output::new(
-            0,
-            good.clone(),
-            "NO (0)\n"
-        ))));
-        assert!(unrecognised(parse_mechanisms(&Output::new(
-            255,
-            good,
-            "YES (0)\n"
-        ))));
-        assert!(unrecognised(parse_mechanisms(&Output::new(
-            0,
-            "",
-            "YES (0)\n"
-        ))));
-        assert!(unrecognised(parse_mechanisms(&Output::new(
-            0,
-            "<?xml version=\"1.0\"?><plist><dict>",
-            ""
-        ))));
+        check::all_unrecognised(
+            [
+                Output::new(0, good.clone(), "warning\n"),
+                Output::new(0, good.clone(), "YES (1)\n"),
+                Output::new(0, good.clone(), "NO (0)\n"),
+                Output::new(255, good, "YES (0)\n"),
+                Output::new(0, "", "YES (0)\n"),
+                Output::new(0, "<?xml version=\"1.0\"?><plist><dict>", ""),
+            ],
+            parse_mechanisms,
+        );
     }
 
     #[test]
@@ -198,23 +176,15 @@ mod tests {
         let not_array = "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>mechanisms</key><string>x</string></dict></plist>";
         let not_string = "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>mechanisms</key><array><integer>1</integer></array></dict></plist>";
         let not_dict = "<?xml version=\"1.0\"?><plist version=\"1.0\"><array/></plist>";
-        for s in [no_mechs, not_array, not_string, not_dict] {
-            assert!(
-                unrecognised(parse_mechanisms(&Output::new(0, s, "YES (0)\n"))),
-                "{s}"
-            );
-        }
+        check::all_unrecognised([no_mechs, not_array, not_string, not_dict], |s| {
+            parse_mechanisms(&Output::new(0, *s, "YES (0)\n"))
+        });
     }
 
     #[test]
     fn a_killed_security_is_unrecognised() {
-        let out = Output {
-            exit: Exit::Signal(9),
-            stdout: right(&["loginwindow:login"]).into_bytes(),
-            stderr: Vec::new(),
-            truncated: false,
-        };
-        assert!(unrecognised(parse_mechanisms(&out)));
+        let out = check::killed(9, right(&["loginwindow:login"]), "");
+        check::unrecognised(parse_mechanisms(&out));
     }
 
     #[tokio::test(flavor = "current_thread")]

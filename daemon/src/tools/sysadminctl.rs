@@ -218,6 +218,7 @@ fn answer_of(lines: &[Message<'_>]) -> Result<Option<bool>, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::check;
     use crate::tools::fake::{FakeFailure, FakeRunner};
 
     const ENABLED_LINE: &str =
@@ -227,6 +228,11 @@ mod tests {
 
     fn stderr(code: i32, s: &str) -> Output {
         Output::new(code, Vec::new(), s.as_bytes().to_vec())
+    }
+
+    /// The answer to `s` printed on stderr with exit `code`.
+    fn on_stderr(code: i32, s: &str) -> Result<bool, ParseError> {
+        parse_secure_token_status(&stderr(code, s))
     }
 
     #[test]
@@ -239,46 +245,34 @@ mod tests {
 
     #[test]
     fn enabled_on_stderr_is_a_token() {
-        assert_eq!(
-            parse_secure_token_status(&stderr(0, ENABLED_LINE)),
-            Ok(true)
-        );
+        assert_eq!(on_stderr(0, ENABLED_LINE), Ok(true));
     }
 
     #[test]
     fn disabled_on_stderr_is_no_token() {
-        assert_eq!(
-            parse_secure_token_status(&stderr(0, DISABLED_LINE)),
-            Ok(false)
-        );
+        assert_eq!(on_stderr(0, DISABLED_LINE), Ok(false));
     }
 
     #[test]
     fn a_real_name_with_spaces_is_never_parsed() {
         let s = "2026-09-23 10:10:38.619 sysadminctl[1053:11513] Secure token is ENABLED for user Tuist Runner Operator\n";
-        assert_eq!(parse_secure_token_status(&stderr(0, s)), Ok(true));
+        assert_eq!(on_stderr(0, s), Ok(true));
         // A name that itself reads like an answer cannot flip it: only the start of the message counts.
         let s = "2026-09-23 10:10:38.619 sysadminctl[1053:11513] Secure token is ENABLED for user Secure token is DISABLED for user\n";
-        assert_eq!(parse_secure_token_status(&stderr(0, s)), Ok(true));
+        assert_eq!(on_stderr(0, s), Ok(true));
     }
 
     #[test]
     fn the_exit_code_says_nothing() {
-        assert_eq!(
-            parse_secure_token_status(&stderr(255, ENABLED_LINE)),
-            Ok(true)
-        );
-        assert_eq!(
-            parse_secure_token_status(&stderr(1, DISABLED_LINE)),
-            Ok(false)
-        );
+        assert_eq!(on_stderr(255, ENABLED_LINE), Ok(true));
+        assert_eq!(on_stderr(1, DISABLED_LINE), Ok(false));
     }
 
     #[test]
     fn unknown_user_is_an_error_not_a_disabled_token() {
         let s = "2026-09-23 10:10:38.638 sysadminctl[1056:11522] Unknown user nosuchuser\n";
         assert_eq!(
-            parse_secure_token_status(&stderr(0, s)),
+            on_stderr(0, s),
             Err(ParseError::Reported {
                 exit: Exit::Code(0),
                 message: "Unknown user nosuchuser".into()
@@ -292,7 +286,7 @@ mod tests {
             "2021-01-14 19:21:55.850 sysadminctl[14193:181530] Failed to authenticate with SystemAdministration framework.\n\
              2021-01-14 19:21:55.851 sysadminctl[14193:181530] something new Apple added\n{ENABLED_LINE}"
         );
-        assert_eq!(parse_secure_token_status(&stderr(0, &s)), Ok(true));
+        assert_eq!(on_stderr(0, &s), Ok(true));
     }
 
     #[test]
@@ -304,26 +298,21 @@ mod tests {
     #[test]
     fn an_answer_without_the_nslog_prefix_is_accepted() {
         // chef's macos_user spec stubs it so (PATTERNS.md); only the wording matters.
-        let out = stderr(0, "Secure token is ENABLED for user carl\n");
-        assert_eq!(parse_secure_token_status(&out), Ok(true));
+        assert_eq!(
+            on_stderr(0, "Secure token is ENABLED for user carl\n"),
+            Ok(true)
+        );
     }
 
     #[test]
     fn stderr_and_stdout_that_disagree_are_unrecognised() {
         let out = Output::new(0, DISABLED_LINE, ENABLED_LINE);
-        assert!(matches!(
-            parse_secure_token_status(&out),
-            Err(ParseError::Unrecognised { .. })
-        ));
+        check::unrecognised(parse_secure_token_status(&out));
     }
 
     #[test]
     fn both_answers_in_one_stream_are_unrecognised() {
-        let s = format!("{ENABLED_LINE}{DISABLED_LINE}");
-        assert!(matches!(
-            parse_secure_token_status(&stderr(0, &s)),
-            Err(ParseError::Unrecognised { .. })
-        ));
+        check::unrecognised(on_stderr(0, &format!("{ENABLED_LINE}{DISABLED_LINE}")));
     }
 
     #[test]
@@ -331,10 +320,7 @@ mod tests {
         let s = format!(
             "2026-09-23 10:10:38.638 sysadminctl[1056:11522] Unknown user x\n{ENABLED_LINE}"
         );
-        assert!(matches!(
-            parse_secure_token_status(&stderr(0, &s)),
-            Err(ParseError::Unrecognised { .. })
-        ));
+        check::unrecognised(on_stderr(0, &s));
     }
 
     #[test]
@@ -344,7 +330,7 @@ mod tests {
                  2023-12-19 15:35:50.245 sysadminctl[45965:953412] ----------------------------\n\
                  2023-12-19 15:35:50.256 sysadminctl[45965:953412] New account password error.  (5402)\n";
         assert_eq!(
-            parse_secure_token_status(&stderr(0, s)),
+            on_stderr(0, s),
             Err(ParseError::Reported {
                 exit: Exit::Code(0),
                 message: "New account password error.  (5402)".into()
@@ -370,34 +356,21 @@ mod tests {
 
     #[test]
     fn only_noise_or_nothing_is_unrecognised() {
-        for s in [
-            "",
-            "2023-12-19 15:35:50.243 sysadminctl[45965:953412] ----------------------------\n",
-            "Secure token is enabled for user x\n",
-            "Secure token is ENABLED for users\n",
-        ] {
-            assert!(
-                matches!(
-                    parse_secure_token_status(&stderr(0, s)),
-                    Err(ParseError::Unrecognised { .. })
-                ),
-                "{s:?}"
-            );
-        }
+        check::all_unrecognised(
+            [
+                "",
+                "2023-12-19 15:35:50.243 sysadminctl[45965:953412] ----------------------------\n",
+                "Secure token is enabled for user x\n",
+                "Secure token is ENABLED for users\n",
+            ],
+            |s| on_stderr(0, s),
+        );
     }
 
     #[test]
     fn a_killed_sysadminctl_is_unrecognised_even_with_an_answer() {
-        let out = Output {
-            exit: Exit::Signal(9),
-            stdout: Vec::new(),
-            stderr: ENABLED_LINE.as_bytes().to_vec(),
-            truncated: false,
-        };
-        assert!(matches!(
-            parse_secure_token_status(&out),
-            Err(ParseError::Unrecognised { .. })
-        ));
+        let out = check::killed(9, "", ENABLED_LINE);
+        check::unrecognised(parse_secure_token_status(&out));
     }
 
     #[test]
@@ -412,32 +385,34 @@ mod tests {
 
     #[test]
     fn nslog_prefixes_are_split_and_other_lines_left_alone() {
-        assert_eq!(
-            strip_nslog_prefix("2021-01-14 18:17:47.414 sysadminctl[96836:904874] Secure token"),
-            Some(NsLogLine {
-                process: "sysadminctl",
-                message: "Secure token"
-            })
-        );
-        assert_eq!(
-            strip_nslog_prefix("2022-07-04 14:43:51.299 defaults[50713:32971078]"),
-            Some(NsLogLine {
-                process: "defaults",
-                message: ""
-            })
-        );
-        assert_eq!(
-            strip_nslog_prefix("2015-08-20 11:44:23.212 defaults[1593:98737] "),
-            Some(NsLogLine {
-                process: "defaults",
-                message: ""
-            })
-        );
-        assert_eq!(
-            strip_nslog_prefix("2011-01-01 00:00:00.000 x[12:a0f] hex thread id")
-                .map(|l| l.message),
-            Some("hex thread id")
-        );
+        for (line, process, message) in [
+            (
+                "2021-01-14 18:17:47.414 sysadminctl[96836:904874] Secure token",
+                "sysadminctl",
+                "Secure token",
+            ),
+            (
+                "2022-07-04 14:43:51.299 defaults[50713:32971078]",
+                "defaults",
+                "",
+            ),
+            (
+                "2015-08-20 11:44:23.212 defaults[1593:98737] ",
+                "defaults",
+                "",
+            ),
+            (
+                "2011-01-01 00:00:00.000 x[12:a0f] hex thread id",
+                "x",
+                "hex thread id",
+            ),
+        ] {
+            assert_eq!(
+                strip_nslog_prefix(line),
+                Some(NsLogLine { process, message }),
+                "{line:?}"
+            );
+        }
         for line in [
             "\t-secureTokenStatus <user name>",
             "2021-01-14 18:17:47 sysadminctl[1:2] no millis",
