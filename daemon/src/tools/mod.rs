@@ -3,9 +3,11 @@
 //!
 //! This file holds what they share: the parse error (a recognised failure message, or an excerpt
 //! of output we do not recognise: never a guessed value), the probe error that adds the call, the
-//! excerpt rule, and `query`, the glue. Evidence for every wording a parser accepts is cited next
-//! to it and collected in `docs/tool-behavior.md`. Nothing here decides what an answer means for
-//! the Mac (see `observe` and `status`).
+//! excerpt rule, the reading of an XML plist answer, and `query`, the glue; and for their tests,
+//! the fake runner (`fake`), the shared assertions (`check`) and the arbitrary outputs of their
+//! properties (`arbitrary`). Evidence for every wording a parser accepts is cited next to it and
+//! collected in `docs/tool-behavior.md`. Nothing here decides what an answer means for the Mac
+//! (see `observe` and `status`).
 
 pub mod defaults;
 pub mod diskutil;
