@@ -8,12 +8,12 @@
 //! (0xmachos/mOSL#24, 2019: `2019-09-01 12:04:08.950 defaults[736:8108] ` then `The
 //! domain/default pair of (...) does not exist`), or on the same line (0xmachos/mOSL#2, 10.14
 //! beta: `2018-06-04 23:23:34.454 defaults[1987:51908] Could not write domain
-//! com.apple.mail-shared; exiting`): both are handled by `sysadminctl::strip_nslog_prefix`.
+//! com.apple.mail-shared; exiting`): both are handled by `sysadminctl::messages`.
 
 use crate::paths::Tool;
 use crate::runner::{Call, Exit, Output, Runner};
 
-use super::sysadminctl::strip_nslog_prefix;
+use super::sysadminctl::messages;
 use super::{query, text, ParseError, ProbeError};
 
 pub(crate) fn read_call(domain: &str, key: &str) -> Call {
@@ -177,28 +177,14 @@ fn is_blank(bytes: &[u8]) -> bool {
     text(bytes).trim().is_empty()
 }
 
-/// Non-empty messages of a stream, NSLog prefixes stripped.
-fn messages(stream: &str) -> impl Iterator<Item = &str> {
-    stream
-        .lines()
-        .map(|line| match strip_nslog_prefix(line) {
-            Some(l) => l.message.trim(),
-            None => line.trim(),
-        })
-        .filter(|m| !m.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::check;
     use crate::tools::fake::FakeRunner;
 
     const DOMAIN: &str = "/Library/Preferences/com.netflix.Escrow-Buddy";
     const MISSING: &str = "2026-03-02 10:00:00.000 defaults[501:6001] \nThe domain/default pair of (/Library/Preferences/com.netflix.Escrow-Buddy, GenerateNewKey) does not exist\n";
-
-    fn unrecognised<T: std::fmt::Debug>(r: Result<T, ParseError>) -> bool {
-        matches!(r, Err(ParseError::Unrecognised { .. }))
-    }
 
     #[test]
     fn the_calls_are_read_write_bool_and_delete() {
@@ -235,40 +221,26 @@ mod tests {
 
     #[test]
     fn a_missing_pair_with_exit_zero_or_a_value_contradicts_itself() {
-        assert!(unrecognised(parse_read_bool(&Output::new(0, "", MISSING))));
-        assert!(unrecognised(parse_read_bool(&Output::new(
-            1, "1\n", MISSING
-        ))));
+        check::unrecognised(parse_read_bool(&Output::new(0, "", MISSING)));
+        check::unrecognised(parse_read_bool(&Output::new(1, "1\n", MISSING)));
     }
 
     #[test]
     fn values_that_are_not_a_boolean_are_unrecognised_never_guessed() {
-        for v in ["true\n", "YES\n", "2\n", "", "{\n    a = 1;\n}\n", "1\n1\n"] {
-            assert!(
-                unrecognised(parse_read_bool(&Output::new(0, v, ""))),
-                "{v:?}"
-            );
-        }
+        check::all_unrecognised(
+            ["true\n", "YES\n", "2\n", "", "{\n    a = 1;\n}\n", "1\n1\n"],
+            |v| parse_read_bool(&Output::new(0, *v, "")),
+        );
         // A value with a failure exit, or with words on stderr, is not a clean read either.
-        assert!(unrecognised(parse_read_bool(&Output::new(1, "1\n", ""))));
-        assert!(unrecognised(parse_read_bool(&Output::new(
-            0,
-            "1\n",
-            "warning\n"
-        ))));
+        check::unrecognised(parse_read_bool(&Output::new(1, "1\n", "")));
+        check::unrecognised(parse_read_bool(&Output::new(0, "1\n", "warning\n")));
     }
 
     #[test]
     fn a_killed_defaults_is_unrecognised() {
-        let killed = |stdout: &str, stderr: &str| Output {
-            exit: Exit::Signal(9),
-            stdout: stdout.into(),
-            stderr: stderr.into(),
-            truncated: false,
-        };
-        assert!(unrecognised(parse_read_bool(&killed("1\n", ""))));
-        assert!(unrecognised(parse_write(&killed("", ""))));
-        assert!(unrecognised(parse_delete(&killed("", ""))));
+        check::unrecognised(parse_read_bool(&check::killed(9, "1\n", "")));
+        check::unrecognised(parse_write(&check::killed(9, "", "")));
+        check::unrecognised(parse_delete(&check::killed(9, "", "")));
     }
 
     #[test]
@@ -292,16 +264,17 @@ mod tests {
 
     #[test]
     fn a_write_that_prints_anything_else_is_unrecognised() {
-        assert!(unrecognised(parse_write(&Output::new(1, "", ""))));
-        assert!(unrecognised(parse_write(&Output::new(
-            0,
-            "",
-            "something\n"
-        ))));
-        assert!(unrecognised(parse_write(&Output::new(0, "x\n", ""))));
-        // A write is never "absent": the delete wording does not make a write succeed.
         let not_found = "Domain (com.x) not found.\nDefaults have not been changed.\n";
-        assert!(unrecognised(parse_write(&Output::new(1, "", not_found))));
+        check::all_unrecognised(
+            [
+                Output::new(1, "", ""),
+                Output::new(0, "", "something\n"),
+                Output::new(0, "x\n", ""),
+                // A write is never "absent": the delete wording does not make a write succeed.
+                Output::new(1, "", not_found),
+            ],
+            parse_write,
+        );
     }
 
     #[test]
@@ -315,14 +288,17 @@ mod tests {
     #[test]
     fn a_delete_with_other_words_or_a_contradicting_exit_is_unrecognised() {
         let not_found = "Domain (com.x) not found.\nDefaults have not been changed.\n";
-        assert!(unrecognised(parse_delete(&Output::new(0, "", not_found))));
-        assert!(unrecognised(parse_delete(&Output::new(
-            1, "x\n", not_found
-        ))));
         let mixed = "Domain (com.x) not found.\nsomething else\n";
-        assert!(unrecognised(parse_delete(&Output::new(1, "", mixed))));
-        assert!(unrecognised(parse_delete(&Output::new(1, "", ""))));
-        assert!(unrecognised(parse_delete(&Output::new(1, "", NOT_CHANGED))));
+        check::all_unrecognised(
+            [
+                Output::new(0, "", not_found),
+                Output::new(1, "x\n", not_found),
+                Output::new(1, "", mixed),
+                Output::new(1, "", ""),
+                Output::new(1, "", NOT_CHANGED),
+            ],
+            parse_delete,
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -354,16 +330,12 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::tools::arbitrary;
         use proptest::prelude::*;
 
         proptest! {
             #[test]
-            fn arbitrary_output_never_panics(
-                stdout in proptest::collection::vec(any::<u8>(), 0..300),
-                stderr in proptest::collection::vec(any::<u8>(), 0..300),
-                code in any::<i32>(),
-            ) {
-                let out = Output::new(code, stdout, stderr);
+            fn arbitrary_output_never_panics(out in arbitrary::output()) {
                 let _ = parse_read_bool(&out);
                 let _ = parse_write(&out);
                 let _ = parse_delete(&out);

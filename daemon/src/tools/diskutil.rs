@@ -8,9 +8,7 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Output, Runner};
 
-use crate::text::excerpt;
-
-use super::{query, text, xml_plist_start, ParseError, ProbeError};
+use super::{query, read_xml_plist, text, xml_plist_start, ParseError, ProbeError};
 
 /// The PRK's crypto user has this fixed UUID (PLATFORM.md; corpus osquery-5236 sample).
 pub const PRK_UUID: &str = "EBC6C064-0000-11AA-AA11-00306543ECAC";
@@ -121,31 +119,30 @@ pub(crate) async fn list_crypto_users(r: &impl Runner) -> Result<Vec<CryptoUser>
 /// inside the users (even right after a complete user) is an error, never a shorter list (tests
 /// `a_plist_missing_only_its_closing_tag_is_read` and `a_plist_cut_inside_the_users_is_an_error`).
 fn parse_plist_form(out: &Output, xml: &[u8]) -> Result<Vec<CryptoUser>, ParseError> {
-    let value = plist::Value::from_reader_xml(xml)
-        .map_err(|e| malformed(out, format!("not a plist ({e})")))?;
+    let value = read_xml_plist(out, xml)?;
     let users = value
         .as_dictionary()
         .and_then(|d| d.get("Users"))
         .and_then(plist::Value::as_array)
-        .ok_or_else(|| malformed(out, "no Users array".into()))?;
+        .ok_or_else(|| ParseError::malformed(out, "no Users array"))?;
     users
         .iter()
         .enumerate()
         .map(|(n, u)| {
-            let d = u
-                .as_dictionary()
-                .ok_or_else(|| malformed(out, format!("user {n} is not a dictionary")))?;
+            let d = u.as_dictionary().ok_or_else(|| {
+                ParseError::malformed(out, &format!("user {n} is not a dictionary"))
+            })?;
             let string = |key: &str| {
-                d.get(key)
-                    .and_then(plist::Value::as_string)
-                    .ok_or_else(|| malformed(out, format!("user {n} has no string {key}")))
+                d.get(key).and_then(plist::Value::as_string).ok_or_else(|| {
+                    ParseError::malformed(out, &format!("user {n} has no string {key}"))
+                })
             };
             let uuid = string("APFSCryptoUserUUID")?.to_ascii_uppercase();
             let kind = CryptoUserKind::from_plist_type(string("APFSCryptoUserType")?);
             let volume_owner = match d.get("VolumeOwner") {
                 None => None,
                 Some(v) => Some(v.as_boolean().ok_or_else(|| {
-                    malformed(out, format!("user {n}: VolumeOwner is not a boolean"))
+                    ParseError::malformed(out, &format!("user {n}: VolumeOwner is not a boolean"))
                 })?),
             };
             Ok(CryptoUser {
@@ -195,6 +192,7 @@ fn parse_text_form(out: &Output) -> Result<Vec<CryptoUser>, ParseError> {
         };
     }
     let expected = header_count(header).ok_or_else(|| ParseError::unrecognised(out))?;
+    let malformed = |what: String| ParseError::malformed(out, &what);
 
     struct Entry {
         uuid: String,
@@ -210,7 +208,7 @@ fn parse_text_form(out: &Output) -> Result<Vec<CryptoUser>, ParseError> {
         if let Some(uuid) = line.strip_prefix("+-- ") {
             let uuid = uuid.trim();
             if uuid.is_empty() || uuid.contains(char::is_whitespace) {
-                return Err(malformed(out, format!("bad entry line `{line}`")));
+                return Err(malformed(format!("bad entry line `{line}`")));
             }
             entries.push(Entry {
                 uuid: uuid.to_ascii_uppercase(),
@@ -223,14 +221,14 @@ fn parse_text_form(out: &Output) -> Result<Vec<CryptoUser>, ParseError> {
             .strip_prefix("|   ")
             .or_else(|| line.strip_prefix("    "))
         else {
-            return Err(malformed(out, format!("unrecognised line `{line}`")));
+            return Err(malformed(format!("unrecognised line `{line}`")));
         };
         let Some(entry) = entries.last_mut() else {
-            return Err(malformed(out, format!("`{line}` before any entry")));
+            return Err(malformed(format!("`{line}` before any entry")));
         };
         if let Some(t) = field.strip_prefix("Type: ") {
             if entry.kind.is_some() {
-                return Err(malformed(out, format!("{}: two Type lines", entry.uuid)));
+                return Err(malformed(format!("{}: two Type lines", entry.uuid)));
             }
             entry.kind = Some(CryptoUserKind::from_text_type(t.trim()));
         } else if field.starts_with("Note: ") {
@@ -240,18 +238,18 @@ fn parse_text_form(out: &Output) -> Result<Vec<CryptoUser>, ParseError> {
                 "Yes" => true,
                 "No" => false,
                 other => {
-                    return Err(malformed(out, format!("Volume Owner `{other}`")));
+                    return Err(malformed(format!("Volume Owner `{other}`")));
                 }
             });
         } else {
-            return Err(malformed(out, format!("unrecognised line `{line}`")));
+            return Err(malformed(format!("unrecognised line `{line}`")));
         }
     }
     if entries.len() != expected {
-        return Err(malformed(
-            out,
-            format!("header says {expected}, {} entries found", entries.len()),
-        ));
+        return Err(malformed(format!(
+            "header says {expected}, {} entries found",
+            entries.len()
+        )));
     }
     entries
         .into_iter()
@@ -261,7 +259,7 @@ fn parse_text_form(out: &Output) -> Result<Vec<CryptoUser>, ParseError> {
                 kind,
                 volume_owner: e.volume_owner,
             }),
-            None => Err(malformed(out, format!("{} has no Type line", e.uuid))),
+            None => Err(malformed(format!("{} has no Type line", e.uuid))),
         })
         .collect()
 }
@@ -292,25 +290,14 @@ fn header_count(header: &str) -> Option<usize> {
     Some(n)
 }
 
-fn malformed(out: &Output, what: String) -> ParseError {
-    ParseError::Unrecognised {
-        exit: out.exit,
-        excerpt: excerpt(what.as_bytes()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::Exit;
+    use crate::tools::check;
     use crate::tools::fake::FakeRunner;
 
     fn parse(stdout: &str) -> Result<Vec<CryptoUser>, ParseError> {
         parse_list_crypto_users(&Output::new(0, stdout, ""))
-    }
-
-    fn unrecognised(r: Result<Vec<CryptoUser>, ParseError>) -> bool {
-        matches!(r, Err(ParseError::Unrecognised { .. }))
     }
 
     fn user(uuid: &str, kind: CryptoUserKind, volume_owner: Option<bool>) -> CryptoUser {
@@ -421,16 +408,14 @@ mod tests {
     #[test]
     fn no_cryptographic_users_is_an_empty_list() {
         assert_eq!(parse("No cryptographic users for disk1s1\n").unwrap(), []);
-        assert!(unrecognised(parse(
-            "No cryptographic users for disk1s1\n+-- X\n"
-        )));
+        check::unrecognised(parse("No cryptographic users for disk1s1\n+-- X\n"));
     }
 
     #[test]
     fn the_singular_header_goes_with_one_user() {
         let one = "Cryptographic user for disk1s1 (1 found)\n|\n+-- 76057753-404D-4114-A988-EFCF80779BD3\n    Type: Local Open Directory User\n";
         assert_eq!(parse(one).unwrap().len(), 1);
-        assert!(unrecognised(parse(&one.replace("(1 found)", "(2 found)"))));
+        check::unrecognised(parse(&one.replace("(1 found)", "(2 found)")));
         assert_eq!(
             parse(&one.replace("user for", "users for")).unwrap().len(),
             1
@@ -457,9 +442,7 @@ mod tests {
                 Some(true)
             )]
         );
-        assert!(unrecognised(parse(
-            &s.replace("Owner: Yes", "Owner: Maybe")
-        )));
+        check::unrecognised(parse(&s.replace("Owner: Yes", "Owner: Maybe")));
         assert_eq!(
             parse(&s.replace("Owner: Yes", "Owner: No")).unwrap()[0].volume_owner,
             Some(false)
@@ -468,39 +451,36 @@ mod tests {
 
     #[test]
     fn a_count_that_disagrees_with_the_entries_is_unrecognised() {
-        assert!(unrecognised(parse(
-            &TEXT_TWO.replace("(2 found)", "(3 found)")
-        )));
-        assert!(unrecognised(parse(
-            &TEXT_TWO.replace("(2 found)", "(1 found)")
-        )));
+        check::unrecognised(parse(&TEXT_TWO.replace("(2 found)", "(3 found)")));
+        check::unrecognised(parse(&TEXT_TWO.replace("(2 found)", "(1 found)")));
     }
 
     #[test]
     fn an_entry_cut_before_its_type_is_unrecognised_not_dropped() {
         let cut = "Cryptographic users (2 found)\n|\n+-- 8B2A80E9-4223-4123-9178-32B43A69A46E\n|   Type: Local Open Directory\n|\n+-- EBC6C064-0000-11AA-AA11-00306543ECAC\n";
-        assert!(unrecognised(parse(cut)));
+        check::unrecognised(parse(cut));
     }
 
     #[test]
     fn malformed_text_is_unrecognised() {
-        for s in [
-            "",
-            "Cryptographic users for disk1s1 (x found)\n",
-            "Cryptographic users for disk1s1 (2 found\n",
-            "Cryptographic users for  (2 found)\n",
-            "Cryptographic users for disk 1 (2 found)\n",
-            "Cryptographic usersfor disk1 (2 found)\n",
-            "Something else\n",
-            "Cryptographic users for disk1s1 (1 found)\n|   Type: Local Open Directory User\n",
-            "Cryptographic users for disk1s1 (1 found)\n+-- A\n    Type: X\n    Type: Y\n",
-            "Cryptographic users for disk1s1 (1 found)\n+-- A\n    Colour: blue\n",
-            "Cryptographic users for disk1s1 (1 found)\n+-- A\ngarbage\n",
-            "Cryptographic users for disk1s1 (1 found)\n+-- A B\n    Type: X\n",
-            "Cryptographic users for disk1s1 (1 found)\n+-- \n    Type: X\n",
-        ] {
-            assert!(unrecognised(parse(s)), "{s:?}");
-        }
+        check::all_unrecognised(
+            [
+                "",
+                "Cryptographic users for disk1s1 (x found)\n",
+                "Cryptographic users for disk1s1 (2 found\n",
+                "Cryptographic users for  (2 found)\n",
+                "Cryptographic users for disk 1 (2 found)\n",
+                "Cryptographic usersfor disk1 (2 found)\n",
+                "Something else\n",
+                "Cryptographic users for disk1s1 (1 found)\n|   Type: Local Open Directory User\n",
+                "Cryptographic users for disk1s1 (1 found)\n+-- A\n    Type: X\n    Type: Y\n",
+                "Cryptographic users for disk1s1 (1 found)\n+-- A\n    Colour: blue\n",
+                "Cryptographic users for disk1s1 (1 found)\n+-- A\ngarbage\n",
+                "Cryptographic users for disk1s1 (1 found)\n+-- A B\n    Type: X\n",
+                "Cryptographic users for disk1s1 (1 found)\n+-- \n    Type: X\n",
+            ],
+            |s| parse(s),
+        );
     }
 
     #[test]
@@ -569,38 +549,29 @@ mod tests {
         // Cut right after the first complete user, after the array, and mid-way.
         let first_end = s.find("</dict>\n").unwrap() + "</dict>\n".len();
         let array_end = s.find("</array>\n").unwrap() + "</array>\n".len();
-        for cut in [first_end, array_end, s.len() / 2] {
-            assert!(unrecognised(parse(&s[..cut])), "cut at {cut}");
-        }
+        check::all_unrecognised([first_end, array_end, s.len() / 2], |cut| parse(&s[..*cut]));
     }
 
     #[test]
     fn a_malformed_plist_is_unrecognised() {
-        for s in [
-            plist("<string>x</string>\n"),
-            plist("<dict><key>APFSCryptoUserType</key><string>PersonalRecovery</string></dict>\n"),
-            plist("<dict><key>APFSCryptoUserUUID</key><string>A</string></dict>\n"),
-            plist("<dict><key>APFSCryptoUserUUID</key><string>A</string><key>APFSCryptoUserType</key><integer>1</integer></dict>\n"),
-            plist("<dict><key>APFSCryptoUserUUID</key><string>A</string><key>APFSCryptoUserType</key><string>X</string><key>VolumeOwner</key><string>YES</string></dict>\n"),
-            "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict/></plist>".to_owned(),
-            "<?xml version=\"1.0\"?><plist version=\"1.0\"><array/></plist>".to_owned(),
-        ] {
-            assert!(unrecognised(parse(&s)), "{s}");
-        }
+        check::all_unrecognised(
+            [
+                plist("<string>x</string>\n"),
+                plist("<dict><key>APFSCryptoUserType</key><string>PersonalRecovery</string></dict>\n"),
+                plist("<dict><key>APFSCryptoUserUUID</key><string>A</string></dict>\n"),
+                plist("<dict><key>APFSCryptoUserUUID</key><string>A</string><key>APFSCryptoUserType</key><integer>1</integer></dict>\n"),
+                plist("<dict><key>APFSCryptoUserUUID</key><string>A</string><key>APFSCryptoUserType</key><string>X</string><key>VolumeOwner</key><string>YES</string></dict>\n"),
+                "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict/></plist>".to_owned(),
+                "<?xml version=\"1.0\"?><plist version=\"1.0\"><array/></plist>".to_owned(),
+            ],
+            |s| parse(s),
+        );
     }
 
     #[test]
     fn a_failed_exit_is_unrecognised_even_with_good_output() {
-        assert!(unrecognised(parse_list_crypto_users(&Output::new(
-            1, TEXT_TWO, ""
-        ))));
-        let killed = Output {
-            exit: Exit::Signal(9),
-            stdout: TEXT_TWO.into(),
-            stderr: Vec::new(),
-            truncated: false,
-        };
-        assert!(unrecognised(parse_list_crypto_users(&killed)));
+        check::unrecognised(parse_list_crypto_users(&Output::new(1, TEXT_TWO, "")));
+        check::unrecognised(parse_list_crypto_users(&check::killed(9, TEXT_TWO, "")));
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -612,36 +583,36 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::tools::arbitrary;
         use proptest::prelude::*;
 
-        fn text_line() -> impl Strategy<Value = String> {
-            prop_oneof![
-                Just("|".to_owned()),
-                Just(" ".to_owned()),
-                "\\+-- [A-F0-9-]{0,12}",
-                "(\\|   |    )Type: .{0,20}",
-                "(\\|   |    )Note: .{0,20}",
-                "(\\|   |    )Volume Owner: .{0,4}",
-                ".{0,20}",
-            ]
+        /// Lines of the text form: separators, entries, fields and anything else.
+        fn text_lines() -> impl Strategy<Value = String> {
+            arbitrary::lines(
+                &["|", " "],
+                &[
+                    "\\+-- [A-F0-9-]{0,12}",
+                    "(\\|   |    )Type: .{0,20}",
+                    "(\\|   |    )Note: .{0,20}",
+                    "(\\|   |    )Volume Owner: .{0,4}",
+                    ".{0,20}",
+                ],
+                10,
+            )
         }
 
         proptest! {
             #[test]
-            fn arbitrary_output_never_panics(
-                stdout in proptest::collection::vec(any::<u8>(), 0..400),
-                stderr in proptest::collection::vec(any::<u8>(), 0..100),
-                code in any::<i32>(),
-            ) {
-                let _ = parse_list_crypto_users(&Output::new(code, stdout, stderr));
+            fn arbitrary_output_never_panics(out in arbitrary::output()) {
+                let _ = parse_list_crypto_users(&out);
             }
 
             #[test]
             fn near_text_forms_never_panic(
                 header in "(Cryptographic users? (for .{0,8} )?\\(.{0,3} found\\)|No cryptographic users for .{0,6}|.{0,10})",
-                lines in proptest::collection::vec(text_line(), 0..10),
+                lines in text_lines(),
             ) {
-                let s = format!("{header}\n{}\n", lines.join("\n"));
+                let s = format!("{header}\n{lines}");
                 let _ = parse_list_crypto_users(&Output::new(0, s, ""));
             }
         }

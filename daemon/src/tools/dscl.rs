@@ -18,9 +18,9 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Output, Runner};
 
-use crate::text::excerpt;
-
-use super::{query, text, xml_plist_start, ParseError, ProbeError};
+use super::{
+    query, read_xml_plist, text, xml_plist_answer, xml_plist_start, ParseError, ProbeError,
+};
 
 /// One local user record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,22 +114,18 @@ pub fn parse_user_records(out: &Output) -> Result<UserRecords, ParseError> {
     if let Some(line) = ds_error(out) {
         return Err(ParseError::reported(out, &line));
     }
-    if !out.exit.success() {
-        return Err(ParseError::unrecognised(out));
-    }
-    let Some(xml) = xml_plist_start(&out.stdout) else {
-        return Err(ParseError::unrecognised(out));
-    };
-    let value = plist::Value::from_reader_xml(xml)
-        .map_err(|e| malformed(out, format!("not a plist ({e})")))?;
+    let value = xml_plist_answer(out)?;
     let records = value
         .as_array()
-        .ok_or_else(|| malformed(out, "the output is not an array of records".into()))?;
+        .ok_or_else(|| ParseError::malformed(out, "the output is not an array of records"))?;
     let mut users = Vec::new();
     let mut skipped = Vec::new();
     for (n, record) in records.iter().enumerate() {
         let Some(dict) = record.as_dictionary() else {
-            return Err(malformed(out, format!("record {n} is not a dictionary")));
+            return Err(ParseError::malformed(
+                out,
+                &format!("record {n} is not a dictionary"),
+            ));
         };
         match user_record(dict) {
             Ok(user) => users.push(user),
@@ -146,7 +142,7 @@ pub fn parse_user_records(out: &Output) -> Result<UserRecords, ParseError> {
             ),
             None => "no user record at all".to_owned(),
         };
-        return Err(malformed(out, why));
+        return Err(ParseError::malformed(out, &why));
     }
     Ok(UserRecords { users, skipped })
 }
@@ -182,19 +178,19 @@ pub fn parse_group_membership(out: &Output) -> Result<Vec<String>, ParseError> {
             Err(ParseError::unrecognised(out))
         };
     };
-    let value = plist::Value::from_reader_xml(xml)
-        .map_err(|e| malformed(out, format!("not a plist ({e})")))?;
+    let value = read_xml_plist(out, xml)?;
     let dict = value
         .as_dictionary()
-        .ok_or_else(|| malformed(out, "the group is not a dictionary".into()))?;
+        .ok_or_else(|| ParseError::malformed(out, "the group is not a dictionary"))?;
     match dict.get("dsAttrTypeStandard:GroupMembership") {
         None => Ok(Vec::new()),
-        Some(_) if no_such_key => Err(malformed(
+        Some(_) if no_such_key => Err(ParseError::malformed(
             out,
-            "GroupMembership both listed and reported missing".into(),
+            "GroupMembership both listed and reported missing",
         )),
-        Some(v) => strings(v)
-            .ok_or_else(|| malformed(out, "GroupMembership is not an array of strings".into())),
+        Some(v) => strings(v).ok_or_else(|| {
+            ParseError::malformed(out, "GroupMembership is not an array of strings")
+        }),
     }
 }
 
@@ -313,17 +309,11 @@ fn ds_error(out: &Output) -> Option<String> {
     })
 }
 
-fn malformed(out: &Output, what: String) -> ParseError {
-    ParseError::Unrecognised {
-        exit: out.exit,
-        excerpt: excerpt(what.as_bytes()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::runner::Exit;
+    use crate::tools::check;
     use crate::tools::fake::FakeRunner;
 
     fn plist_array(records: &[&str]) -> String {
@@ -379,10 +369,6 @@ mod tests {
         parse_user_records(&Output::new(0, stdout, ""))
     }
 
-    fn unrecognised<T: std::fmt::Debug>(r: Result<T, ParseError>) -> bool {
-        matches!(r, Err(ParseError::Unrecognised { .. }))
-    }
-
     fn user(name: &str, uid: i64, aa: &[&str]) -> UserRecord {
         UserRecord {
             name: name.into(),
@@ -397,31 +383,13 @@ mod tests {
     #[test]
     fn the_calls_read_six_attributes_and_the_admin_group() {
         assert_eq!(
-            read_all_users_call().argv(),
-            [
-                "/usr/bin/dscl",
-                "-plist",
-                ".",
-                "-readall",
-                "/Users",
-                "RecordName",
-                "UniqueID",
-                "GeneratedUID",
-                "RealName",
-                "IsHidden",
-                "AuthenticationAuthority"
-            ]
+            read_all_users_call().argv().join(" "),
+            "/usr/bin/dscl -plist . -readall /Users \
+             RecordName UniqueID GeneratedUID RealName IsHidden AuthenticationAuthority"
         );
         assert_eq!(
-            admin_group_call().argv(),
-            [
-                "/usr/bin/dscl",
-                "-plist",
-                ".",
-                "-read",
-                "/Groups/admin",
-                "GroupMembership"
-            ]
+            admin_group_call().argv().join(" "),
+            "/usr/bin/dscl -plist . -read /Groups/admin GroupMembership"
         );
     }
 
@@ -485,90 +453,66 @@ mod tests {
 
     #[test]
     fn a_malformed_record_is_skipped_with_its_reason_not_the_whole_list() {
-        let cases: &[(String, SkippedRecord)] = &[
+        /// Record `x` with UniqueID 5 and `attrs`.
+        fn x_with(attrs: &[(&str, &[&str])]) -> String {
+            rec(&[&[(RECORD_NAME, &["x"][..]), (UNIQUE_ID, &["5"])], attrs].concat())
+        }
+        let cases: &[(String, Option<&str>, &str)] = &[
             (
                 rec(&[(RECORD_NAME, &["half"])]),
-                SkippedRecord {
-                    name: Some("half".into()),
-                    reason: "no UniqueID".into(),
-                },
+                Some("half"),
+                "no UniqueID",
             ),
             (
                 rec(&[(RECORD_NAME, &["x"]), (UNIQUE_ID, &["five"])]),
-                SkippedRecord {
-                    name: Some("x".into()),
-                    reason: "UniqueID `five` is not a number".into(),
-                },
+                Some("x"),
+                "UniqueID `five` is not a number",
             ),
             (
                 rec(&[(RECORD_NAME, &["x"]), (UNIQUE_ID, &["5", "6"])]),
-                SkippedRecord {
-                    name: Some("x".into()),
-                    reason: "2 UniqueID values".into(),
-                },
+                Some("x"),
+                "2 UniqueID values",
             ),
             (
-                rec(&[
-                    (RECORD_NAME, &["x"]),
-                    (UNIQUE_ID, &["5"]),
-                    (GENERATED_UID, &["A", "B"]),
-                ]),
-                SkippedRecord {
-                    name: Some("x".into()),
-                    reason: "2 GeneratedUID values".into(),
-                },
+                x_with(&[(GENERATED_UID, &["A", "B"])]),
+                Some("x"),
+                "2 GeneratedUID values",
             ),
             (
-                rec(&[
-                    (RECORD_NAME, &["x"]),
-                    (UNIQUE_ID, &["5"]),
-                    ("dsAttrTypeNative:IsHidden", &["YES"]),
-                ]),
-                SkippedRecord {
-                    name: Some("x".into()),
-                    reason: "IsHidden value `YES` is not 1 or 0".into(),
-                },
+                x_with(&[("dsAttrTypeNative:IsHidden", &["YES"])]),
+                Some("x"),
+                "IsHidden value `YES` is not 1 or 0",
             ),
             (
-                rec(&[
-                    (RECORD_NAME, &["x"]),
-                    (UNIQUE_ID, &["5"]),
+                x_with(&[
                     ("dsAttrTypeNative:IsHidden", &["1"]),
                     ("dsAttrTypeStandard:IsHidden", &["0"]),
                 ]),
-                SkippedRecord {
-                    name: Some("x".into()),
-                    reason: "IsHidden values disagree".into(),
-                },
+                Some("x"),
+                "IsHidden values disagree",
             ),
-            (
-                rec(&[(UNIQUE_ID, &["5"])]),
-                SkippedRecord {
-                    name: None,
-                    reason: "no RecordName".into(),
-                },
-            ),
+            (rec(&[(UNIQUE_ID, &["5"])]), None, "no RecordName"),
             (
                 "<dict><key>dsAttrTypeStandard:RecordName</key><string>x</string></dict>".into(),
-                SkippedRecord {
-                    name: None,
-                    reason: "RecordName is not an array of strings".into(),
-                },
+                None,
+                "RecordName is not an array of strings",
             ),
             (
                 "<dict><key>dsAttrTypeStandard:RecordName</key><array><string>x</string></array>\
                  <key>dsAttrTypeStandard:UniqueID</key><array><integer>5</integer></array></dict>"
                     .into(),
-                SkippedRecord {
-                    name: Some("x".into()),
-                    reason: "UniqueID is not an array of strings".into(),
-                },
+                Some("x"),
+                "UniqueID is not an array of strings",
             ),
         ];
-        for (bad, want) in cases {
+        for (bad, name, reason) in cases {
+            let want = SkippedRecord {
+                name: name.map(str::to_owned),
+                reason: (*reason).to_owned(),
+            };
             let got = users(plist_array(&[&root(), bad, &ann()])).unwrap();
             assert_eq!(got.users.len(), 2, "{bad}");
-            assert_eq!(&got.skipped, std::slice::from_ref(want), "{bad}");
+            assert_eq!(got.skipped, [want], "{bad}");
         }
     }
 
@@ -580,7 +524,7 @@ mod tests {
 
     #[test]
     fn no_usable_record_at_all_is_unrecognised() {
-        assert!(unrecognised(users(plist_array(&[]))));
+        check::unrecognised(users(plist_array(&[])));
         match users(plist_array(&[&rec(&[(RECORD_NAME, &["half"])])])) {
             Err(ParseError::Unrecognised { excerpt, .. }) => {
                 assert!(excerpt.contains("half: no UniqueID"), "{excerpt}")
@@ -591,19 +535,24 @@ mod tests {
 
     #[test]
     fn output_that_is_not_an_array_of_dicts_is_unrecognised() {
-        assert!(unrecognised(users("".into())));
-        assert!(unrecognised(users(
-            "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict/></plist>".into()
-        )));
-        assert!(unrecognised(users(plist_array(&["<string>x</string>"]))));
-        assert!(unrecognised(users(
-            "<?xml version=\"1.0\"?><plist version=\"1.0\"><array><dict>".into()
-        )));
-        assert!(unrecognised(parse_user_records(&Output::new(
-            1,
-            plist_array(&[&root()]),
-            ""
-        ))));
+        check::all_unrecognised(
+            [
+                Output::new(0, "", ""),
+                Output::new(
+                    0,
+                    "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict/></plist>",
+                    "",
+                ),
+                Output::new(0, plist_array(&["<string>x</string>"]), ""),
+                Output::new(
+                    0,
+                    "<?xml version=\"1.0\"?><plist version=\"1.0\"><array><dict>",
+                    "",
+                ),
+                Output::new(1, plist_array(&[&root()]), ""),
+            ],
+            parse_user_records,
+        );
     }
 
     #[test]
@@ -641,77 +590,57 @@ mod tests {
         format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\">\n{body}\n</plist>\n")
     }
 
+    /// The group's plist listing `members`.
+    fn group_of(members: &[&str]) -> String {
+        let strings: String = members
+            .iter()
+            .map(|m| format!("<string>{m}</string>"))
+            .collect();
+        group(&format!(
+            "<dict><key>dsAttrTypeStandard:GroupMembership</key><array>{strings}</array></dict>"
+        ))
+    }
+
     #[test]
     fn the_admin_group_lists_its_members() {
-        let out = Output::new(
-            0,
-            group("<dict><key>dsAttrTypeStandard:GroupMembership</key><array><string>root</string><string>ann</string></array></dict>"),
-            "",
-        );
+        let out = Output::new(0, group_of(&["root", "ann"]), "");
         assert_eq!(parse_group_membership(&out).unwrap(), ["root", "ann"]);
     }
 
     #[test]
     fn an_empty_group_is_an_empty_list_in_either_form() {
-        assert_eq!(
-            parse_group_membership(&Output::new(0, group("<dict/>"), "")),
-            Ok(vec![])
-        );
-        assert_eq!(
-            parse_group_membership(&Output::new(0, "", "No such key: GroupMembership\n")),
-            Ok(vec![])
-        );
-        assert_eq!(
-            parse_group_membership(&Output::new(
-                0,
-                group("<dict/>"),
-                "No such key: GroupMembership\n"
-            )),
-            Ok(vec![])
-        );
+        for out in [
+            Output::new(0, group("<dict/>"), ""),
+            Output::new(0, "", "No such key: GroupMembership\n"),
+            Output::new(0, group("<dict/>"), "No such key: GroupMembership\n"),
+        ] {
+            assert_eq!(parse_group_membership(&out), Ok(vec![]), "{out:?}");
+        }
     }
 
     #[test]
     fn a_group_read_that_is_not_clean_is_unrecognised() {
-        let members = group("<dict><key>dsAttrTypeStandard:GroupMembership</key><array><string>root</string></array></dict>");
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            0, "", ""
-        ))));
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            0,
-            "",
-            "something\n"
-        ))));
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            0,
-            "junk",
-            "No such key: GroupMembership\n"
-        ))));
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            0,
-            members.clone(),
-            "No such key: GroupMembership\n"
-        ))));
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            1, members, ""
-        ))));
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            0,
-            group(
-                "<dict><key>dsAttrTypeStandard:GroupMembership</key><string>root</string></dict>"
-            ),
-            ""
-        ))));
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            0,
-            group("<array/>"),
-            ""
-        ))));
-        assert!(unrecognised(parse_group_membership(&Output::new(
-            0,
-            "<?xml version=\"1.0\"?><plist><dict>",
-            ""
-        ))));
+        let members = group_of(&["root"]);
+        let no_such_key = "No such key: GroupMembership\n";
+        check::all_unrecognised(
+            [
+                Output::new(0, "", ""),
+                Output::new(0, "", "something\n"),
+                Output::new(0, "junk", no_such_key),
+                Output::new(0, members.clone(), no_such_key),
+                Output::new(1, members, ""),
+                Output::new(
+                    0,
+                    group(
+                        "<dict><key>dsAttrTypeStandard:GroupMembership</key><string>root</string></dict>",
+                    ),
+                    "",
+                ),
+                Output::new(0, group("<array/>"), ""),
+                Output::new(0, "<?xml version=\"1.0\"?><plist><dict>", ""),
+            ],
+            parse_group_membership,
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -722,10 +651,7 @@ mod tests {
             &read_all_users_call(),
             Output::new(0, plist_array(&[&root(), &half, &ann()]), ""),
         )
-        .answer(
-            &admin_group_call(),
-            Output::new(0, group("<dict><key>dsAttrTypeStandard:GroupMembership</key><array><string>root</string></array></dict>"), ""),
-        );
+        .answer(&admin_group_call(), Output::new(0, group_of(&["root"]), ""));
         let records = read_user_records(&fake).await.unwrap();
         assert_eq!(records.users.len(), 2);
         assert_eq!(records.skipped.len(), 1);
@@ -734,36 +660,32 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::tools::arbitrary;
         use proptest::prelude::*;
 
-        proptest! {
-            #[test]
-            fn arbitrary_output_never_panics(
-                stdout in proptest::collection::vec(any::<u8>(), 0..400),
-                stderr in proptest::collection::vec(any::<u8>(), 0..200),
-                code in any::<i32>(),
-            ) {
-                let out = Output::new(code, stdout, stderr);
-                let _ = parse_user_records(&out);
-                let _ = parse_group_membership(&out);
-            }
-
-            #[test]
-            fn arbitrary_attribute_values_never_panic(
-                name in "[a-z_]{0,8}",
-                uid in ".{0,12}",
-                hidden in ".{0,6}",
-                cut in 0usize..2000,
-            ) {
+        /// root and a record of any name, UniqueID and IsHidden, whole or cut.
+        fn records_with_any_values() -> impl Strategy<Value = Vec<u8>> {
+            ("[a-z_]{0,8}", ".{0,12}", ".{0,6}").prop_flat_map(|(name, uid, hidden)| {
                 let clean = |s: &str| s.replace(['<', '&'], "");
                 let r = rec(&[
                     (RECORD_NAME, &[&clean(&name)]),
                     (UNIQUE_ID, &[&clean(&uid)]),
                     ("dsAttrTypeNative:IsHidden", &[&clean(&hidden)]),
                 ]);
-                let full = plist_array(&[&root(), &r]);
-                let cut = cut.min(full.len());
-                let _ = parse_user_records(&Output::new(0, full.as_bytes()[..cut].to_vec(), Vec::new()));
+                arbitrary::cut(plist_array(&[&root(), &r]))
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_output_never_panics(out in arbitrary::output()) {
+                let _ = parse_user_records(&out);
+                let _ = parse_group_membership(&out);
+            }
+
+            #[test]
+            fn arbitrary_attribute_values_never_panic(stdout in records_with_any_values()) {
+                let _ = parse_user_records(&Output::new(0, stdout, Vec::new()));
             }
         }
     }

@@ -13,8 +13,6 @@ use crate::paths::Tool;
 use crate::runner::{Call, Exit, Output, Runner, SecretOutput};
 use crate::secret::Secret;
 
-use crate::text::excerpt;
-
 use super::{query, text, ParseError, ProbeError};
 
 /// What `fdesetup status` says.
@@ -168,14 +166,6 @@ fn not_an_answer(out: &Output) -> ParseError {
     ParseError::unrecognised(out)
 }
 
-/// An error naming the one line that was not understood (more telling than the output's start).
-fn unknown_line(out: &Output, line: &str) -> ParseError {
-    ParseError::Unrecognised {
-        exit: out.exit,
-        excerpt: excerpt(line.as_bytes()),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // status
 // ---------------------------------------------------------------------------------------------
@@ -307,7 +297,7 @@ pub fn parse_status(out: &Output) -> Result<FdeStatus, ParseError> {
             Some(StatusLine::Deferred(d)) if status.deferred.is_none() => status.deferred = Some(d),
             // Unknown, malformed, or a second line of a kind already seen (two progress values
             // would contradict each other).
-            _ => return Err(unknown_line(out, line)),
+            _ => return Err(ParseError::malformed(out, line)),
         }
     }
     Ok(status)
@@ -600,15 +590,8 @@ pub(crate) async fn validate_recovery(
     r: &impl Runner,
     key: &Secret,
 ) -> Result<Validation, SecretCommandError> {
-    let command = "validaterecovery";
-    let out = r
-        .run_secret(&validaterecovery_call(), &key.password_input_plist())
-        .await
-        .map_err(|e| SecretCommandError::Run {
-            command,
-            message: e.to_string(),
-        })?;
-    parse_validaterecovery(&out).map_err(|code| SecretCommandError::Tool { command, code })
+    let call = validaterecovery_call();
+    secret_query(r, "validaterecovery", &call, key, parse_validaterecovery).await
 }
 
 /// One `changerecovery -personal` authenticated by `current_key` (stdin plist only). The new key
@@ -619,15 +602,34 @@ pub(crate) async fn change_recovery(
     r: &impl Runner,
     current_key: &Secret,
 ) -> Result<(), SecretCommandError> {
-    let command = "changerecovery";
+    let call = changerecovery_call();
+    secret_query(
+        r,
+        "changerecovery",
+        &call,
+        current_key,
+        parse_changerecovery,
+    )
+    .await
+}
+
+/// The secret counterpart of `query`: run `call` once with `key` given only as the stdin plist
+/// `{Password: key}`, and map its output with `parse` to an answer or a fixed code.
+async fn secret_query<T>(
+    r: &impl Runner,
+    command: &'static str,
+    call: &Call,
+    key: &Secret,
+    parse: impl FnOnce(&SecretOutput) -> Result<T, SecretToolError>,
+) -> Result<T, SecretCommandError> {
     let out = r
-        .run_secret(&changerecovery_call(), &current_key.password_input_plist())
+        .run_secret(call, &key.password_input_plist())
         .await
         .map_err(|e| SecretCommandError::Run {
             command,
             message: e.to_string(),
         })?;
-    parse_changerecovery(&out).map_err(|code| SecretCommandError::Tool { command, code })
+    parse(&out).map_err(|code| SecretCommandError::Tool { command, code })
 }
 
 /// Why a secret command (`validaterecovery`, `changerecovery`) gave no answer: the runner's
@@ -673,6 +675,7 @@ mod tests {
     use super::*;
     use crate::runner::RunError;
     use crate::tools::fake::{FakeFailure, FakeRunner};
+    use crate::tools::{arbitrary, check};
     use proptest::prelude::*;
     use std::cell::RefCell;
 
@@ -710,20 +713,39 @@ mod tests {
 
     // --- status ---------------------------------------------------------------------------
 
+    /// `fdesetup status` printing `lines` with exit 0.
+    fn status_of(lines: &[&str]) -> Result<FdeStatus, ParseError> {
+        parse_status(&out(0, &format!("{}\n", lines.join("\n"))))
+    }
+
+    /// Each of `lines`, printed after `before`, makes the status an error that names it.
+    #[track_caller]
+    fn refused_after(before: &[&str], lines: &[&str]) {
+        for line in lines {
+            assert_eq!(
+                status_of(&[before, &[line]].concat()),
+                Err(unrecognised(0, line.trim_end())),
+                "{line}"
+            );
+        }
+    }
+
     #[test]
     fn the_first_line_says_on_or_off() {
-        assert_eq!(parse_status(&out(0, "FileVault is On.\n")), Ok(on()));
+        assert_eq!(status_of(&["FileVault is On."]), Ok(on()));
         assert_eq!(
-            parse_status(&out(0, "FileVault is Off.\n")),
+            status_of(&["FileVault is Off."]),
             Ok(FdeStatus { on: false, ..on() })
         );
     }
 
     #[test]
     fn the_master_keychain_line_is_read() {
-        let s = "FileVault is On.\nFileVault master keychain appears to be installed.\n";
         assert_eq!(
-            parse_status(&out(0, s)),
+            status_of(&[
+                "FileVault is On.",
+                "FileVault master keychain appears to be installed."
+            ]),
             Ok(FdeStatus {
                 master_keychain: true,
                 ..on()
@@ -766,9 +788,8 @@ mod tests {
             ("Encryption in progress: Percent completed = 7", 7.0),
             ("Encryption in progress: Percent completed = 100.0.", 100.0),
         ] {
-            let s = format!("FileVault is On.\n{line}\n");
             assert_eq!(
-                parse_status(&out(0, &s)).map(|s| s.conversion),
+                status_of(&["FileVault is On.", line]).map(|s| s.conversion),
                 Ok(Some(Conversion::Encrypting { percent: Some(p) })),
                 "{line}"
             );
@@ -777,18 +798,18 @@ mod tests {
 
     #[test]
     fn pending_encryption_has_no_percentage() {
-        let s = "FileVault is On.\nEncryption in progress: Pending\n";
         assert_eq!(
-            parse_status(&out(0, s)).map(|s| s.conversion),
+            status_of(&["FileVault is On.", "Encryption in progress: Pending"])
+                .map(|s| s.conversion),
             Ok(Some(Conversion::Encrypting { percent: None }))
         );
     }
 
     #[test]
     fn decryption_progress_is_read() {
-        let s = "FileVault is Off.\nDecryption in progress: Percent completed = 37\n";
+        let line = "Decryption in progress: Percent completed = 37";
         assert_eq!(
-            parse_status(&out(0, s)).map(|s| s.conversion),
+            status_of(&["FileVault is Off.", line]).map(|s| s.conversion),
             Ok(Some(Conversion::Decrypting {
                 percent: Some(37.0)
             }))
@@ -797,93 +818,68 @@ mod tests {
 
     #[test]
     fn a_malformed_or_impossible_percentage_is_an_error_with_the_line() {
-        for line in [
-            "Encryption in progress: Percent completed = ",
-            "Encryption in progress: Percent completed = 101",
-            "Encryption in progress: Percent completed = -1",
-            "Encryption in progress: Percent completed = 1e2",
-            "Encryption in progress: percent completed = 12.5",
-            "Decryption in progress: Pending",
-        ] {
-            let s = format!("FileVault is On.\n{line}\n");
-            let line = line.trim_end();
-            assert_eq!(
-                parse_status(&out(0, &s)),
-                Err(unrecognised(0, line)),
-                "{line}"
-            );
-        }
+        refused_after(
+            &["FileVault is On."],
+            &[
+                "Encryption in progress: Percent completed = ",
+                "Encryption in progress: Percent completed = 101",
+                "Encryption in progress: Percent completed = -1",
+                "Encryption in progress: Percent completed = 1e2",
+                "Encryption in progress: percent completed = 12.5",
+                "Decryption in progress: Pending",
+            ],
+        );
     }
 
     #[test]
     fn both_deferral_forms_are_read() {
-        let old = "FileVault is Off.\nDeferred enablement appears to be active for user 'ttg'.\n";
-        let new = "FileVault is Off.\nDeferred enablement appears to be active.\n";
+        let old = "Deferred enablement appears to be active for user 'ttg'.";
+        let new = "Deferred enablement appears to be active.";
         assert_eq!(
-            parse_status(&out(0, old)).map(|s| s.deferred),
+            status_of(&["FileVault is Off.", old]).map(|s| s.deferred),
             Ok(Some(Deferred {
                 user: Some("ttg".into())
             }))
         );
         assert_eq!(
-            parse_status(&out(0, new)).map(|s| s.deferred),
+            status_of(&["FileVault is Off.", new]).map(|s| s.deferred),
             Ok(Some(Deferred { user: None }))
         );
     }
 
     #[test]
     fn a_deferral_line_without_its_quotes_or_name_is_an_error() {
-        for line in [
-            "Deferred enablement appears to be active for user ttg.",
-            "Deferred enablement appears to be active for user ''.",
-            "Deferred enablement appears to be active for user 'a'b'.",
-            "Deferred enablement appears to be active",
-        ] {
-            let s = format!("FileVault is Off.\n{line}\n");
-            assert_eq!(
-                parse_status(&out(0, &s)),
-                Err(unrecognised(0, line)),
-                "{line}"
-            );
-        }
+        refused_after(
+            &["FileVault is Off."],
+            &[
+                "Deferred enablement appears to be active for user ttg.",
+                "Deferred enablement appears to be active for user ''.",
+                "Deferred enablement appears to be active for user 'a'b'.",
+                "Deferred enablement appears to be active",
+            ],
+        );
     }
 
     #[test]
     fn an_unknown_status_line_is_an_error_with_an_excerpt() {
-        let s = "FileVault is On.\nSomething new appears to be active.\n";
-        assert_eq!(
-            parse_status(&out(0, s)),
-            Err(unrecognised(0, "Something new appears to be active."))
+        refused_after(
+            &["FileVault is On."],
+            &["Something new appears to be active."],
         );
     }
 
     #[test]
     fn a_second_line_of_the_same_kind_is_an_error() {
-        let s = "FileVault is On.\nEncryption in progress: Pending\nEncryption in progress: Percent completed = 3\n";
-        assert_eq!(
-            parse_status(&out(0, s)),
-            Err(unrecognised(
-                0,
-                "Encryption in progress: Percent completed = 3"
-            ))
+        refused_after(
+            &["FileVault is On.", "Encryption in progress: Pending"],
+            &["Encryption in progress: Percent completed = 3"],
         );
     }
 
     #[test]
     fn the_on_off_line_must_come_first() {
         let s = "FileVault master keychain appears to be installed.\nFileVault is On.\n";
-        assert!(matches!(
-            parse_status(&out(0, s)),
-            Err(ParseError::Unrecognised { .. })
-        ));
-        assert!(matches!(
-            parse_status(&out(0, "FileVault is On\n")),
-            Err(ParseError::Unrecognised { .. })
-        ));
-        assert!(matches!(
-            parse_status(&out(0, "")),
-            Err(ParseError::Unrecognised { .. })
-        ));
+        check::all_unrecognised([s, "FileVault is On\n", ""], |s| parse_status(&out(0, s)));
     }
 
     #[test]
@@ -899,14 +895,7 @@ mod tests {
             parse_status(&out(99, "FileVault is On.\n")),
             Err(unrecognised(99, "FileVault is On."))
         );
-        let killed = Output {
-            exit: Exit::Signal(9),
-            ..out(0, "FileVault is On.\n")
-        };
-        assert!(matches!(
-            parse_status(&killed),
-            Err(ParseError::Unrecognised { .. })
-        ));
+        check::unrecognised(parse_status(&check::killed(9, "FileVault is On.\n", "")));
     }
 
     #[test]
@@ -921,10 +910,7 @@ mod tests {
         );
         // The same line with exit 0 is not a report of failure: just unrecognised.
         let o = Output::new(0, "Error: odd\n", "");
-        assert!(matches!(
-            parse_status(&o),
-            Err(ParseError::Unrecognised { .. })
-        ));
+        check::unrecognised(parse_status(&o));
     }
 
     #[test]
@@ -936,10 +922,7 @@ mod tests {
     #[test]
     fn invalid_utf8_in_status_is_an_error_not_a_panic() {
         let o = Output::new(0, b"FileVault is On.\n\xff\xfe\n".to_vec(), Vec::new());
-        assert!(matches!(
-            parse_status(&o),
-            Err(ParseError::Unrecognised { .. })
-        ));
+        check::unrecognised(parse_status(&o));
     }
 
     // --- showdeferralinfo -----------------------------------------------------------------
@@ -979,22 +962,17 @@ mod tests {
 
     #[test]
     fn a_broken_or_odd_deferral_dump_is_unrecognised() {
-        for s in [
-            "{ Defer = 1;",
-            "{ OutputPath = (a); }",
-            "{ OutputPath = \"\"; }",
-            "( a )",
-            "Found.",
-            "",
-        ] {
-            assert!(
-                matches!(
-                    parse_showdeferralinfo(&out(0, s)),
-                    Err(ParseError::Unrecognised { .. })
-                ),
-                "{s:?}"
-            );
-        }
+        check::all_unrecognised(
+            [
+                "{ Defer = 1;",
+                "{ OutputPath = (a); }",
+                "{ OutputPath = \"\"; }",
+                "( a )",
+                "Found.",
+                "",
+            ],
+            |s| parse_showdeferralinfo(&out(0, s)),
+        );
         // A dump with a failing exit is not an answer.
         assert!(parse_showdeferralinfo(&out(1, DEFERRAL_DUMP)).is_err());
         // Text on stderr is not an answer.
@@ -1004,10 +982,7 @@ mod tests {
     #[test]
     fn a_deeply_nested_dump_is_refused_before_parsing() {
         let deep = format!("{}{}", "{ a = ".repeat(100_000), "}".repeat(100_000));
-        assert!(matches!(
-            parse_showdeferralinfo(&out(0, &deep)),
-            Err(ParseError::Unrecognised { .. })
-        ));
+        check::unrecognised(parse_showdeferralinfo(&out(0, &deep)));
         assert!(nesting_within_bound("{ a = \"{{{{{{{{{{{{\"; }"));
     }
 
@@ -1034,15 +1009,10 @@ mod tests {
 
     #[test]
     fn anything_but_one_word_is_not_a_true_false_answer() {
-        for s in ["", "True\n", "true\ntrue\n", "yes\n", "true false\n"] {
-            assert!(
-                matches!(
-                    parse_true_false(&out(0, s)),
-                    Err(ParseError::Unrecognised { .. })
-                ),
-                "{s:?}"
-            );
-        }
+        check::all_unrecognised(
+            ["", "True\n", "true\ntrue\n", "yes\n", "true false\n"],
+            |s| parse_true_false(&out(0, s)),
+        );
         assert!(parse_true_false(&Output::new(0, "true\n", "noise")).is_err());
     }
 
@@ -1086,32 +1056,27 @@ mod tests {
         let ns = "This command is not supported on APFS volumes.\n";
         assert!(parse_usingrecoverykey(&Output::new(1, ns, "x")).is_err());
         assert!(parse_usingrecoverykey(&out(1, &format!("{ns}false\n"))).is_err());
-        let killed = Output {
-            exit: Exit::Signal(15),
-            ..out(0, ns)
-        };
-        assert!(parse_usingrecoverykey(&killed).is_err());
+        assert!(parse_usingrecoverykey(&check::killed(15, ns, "")).is_err());
         assert!(parse_usingrecoverykey(&out(1, "true\n")).is_err());
     }
 
     // --- validaterecovery -----------------------------------------------------------------
 
+    fn validate(code: i32, stdout: &[u8], stderr: &[u8]) -> Result<Validation, SecretToolError> {
+        parse_validaterecovery(&secret_out(code, stdout, stderr))
+    }
+
+    fn change(code: i32, stdout: &[u8], stderr: &[u8]) -> Result<(), SecretToolError> {
+        parse_changerecovery(&secret_out(code, stdout, stderr))
+    }
+
     #[test]
     fn validation_is_true_or_false() {
+        assert_eq!(validate(0, b"true\n", b""), Ok(Validation::Valid));
+        assert_eq!(validate(1, b"false\n", b""), Ok(Validation::Invalid));
+        assert_eq!(validate(0, b"false\n", b""), Ok(Validation::Invalid));
         assert_eq!(
-            parse_validaterecovery(&secret_out(0, b"true\n", b"")),
-            Ok(Validation::Valid)
-        );
-        assert_eq!(
-            parse_validaterecovery(&secret_out(1, b"false\n", b"")),
-            Ok(Validation::Invalid)
-        );
-        assert_eq!(
-            parse_validaterecovery(&secret_out(0, b"false\n", b"")),
-            Ok(Validation::Invalid)
-        );
-        assert_eq!(
-            parse_validaterecovery(&secret_out(0, b"fdesetup: device path = /\ntrue\n", b"")),
+            validate(0, b"fdesetup: device path = /\ntrue\n", b""),
             Ok(Validation::Valid)
         );
     }
@@ -1119,19 +1084,20 @@ mod tests {
     #[test]
     fn a_true_with_a_failing_exit_is_unrecognised() {
         assert_eq!(
-            parse_validaterecovery(&secret_out(1, b"true\n", b"")),
+            validate(1, b"true\n", b""),
             Err(SecretToolError::Unrecognised(1))
         );
     }
 
     #[test]
     fn a_refused_key_form_has_its_own_code() {
+        let refusal = b"Error: Not a valid recovery key.\n";
         assert_eq!(
-            parse_validaterecovery(&secret_out(1, b"", b"Error: Not a valid recovery key.\n")),
+            validate(1, b"", refusal),
             Err(SecretToolError::NotARecoveryKey)
         );
         assert_eq!(
-            parse_validaterecovery(&secret_out(0, b"Error: Not a valid recovery key.\n", b"")),
+            validate(0, refusal, b""),
             Err(SecretToolError::Unrecognised(0))
         );
     }
@@ -1145,7 +1111,7 @@ mod tests {
             (b"Enter the current recovery key:\n", b""),
         ] {
             assert_eq!(
-                parse_validaterecovery(&secret_out(0, stdout, stderr)),
+                validate(0, stdout, stderr),
                 Err(SecretToolError::Unrecognised(0))
             );
         }
@@ -1170,50 +1136,36 @@ mod tests {
     #[test]
     fn a_new_key_line_alone_is_success() {
         let line = format!("New personal recovery key = '{KEY}'\n");
-        assert_eq!(
-            parse_changerecovery(&secret_out(0, line.as_bytes(), b"")),
-            Ok(())
-        );
+        assert_eq!(change(0, line.as_bytes(), b""), Ok(()));
         let verbose =
             format!("fdesetup: use personal recovery key\nfdesetup: device path = /\n{line}");
-        assert_eq!(
-            parse_changerecovery(&secret_out(0, verbose.as_bytes(), b"")),
-            Ok(())
-        );
+        assert_eq!(change(0, verbose.as_bytes(), b""), Ok(()));
     }
 
     #[test]
     fn a_new_key_with_a_failing_exit_or_extra_text_is_unrecognised() {
         let line = format!("New personal recovery key = '{KEY}'\n");
-        assert_eq!(
-            parse_changerecovery(&secret_out(1, line.as_bytes(), b"")),
-            Err(SecretToolError::Unrecognised(1))
-        );
-        let extra = format!("{line}Escrowing recovery key...\n");
-        assert_eq!(
-            parse_changerecovery(&secret_out(0, extra.as_bytes(), b"")),
-            Err(SecretToolError::Unrecognised(0))
-        );
-        let twice = format!("{line}{line}");
-        assert_eq!(
-            parse_changerecovery(&secret_out(0, twice.as_bytes(), b"")),
-            Err(SecretToolError::Unrecognised(0))
-        );
-        for bad in [
-            "New personal recovery key = AAAA-BBBB-CCCC-DDDD-EEEE-FFFF",
-            "New personal recovery key = 'AAAA-BBBB'",
-            "New personal recovery key = 'AAAA_BBBB-CCCC-DDDD-EEEE-FFFF'",
+        for (code, stdout) in [
+            (1, line.clone()),
+            (0, format!("{line}Escrowing recovery key...\n")),
+            (0, format!("{line}{line}")),
+            (
+                0,
+                "New personal recovery key = AAAA-BBBB-CCCC-DDDD-EEEE-FFFF".into(),
+            ),
+            (0, "New personal recovery key = 'AAAA-BBBB'".into()),
+            (
+                0,
+                "New personal recovery key = 'AAAA_BBBB-CCCC-DDDD-EEEE-FFFF'".into(),
+            ),
+            (0, String::new()),
         ] {
             assert_eq!(
-                parse_changerecovery(&secret_out(0, bad.as_bytes(), b"")),
-                Err(SecretToolError::Unrecognised(0)),
-                "{bad}"
+                change(code, stdout.as_bytes(), b""),
+                Err(SecretToolError::Unrecognised(code)),
+                "{stdout}"
             );
         }
-        assert_eq!(
-            parse_changerecovery(&secret_out(0, b"", b"")),
-            Err(SecretToolError::Unrecognised(0))
-        );
     }
 
     #[test]
@@ -1230,11 +1182,11 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                parse_changerecovery(&secret_out(code, s, b"")),
+                change(code, s, b""),
                 Err(SecretToolError::UnableToChangeKey)
             );
             assert_eq!(
-                parse_changerecovery(&secret_out(code, b"", s)),
+                change(code, b"", s),
                 Err(SecretToolError::UnableToChangeKey)
             );
         }
@@ -1243,19 +1195,19 @@ mod tests {
     #[test]
     fn an_authentication_failure_wins_over_unable_to_change() {
         assert_eq!(
-            parse_changerecovery(&secret_out(
+            change(
                 11,
                 b"",
                 b"Error: Unable to unlock or authenticate to FileVault.\n"
-            )),
+            ),
             Err(SecretToolError::AuthenticationFailed)
         );
         assert_eq!(
-            parse_changerecovery(&secret_out(
+            change(
                 99,
                 b"Error: Unable to change key.\nError: User could not be authenticated.\n",
                 b""
-            )),
+            ),
             Err(SecretToolError::AuthenticationFailed)
         );
     }
@@ -1306,6 +1258,23 @@ mod tests {
         }
     }
 
+    impl Recording {
+        /// Asserts that `call` was the one call made, that no part of `key` was in its argv, and
+        /// that its stdin was the plist `{Password: key}` and nothing else.
+        #[track_caller]
+        fn ran_once_with_the_key_only_on_stdin(&self, call: &Call, key: &str) {
+            assert_eq!(*self.fake.calls.borrow(), [call.argv()]);
+            let part = &key[..4];
+            assert!(call.argv().iter().all(|a| !a.contains(part)));
+            let stdin = self.stdin.borrow();
+            assert_eq!(stdin.len(), 1);
+            let dict: plist::Value = plist::from_bytes(&stdin[0]).unwrap();
+            let dict = dict.as_dictionary().unwrap();
+            assert_eq!(dict.len(), 1);
+            assert_eq!(dict["Password"].as_string(), Some(key));
+        }
+    }
+
     fn recording(call: &Call, answer: Output) -> Recording {
         let mut fake = FakeRunner::new();
         fake.answer(call, answer);
@@ -1323,21 +1292,7 @@ mod tests {
             validate_recovery(&r, &key).await,
             Ok(Validation::Valid)
         ));
-        assert_eq!(r.fake.called(&validaterecovery_call()), 1);
-        assert_eq!(r.fake.calls.borrow().len(), 1);
-        assert!(r
-            .fake
-            .calls
-            .borrow()
-            .iter()
-            .flatten()
-            .all(|a| !a.contains("AAAA")));
-        let stdin = r.stdin.borrow();
-        assert_eq!(stdin.len(), 1);
-        let dict: plist::Value = plist::from_bytes(&stdin[0]).unwrap();
-        let dict = dict.as_dictionary().unwrap();
-        assert_eq!(dict.len(), 1);
-        assert_eq!(dict["Password"].as_string(), Some(KEY));
+        r.ran_once_with_the_key_only_on_stdin(&validaterecovery_call(), KEY);
     }
 
     #[tokio::test]
@@ -1371,18 +1326,9 @@ mod tests {
         let printed = format!("New personal recovery key = '{KEY}'\n");
         let r = recording(&changerecovery_call(), out(0, &printed));
         assert!(change_recovery(&r, &key).await.is_ok());
-        assert_eq!(r.fake.calls.borrow().len(), 1);
-        assert!(r
-            .fake
-            .calls
-            .borrow()
-            .iter()
-            .flatten()
-            .all(|a| !a.contains("OLDK")));
-        let dict: plist::Value = plist::from_bytes(&r.stdin.borrow()[0]).unwrap();
-        assert_eq!(
-            dict.as_dictionary().unwrap()["Password"].as_string(),
-            Some("OLDK-OLDK-OLDK-OLDK-OLDK-OLDK")
+        r.ran_once_with_the_key_only_on_stdin(
+            &changerecovery_call(),
+            "OLDK-OLDK-OLDK-OLDK-OLDK-OLDK",
         );
         let r = recording(&changerecovery_call(), out(3, &printed));
         let err = change_recovery(&r, &key).await.unwrap_err();
@@ -1472,67 +1418,49 @@ mod tests {
 
     // --- never a panic ----------------------------------------------------------------------
 
-    fn any_exit() -> impl Strategy<Value = Exit> {
-        prop_oneof![
-            any::<i32>().prop_map(Exit::Code),
-            any::<i32>().prop_map(Exit::Signal)
-        ]
-    }
-
-    fn any_output() -> impl Strategy<Value = Output> {
-        (
-            any_exit(),
-            any::<Vec<u8>>(),
-            any::<Vec<u8>>(),
-            any::<bool>(),
-        )
-            .prop_map(|(exit, stdout, stderr, truncated)| Output {
-                exit,
-                stdout,
-                stderr,
-                truncated,
-            })
-    }
-
     /// Lines made of the words these parsers look for, so the search reaches deep branches.
     fn wordy() -> impl Strategy<Value = Vec<u8>> {
-        let word = prop_oneof![
-            Just("FileVault is On.".to_owned()),
-            Just("FileVault is Off.".to_owned()),
-            Just("FileVault master keychain appears to be installed.".to_owned()),
-            Just("Encryption in progress: Pending".to_owned()),
-            Just("Deferred enablement appears to be active.".to_owned()),
-            Just("true".to_owned()),
-            Just("false".to_owned()),
-            Just("Not found.".to_owned()),
-            Just("Error: Unable to change key.".to_owned()),
-            Just(format!("New personal recovery key = '{KEY}'")),
-            Just("fdesetup: device path = /".to_owned()),
-            "[{}()=;\"a-zA-Z0-9 .%'-]{0,40}",
-        ];
-        proptest::collection::vec(word, 0..6).prop_map(|ws| ws.join("\n").into_bytes())
+        let new_key = format!("New personal recovery key = '{KEY}'");
+        arbitrary::lines(
+            &[
+                "FileVault is On.",
+                "FileVault is Off.",
+                "FileVault master keychain appears to be installed.",
+                "Encryption in progress: Pending",
+                "Deferred enablement appears to be active.",
+                "true",
+                "false",
+                "Not found.",
+                "Error: Unable to change key.",
+                &new_key,
+                "fdesetup: device path = /",
+            ],
+            &["[{}()=;\"a-zA-Z0-9 .%'-]{0,40}"],
+            6,
+        )
+        .prop_map(String::into_bytes)
+    }
+
+    fn parse_every_public_answer(o: &Output) {
+        let _ = parse_status(o);
+        let _ = parse_showdeferralinfo(o);
+        let _ = parse_true_false(o);
+        let _ = parse_usingrecoverykey(o);
     }
 
     proptest! {
         #[test]
-        fn no_public_parser_panics_on_any_output(o in any_output()) {
-            let _ = parse_status(&o);
-            let _ = parse_showdeferralinfo(&o);
-            let _ = parse_true_false(&o);
-            let _ = parse_usingrecoverykey(&o);
+        fn no_public_parser_panics_on_any_output(o in arbitrary::output()) {
+            parse_every_public_answer(&o);
         }
 
         #[test]
         fn no_public_parser_panics_on_wordy_output(code in 0i32..3, stdout in wordy(), stderr in wordy()) {
-            let o = Output::new(code, stdout, stderr);
-            let _ = parse_status(&o);
-            let _ = parse_showdeferralinfo(&o);
-            let _ = parse_true_false(&o);
-            let _ = parse_usingrecoverykey(&o);
+            parse_every_public_answer(&Output::new(code, stdout, stderr));
         }
 
         #[test]
-        fn no_secret_parser_panics_or_leaks(o in any_output(), key_at in 0usize..4) {
+        fn no_secret_parser_panics_or_leaks(o in arbitrary::output(), key_at in 0usize..4) {
             // Plant a key somewhere in the output; it must never show in an error.
             let mut stdout = o.stdout.clone();
             let at = key_at.min(stdout.len());

@@ -3,9 +3,11 @@
 //!
 //! This file holds what they share: the parse error (a recognised failure message, or an excerpt
 //! of output we do not recognise: never a guessed value), the probe error that adds the call, the
-//! excerpt rule, and `query`, the glue. Evidence for every wording a parser accepts is cited next
-//! to it and collected in `docs/tool-behavior.md`. Nothing here decides what an answer means for
-//! the Mac (see `observe` and `status`).
+//! excerpt rule, the reading of an XML plist answer, and `query`, the glue; and for their tests,
+//! the fake runner (`fake`), the shared assertions (`check`) and the arbitrary outputs of their
+//! properties (`arbitrary`). Evidence for every wording a parser accepts is cited next to it and
+//! collected in `docs/tool-behavior.md`. Nothing here decides what an answer means for the Mac
+//! (see `observe` and `status`).
 
 pub mod defaults;
 pub mod diskutil;
@@ -44,6 +46,16 @@ impl ParseError {
         ParseError::Unrecognised {
             exit: out.exit,
             excerpt: excerpt(stream),
+        }
+    }
+
+    /// An unrecognised-output error whose excerpt is our description of what is wrong (a key
+    /// missing from a plist, the one line that was not understood): more telling than the start
+    /// of the output.
+    pub(crate) fn malformed(out: &Output, what: &str) -> ParseError {
+        ParseError::Unrecognised {
+            exit: out.exit,
+            excerpt: excerpt(what.as_bytes()),
         }
     }
 
@@ -144,6 +156,24 @@ pub(crate) fn xml_plist_start(bytes: &[u8]) -> Option<&[u8]> {
         .map(|at| &bytes[at..])
 }
 
+/// The plist `xml` (found in `out` by `xml_plist_start`); one that does not read is
+/// `Unrecognised` with the reader's complaint.
+pub(crate) fn read_xml_plist(out: &Output, xml: &[u8]) -> Result<plist::Value, ParseError> {
+    plist::Value::from_reader_xml(xml)
+        .map_err(|e| ParseError::malformed(out, &format!("not a plist ({e})")))
+}
+
+/// The XML plist of a successful call: exit 0 and a plist on stdout, else `Unrecognised`.
+pub(crate) fn xml_plist_answer(out: &Output) -> Result<plist::Value, ParseError> {
+    if !out.exit.success() {
+        return Err(ParseError::unrecognised(out));
+    }
+    match xml_plist_start(&out.stdout) {
+        Some(xml) => read_xml_plist(out, xml),
+        None => Err(ParseError::unrecognised(out)),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod fake {
     //! A fake runner keyed by the full argv that fails loudly on any call it was not told about
@@ -214,6 +244,114 @@ pub(crate) mod fake {
                 truncated: out.truncated,
             })
         }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod check {
+    //! What the tool modules' tests share besides the fake runner: the assertion that a parser
+    //! refused an output as unrecognised (once, or for every case of a table, naming the case
+    //! that was not), and the output of a killed tool, which `Output::new` cannot build.
+
+    use std::fmt::Debug;
+
+    use super::ParseError;
+    use crate::runner::{Exit, Output};
+
+    /// Asserts that `r` is `Unrecognised`: neither a value nor a failure in the tool's words.
+    #[track_caller]
+    pub(crate) fn unrecognised<T: Debug>(r: Result<T, ParseError>) {
+        assert!(
+            matches!(r, Err(ParseError::Unrecognised { .. })),
+            "not unrecognised: {r:?}"
+        );
+    }
+
+    /// Asserts that `parse` finds every one of `cases` unrecognised.
+    #[track_caller]
+    pub(crate) fn all_unrecognised<C: Debug, T: Debug>(
+        cases: impl IntoIterator<Item = C>,
+        parse: impl Fn(&C) -> Result<T, ParseError>,
+    ) {
+        for case in cases {
+            let r = parse(&case);
+            assert!(
+                matches!(r, Err(ParseError::Unrecognised { .. })),
+                "{case:?}: not unrecognised: {r:?}"
+            );
+        }
+    }
+
+    /// A tool killed by `signal` after printing `stdout` and `stderr`.
+    pub(crate) fn killed(
+        signal: i32,
+        stdout: impl Into<Vec<u8>>,
+        stderr: impl Into<Vec<u8>>,
+    ) -> Output {
+        Output {
+            exit: Exit::Signal(signal),
+            ..Output::new(0, stdout, stderr)
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod arbitrary {
+    //! The outputs the tool modules' properties ("never panics", "never leaks") draw from: any
+    //! output at all; lines seeded with a module's own wordings, so the search reaches the
+    //! branches behind them; and a well-formed document cut anywhere, as a capped or killed tool
+    //! leaves it.
+
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::strategy::Union;
+
+    use crate::runner::{Exit, Output};
+
+    /// Any output: an exit code (0, 1 and 2 as likely as all the others together, since most
+    /// parsers read the rest only after a success) or a signal, up to 400 bytes of stdout and
+    /// 300 of stderr, cut off by the runner or not.
+    pub(crate) fn output() -> impl Strategy<Value = Output> {
+        let exit = prop_oneof![
+            (0..3).prop_map(Exit::Code),
+            any::<i32>().prop_map(Exit::Code),
+            any::<i32>().prop_map(Exit::Signal),
+        ];
+        (
+            exit,
+            vec(any::<u8>(), 0..400),
+            vec(any::<u8>(), 0..300),
+            any::<bool>(),
+        )
+            .prop_map(|(exit, stdout, stderr, truncated)| Output {
+                exit,
+                stdout,
+                stderr,
+                truncated,
+            })
+    }
+
+    /// Fewer than `most` lines, each ending in a newline; each line is one of `wordings` or a
+    /// match of one of the regular expressions `patterns`, all of them equally likely.
+    pub(crate) fn lines(
+        wordings: &[&str],
+        patterns: &[&str],
+        most: usize,
+    ) -> impl Strategy<Value = String> {
+        let wordings = wordings.iter().map(|w| Just(w.to_string()).boxed());
+        let patterns = patterns.iter().map(|p| {
+            proptest::string::string_regex(p)
+                .expect("a test's pattern is a valid regular expression")
+                .boxed()
+        });
+        let line = Union::new(wordings.chain(patterns));
+        vec(line, 0..most).prop_map(|lines| lines.iter().map(|l| format!("{l}\n")).collect())
+    }
+
+    /// `full` whole half of the time, else cut after any of its bytes.
+    pub(crate) fn cut(full: String) -> impl Strategy<Value = Vec<u8>> {
+        let len = full.len();
+        prop_oneof![Just(len), 0..=len].prop_map(move |at| full.as_bytes()[..at].to_vec())
     }
 }
 

@@ -8,9 +8,7 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Exit, Output, Runner};
 
-use crate::text::excerpt;
-
-use super::{query, text, xml_plist_start, ParseError, ProbeError};
+use super::{query, text, xml_plist_answer, ParseError, ProbeError};
 
 /// The payload type of the FileVault recovery key escrow payload.
 pub const ESCROW_PAYLOAD_TYPE: &str = "com.apple.security.FDERecoveryKeyEscrow";
@@ -121,27 +119,22 @@ pub fn parse_bootstrap_token(out: &Output) -> Result<BootstrapToken, ParseError>
 /// `ProfileIdentifier`, without a `ProfileItems` array, with an item without a string
 /// `PayloadType`, or with an install date in another form is `Unrecognised` with a description.
 pub fn parse_computer_profiles(out: &Output) -> Result<Vec<InstalledProfile>, ParseError> {
-    if !out.exit.success() {
-        return Err(ParseError::unrecognised(out));
-    }
-    let Some(xml) = xml_plist_start(&out.stdout) else {
-        return Err(ParseError::unrecognised(out));
-    };
-    let value = plist::Value::from_reader_xml(xml)
-        .map_err(|e| malformed(out, format!("not a plist ({e})")))?;
+    let value = xml_plist_answer(out)?;
     let root = value
         .as_dictionary()
-        .ok_or_else(|| malformed(out, "the output is not a dictionary".into()))?;
+        .ok_or_else(|| ParseError::malformed(out, "the output is not a dictionary"))?;
     let Some(level) = root.get("_computerlevel") else {
         return Ok(Vec::new());
     };
     let level = level
         .as_array()
-        .ok_or_else(|| malformed(out, "_computerlevel is not an array".into()))?;
+        .ok_or_else(|| ParseError::malformed(out, "_computerlevel is not an array"))?;
     level
         .iter()
         .enumerate()
-        .map(|(n, p)| profile(p).map_err(|what| malformed(out, format!("profile {n}: {what}"))))
+        .map(|(n, p)| {
+            profile(p).map_err(|what| ParseError::malformed(out, &format!("profile {n}: {what}")))
+        })
         .collect()
 }
 
@@ -209,16 +202,10 @@ fn install_date(value: &plist::Value) -> Result<jiff::Timestamp, String> {
     Err("ProfileInstallDate is neither a string nor a date".into())
 }
 
-fn malformed(out: &Output, what: String) -> ParseError {
-    ParseError::Unrecognised {
-        exit: out.exit,
-        excerpt: excerpt(what.as_bytes()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::check;
     use crate::tools::fake::FakeRunner;
 
     const SUPPORTED_YES: &str = "profiles: Bootstrap Token supported on server: YES\n";
@@ -228,10 +215,6 @@ mod tests {
 
     fn bt(stdout: &str) -> Result<BootstrapToken, ParseError> {
         parse_bootstrap_token(&Output::new(0, stdout, ""))
-    }
-
-    fn unrecognised<T: std::fmt::Debug>(r: Result<T, ParseError>) -> bool {
-        matches!(r, Err(ParseError::Unrecognised { .. }))
     }
 
     #[test]
@@ -325,21 +308,22 @@ mod tests {
 
     #[test]
     fn supported_without_an_escrow_line_is_unrecognised() {
-        assert!(unrecognised(bt(SUPPORTED_YES)));
+        check::unrecognised(bt(SUPPORTED_YES));
     }
 
     #[test]
     fn missing_conflicting_or_unknown_lines_are_unrecognised() {
-        for s in [
-            "",
-            ESCROWED_YES,
-            "profiles: Bootstrap Token supported on server: MAYBE\n",
-            "profiles: something new\nprofiles: Bootstrap Token supported on server: NO\n",
-            "profiles: Bootstrap Token supported on server: NO\nprofiles: Bootstrap Token supported on server: YES\n",
-            "profiles: Bootstrap Token supported on server: YES\nprofiles: Bootstrap Token escrowed to server: YES\nprofiles: Bootstrap Token escrowed to server: NO\n",
-        ] {
-            assert!(unrecognised(bt(s)), "{s:?}");
-        }
+        check::all_unrecognised(
+            [
+                "",
+                ESCROWED_YES,
+                "profiles: Bootstrap Token supported on server: MAYBE\n",
+                "profiles: something new\nprofiles: Bootstrap Token supported on server: NO\n",
+                "profiles: Bootstrap Token supported on server: NO\nprofiles: Bootstrap Token supported on server: YES\n",
+                "profiles: Bootstrap Token supported on server: YES\nprofiles: Bootstrap Token escrowed to server: YES\nprofiles: Bootstrap Token escrowed to server: NO\n",
+            ],
+            |s| bt(s),
+        );
     }
 
     #[test]
@@ -356,14 +340,9 @@ mod tests {
 
     #[test]
     fn a_killed_profiles_is_unrecognised() {
-        let out = Output {
-            exit: Exit::Signal(15),
-            stdout: SUPPORTED_NO.into(),
-            stderr: Vec::new(),
-            truncated: false,
-        };
-        assert!(unrecognised(parse_bootstrap_token(&out)));
-        assert!(unrecognised(parse_computer_profiles(&out)));
+        let out = check::killed(15, SUPPORTED_NO, "");
+        check::unrecognised(parse_bootstrap_token(&out));
+        check::unrecognised(parse_computer_profiles(&out));
     }
 
     fn profiles_xml(body: &str) -> String {
@@ -392,12 +371,17 @@ mod tests {
         parse_computer_profiles(&Output::new(0, stdout, ""))
     }
 
+    /// The escrow profile installed on `date` (a plist value).
+    fn installed_on(date: &str) -> String {
+        one_profile(
+            &format!("<key>ProfileInstallDate</key>{date}"),
+            ESCROW_ITEMS,
+        )
+    }
+
     #[test]
     fn a_profile_with_its_payloads_and_string_install_date() {
-        let xml = one_profile(
-            "<key>ProfileInstallDate</key><string>2023-02-27 18:55:07 +0000</string>",
-            ESCROW_ITEMS,
-        );
+        let xml = installed_on("<string>2023-02-27 18:55:07 +0000</string>");
         let got = computer(xml).unwrap();
         assert_eq!(
             got,
@@ -415,26 +399,23 @@ mod tests {
         assert!(!got[0].has_payload("com.apple.mdm"));
     }
 
+    /// The install date read from the escrow profile installed on `date`.
+    fn read_install_date(date: &str) -> Option<jiff::Timestamp> {
+        computer(installed_on(date)).unwrap()[0].install_date
+    }
+
     #[test]
     fn a_non_utc_offset_is_converted_to_the_same_instant() {
-        let xml = one_profile(
-            "<key>ProfileInstallDate</key><string>2023-02-27 19:55:07 +0100</string>",
-            ESCROW_ITEMS,
-        );
         assert_eq!(
-            computer(xml).unwrap()[0].install_date,
+            read_install_date("<string>2023-02-27 19:55:07 +0100</string>"),
             Some("2023-02-27T18:55:07Z".parse().unwrap())
         );
     }
 
     #[test]
     fn a_plist_date_is_accepted_too() {
-        let xml = one_profile(
-            "<key>ProfileInstallDate</key><date>2026-01-15T10:00:00Z</date>",
-            ESCROW_ITEMS,
-        );
         assert_eq!(
-            computer(xml).unwrap()[0].install_date,
+            read_install_date("<date>2026-01-15T10:00:00Z</date>"),
             Some("2026-01-15T10:00:00Z".parse().unwrap())
         );
     }
@@ -474,37 +455,34 @@ mod tests {
 
     #[test]
     fn malformed_profiles_are_unrecognised_with_a_description() {
-        let date_only = one_profile(
-            "<key>ProfileInstallDate</key><string>2026-01-01</string>",
-            ESCROW_ITEMS,
-        );
-        match computer(date_only) {
+        match computer(installed_on("<string>2026-01-01</string>")) {
             Err(ParseError::Unrecognised { excerpt, .. }) => {
                 assert!(excerpt.contains("2026-01-01"), "{excerpt}")
             }
             other => panic!("{other:?}"),
         }
-        for xml in [
-            one_profile("<key>ProfileInstallDate</key><integer>1</integer>", ESCROW_ITEMS),
-            one_profile("", "<dict><key>PayloadIdentifier</key><string>x</string></dict>"),
-            one_profile("", "<string>x</string>"),
-            profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileItems</key><array/></dict></array></dict>"),
-            profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileIdentifier</key><string>a</string></dict></array></dict>"),
-            profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileIdentifier</key><string>a</string><key>ProfileDisplayName</key><integer>1</integer><key>ProfileItems</key><array/></dict></array></dict>"),
-            profiles_xml("<dict><key>_computerlevel</key><array><string>x</string></array></dict>"),
-            profiles_xml("<dict><key>_computerlevel</key><dict/></dict>"),
-            profiles_xml("<array/>"),
-            "There are no configuration profiles installed\n".to_owned(),
-            "<?xml version=\"1.0\"?><plist><dict><key>_computerlevel</key>".to_owned(),
-        ] {
-            assert!(unrecognised(computer(xml.clone())), "{xml}");
-        }
+        check::all_unrecognised(
+            [
+                installed_on("<integer>1</integer>"),
+                one_profile("", "<dict><key>PayloadIdentifier</key><string>x</string></dict>"),
+                one_profile("", "<string>x</string>"),
+                profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileItems</key><array/></dict></array></dict>"),
+                profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileIdentifier</key><string>a</string></dict></array></dict>"),
+                profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileIdentifier</key><string>a</string><key>ProfileDisplayName</key><integer>1</integer><key>ProfileItems</key><array/></dict></array></dict>"),
+                profiles_xml("<dict><key>_computerlevel</key><array><string>x</string></array></dict>"),
+                profiles_xml("<dict><key>_computerlevel</key><dict/></dict>"),
+                profiles_xml("<array/>"),
+                "There are no configuration profiles installed\n".to_owned(),
+                "<?xml version=\"1.0\"?><plist><dict><key>_computerlevel</key>".to_owned(),
+            ],
+            |xml| computer(xml.clone()),
+        );
     }
 
     #[test]
     fn a_failed_exit_is_unrecognised_even_with_a_plist() {
         let out = Output::new(1, profiles_xml("<dict/>"), "");
-        assert!(unrecognised(parse_computer_profiles(&out)));
+        check::unrecognised(parse_computer_profiles(&out));
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -527,29 +505,29 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::tools::arbitrary;
         use proptest::prelude::*;
+
+        /// One profile with any install date, whole or cut.
+        fn profile_with_any_date() -> impl Strategy<Value = Vec<u8>> {
+            ".{0,30}".prop_flat_map(|date| {
+                arbitrary::cut(installed_on(&format!(
+                    "<string>{}</string>",
+                    date.replace(['<', '&'], "")
+                )))
+            })
+        }
 
         proptest! {
             #[test]
-            fn arbitrary_output_never_panics(
-                stdout in proptest::collection::vec(any::<u8>(), 0..400),
-                stderr in proptest::collection::vec(any::<u8>(), 0..200),
-                code in any::<i32>(),
-            ) {
-                let out = Output::new(code, stdout, stderr);
+            fn arbitrary_output_never_panics(out in arbitrary::output()) {
                 let _ = parse_bootstrap_token(&out);
                 let _ = parse_computer_profiles(&out);
             }
 
             #[test]
-            fn a_cut_profile_list_never_panics(cut in 0usize..800, date in ".{0,30}") {
-                let full = one_profile(
-                    &format!("<key>ProfileInstallDate</key><string>{}</string>",
-                        date.replace(['<', '&'], "")),
-                    ESCROW_ITEMS,
-                );
-                let cut = cut.min(full.len());
-                let _ = parse_computer_profiles(&Output::new(0, full.as_bytes()[..cut].to_vec(), Vec::new()));
+            fn a_cut_profile_list_never_panics(stdout in profile_with_any_date()) {
+                let _ = parse_computer_profiles(&Output::new(0, stdout, Vec::new()));
             }
         }
     }

@@ -15,9 +15,7 @@
 use crate::paths::Tool;
 use crate::runner::{Call, Exit, Output, Runner};
 
-use crate::text::excerpt;
-
-use super::{query, text, xml_plist_start, ParseError, ProbeError};
+use super::{query, text, xml_plist_answer, ParseError, ProbeError};
 
 pub(crate) const LOGIN_RIGHT: &str = "system.login.console";
 /// Escrow Buddy's mechanism, as its installer adds it before `loginwindow:done`
@@ -49,28 +47,21 @@ pub fn parse_mechanisms(out: &Output) -> Result<Vec<String>, ParseError> {
             None => return Err(ParseError::unrecognised(out)),
         }
     }
-    if !out.exit.success() {
-        return Err(ParseError::unrecognised(out));
-    }
-    let Some(xml) = xml_plist_start(&out.stdout) else {
-        return Err(ParseError::unrecognised(out));
-    };
-    let value = plist::Value::from_reader_xml(xml)
-        .map_err(|e| malformed(out, &format!("not a plist ({e})")))?;
+    let value = xml_plist_answer(out)?;
     let dict = value
         .as_dictionary()
-        .ok_or_else(|| malformed(out, "the right is not a dictionary"))?;
+        .ok_or_else(|| ParseError::malformed(out, "the right is not a dictionary"))?;
     let mechanisms = dict
         .get("mechanisms")
-        .ok_or_else(|| malformed(out, "the right has no mechanisms"))?
+        .ok_or_else(|| ParseError::malformed(out, "the right has no mechanisms"))?
         .as_array()
-        .ok_or_else(|| malformed(out, "mechanisms is not an array"))?;
+        .ok_or_else(|| ParseError::malformed(out, "mechanisms is not an array"))?;
     mechanisms
         .iter()
         .map(|m| {
             m.as_string()
                 .map(str::to_owned)
-                .ok_or_else(|| malformed(out, "a mechanism is not a string"))
+                .ok_or_else(|| ParseError::malformed(out, "a mechanism is not a string"))
         })
         .collect()
 }
@@ -90,16 +81,10 @@ fn status_line(line: &str) -> Option<i64> {
     }
 }
 
-fn malformed(out: &Output, what: &str) -> ParseError {
-    ParseError::Unrecognised {
-        exit: out.exit,
-        excerpt: excerpt(what.as_bytes()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::check;
     use crate::tools::fake::FakeRunner;
 
     fn right(mechanisms: &[&str]) -> String {
@@ -113,10 +98,6 @@ mod tests {
              <plist version=\"1.0\">\n<dict>\n\t<key>class</key>\n\t<string>evaluate-mechanisms</string>\n\
              \t<key>mechanisms</key>\n\t<array>\n{items}\t</array>\n\t<key>tries</key>\n\t<integer>10000</integer>\n</dict>\n</plist>\n"
         )
-    }
-
-    fn unrecognised(r: Result<Vec<String>, ParseError>) -> bool {
-        matches!(r, Err(ParseError::Unrecognised { .. }))
     }
 
     #[test]
@@ -176,36 +157,17 @@ mod tests {
     #[test]
     fn other_stderr_a_failed_exit_or_a_missing_plist_is_unrecognised() {
         let good = right(&["loginwindow:login"]);
-        assert!(unrecognised(parse_mechanisms(&Output::new(
-            0,
-            good.clone(),
-            "warning\n"
-        ))));
-        assert!(unrecognised(parse_mechanisms(&Output::new(
-            0,
-            good.clone(),
-            "YES (1)\n"
-        ))));
-        assert!(unrecognised(parse_mechanisms(&Output::new(
-            0,
-            good.clone(),
-            "NO (0)\n"
-        ))));
-        assert!(unrecognised(parse_mechanisms(&Output::new(
-            255,
-            good,
-            "YES (0)\n"
-        ))));
-        assert!(unrecognised(parse_mechanisms(&Output::new(
-            0,
-            "",
-            "YES (0)\n"
-        ))));
-        assert!(unrecognised(parse_mechanisms(&Output::new(
-            0,
-            "<?xml version=\"1.0\"?><plist><dict>",
-            ""
-        ))));
+        check::all_unrecognised(
+            [
+                Output::new(0, good.clone(), "warning\n"),
+                Output::new(0, good.clone(), "YES (1)\n"),
+                Output::new(0, good.clone(), "NO (0)\n"),
+                Output::new(255, good, "YES (0)\n"),
+                Output::new(0, "", "YES (0)\n"),
+                Output::new(0, "<?xml version=\"1.0\"?><plist><dict>", ""),
+            ],
+            parse_mechanisms,
+        );
     }
 
     #[test]
@@ -214,23 +176,15 @@ mod tests {
         let not_array = "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>mechanisms</key><string>x</string></dict></plist>";
         let not_string = "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>mechanisms</key><array><integer>1</integer></array></dict></plist>";
         let not_dict = "<?xml version=\"1.0\"?><plist version=\"1.0\"><array/></plist>";
-        for s in [no_mechs, not_array, not_string, not_dict] {
-            assert!(
-                unrecognised(parse_mechanisms(&Output::new(0, s, "YES (0)\n"))),
-                "{s}"
-            );
-        }
+        check::all_unrecognised([no_mechs, not_array, not_string, not_dict], |s| {
+            parse_mechanisms(&Output::new(0, *s, "YES (0)\n"))
+        });
     }
 
     #[test]
     fn a_killed_security_is_unrecognised() {
-        let out = Output {
-            exit: Exit::Signal(9),
-            stdout: right(&["loginwindow:login"]).into_bytes(),
-            stderr: Vec::new(),
-            truncated: false,
-        };
-        assert!(unrecognised(parse_mechanisms(&out)));
+        let out = check::killed(9, right(&["loginwindow:login"]), "");
+        check::unrecognised(parse_mechanisms(&out));
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -248,23 +202,20 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::tools::arbitrary;
         use proptest::prelude::*;
 
         proptest! {
             #[test]
-            fn arbitrary_output_never_panics(
-                stdout in proptest::collection::vec(any::<u8>(), 0..400),
-                stderr in proptest::collection::vec(any::<u8>(), 0..100),
-                code in any::<i32>(),
-            ) {
-                let _ = parse_mechanisms(&Output::new(code, stdout, stderr));
+            fn arbitrary_output_never_panics(out in arbitrary::output()) {
+                let _ = parse_mechanisms(&out);
             }
 
             #[test]
-            fn a_cut_plist_never_panics(cut in 0usize..600) {
-                let full = right(&["builtin:policy-banner", ESCROW_BUDDY_MECHANISM]);
-                let cut = cut.min(full.len());
-                let _ = parse_mechanisms(&Output::new(0, &full.as_bytes()[..cut], "YES (0)\n"));
+            fn a_cut_plist_never_panics(
+                stdout in arbitrary::cut(right(&["builtin:policy-banner", ESCROW_BUDDY_MECHANISM])),
+            ) {
+                let _ = parse_mechanisms(&Output::new(0, stdout, "YES (0)\n"));
             }
         }
     }

@@ -79,90 +79,84 @@ pub(crate) async fn build_version(r: &impl Runner) -> Result<String, ProbeError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::Exit;
     use crate::tools::fake::FakeRunner;
+    use crate::tools::{arbitrary, check};
     use proptest::prelude::*;
 
     fn ok(s: &str) -> Output {
         Output::new(0, s, "")
     }
 
+    /// Each value, printed alone on its line, is read back as printed.
+    #[track_caller]
+    fn read_as_printed(parse: impl Fn(&Output) -> Result<String, ParseError>, values: &[&str]) {
+        for v in values {
+            assert_eq!(parse(&ok(&format!("{v}\n"))), Ok((*v).to_owned()), "{v:?}");
+        }
+    }
+
     #[test]
     fn product_versions_have_two_or_three_numbers() {
-        for v in ["10.13", "10.13.6", "14.4.1", "26.0", "26.0.1", "11.0.1"] {
-            assert_eq!(
-                parse_product_version(&ok(&format!("{v}\n"))),
-                Ok(v.to_owned())
-            );
-        }
+        read_as_printed(
+            parse_product_version,
+            &["10.13", "10.13.6", "14.4.1", "26.0", "26.0.1", "11.0.1"],
+        );
     }
 
     #[test]
     fn anything_else_is_not_a_product_version() {
-        for s in [
-            "",
-            "14",
-            "14.",
-            ".4",
-            "14.4.1.2",
-            "14.4.1 (a)",
-            "14.4b",
-            "v14.4",
-            "1000.0",
-            "14.4\n14.4",
-            "ProductVersion:\t14.4",
-        ] {
-            assert!(
-                matches!(
-                    parse_product_version(&ok(s)),
-                    Err(ParseError::Unrecognised { .. })
-                ),
-                "{s:?}"
-            );
-        }
+        check::all_unrecognised(
+            [
+                "",
+                "14",
+                "14.",
+                ".4",
+                "14.4.1.2",
+                "14.4.1 (a)",
+                "14.4b",
+                "v14.4",
+                "1000.0",
+                "14.4\n14.4",
+                "ProductVersion:\t14.4",
+            ],
+            |s| parse_product_version(&ok(s)),
+        );
     }
 
     #[test]
     fn builds_are_number_letter_number_and_an_optional_suffix() {
-        for b in [
-            "23E224",
-            "17A405",
-            "25A354",
-            "22E772610a",
-            "25A5279m",
-            "19H2",
-        ] {
-            assert_eq!(
-                parse_build_version(&ok(&format!("{b}\n"))),
-                Ok(b.to_owned())
-            );
-        }
+        read_as_printed(
+            parse_build_version,
+            &[
+                "23E224",
+                "17A405",
+                "25A354",
+                "22E772610a",
+                "25A5279m",
+                "19H2",
+            ],
+        );
     }
 
     #[test]
     fn anything_else_is_not_a_build() {
-        for s in [
-            "",
-            "23",
-            "23E",
-            "E224",
-            "23e224",
-            "23E224ab",
-            "23E224A",
-            "23EE224",
-            "23E 224",
-            "1234A1",
-            "23E12345678",
-            "23E224\n23E224",
-        ] {
-            assert!(
-                matches!(
-                    parse_build_version(&ok(s)),
-                    Err(ParseError::Unrecognised { .. })
-                ),
-                "{s:?}"
-            );
-        }
+        check::all_unrecognised(
+            [
+                "",
+                "23",
+                "23E",
+                "E224",
+                "23e224",
+                "23E224ab",
+                "23E224A",
+                "23EE224",
+                "23E 224",
+                "1234A1",
+                "23E12345678",
+                "23E224\n23E224",
+            ],
+            |s| parse_build_version(&ok(s)),
+        );
     }
 
     #[test]
@@ -170,11 +164,7 @@ mod tests {
         assert!(parse_product_version(&Output::new(1, "14.4\n", "")).is_err());
         assert!(parse_product_version(&Output::new(0, "14.4\n", "warning")).is_err());
         assert!(parse_build_version(&Output::new(77, "23E224\n", "")).is_err());
-        let killed = Output {
-            exit: Exit::Signal(9),
-            ..ok("23E224\n")
-        };
-        assert!(parse_build_version(&killed).is_err());
+        assert!(parse_build_version(&check::killed(9, "23E224\n", "")).is_err());
     }
 
     #[tokio::test]
@@ -194,22 +184,9 @@ mod tests {
         );
     }
 
-    fn any_output() -> impl Strategy<Value = Output> {
-        let exit = prop_oneof![
-            any::<i32>().prop_map(Exit::Code),
-            any::<i32>().prop_map(Exit::Signal)
-        ];
-        (exit, any::<Vec<u8>>(), any::<Vec<u8>>()).prop_map(|(exit, stdout, stderr)| Output {
-            exit,
-            stdout,
-            stderr,
-            truncated: false,
-        })
-    }
-
     proptest! {
         #[test]
-        fn no_sw_vers_parser_panics_on_any_output(o in any_output()) {
+        fn no_sw_vers_parser_panics_on_any_output(o in arbitrary::output()) {
             let _ = parse_product_version(&o);
             let _ = parse_build_version(&o);
         }

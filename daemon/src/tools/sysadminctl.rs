@@ -89,32 +89,19 @@ pub struct NsLogLine<'a> {
 /// does not exist`). The thread id is decimal in every sample;
 /// hex digits are accepted because older NSLog printed it in hex (pattern only, unverified).
 pub fn strip_nslog_prefix(line: &str) -> Option<NsLogLine<'_>> {
+    // `2021-01-14 18:17:47.414 `, each `d` a digit.
+    const DATE_TIME: &[u8] = b"dddd-dd-dd dd:dd:dd.ddd ";
     let b = line.as_bytes();
-    let digits = |from: usize, n: usize| -> bool {
-        b.get(from..from + n)
-            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
-    };
-    let byte_is = |at: usize, c: u8| b.get(at) == Some(&c);
-    // `2021-01-14 18:17:47.414 `
-    let date_time = digits(0, 4)
-        && byte_is(4, b'-')
-        && digits(5, 2)
-        && byte_is(7, b'-')
-        && digits(8, 2)
-        && byte_is(10, b' ')
-        && digits(11, 2)
-        && byte_is(13, b':')
-        && digits(14, 2)
-        && byte_is(16, b':')
-        && digits(17, 2)
-        && byte_is(19, b'.')
-        && digits(20, 3)
-        && byte_is(23, b' ');
+    let date_time = b.len() >= DATE_TIME.len()
+        && b.iter().zip(DATE_TIME).all(|(c, want)| match want {
+            b'd' => c.is_ascii_digit(),
+            _ => c == want,
+        });
     if !date_time {
         return None;
     }
     // `sysadminctl[96836:904874]`; all indices below are at ASCII bytes, so slicing is safe.
-    let rest = &line[24..];
+    let rest = &line[DATE_TIME.len()..];
     let open = rest.find('[')?;
     let process = &rest[..open];
     if process.is_empty() || process.contains(char::is_whitespace) {
@@ -140,8 +127,8 @@ pub fn strip_nslog_prefix(line: &str) -> Option<NsLogLine<'_>> {
 }
 
 /// The non-empty messages of a stream: NSLog prefixes stripped, continuation lines kept as they
-/// are (trimmed).
-fn messages(stream: &str) -> impl Iterator<Item = &str> {
+/// are (trimmed). `defaults` reads its stderr the same way.
+pub(crate) fn messages(stream: &str) -> impl Iterator<Item = &str> {
     stream
         .lines()
         .map(|line| match strip_nslog_prefix(line) {
@@ -231,6 +218,7 @@ fn answer_of(lines: &[Message<'_>]) -> Result<Option<bool>, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::check;
     use crate::tools::fake::{FakeFailure, FakeRunner};
 
     const ENABLED_LINE: &str =
@@ -240,6 +228,11 @@ mod tests {
 
     fn stderr(code: i32, s: &str) -> Output {
         Output::new(code, Vec::new(), s.as_bytes().to_vec())
+    }
+
+    /// The answer to `s` printed on stderr with exit `code`.
+    fn on_stderr(code: i32, s: &str) -> Result<bool, ParseError> {
+        parse_secure_token_status(&stderr(code, s))
     }
 
     #[test]
@@ -252,46 +245,34 @@ mod tests {
 
     #[test]
     fn enabled_on_stderr_is_a_token() {
-        assert_eq!(
-            parse_secure_token_status(&stderr(0, ENABLED_LINE)),
-            Ok(true)
-        );
+        assert_eq!(on_stderr(0, ENABLED_LINE), Ok(true));
     }
 
     #[test]
     fn disabled_on_stderr_is_no_token() {
-        assert_eq!(
-            parse_secure_token_status(&stderr(0, DISABLED_LINE)),
-            Ok(false)
-        );
+        assert_eq!(on_stderr(0, DISABLED_LINE), Ok(false));
     }
 
     #[test]
     fn a_real_name_with_spaces_is_never_parsed() {
         let s = "2026-09-23 10:10:38.619 sysadminctl[1053:11513] Secure token is ENABLED for user Tuist Runner Operator\n";
-        assert_eq!(parse_secure_token_status(&stderr(0, s)), Ok(true));
+        assert_eq!(on_stderr(0, s), Ok(true));
         // A name that itself reads like an answer cannot flip it: only the start of the message counts.
         let s = "2026-09-23 10:10:38.619 sysadminctl[1053:11513] Secure token is ENABLED for user Secure token is DISABLED for user\n";
-        assert_eq!(parse_secure_token_status(&stderr(0, s)), Ok(true));
+        assert_eq!(on_stderr(0, s), Ok(true));
     }
 
     #[test]
     fn the_exit_code_says_nothing() {
-        assert_eq!(
-            parse_secure_token_status(&stderr(255, ENABLED_LINE)),
-            Ok(true)
-        );
-        assert_eq!(
-            parse_secure_token_status(&stderr(1, DISABLED_LINE)),
-            Ok(false)
-        );
+        assert_eq!(on_stderr(255, ENABLED_LINE), Ok(true));
+        assert_eq!(on_stderr(1, DISABLED_LINE), Ok(false));
     }
 
     #[test]
     fn unknown_user_is_an_error_not_a_disabled_token() {
         let s = "2026-09-23 10:10:38.638 sysadminctl[1056:11522] Unknown user nosuchuser\n";
         assert_eq!(
-            parse_secure_token_status(&stderr(0, s)),
+            on_stderr(0, s),
             Err(ParseError::Reported {
                 exit: Exit::Code(0),
                 message: "Unknown user nosuchuser".into()
@@ -305,7 +286,7 @@ mod tests {
             "2021-01-14 19:21:55.850 sysadminctl[14193:181530] Failed to authenticate with SystemAdministration framework.\n\
              2021-01-14 19:21:55.851 sysadminctl[14193:181530] something new Apple added\n{ENABLED_LINE}"
         );
-        assert_eq!(parse_secure_token_status(&stderr(0, &s)), Ok(true));
+        assert_eq!(on_stderr(0, &s), Ok(true));
     }
 
     #[test]
@@ -317,26 +298,21 @@ mod tests {
     #[test]
     fn an_answer_without_the_nslog_prefix_is_accepted() {
         // chef's macos_user spec stubs it so (PATTERNS.md); only the wording matters.
-        let out = stderr(0, "Secure token is ENABLED for user carl\n");
-        assert_eq!(parse_secure_token_status(&out), Ok(true));
+        assert_eq!(
+            on_stderr(0, "Secure token is ENABLED for user carl\n"),
+            Ok(true)
+        );
     }
 
     #[test]
     fn stderr_and_stdout_that_disagree_are_unrecognised() {
         let out = Output::new(0, DISABLED_LINE, ENABLED_LINE);
-        assert!(matches!(
-            parse_secure_token_status(&out),
-            Err(ParseError::Unrecognised { .. })
-        ));
+        check::unrecognised(parse_secure_token_status(&out));
     }
 
     #[test]
     fn both_answers_in_one_stream_are_unrecognised() {
-        let s = format!("{ENABLED_LINE}{DISABLED_LINE}");
-        assert!(matches!(
-            parse_secure_token_status(&stderr(0, &s)),
-            Err(ParseError::Unrecognised { .. })
-        ));
+        check::unrecognised(on_stderr(0, &format!("{ENABLED_LINE}{DISABLED_LINE}")));
     }
 
     #[test]
@@ -344,10 +320,7 @@ mod tests {
         let s = format!(
             "2026-09-23 10:10:38.638 sysadminctl[1056:11522] Unknown user x\n{ENABLED_LINE}"
         );
-        assert!(matches!(
-            parse_secure_token_status(&stderr(0, &s)),
-            Err(ParseError::Unrecognised { .. })
-        ));
+        check::unrecognised(on_stderr(0, &s));
     }
 
     #[test]
@@ -357,7 +330,7 @@ mod tests {
                  2023-12-19 15:35:50.245 sysadminctl[45965:953412] ----------------------------\n\
                  2023-12-19 15:35:50.256 sysadminctl[45965:953412] New account password error.  (5402)\n";
         assert_eq!(
-            parse_secure_token_status(&stderr(0, s)),
+            on_stderr(0, s),
             Err(ParseError::Reported {
                 exit: Exit::Code(0),
                 message: "New account password error.  (5402)".into()
@@ -383,34 +356,21 @@ mod tests {
 
     #[test]
     fn only_noise_or_nothing_is_unrecognised() {
-        for s in [
-            "",
-            "2023-12-19 15:35:50.243 sysadminctl[45965:953412] ----------------------------\n",
-            "Secure token is enabled for user x\n",
-            "Secure token is ENABLED for users\n",
-        ] {
-            assert!(
-                matches!(
-                    parse_secure_token_status(&stderr(0, s)),
-                    Err(ParseError::Unrecognised { .. })
-                ),
-                "{s:?}"
-            );
-        }
+        check::all_unrecognised(
+            [
+                "",
+                "2023-12-19 15:35:50.243 sysadminctl[45965:953412] ----------------------------\n",
+                "Secure token is enabled for user x\n",
+                "Secure token is ENABLED for users\n",
+            ],
+            |s| on_stderr(0, s),
+        );
     }
 
     #[test]
     fn a_killed_sysadminctl_is_unrecognised_even_with_an_answer() {
-        let out = Output {
-            exit: Exit::Signal(9),
-            stdout: Vec::new(),
-            stderr: ENABLED_LINE.as_bytes().to_vec(),
-            truncated: false,
-        };
-        assert!(matches!(
-            parse_secure_token_status(&out),
-            Err(ParseError::Unrecognised { .. })
-        ));
+        let out = check::killed(9, "", ENABLED_LINE);
+        check::unrecognised(parse_secure_token_status(&out));
     }
 
     #[test]
@@ -425,32 +385,34 @@ mod tests {
 
     #[test]
     fn nslog_prefixes_are_split_and_other_lines_left_alone() {
-        assert_eq!(
-            strip_nslog_prefix("2021-01-14 18:17:47.414 sysadminctl[96836:904874] Secure token"),
-            Some(NsLogLine {
-                process: "sysadminctl",
-                message: "Secure token"
-            })
-        );
-        assert_eq!(
-            strip_nslog_prefix("2022-07-04 14:43:51.299 defaults[50713:32971078]"),
-            Some(NsLogLine {
-                process: "defaults",
-                message: ""
-            })
-        );
-        assert_eq!(
-            strip_nslog_prefix("2015-08-20 11:44:23.212 defaults[1593:98737] "),
-            Some(NsLogLine {
-                process: "defaults",
-                message: ""
-            })
-        );
-        assert_eq!(
-            strip_nslog_prefix("2011-01-01 00:00:00.000 x[12:a0f] hex thread id")
-                .map(|l| l.message),
-            Some("hex thread id")
-        );
+        for (line, process, message) in [
+            (
+                "2021-01-14 18:17:47.414 sysadminctl[96836:904874] Secure token",
+                "sysadminctl",
+                "Secure token",
+            ),
+            (
+                "2022-07-04 14:43:51.299 defaults[50713:32971078]",
+                "defaults",
+                "",
+            ),
+            (
+                "2015-08-20 11:44:23.212 defaults[1593:98737] ",
+                "defaults",
+                "",
+            ),
+            (
+                "2011-01-01 00:00:00.000 x[12:a0f] hex thread id",
+                "x",
+                "hex thread id",
+            ),
+        ] {
+            assert_eq!(
+                strip_nslog_prefix(line),
+                Some(NsLogLine { process, message }),
+                "{line:?}"
+            );
+        }
         for line in [
             "\t-secureTokenStatus <user name>",
             "2021-01-14 18:17:47 sysadminctl[1:2] no millis",
@@ -480,34 +442,34 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::tools::arbitrary;
         use proptest::prelude::*;
 
-        fn line() -> impl Strategy<Value = String> {
-            prop_oneof![
-                Just(ENABLED_LINE.to_owned()),
-                Just(DISABLED_LINE.to_owned()),
-                Just("2026-09-23 10:10:38.638 sysadminctl[1056:11522] Unknown user x\n".to_owned()),
-                Just("Usage: sysadminctl\n".to_owned()),
-                ".{0,40}\n",
-            ]
+        /// Answers, a failure, usage and anything else, in any order.
+        fn known_lines() -> impl Strategy<Value = String> {
+            arbitrary::lines(
+                &[
+                    ENABLED_LINE.trim_end(),
+                    DISABLED_LINE.trim_end(),
+                    "2026-09-23 10:10:38.638 sysadminctl[1056:11522] Unknown user x",
+                    "Usage: sysadminctl",
+                ],
+                &[".{0,40}"],
+                6,
+            )
         }
 
         proptest! {
             #[test]
-            fn arbitrary_output_never_panics(
-                stdout in proptest::collection::vec(any::<u8>(), 0..300),
-                stderr in proptest::collection::vec(any::<u8>(), 0..300),
-                code in any::<i32>(),
-            ) {
-                let _ = parse_secure_token_status(&Output::new(code, stdout, stderr));
+            fn arbitrary_output_never_panics(out in arbitrary::output()) {
+                let _ = parse_secure_token_status(&out);
             }
 
             #[test]
             fn mixes_of_known_lines_never_panic(
-                lines in proptest::collection::vec(line(), 0..6),
+                s in known_lines(),
                 code in any::<i32>(),
             ) {
-                let s: String = lines.concat();
                 let _ = parse_secure_token_status(&Output::new(code, s.clone(), s));
             }
         }

@@ -114,6 +114,7 @@ pub(crate) async fn apple_silicon(r: &impl Runner) -> Result<bool, ProbeError> {
 mod tests {
     use super::*;
     use crate::tools::fake::FakeRunner;
+    use crate::tools::{arbitrary, check};
     use proptest::prelude::*;
 
     const UUID: &str = "3F2504E0-4F89-41D3-9A0C-0305E82C3301";
@@ -131,7 +132,7 @@ mod tests {
 
     #[test]
     fn anything_but_a_uuid_is_not_a_boot_session() {
-        for s in [
+        let not_uuids = [
             "",
             "\n",
             "3F2504E0-4F89-41D3-9A0C-0305E82C330",
@@ -140,15 +141,10 @@ mod tests {
             "kern.bootsessionuuid: 3F2504E0-4F89-41D3-9A0C-0305E82C3301",
             "3F2504E0-4F89-41D3-9A0C-0305E82C3301\n3F2504E0-4F89-41D3-9A0C-0305E82C3301",
             "00000000-0000-0000-0000-000000000000",
-        ] {
-            assert!(
-                matches!(
-                    parse_boot_session_uuid(&Output::new(0, s, "")),
-                    Err(ParseError::Unrecognised { .. })
-                ),
-                "{s:?}"
-            );
-        }
+        ];
+        check::all_unrecognised(not_uuids, |s| {
+            parse_boot_session_uuid(&Output::new(0, *s, ""))
+        });
         assert!(parse_boot_session_uuid(&Output::new(1, format!("{UUID}\n"), "")).is_err());
         assert!(parse_boot_session_uuid(&Output::new(0, format!("{UUID}\n"), "x")).is_err());
     }
@@ -179,28 +175,23 @@ mod tests {
 
     #[test]
     fn other_arm64_answers_are_unrecognised() {
-        for o in [
-            Output::new(0, "", ""),
-            Output::new(0, "2\n", ""),
-            Output::new(0, "hw.optional.arm64: 1\n", ""),
-            Output::new(0, "1\n1\n", ""),
-            Output::new(1, "1\n", ""),
-            Output::new(0, "1\n", "warning"),
-            // unknown oid, but with another exit code, another OID, or text on stdout
-            Output::new(2, "", "sysctl: unknown oid 'hw.optional.arm64'\n"),
-            Output::new(0, "", "sysctl: unknown oid 'hw.optional.arm64'\n"),
-            Output::new(1, "", "sysctl: unknown oid 'hw.optional.arm'\n"),
-            Output::new(1, "0\n", "sysctl: unknown oid 'hw.optional.arm64'\n"),
-            Output {
-                exit: Exit::Signal(9),
-                ..Output::new(0, "1\n", "")
-            },
-        ] {
-            assert!(
-                matches!(parse_arm64(&o), Err(ParseError::Unrecognised { .. })),
-                "{o:?}"
-            );
-        }
+        check::all_unrecognised(
+            [
+                Output::new(0, "", ""),
+                Output::new(0, "2\n", ""),
+                Output::new(0, "hw.optional.arm64: 1\n", ""),
+                Output::new(0, "1\n1\n", ""),
+                Output::new(1, "1\n", ""),
+                Output::new(0, "1\n", "warning"),
+                // unknown oid, but with another exit code, another OID, or text on stdout
+                Output::new(2, "", "sysctl: unknown oid 'hw.optional.arm64'\n"),
+                Output::new(0, "", "sysctl: unknown oid 'hw.optional.arm64'\n"),
+                Output::new(1, "", "sysctl: unknown oid 'hw.optional.arm'\n"),
+                Output::new(1, "0\n", "sysctl: unknown oid 'hw.optional.arm64'\n"),
+                check::killed(9, "1\n", ""),
+            ],
+            parse_arm64,
+        );
     }
 
     #[tokio::test]
@@ -223,22 +214,9 @@ mod tests {
         );
     }
 
-    fn any_output() -> impl Strategy<Value = Output> {
-        let exit = prop_oneof![
-            any::<i32>().prop_map(Exit::Code),
-            any::<i32>().prop_map(Exit::Signal)
-        ];
-        (exit, any::<Vec<u8>>(), any::<Vec<u8>>()).prop_map(|(exit, stdout, stderr)| Output {
-            exit,
-            stdout,
-            stderr,
-            truncated: false,
-        })
-    }
-
     proptest! {
         #[test]
-        fn no_sysctl_parser_panics_on_any_output(o in any_output()) {
+        fn no_sysctl_parser_panics_on_any_output(o in arbitrary::output()) {
             let _ = parse_boot_session_uuid(&o);
             let _ = parse_arm64(&o);
         }
