@@ -348,13 +348,7 @@ mod tests {
     }
 
     fn on() -> FdeStatus {
-        FdeStatus {
-            on: true,
-            conversion: None,
-            master_keychain: false,
-            deferred: None,
-            restart_required: false,
-        }
+        FdeStatus::on()
     }
 
     fn profile(payload: &str) -> InstalledProfile {

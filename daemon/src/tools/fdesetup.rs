@@ -30,6 +30,20 @@ pub struct FdeStatus {
     pub restart_required: bool,
 }
 
+#[cfg(test)]
+impl FdeStatus {
+    /// `FileVault is On.` and nothing else (for tests).
+    pub(crate) fn on() -> FdeStatus {
+        FdeStatus {
+            on: true,
+            conversion: None,
+            master_keychain: false,
+            deferred: None,
+            restart_required: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Conversion {
     /// `Encryption in progress: Percent completed = N` (`None`: `Pending` or no number).
@@ -695,13 +709,7 @@ mod tests {
     }
 
     fn on() -> FdeStatus {
-        FdeStatus {
-            on: true,
-            conversion: None,
-            master_keychain: false,
-            deferred: None,
-            restart_required: false,
-        }
+        FdeStatus::on()
     }
 
     fn unrecognised(exit: i32, excerpt: &str) -> ParseError {
