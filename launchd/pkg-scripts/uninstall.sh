@@ -86,9 +86,10 @@ else
 fi
 
 # 2. Escrow Buddy's flag. The state has the key FlagSetAt (a date) exactly while Keywarden has set
-# GenerateNewKey and not yet seen it consumed (daemon/src/state.rs, flag_set_at). It is read with
-# grep, not PlistBuddy or plutil, so the same code runs on a Mac and on the Linux test machines,
-# which have neither: Keywarden always writes its state as an XML plist (state.rs saves with
+# GenerateNewKey and not yet seen it consumed (daemon/src/state/parts.rs FlagOwnership, written as
+# FlagSetAt by state/wire.rs). It is read with grep, not PlistBuddy or plutil, so the same code
+# runs on a Mac and on the Linux test machines,
+# which have neither: Keywarden always writes its state as an XML plist (state::save writes with
 # plist::to_writer_xml), and XML escapes "<" inside string values, so the literal text
 # <key>FlagSetAt</key> can only be that key. A state that is not XML was not written by Keywarden:
 # then it cannot tell, and says so instead of touching a flag that may not be ours.
