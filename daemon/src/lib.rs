@@ -84,6 +84,30 @@ pub(crate) mod app;
 pub use app::main;
 
 #[cfg(test)]
+pub(crate) mod testing {
+    //! What the unit tests share.
+
+    use std::path::{Path, PathBuf};
+
+    /// Every file under `dir`, recursively (directories themselves left out).
+    pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
+        let mut stack = vec![dir.to_owned()];
+        let mut files = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("a readable directory") {
+                let path = entry.expect("a directory entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        files
+    }
+}
+
+#[cfg(test)]
 mod layers {
     //! Imports point down the layers: a module may use its own layer and those below, never one
     //! above (issue 13). Read from the `crate::` paths of every source file outside its unit tests.
@@ -159,47 +183,41 @@ mod layers {
     #[test]
     fn every_module_imports_only_from_its_layer_and_those_below() {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("daemon/src");
-        let mut stack = vec![src.clone()];
         let mut wrong: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut files = 0;
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).expect("daemon/src is readable") {
-                let path = entry.expect("an entry").path();
-                if path.is_dir() {
-                    stack.push(path);
-                    continue;
-                }
-                let rel = path.strip_prefix(&src).expect("under src");
-                let top = rel
-                    .components()
-                    .next()
-                    .and_then(|c| c.as_os_str().to_str())
-                    .unwrap_or("")
-                    .trim_end_matches(".rs")
-                    .to_owned();
-                if top == "lib" || top == "main" {
-                    continue;
-                }
-                files += 1;
-                let Some(own) = layer_of(&top) else {
-                    wrong
-                        .entry(rel.display().to_string())
-                        .or_default()
-                        .push("is in no layer (add it to LAYERS and to lib.rs)".to_owned());
-                    continue;
-                };
-                let text = std::fs::read_to_string(&path).expect("a source file");
-                for name in imports(&text) {
-                    match layer_of(&name) {
-                        Some(l) if l > own => wrong
+        for path in crate::testing::files_under(&src) {
+            let rel = path.strip_prefix(&src).expect("under src");
+            let top = rel
+                .components()
+                .next()
+                .and_then(|c| c.as_os_str().to_str())
+                .unwrap_or("")
+                .trim_end_matches(".rs")
+                .to_owned();
+            if top == "lib" || top == "main" {
+                continue;
+            }
+            files += 1;
+            let Some(own) = layer_of(&top) else {
+                wrong
+                    .entry(rel.display().to_string())
+                    .or_default()
+                    .push("is in no layer (add it to LAYERS and to lib.rs)".to_owned());
+                continue;
+            };
+            let text = std::fs::read_to_string(&path).expect("a source file");
+            for name in imports(&text) {
+                match layer_of(&name) {
+                    Some(l) if l > own => {
+                        wrong
                             .entry(rel.display().to_string())
                             .or_default()
                             .push(format!(
                                 "imports {name} ({}) from {}",
                                 LAYERS[l].0, LAYERS[own].0
-                            )),
-                        Some(_) | None => {}
+                            ))
                     }
+                    Some(_) | None => {}
                 }
             }
         }

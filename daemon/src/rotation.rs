@@ -279,15 +279,9 @@ fn start(
     }
 }
 
-/// A new escrow file appeared for this rotation: confirmed if a key is still there.
-fn confirm(
-    f: &Facts,
-    reason: Reason,
-    since: Timestamp,
-    method: RotationMethod,
-    first_at: Timestamp,
-    attempts: u32,
-) -> Step {
+/// A new escrow file appeared for the rotation `asked`: confirmed if a key is still there.
+fn confirm(f: &Facts, asked: Asked) -> Step {
+    let Asked { reason, method, .. } = asked;
     let mut effects = withdraw_ours(f, "a new key was staged for escrow");
     match f.key_present {
         Some(true) => {
@@ -308,13 +302,6 @@ fn confirm(
                 crate::audit::What::KeyVanished,
                 "a new escrow file appeared but the Mac reports no recovery key",
             ));
-            let asked = Asked {
-                reason,
-                since,
-                method,
-                first_at,
-                attempts,
-            };
             Step {
                 next: failed_again(
                     asked,
@@ -348,23 +335,15 @@ pub fn step(current: &Rotation, f: &Facts) -> Step {
             }
         }
         Rotation::Requested {
-            reason,
-            since,
-            method,
             at,
-            first_at,
-            attempts,
             escrow_before,
             last_error,
             logins_before,
+            ..
         } => requested(
             f,
-            *reason,
-            *since,
-            *method,
+            current.asked().expect("a Requested rotation was asked for"),
             *at,
-            *first_at,
-            *attempts,
             escrow_before,
             last_error,
             *logins_before,
@@ -372,7 +351,6 @@ pub fn step(current: &Rotation, f: &Facts) -> Step {
         Rotation::Failed {
             reason,
             since,
-            method,
             first_at,
             attempts,
             retry_at,
@@ -382,7 +360,7 @@ pub fn step(current: &Rotation, f: &Facts) -> Step {
             // A new key staged after the request (Escrow Buddy at a later login, the MDM, anyone)
             // settles it.
             if new_escrow_file(f, escrow_before, *first_at).is_some() {
-                return confirm(f, *reason, *since, *method, *first_at, *attempts);
+                return confirm(f, current.asked().expect("a Failed rotation was asked for"));
             }
             if !f.reasons.iter().any(|r| r.requests()) {
                 return stand_down(f);
@@ -419,21 +397,24 @@ pub fn step(current: &Rotation, f: &Facts) -> Step {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A request (`asked`, its attempt made `at`) on this check's facts.
 fn requested(
     f: &Facts,
-    reason: Reason,
-    since: Timestamp,
-    method: RotationMethod,
+    asked: Asked,
     at: Timestamp,
-    first_at: Timestamp,
-    attempts: u32,
     escrow_before: &Option<EscrowMark>,
     last_error: &Option<String>,
     logins_before: u64,
 ) -> Step {
+    let Asked {
+        reason,
+        since,
+        method,
+        first_at,
+        attempts,
+    } = asked;
     if new_escrow_file(f, escrow_before, at).is_some() {
-        return confirm(f, reason, since, method, first_at, attempts);
+        return confirm(f, asked);
     }
     // A guard that now fails takes the request back (and Keywarden's own flag with it): the
     // password reset of a new used boot above all.
@@ -459,13 +440,6 @@ fn requested(
             effects,
             needs_password_login,
         };
-    let asked = Asked {
-        reason,
-        since,
-        method,
-        first_at,
-        attempts,
-    };
     let fail = |why: String| Step {
         next: failed_again(asked, why.clone(), f.now, escrow_before.clone()),
         effects: vec![audit(crate::audit::What::RotationFailed, why)],

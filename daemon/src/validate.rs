@@ -317,23 +317,15 @@ mod tests {
 
     /// No file under the root holds any form of the keys.
     fn assert_no_key_on_disk(root: &Root) {
-        let mut stack = vec![root.dir().to_owned()];
-        while let Some(dir) = stack.pop() {
-            for e in std::fs::read_dir(dir).unwrap().flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                    continue;
-                }
-                let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).to_uppercase();
-                for k in [VALID, WRONG, WRONG2] {
-                    assert!(!text.contains(&k[..9]), "{} holds a key", p.display());
-                    assert!(
-                        !text.contains(&k.replace('-', "")[..8]),
-                        "{} holds a key",
-                        p.display()
-                    );
-                }
+        for p in crate::testing::files_under(root.dir()) {
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).to_uppercase();
+            for k in [VALID, WRONG, WRONG2] {
+                assert!(!text.contains(&k[..9]), "{} holds a key", p.display());
+                assert!(
+                    !text.contains(&k.replace('-', "")[..8]),
+                    "{} holds a key",
+                    p.display()
+                );
             }
         }
     }

@@ -20,27 +20,18 @@ mod tests {
     #[test]
     fn no_source_file_outside_sys_uses_unsafe() {
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("daemon/src");
-        let mut stack = vec![src.clone()];
         let mut offenders = Vec::new();
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).expect("daemon/src is readable") {
-                let path = entry.expect("a directory entry").path();
-                if path.is_dir() {
-                    if path != src.join("sys") {
-                        stack.push(path);
-                    }
-                    continue;
-                }
-                let text = std::fs::read_to_string(&path).expect("a source file");
-                let uses = text.lines().any(|l| {
-                    let code = l.split("//").next().unwrap_or("");
-                    code.contains("unsafe ")
-                        || code.contains("unsafe_code")
-                        || code.contains("unsafe{")
-                });
-                if uses {
-                    offenders.push(path.display().to_string());
-                }
+        for path in crate::testing::files_under(&src) {
+            if path.starts_with(src.join("sys")) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("a source file");
+            let uses = text.lines().any(|l| {
+                let code = l.split("//").next().unwrap_or("");
+                code.contains("unsafe ") || code.contains("unsafe_code") || code.contains("unsafe{")
+            });
+            if uses {
+                offenders.push(path.display().to_string());
             }
         }
         assert!(
