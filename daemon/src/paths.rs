@@ -76,7 +76,7 @@ pub enum Tool {
 }
 
 impl Tool {
-    pub(crate) const ALL: [Tool; 9] = [
+    pub const ALL: [Tool; 9] = [
         Tool::Fdesetup,
         Tool::Diskutil,
         Tool::Dscl,

@@ -6,7 +6,7 @@
 
 use std::fs;
 
-use crate::support::tools::{ToolsMac, TOOL_PATHS};
+use crate::support::tools::{tool_paths, ToolsMac};
 use crate::support::{euid, require_root, NOBODY, SIM};
 
 fn uid_of(mac: &ToolsMac, name: &str) -> String {
@@ -54,7 +54,7 @@ fn init_lays_out_the_tree_and_links_every_tool_to_the_simulator() {
         assert!(mac.path(dir).is_dir(), "{dir}");
     }
     let sim = fs::canonicalize(SIM).unwrap();
-    for (tool, _) in TOOL_PATHS {
+    for (tool, _) in tool_paths() {
         let link = mac.tool_path(tool);
         let target = fs::read_link(&link).unwrap();
         assert!(target.is_absolute(), "{tool}");

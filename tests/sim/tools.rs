@@ -3,7 +3,7 @@
 
 use plist::Value;
 
-use crate::support::tools::{password_plist, ToolsMac, TOOL_PATHS};
+use crate::support::tools::{password_plist, tool_paths, ToolsMac};
 use crate::support::{fixture, ESCROW_BUDDY_DOMAIN};
 
 const READALL: [&str; 10] = [
@@ -492,7 +492,7 @@ fn an_unknown_user_is_an_error_line_not_a_disabled_token() {
 #[test]
 fn an_argv_the_daemon_should_never_send_is_a_usage_error() {
     let mac = ToolsMac::healthy();
-    for (tool, _) in TOOL_PATHS {
+    for (tool, _) in tool_paths() {
         let out = mac.run(tool, &["--no-such-option"]);
         let want = if tool == "fdesetup" { 1 } else { 64 };
         assert_eq!(out.code(), want, "{tool}");

@@ -17,18 +17,17 @@ use super::{ForEveryone, SIM};
 
 /// The PATH the daemon gives its children.
 const CHILD_PATH: &str = "/usr/bin:/bin:/usr/sbin:/sbin";
-/// Absolute macOS path of each tool.
-pub const TOOL_PATHS: [(&str, &str); 9] = [
-    ("fdesetup", "/usr/bin/fdesetup"),
-    ("diskutil", "/usr/sbin/diskutil"),
-    ("dscl", "/usr/bin/dscl"),
-    ("sysadminctl", "/usr/sbin/sysadminctl"),
-    ("profiles", "/usr/bin/profiles"),
-    ("sysctl", "/usr/sbin/sysctl"),
-    ("sw_vers", "/usr/bin/sw_vers"),
-    ("security", "/usr/bin/security"),
-    ("defaults", "/usr/bin/defaults"),
-];
+/// Each tool Keywarden runs, by its short name, and its absolute path on a Mac: the product's own
+/// table (`keywarden::paths::Tool`), so the simulator is held to where the daemon looks.
+pub fn tool_paths() -> Vec<(&'static str, &'static str)> {
+    keywarden::paths::Tool::ALL
+        .iter()
+        .map(|t| {
+            let path = t.path();
+            (path.rsplit('/').next().unwrap_or(path), path)
+        })
+        .collect()
+}
 
 /// A simulated Mac in a temp dir, optionally operated as another user (`as_user`).
 pub struct ToolsMac {
@@ -183,8 +182,8 @@ impl ToolsMac {
     }
 
     pub fn tool_path(&self, tool: &str) -> PathBuf {
-        let (_, mac_path) = TOOL_PATHS
-            .iter()
+        let (_, mac_path) = tool_paths()
+            .into_iter()
             .find(|(t, _)| *t == tool)
             .unwrap_or_else(|| panic!("unknown tool {tool}"));
         self.path(mac_path)
