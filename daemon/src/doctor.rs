@@ -230,7 +230,7 @@ pub fn report(
             o,
             "  {:<27} {:<32} {}{}",
             spec.name,
-            config_value(&cfg.config, spec.name),
+            spec.show(&cfg.config),
             source.as_str(),
             if spec.restricted { " (†)" } else { "" }
         );
@@ -248,49 +248,6 @@ pub fn report(
         }
     }
     o
-}
-
-/// An effective value, as an admin would write it.
-pub fn config_value(c: &config::Config, key: &str) -> String {
-    let list = |v: &[String]| {
-        if v.is_empty() {
-            "[]".to_owned()
-        } else {
-            format!("[{}]", v.join(", "))
-        }
-    };
-    match key {
-        "CheckInterval" => c.check_interval.as_secs().to_string(),
-        "ConsolePollSeconds" => c.console_poll.as_secs().to_string(),
-        "ToolTimeout" => c.tool_timeout.as_secs().to_string(),
-        "LogLevel" => c.log_level.as_str().to_owned(),
-        "ExpectedSecureTokenAdmins" => list(&c.expected_secure_token_admins),
-        "RotationMode" => format!("{:?}", c.rotation_mode),
-        "RotationMethods" => format!(
-            "[{}]",
-            c.rotation_methods
-                .iter()
-                .map(|m| m.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        "RotationCommand" => c
-            .rotation_command
-            .as_deref()
-            .map(list)
-            .unwrap_or_else(|| "(none)".into()),
-        "RotationOverdueDays" => c.rotation_overdue_days.to_string(),
-        "MaxKeyAgeDays" => c.max_key_age_days.to_string(),
-        "RotationRequestID" => c
-            .rotation_request_id
-            .clone()
-            .unwrap_or_else(|| "(none)".into()),
-        "AllowRotateWithCurrentKey" => c.allow_rotate_with_current_key.to_string(),
-        "ValidationDailyCap" => c.validation_daily_cap.to_string(),
-        "ValidationFailureCap" => c.validation_failure_cap.to_string(),
-        "StaleAfterHours" => c.stale_after_hours.to_string(),
-        other => format!("(unknown key {other})"),
-    }
 }
 
 #[cfg(test)]
@@ -336,8 +293,8 @@ mod tests {
         let cfg = config::from_dicts(None, None, false, &mut Vec::new());
         let text = report(Some(&golden()), None, &cfg, golden().generated_at);
         for spec in config::KEYS {
-            assert!(text.contains(spec.name), "{}", spec.name);
-            assert!(!config_value(&cfg.config, spec.name).starts_with("(unknown"));
+            let row = format!("  {:<27} {:<32} default", spec.name, spec.show(&cfg.config));
+            assert!(text.contains(&row), "{row:?} not in\n{text}");
         }
         assert!(text.contains("No problems"));
     }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use keywarden::config::{self, Config, KeySpec, KeyType, Source, KEYS};
+use keywarden::config::{self, Config, KeySpec, KeyType, Source, Unit, KEYS};
 use keywarden::paths;
 use plist::{Dictionary, Value};
 
@@ -382,6 +382,19 @@ struct Described {
     item_list: Option<Vec<String>>,
     min_items: Option<u64>,
     restricted_mark: bool,
+    /// The unit of an integer ("seconds"), as the file states it.
+    unit: Option<String>,
+    description: String,
+}
+
+/// "seconds" of a title "Check interval (seconds)": the only place the Jamf schema states a unit.
+fn title_unit(title: &str) -> Option<String> {
+    title
+        .trim_end_matches('†')
+        .trim_end()
+        .strip_suffix(')')
+        .and_then(|t| t.rsplit_once('('))
+        .map(|(_, unit)| unit.to_owned())
 }
 
 fn schema_kind(kind: KeyType) -> &'static str {
@@ -444,10 +457,10 @@ fn jamf_schema() -> Vec<Described> {
                 .as_str()
                 .unwrap_or_else(|| panic!("{what}: title"));
             assert!(!title.is_empty(), "{what}");
-            assert!(
-                p["description"].as_str().is_some_and(|d| d.len() > 20),
-                "{what}: description"
-            );
+            let description = p["description"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{what}: description"));
+            assert!(description.len() > 20, "{what}: description");
             let order = p["property_order"]
                 .as_u64()
                 .unwrap_or_else(|| panic!("{what}: property_order"));
@@ -491,6 +504,8 @@ fn jamf_schema() -> Vec<Described> {
                 item_list: json_strings(p["items"].get("enum"), &what),
                 min_items: p["minItems"].as_u64(),
                 restricted_mark: title.contains('†'),
+                unit: title_unit(title),
+                description: description.to_owned(),
             }
         })
         .collect()
@@ -552,7 +567,8 @@ fn manifest() -> Vec<Described> {
             continue;
         }
         assert!(!string(sk, "pfm_title", &what).is_empty(), "{what}");
-        assert!(string(sk, "pfm_description", &what).len() > 20, "{what}");
+        let description = string(sk, "pfm_description", &what);
+        assert!(description.len() > 20, "{what}");
         let item = sk.get("pfm_subkeys").and_then(Value::as_array).map(|a| {
             assert_eq!(a.len(), 1, "{what}: an array has one item description");
             dict(&a[0], &what)
@@ -579,6 +595,11 @@ fn manifest() -> Vec<Described> {
                 .get("pfm_repetition_min")
                 .and_then(Value::as_unsigned_integer),
             restricted_mark: sk.get("pfm_note").is_some(),
+            unit: sk
+                .get("pfm_value_unit")
+                .and_then(Value::as_string)
+                .map(str::to_owned),
+            description: description.to_owned(),
         });
     }
     out
@@ -602,7 +623,8 @@ fn strings_value(v: &[&str]) -> Value {
     Value::Array(v.iter().map(|s| Value::String((*s).into())).collect())
 }
 
-/// The keys described are exactly `KEYS`, with their types and defaults, and every range, list
+/// The keys described are exactly `KEYS`, with their types and defaults, ranges (numbers, unit
+/// and the description's "MIN to MAX.") and words as the table states them, and every range, list
 /// and minimum length they offer is exactly what `config::from_dicts` accepts.
 fn check_against_keys(source: &str, described: Vec<Described>) {
     let names: BTreeSet<&str> = described.iter().map(|d| d.name.as_str()).collect();
@@ -631,6 +653,31 @@ fn check_against_keys(source: &str, described: Vec<Described>) {
             d.restricted_mark, spec.restricted,
             "{what}: restricted (†) mark"
         );
+
+        let range = spec.range();
+        assert_eq!(
+            d.unit.as_deref(),
+            range.and_then(|r| r.unit).map(Unit::name),
+            "{what}: unit"
+        );
+        if let Some(r) = range {
+            let table = (i64::try_from(r.min).ok(), i64::try_from(r.max).ok());
+            assert_eq!((d.min, d.max), table, "{what}: minimum and maximum");
+            let prose = format!("{} to {}.", r.min, r.max);
+            assert!(
+                d.description.contains(&prose),
+                "{what}: the description does not say {prose:?}"
+            );
+        }
+        let words = spec.words();
+        let words = (!words.is_empty()).then(|| words.iter().map(|w| w.to_string()).collect());
+        match spec.kind {
+            KeyType::String => assert_eq!(d.list, words, "{what}: the words"),
+            KeyType::StringArray => assert_eq!(d.item_list, words, "{what}: the words"),
+            KeyType::Integer | KeyType::Bool => {
+                assert_eq!((&d.list, &d.item_list), (&None, &None), "{what}: words")
+            }
+        }
 
         match spec.kind {
             KeyType::Integer => {
