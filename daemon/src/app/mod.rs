@@ -255,8 +255,8 @@ fn run(cli: Cli) -> Ended {
         Command::Doctor => views::doctor(root),
         Command::Ea { key_path } => views::ea(root, &key_path),
         Command::Audit { json } => views::audit(root, json),
-        Command::Man => views::man(),
-        Command::Completions { shell } => views::completions(shell),
+        Command::Man => views::man(root),
+        Command::Completions { shell } => views::completions(root, shell),
         Command::Validate => keys::validate(root),
         Command::Rotate {
             request,

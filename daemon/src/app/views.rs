@@ -139,7 +139,10 @@ pub(super) fn audit(root: Option<PathBuf>, json: bool) -> Ended {
 }
 
 /// `keywarden man`: the man page (roff), generated from the command line.
-pub(super) fn man() -> Ended {
+pub(super) fn man(root: Option<PathBuf>) -> Ended {
+    if let Err(e) = start(root, "man", false) {
+        return e;
+    }
     let page = clap_mangen::Man::new(<super::Cli as clap::CommandFactory>::command()).section("8");
     let mut roff = Vec::new();
     match page.render(&mut roff) {
@@ -152,7 +155,10 @@ pub(super) fn man() -> Ended {
 }
 
 /// `keywarden completions SHELL`.
-pub(super) fn completions(shell: clap_complete::Shell) -> Ended {
+pub(super) fn completions(root: Option<PathBuf>, shell: clap_complete::Shell) -> Ended {
+    if let Err(e) = start(root, "completions", false) {
+        return e;
+    }
     // Generated into memory first: clap_complete panics when its writer fails.
     let mut cmd = <super::Cli as clap::CommandFactory>::command();
     let mut script = Vec::new();
