@@ -214,14 +214,15 @@ pub(crate) async fn run_rotation_command<R: Runner>(
     }
 }
 
-/// Record what `RotationCommand` came to in the audit trail (the state is folded by `check`).
+/// Record what `RotationCommand` came to in the audit trail (the state is folded by `check`); a
+/// record that cannot be written is logged (`audit_failed`).
 pub(crate) fn record_command_outcome(
     root: &Root,
     owners: Owners,
     now: Timestamp,
     console_user: Option<&str>,
     failure: Option<&str>,
-) -> Vec<String> {
+) {
     let (what, result) = match failure {
         Some(why) => (What::RotationFailed, why.to_owned()),
         None => (
@@ -229,7 +230,13 @@ pub(crate) fn record_command_outcome(
             "RotationCommand finished (exit 0); waiting for the new escrow file".to_owned(),
         ),
     };
-    let mut errors = Vec::new();
-    record(root, owners, now, console_user, what, &result, &mut errors);
-    errors
+    record(
+        root,
+        owners,
+        now,
+        console_user,
+        what,
+        &result,
+        &mut Vec::new(),
+    );
 }

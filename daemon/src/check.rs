@@ -34,7 +34,7 @@ pub struct Outcome {
     pub status: Status,
     /// At least one probe failed (its section is stale, the error is in `Daemon.Errors`).
     pub probe_failed: bool,
-    /// The rotation asks for `RotationCommand` to be run (outside the lock: see `act`).
+    /// The check asked for `RotationCommand`, which `run` runs after it (outside the lock).
     pub run_command: bool,
 }
 

@@ -8,7 +8,7 @@ use std::os::fd::AsFd as _;
 use std::path::PathBuf;
 
 use crate::check;
-use crate::clock::SystemClock;
+use crate::clock::{Clock as _, SystemClock};
 use crate::logging;
 use crate::rotate::{self, Rotated};
 use crate::secret::Secret;
@@ -44,7 +44,7 @@ pub(super) fn validate(root: Option<PathBuf>) -> Ended {
     };
     let runner = session.runner();
     let cfg = &session.config.config;
-    let now = crate::clock::Clock::now(&SystemClock);
+    let now = SystemClock.now();
     let key = match crate::attempt::key_from(
         &session.root,
         session.owners,
