@@ -61,6 +61,17 @@ pub struct Env<'a, R: Runner, C: Clock> {
     pub log_problem: Option<String>,
 }
 
+/// Whether a check runs `RotationCommand` when it asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    /// Run it after the check (the daemon, `keywarden check`, `rotate --request`).
+    Run,
+    /// Leave it in the outbox for the next check that runs it: a command that only publishes
+    /// what it did (`validate`, `rotate --current-key`) must not block for up to two hours on an
+    /// MDM policy after printing its answer (found in review of issue 13).
+    Defer,
+}
+
 /// Run one check and publish its status; when it asks for `RotationCommand`, run the command
 /// (outside the writer lock: it may take long), record what it came to, and check again so the
 /// published status says so.
@@ -68,7 +79,7 @@ pub(crate) async fn run<R: Runner, C: Clock>(
     env: &Env<'_, R, C>,
     cfg: &config::Loaded,
 ) -> Result<Outcome, CheckError> {
-    let outcome = cycle(env, cfg).await?;
+    let outcome = cycle(env, cfg, Command::Run).await?;
     if !outcome.run_command {
         return Ok(outcome);
     }
@@ -79,7 +90,16 @@ pub(crate) async fn run<R: Runner, C: Clock>(
     if let Err(e) = record_command(env, failure).await {
         tracing::error!(event = "rotation_command_not_recorded", error = %e);
     }
-    cycle(env, cfg).await
+    cycle(env, cfg, Command::Run).await
+}
+
+/// Run one check and publish its status, leaving a `RotationCommand` it asks for to the next
+/// check that runs it (the daemon's within a poll, or `keywarden check`).
+pub(crate) async fn publish<R: Runner, C: Clock>(
+    env: &Env<'_, R, C>,
+    cfg: &config::Loaded,
+) -> Result<Outcome, CheckError> {
+    cycle(env, cfg, Command::Defer).await
 }
 
 /// After `RotationCommand` ran: fold its outcome into the state and record it in the audit
@@ -110,7 +130,9 @@ async fn record_command<R: Runner, C: Clock>(
 async fn cycle<R: Runner, C: Clock>(
     env: &Env<'_, R, C>,
     cfg: &config::Loaded,
+    command: Command,
 ) -> Result<Outcome, CheckError> {
+    let defer = command == Command::Defer;
     let _lock = lock::acquire(env.root, env.owners, env.lock_wait).await?;
     // Under the lock, any temp file is a leftover of a writer that was killed mid-write.
     for dir in [paths::STATE_DIR, paths::STATUS_DIR] {
@@ -141,9 +163,9 @@ async fn cycle<R: Runner, C: Clock>(
             true,
         )
         .await;
-        run_command |= acted.command_due();
+        run_command |= acted.command_due() && !defer;
         replay_errors = acted.errors;
-        current = decide::after_acting(&current, now, &acted.done);
+        current = decide::after_acting(&current, now, &acted.done, defer);
         if let Err(e) = state::save(env.root, env.owners, &current) {
             replay_errors.push(format!("state not saved after replaying its outbox: {e}"));
         }
@@ -179,9 +201,9 @@ async fn cycle<R: Runner, C: Clock>(
             false,
         )
         .await;
-        run_command |= acted.command_due();
+        run_command |= acted.command_due() && !defer;
         status.daemon.errors.extend(acted.errors);
-        next_state = decide::after_acting(&next_state, now, &acted.done);
+        next_state = decide::after_acting(&next_state, now, &acted.done, defer);
         save_state(env, &next_state, &mut status);
         status.rotation = decide::rotation_section(&next_state, now);
     }

@@ -72,6 +72,9 @@ pub(crate) enum Refusal {
     NoKey,
     KeyUnknown(String),
     PasswordReset,
+    /// The password reset may be pending and the user at the console cannot be named, so
+    /// whether they logged in since is not known.
+    LoginUnknown,
 }
 
 impl Refusal {
@@ -99,6 +102,7 @@ impl Refusal {
             Refusal::NoKey => "RecoveryKeyMissing",
             Refusal::KeyUnknown(_) => "RecoveryKeyUnknown",
             Refusal::PasswordReset => "PasswordResetPending",
+            Refusal::LoginUnknown => "LoginUnknown",
         }
     }
 
@@ -153,7 +157,7 @@ impl fmt::Display for Refusal {
                 }
             }
             Refusal::FailedBefore => f.write_str(
-                "this key already failed validation on this Mac; it is never tried again (each attempt may spend one of the Secure Enclave's limited attempts)",
+                "this key already failed on this Mac (it did not validate, or fdesetup refused it as the credential to change the key); it is never tried again (each attempt may spend one of the Secure Enclave's limited attempts)",
             ),
             Refusal::Store(e) => write!(f, "{e}"),
             Refusal::NotRecorded(e) => write!(
@@ -179,6 +183,9 @@ impl fmt::Display for Refusal {
             Refusal::KeyUnknown(e) => write!(f, "personal recovery key unknown: {e}"),
             Refusal::PasswordReset => f.write_str(
                 "the key unlocked this boot and nobody has logged in since: rotating now would break the password reset macOS asks for at that login",
+            ),
+            Refusal::LoginUnknown => f.write_str(
+                "the key unlocked this boot, and the user at the console cannot be matched to a local account (or the accounts could not be read), so Keywarden cannot tell whether the password reset macOS asks for is done; try again once `sudo keywarden check` names the console user",
             ),
         }
     }
@@ -255,6 +262,8 @@ pub(crate) struct RotateFacts<'a> {
     pub os_version: &'a Probe<String>,
     pub personal_key: &'a Probe<bool>,
     pub password_reset: bool,
+    /// Someone is at the console whom Keywarden cannot name (`decide::Facts::console_unnamed`).
+    pub console_unnamed: bool,
 }
 
 /// `rotate --current-key` is switched on (`AllowRotateWithCurrentKey`, off by default).
@@ -292,7 +301,12 @@ pub(crate) fn may_rotate_with_key(f: &RotateFacts<'_>) -> Result<(), Refusal> {
         Err(e) => return Err(Refusal::KeyUnknown(e.to_string())),
     }
     if f.password_reset {
-        return Err(Refusal::PasswordReset);
+        // Refused either way; the reason says whether nobody logged in or nobody can tell.
+        return Err(if f.console_unnamed {
+            Refusal::LoginUnknown
+        } else {
+            Refusal::PasswordReset
+        });
     }
     Ok(())
 }
@@ -404,6 +418,7 @@ mod tests {
         os: Probe<String>,
         key: Probe<bool>,
         reset: bool,
+        unnamed: bool,
     }
 
     /// A Mac on which `rotate --current-key` may go ahead.
@@ -414,6 +429,7 @@ mod tests {
             os: Ok("15.1".into()),
             key: Ok(true),
             reset: false,
+            unnamed: false,
         }
     }
 
@@ -424,6 +440,7 @@ mod tests {
             os_version: &r.os,
             personal_key: &r.key,
             password_reset: r.reset,
+            console_unnamed: r.unnamed,
         }))
     }
 
@@ -479,6 +496,8 @@ mod tests {
             ("no key change without a key to authenticate with", rotate(Rotate { key: Ok(false), ..ready() }), "RecoveryKeyMissing"),
             ("no key change while the key's presence is unknown", rotate(Rotate { key: failed(), ..ready() }), "RecoveryKeyUnknown"),
             ("no key change during the password reset", rotate(Rotate { reset: true, ..ready() }), "PasswordResetPending"),
+            ("a possible reset with a console user nobody can name is refused for that", rotate(Rotate { reset: true, unnamed: true, ..ready() }), "LoginUnknown"),
+            ("a console user nobody can name does not matter without a reset", rotate(Rotate { unnamed: true, ..ready() }), "ok"),
             // Requests for a rotation.
             ("a request reason with the payload and no reset is requested", blocked(request_blocked(Reason::KeyUsed, false, Some(true), false)), "requested"),
             ("a report-only reason never requests", blocked(request_blocked(Reason::KeyMissing, false, Some(true), false)), "KeyMissing is reported, never rotated for by itself"),

@@ -74,8 +74,9 @@ pub(crate) enum Rotated {
     Staged,
     /// `fdesetup` said it worked, but no new escrow file appeared.
     NotStaged,
-    /// `fdesetup` failed (a fixed description, never its output).
-    Failed(String),
+    /// `fdesetup` failed (a fixed description, never its output); `remembered` when it refused
+    /// the key itself, which is then never tried again.
+    Failed { error: String, remembered: bool },
     /// The Mac has no personal recovery key any more.
     KeyVanished,
 }
@@ -86,7 +87,14 @@ impl Rotated {
         match self {
             Rotated::Staged => "a new key was made and staged for escrow".to_owned(),
             Rotated::NotStaged => "fdesetup reported success but no new escrow file appeared: check the escrow payload".to_owned(),
-            Rotated::Failed(e) => format!("Failed: {e}"),
+            Rotated::Failed { error, remembered } => format!(
+                "Failed: {error}{}",
+                if *remembered {
+                    "; the key is remembered as refused on this Mac and never tried again"
+                } else {
+                    ""
+                }
+            ),
             Rotated::KeyVanished => "THE PERSONAL RECOVERY KEY IS GONE after changerecovery: generate and escrow a new one now (rotate --request)".to_owned(),
         }
     }
@@ -118,6 +126,7 @@ pub(crate) async fn with_current_key<R: Runner, C: Clock>(
         os_version: &snap.os_version,
         personal_key: &snap.personal_key,
         password_reset: facts.in_password_reset,
+        console_unnamed: facts.console_unnamed,
     })
     .map_err(|why| attempt::refuse(root, owners, now, console.as_deref(), attempt::ROTATE, why))?;
     let attempt = attempt::begin(
@@ -145,7 +154,10 @@ pub(crate) async fn with_current_key<R: Runner, C: Clock>(
         (Ok(()), _) if staged => (Rotated::Staged, Answer::Staged, false),
         (Ok(()), _) => (Rotated::NotStaged, Answer::NotStaged, false),
         (Err(e), _) => (
-            Rotated::Failed(e.to_string()),
+            Rotated::Failed {
+                error: e.to_string(),
+                remembered: e.key_refused(),
+            },
             Answer::Error(e.code()),
             e.key_refused(),
         ),

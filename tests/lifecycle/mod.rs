@@ -479,3 +479,51 @@ fn a_rotation_command_runs_as_an_argv_and_its_failure_is_recorded() {
         "{err}"
     );
 }
+
+/// Issue 13 (found in review): `validate` publishes a fresh status without running a due
+/// RotationCommand, which may take two hours on an MDM policy after the answer was printed; the
+/// command waits in the outbox for the next check, which runs it once.
+#[test]
+fn issue_13_validate_leaves_a_due_rotation_command_to_the_next_check() {
+    let mac = Mac::with(&["escrow_buddy.installed=false"]);
+    let marker = mac.path("/command-ran");
+    std::fs::create_dir_all(mac.path("/usr/local/bin")).unwrap();
+    let script = mac.path("/usr/local/bin/rotate-key");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho ran >> {}\n", marker.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    mac.managed_prefs(&[
+        (
+            "RotationMethods",
+            plist::Value::Array(vec![plist::Value::String("Command".into())]),
+        ),
+        (
+            "RotationCommand",
+            plist::Value::Array(vec![plist::Value::String(
+                "/usr/local/bin/rotate-key".into(),
+            )]),
+        ),
+    ]);
+    key_used_at_boot(&mac);
+    mac.event(&["login", "alice"]);
+    let key = mac.scenario()["recovery_key"]["personal"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = mac.keywarden_with_stdin(&["validate"], format!("{key}\n").as_bytes());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!marker.exists(), "validate ran the command");
+    assert_eq!(rotation(&mac.status()), "Requested");
+    mac.checked();
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "ran\n");
+    mac.checked();
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "ran\n",
+        "run once, not again"
+    );
+}

@@ -257,7 +257,7 @@ fn issue_13_rotating_with_a_key_that_failed_validation_is_refused_and_audited() 
     let out = with_stdin(&mac, &["rotate", "--current-key"], &format!("{WRONG}\n"));
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("already failed validation on this Mac"),
+        stderr(&out).contains("already failed on this Mac (it did not validate"),
         "{}",
         stderr(&out)
     );
@@ -406,4 +406,29 @@ fn issue_13_every_refusal_of_rotating_with_a_key_is_audited_with_its_rule() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Issue 13 (found in review): with the key used this boot, a console user that cannot be named
+/// (here `dscl` fails) leaves the password reset unknown: rotating with the current key is
+/// refused, and the refusal says why rather than claiming nobody logged in.
+#[test]
+fn issue_13_a_console_user_nobody_can_name_refuses_rotating_during_a_possible_reset_and_says_so() {
+    let mac = Mac::healthy();
+    mac.managed_prefs(&[("AllowRotateWithCurrentKey", plist::Value::Boolean(true))]);
+    mac.event(&["reboot", "--with-recovery-key"]);
+    mac.event(&["login", "alice"]);
+    mac.set(&[r#"faults=[{"argv":["dscl"],"kind":"garbage"}]"#]);
+    let key = current_key(&mac);
+    let out = with_stdin(&mac, &["rotate", "--current-key"], &format!("{key}\n"));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot be matched to a local account"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        last_event(&mac),
+        ("RotateWithKeyRefused".to_owned(), "LoginUnknown".to_owned())
+    );
+    assert_eq!(changerecovery_calls(&mac), 0);
 }

@@ -171,7 +171,7 @@ fn an_invalid_key_exits_1_is_remembered_and_is_never_tried_again() {
     assert_eq!(code(&again), 2, "{}{}", stdout(&again), stderr(&again));
     assert!(
         stderr(&again)
-            .contains("this key already failed validation on this Mac; it is never tried again"),
+            .contains("this key already failed on this Mac (it did not validate, or fdesetup refused it as the credential to change the key); it is never tried again"),
         "{}",
         stderr(&again)
     );

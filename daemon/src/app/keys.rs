@@ -97,7 +97,10 @@ pub(super) fn validate(root: Option<PathBuf>) -> Ended {
     }
     // Publish the result (RecoveryKey.LastValidatedAt / LastValidation) now rather than at the
     // daemon's next check.
-    if let Err(e) = session.runtime.block_on(check::run(&env, &session.config)) {
+    if let Err(e) = session
+        .runtime
+        .block_on(check::publish(&env, &session.config))
+    {
         errln!("keywarden: warning: the status was not refreshed ({e}); it shows this validation after the next check");
     }
     ended
@@ -163,13 +166,16 @@ pub(super) fn rotate(root: Option<PathBuf>, request: bool, current_key: bool) ->
             outln!("Rotated: {}.", Rotated::Staged.message());
             Ended::Done
         }
-        Ok(r @ (Rotated::NotStaged | Rotated::Failed(_))) => {
+        Ok(r @ (Rotated::NotStaged | Rotated::Failed { .. })) => {
             errln!("keywarden: {}", r.message());
             Ended::Attention
         }
         Ok(Rotated::KeyVanished) => Ended::Failed(vec![Rotated::KeyVanished.message()]),
     };
-    if let Err(e) = session.runtime.block_on(check::run(&env, &session.config)) {
+    if let Err(e) = session
+        .runtime
+        .block_on(check::publish(&env, &session.config))
+    {
         errln!("keywarden: the status was not refreshed: {e}");
     }
     ended

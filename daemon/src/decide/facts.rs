@@ -43,6 +43,9 @@ pub(crate) struct Facts {
     pub escrow_buddy: EscrowBuddyFacts,
     /// The password reset after a recovery-key unlock is pending (`guards::in_password_reset`).
     pub in_password_reset: bool,
+    /// Someone is at the console whom this observation could not name (no local record for the
+    /// uid, or the user records could not be read): whether they logged in is not known.
+    pub console_unnamed: bool,
 }
 
 impl Facts {
@@ -110,6 +113,8 @@ impl Facts {
             escrow_file,
             escrow_buddy,
             in_password_reset: guards::in_password_reset(key_use, human_login_this_boot),
+            console_unnamed: matches!(snap.console, Ok(Console::Uid(_)))
+                && console_user_name(snap, &mut Vec::new()).is_none(),
         }
     }
 }

@@ -180,11 +180,19 @@ pub(crate) fn facts_of(state: &State, snap: &Snapshot, config: &Config, now: Tim
     Facts::derive(snap, &scratch, now)
 }
 
-/// Fold what acting came to into the state: the outbox is done, Keywarden's flag is recorded as
+/// Fold what acting came to into the state: the outbox is done (but for `RotationCommand` when
+/// `command_waits`: it stays for the next check that runs it), Keywarden's flag is recorded as
 /// set or no longer Keywarden's, and a flag that could not be set fails the attempt.
-pub(crate) fn after_acting(state: &State, now: Timestamp, done: &[Done]) -> State {
+pub(crate) fn after_acting(
+    state: &State,
+    now: Timestamp,
+    done: &[Done],
+    command_waits: bool,
+) -> State {
     let mut next = state.clone();
-    next.outbox.pending.clear();
+    next.outbox
+        .pending
+        .retain(|p| command_waits && p.effect == Effect::RunCommand);
     for d in done {
         match d {
             Done::FlagSet => next.flag.set_at = Some(now),

@@ -977,7 +977,7 @@ fn after_acting_empties_the_outbox_and_records_what_became_of_the_flag() {
     let mut failures = Vec::new();
     for (name, done, flag, state) in &rows {
         let (flag, state) = (*flag, *state);
-        let next = after_acting(&before, later, done);
+        let next = after_acting(&before, later, done, false);
         let r = rotation_section(&next, later);
         let got = (next.flag.set_at, r.state, r.reason);
         let want = (flag, state, Some(Reason::KeyUsed));
@@ -1004,8 +1004,26 @@ fn after_command_fails_a_requested_rotation_on_a_failure_and_leaves_it_on_succes
     mac.config.rotation_methods = vec![RotationMethod::Command];
     mac.config.rotation_command = Some(vec!["/usr/local/bin/rotate-prk".into()]);
     mac.config.rotation_request_id = Some("push-2026-11".into());
-    let acted = after_acting(&mac.decide().state, now(), &[Done::CommandDue]);
+    let decided = mac.decide().state;
+    let acted = after_acting(&decided, now(), &[Done::CommandDue], false);
     assert_eq!(acted.rotation.name(), N::Requested);
+    assert!(acted.outbox.is_empty());
+    // A check that only publishes (validate, rotate --current-key) leaves the command, and only
+    // the command, for the next check that runs it.
+    let waiting = after_acting(&decided, now(), &[Done::CommandDue], true);
+    assert!(
+        decided.outbox.pending.len() > 1,
+        "audit events and the command"
+    );
+    assert_eq!(
+        waiting
+            .outbox
+            .pending
+            .iter()
+            .map(|p| p.effect.clone())
+            .collect::<Vec<_>>(),
+        vec![Effect::RunCommand]
+    );
 
     let later = now() + SignedDuration::from_mins(2);
     let failed = after_command(&acted, later, Some("exit 3: no MDM connection".into()));
