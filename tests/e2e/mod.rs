@@ -819,3 +819,38 @@ fn with_nobody_ever_seen_at_the_console_no_admin_is_reported_as_additional() {
         vec!["itadmin"]
     );
 }
+
+/// Every date and the boot session (which change from run to run) made fixed, so a status
+/// in the middle of a rotation can be compared with a golden file.
+fn dates_fixed(v: &plist::Value) -> plist::Value {
+    let fixed = plist::Value::Date(plist::Date::from(
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(946_684_800),
+    ));
+    match v {
+        plist::Value::Date(_) => fixed,
+        plist::Value::Dictionary(d) => plist::Value::Dictionary(
+            d.iter()
+                .map(|(k, v)| match k.as_str() {
+                    "BootSessionUUID" => (k.clone(), plist::Value::String("BOOT".into())),
+                    _ => (k.clone(), dates_fixed(v)),
+                })
+                .collect(),
+        ),
+        plist::Value::Array(a) => plist::Value::Array(a.iter().map(dates_fixed).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The Rotation section of a requested rotation (its typed Reason and Method among it) is pinned
+/// as the inventory reads it (issue 13: reasons and methods became types; the file did not change).
+#[test]
+fn a_requested_rotation_matches_its_golden_file() {
+    let mac = Mac::healthy();
+    mac.check();
+    mac.event(&["reboot", "--with-recovery-key"]);
+    mac.check();
+    mac.event(&["login", "alice"]);
+    let s = mac.checked();
+    assert_eq!(string(&s, "Rotation.State"), "Requested");
+    assert_golden("rotation-requested", &dates_fixed(&s));
+}
