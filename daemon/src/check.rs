@@ -245,11 +245,7 @@ fn save_state<R: Runner, C: Clock>(
                 .daemon
                 .errors
                 .push(format!("state not saved (nothing acted on): {e}"));
-            if !status.problems.contains(&status::Problem::StateUnreadable) {
-                status.problems.push(status::Problem::StateUnreadable);
-                status.problems.sort();
-            }
-            status.healthy = false;
+            status.raise(status::Problem::StateUnreadable);
             false
         }
     }

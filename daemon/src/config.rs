@@ -230,10 +230,15 @@ pub const KEYS: &[KeySpec] = &[
         kind: KeyType::StringArray,
         restricted: true,
         default: "[]",
-        meaning: "Admin accounts allowed to hold a SecureToken without being reported.",
+        meaning: "Admin accounts allowed to hold a SecureToken without being reported: short names or patterns (* any run of characters, ? one character, [..] one of a set), e.g. the MDM's managed admin.",
         rule: Rule::Strings {
             words: &[],
             set: |c, names| {
+                for name in &names {
+                    if let Err(e) = glob::Pattern::new(name) {
+                        return Err(format!("{name:?} is not a valid name pattern: {}", e.msg));
+                    }
+                }
                 c.expected_secure_token_admins = names;
                 Ok(())
             },
@@ -585,6 +590,19 @@ pub struct Config {
     pub stale_after_hours: u32,
 }
 
+impl Config {
+    /// Whether `name` is an admin allowed to hold a SecureToken (`ExpectedSecureTokenAdmins`):
+    /// an exact short name or a pattern, such as `jamf*` for an MDM's managed admin whose name
+    /// varies (issue 14). Case-sensitive, as the names in the status are.
+    pub fn expects_token_admin(&self, name: &str) -> bool {
+        self.expected_secure_token_admins.iter().any(|pattern| {
+            // Every pattern was checked when it was read; one that no longer parses matches
+            // only itself.
+            glob::Pattern::new(pattern).map_or(pattern == name, |p| p.matches(name))
+        })
+    }
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -706,7 +724,7 @@ pub fn from_dicts(
         let Some(dict) = dict else { continue };
         let unknown: Vec<&String> = dict
             .keys()
-            .filter(|key| key_spec(key).is_none() && !IGNORED_KEYS.contains(&key.as_str()))
+            .filter(|key| key_spec(key).is_none() && !is_payload_key(key))
             .collect();
         // A few named, the rest counted: a file of thousands of keys must not flood the status
         // and the log (found by `make fuzz`, issue 6).
@@ -794,14 +812,12 @@ fn quoted(text: &str) -> String {
     format!("\"{}\"", crate::text::printable(text, QUOTED_CHARS))
 }
 
-/// Keys macOS itself may put in a managed preferences file.
-const IGNORED_KEYS: &[&str] = &[
-    "PayloadUUID",
-    "PayloadIdentifier",
-    "PayloadType",
-    "PayloadVersion",
-    "PayloadDisplayName",
-];
+/// A payload's own keys that land in a managed preferences file beside the settings: not
+/// unknown settings. Every `Payload*` key, not a list: ProfileManifests-made profiles carry
+/// `PayloadDescription`, others `PayloadOrganization` or `PayloadScope` (issue 14).
+fn is_payload_key(key: &str) -> bool {
+    key.starts_with("Payload")
+}
 
 fn integer(value: &plist::Value, min: u64, max: u64) -> Result<u64, String> {
     let n = match value {
@@ -1274,5 +1290,54 @@ mod tests {
         let loaded = load(&root, Owners::current());
         assert!(loaded.config.expected_secure_token_admins.is_empty());
         assert!(loaded.warnings[0].contains("ExpectedSecureTokenAdmins is ignored"));
+    }
+
+    #[test]
+    fn every_payload_key_of_a_profile_is_ignored_without_a_warning_issue_14() {
+        let managed = dict(&[
+            (
+                "PayloadDescription",
+                Value::String("Made with ProfileCreator".into()),
+            ),
+            ("PayloadOrganization", Value::String("Acme".into())),
+            (
+                "PayloadUUID",
+                Value::String("5D3B4F2A-0000-0000-0000-000000000000".into()),
+            ),
+            ("CheckInterval", Value::Integer(900.into())),
+        ]);
+        let loaded = from_dicts(Some(&managed), None, false, &mut Vec::new());
+        assert_eq!(loaded.warnings, Vec::<String>::new());
+        assert_eq!(loaded.config.check_interval, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn expected_secure_token_admins_match_by_name_or_pattern_issue_14() {
+        let managed = dict(&[(
+            "ExpectedSecureTokenAdmins",
+            strings(&["itadmin", "jamf*", "mdm-admin-??"]),
+        )]);
+        let loaded = from_dicts(Some(&managed), None, false, &mut Vec::new());
+        assert_eq!(loaded.warnings, Vec::<String>::new());
+        let c = loaded.config;
+        for yes in ["itadmin", "jamfadmin", "jamf", "mdm-admin-01"] {
+            assert!(c.expects_token_admin(yes), "{yes}");
+        }
+        for no in ["itadmin2", "alice", "xjamf", "mdm-admin-1", "JAMFADMIN"] {
+            assert!(!c.expects_token_admin(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn an_invalid_admin_pattern_is_a_warning_naming_it_and_nothing_is_expected() {
+        let managed = dict(&[("ExpectedSecureTokenAdmins", strings(&["itadmin", "[oops"]))]);
+        let loaded = from_dicts(Some(&managed), None, false, &mut Vec::new());
+        let w = loaded.warnings.join("\n");
+        assert!(
+            w.contains("ExpectedSecureTokenAdmins")
+                && w.contains("\"[oops\" is not a valid name pattern"),
+            "{w}"
+        );
+        assert!(!loaded.config.expects_token_admin("itadmin"));
     }
 }

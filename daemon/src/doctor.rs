@@ -164,6 +164,17 @@ pub fn advice(p: Problem, s: &Status) -> Advice {
     }
 }
 
+/// Each code with what it means, what to do and where the status shows it.
+fn explain(o: &mut String, codes: &[Problem], s: &Status) {
+    for p in codes {
+        let a = advice(*p, s);
+        let _ = writeln!(o, "\n{}", p.code());
+        let _ = writeln!(o, "  What it means: {}", a.meaning);
+        let _ = writeln!(o, "  What to do:    {}", a.remedy);
+        let _ = writeln!(o, "  Status fields: {}", a.fields);
+    }
+}
+
 /// The doctor's report.
 pub fn report(
     status: Option<&Status>,
@@ -192,17 +203,19 @@ pub fn report(
             if s.problems.is_empty() {
                 let _ = writeln!(
                     o,
-                    "\nNo problems: the recovery key is present, escrowed and unused."
+                    "\nNo problems: a recovery key is present, unused, and staged for escrow. Keywarden cannot see your MDM's copy: confirm it there (Jamf Pro's individual key validation, Fleet's \"verified\")."
                 );
             } else {
-                let _ = writeln!(o, "\n{} problem(s):", s.problems.len());
-                for p in &s.problems {
-                    let a = advice(*p, s);
-                    let _ = writeln!(o, "\n{}", p.code());
-                    let _ = writeln!(o, "  What it means: {}", a.meaning);
-                    let _ = writeln!(o, "  What to do:    {}", a.remedy);
-                    let _ = writeln!(o, "  Status fields: {}", a.fields);
-                }
+                let _ = writeln!(o, "\n{} problem(s) endangering recovery:", s.problems.len());
+                explain(&mut o, &s.problems, s);
+            }
+            if !s.warnings.is_empty() {
+                let _ = writeln!(
+                    o,
+                    "\n{} warning(s), hygiene that does not endanger recovery:",
+                    s.warnings.len()
+                );
+                explain(&mut o, &s.warnings, s);
             }
         }
         (None, err) => {

@@ -1,5 +1,5 @@
 //! Logs: `tracing` events with a stable `event` name and key=value fields, written as one plain
-//! line each to `/Library/Logs/Keywarden/keywarden.log` (0640) by the daemon itself and rotated by
+//! line each to `/Library/Logs/Keywarden/keywarden.log` (0640 root:admin) by the daemon itself and rotated by
 //! size (launchd holds its `StandardErrorPath` open across newsyslog rotations, PLATFORM.md, so
 //! that file only catches panics). On macOS (feature `oslog`) the same events also go to os_log,
 //! subsystem `org.keywarden`, one category per area (`daemon`, `check`, `runner`, `tools`,
@@ -81,7 +81,19 @@ pub struct LogFile {
     path: PathBuf,
     max_bytes: u64,
     keep: usize,
+    /// The group that may read the file (0640): `admin` on a Mac, so an admin can `tail -f` it
+    /// without sudo (issue 14). It holds no secret: nothing secret is ever logged.
+    readers: Option<u32>,
     inner: Mutex<Inner>,
+}
+
+/// The gid of the group whose members may read the log, if this system has it (`admin` is gid
+/// 80 on every Mac; a Linux test machine has none).
+pub fn log_readers() -> Option<u32> {
+    nix::unistd::Group::from_name(paths::LOG_READERS)
+        .ok()
+        .flatten()
+        .map(|g| g.gid.as_raw())
 }
 
 struct Inner {
@@ -92,11 +104,12 @@ struct Inner {
 }
 
 impl LogFile {
-    pub fn new(path: PathBuf, max_bytes: u64, keep: usize) -> LogFile {
+    pub fn new(path: PathBuf, max_bytes: u64, keep: usize, readers: Option<u32>) -> LogFile {
         LogFile {
             path,
             max_bytes,
             keep,
+            readers,
             inner: Mutex::new(Inner {
                 file: None,
                 size: 0,
@@ -168,6 +181,14 @@ impl LogFile {
         }
         if meta.mode() & 0o7777 != 0o640 {
             let _ = file.set_permissions(std::fs::Permissions::from_mode(0o640));
+        }
+        if let Some(gid) = self.readers.filter(|g| *g != meta.gid()) {
+            // Best effort: without it only root can read the log, which is where it was before.
+            let _ = nix::unistd::fchown(
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                None,
+                Some(nix::unistd::Gid::from_raw(gid)),
+            );
         }
         Ok((file, meta.len()))
     }
@@ -338,6 +359,7 @@ pub fn init(mode: Mode, root: &Root, level: LogLevel) -> Logging {
             root.resolve(paths::LOG),
             MAX_LOG_BYTES,
             KEEP_ROTATED,
+            log_readers(),
         ));
         f.open_now();
         f
@@ -434,7 +456,7 @@ mod tests {
     fn the_log_is_0640_and_rotates_by_size_keeping_three_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("Logs/Keywarden/keywarden.log");
-        let log = LogFile::new(path.clone(), 100, 3);
+        let log = LogFile::new(path.clone(), 100, 3, None);
         for i in 0..40 {
             log.write_line(&format!("line {i:02} ............\n"));
         }
@@ -466,13 +488,29 @@ mod tests {
     }
 
     #[test]
+    fn the_log_is_given_to_its_readers_group_issue_14() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Logs/Keywarden/keywarden.log");
+        // Root can give a file to any group; anyone else to their own.
+        let group = if nix::unistd::geteuid().is_root() {
+            4242
+        } else {
+            nix::unistd::getegid().as_raw()
+        };
+        let log = LogFile::new(path.clone(), 10_000, 1, Some(group));
+        log.write_line("one\n");
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.gid(), meta.mode() & 0o7777), (group, 0o640));
+    }
+
+    #[test]
     fn a_symlink_at_the_log_path_is_reported_and_not_written_through() {
         let dir = tempfile::tempdir().unwrap();
         let victim = dir.path().join("victim");
         std::fs::write(&victim, b"keep").unwrap();
         let path = dir.path().join("keywarden.log");
         std::os::unix::fs::symlink(&victim, &path).unwrap();
-        let log = LogFile::new(path.clone(), 1000, 3);
+        let log = LogFile::new(path.clone(), 1000, 3, None);
         log.write_line("x\n");
         assert!(log.error().unwrap().contains("symbolic link"));
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
@@ -496,7 +534,7 @@ mod tests {
         use tracing_subscriber::layer::SubscriberExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.log");
-        let file = Arc::new(LogFile::new(path.clone(), 10_000, 1));
+        let file = Arc::new(LogFile::new(path.clone(), 10_000, 1, None));
         let sub = tracing_subscriber::registry().with(FileLayer { file });
         tracing::subscriber::with_default(sub, || {
             tracing::info!(

@@ -35,8 +35,10 @@ pub const AUDIT: &str = "/var/db/keywarden/audit.jsonl";
 pub const FAILED_KEYS: &str = "/var/db/keywarden/failed-keys.plist";
 /// Directory of the daemon's own log.
 pub const LOG_DIR: &str = "/Library/Logs/Keywarden";
-/// The daemon's own log, written and rotated by the daemon (0640).
+/// The daemon's own log, written and rotated by the daemon (0640, group `LOG_READERS`).
 pub const LOG: &str = "/Library/Logs/Keywarden/keywarden.log";
+/// The group that may read the log: every admin account of a Mac is in `admin`.
+pub const LOG_READERS: &str = "admin";
 /// launchd's `StandardErrorPath`: only panics end up here.
 pub const PANIC_LOG: &str = "/Library/Logs/Keywarden/keywarden-panic.log";
 

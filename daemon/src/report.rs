@@ -104,6 +104,12 @@ pub fn table(s: &Status, now: Timestamp, stale_after_hours: u32) -> String {
             let _ = writeln!(o, "  {:<31} {}", p.code(), problem_summary(*p));
         }
     }
+    if !s.warnings.is_empty() {
+        let _ = writeln!(o, "Warnings:");
+        for p in &s.warnings {
+            let _ = writeln!(o, "  {:<31} {}", p.code(), problem_summary(*p));
+        }
+    }
     let _ = writeln!(o);
     let fv = &s.file_vault;
     let mut fv_line = format!("{:?}", fv.state);
@@ -293,25 +299,40 @@ pub fn to_json(v: &plist::Value) -> serde_json::Value {
     }
 }
 
-/// The value of `KEY.PATH` for a Jamf extension attribute (without the `<result>` tags).
-/// `Healthy` reads `Stale` when the status is older than `stale_after_hours`.
+/// The one value an extension attribute reads at every path when the status is too old: a dead
+/// daemon's last "Staged" or "true" must not stand in inventory for a key nobody is watching.
+pub const STALE: &str = "Stale";
+
+/// The status's age against `stale_after_hours`: `None` when it has no readable `GeneratedAt`
+/// (then nothing in it can be trusted as current either).
+fn stale_value(status: &plist::Value, now: Timestamp, stale_after_hours: u32) -> bool {
+    let generated = status
+        .as_dictionary()
+        .and_then(|d| d.get("GeneratedAt"))
+        .and_then(|v| v.as_date())
+        .map(clock::from_plist_date);
+    match generated {
+        Some(g) => is_stale(g, now, stale_after_hours),
+        None => true,
+    }
+}
+
+/// The two dates that say when the status was written: they show how old a stale status is, so
+/// they are the only values that do not read `Stale`.
+const DATES_OF_THE_STATUS: [&str; 2] = ["GeneratedAt", "Daemon.LastCheckAt"];
+
+/// The value of `KEY.PATH` for a Jamf extension attribute (without the `<result>` tags). Every
+/// path reads `Stale` when the status is older than `stale_after_hours` (issue 14; before, only
+/// `Healthy` did, and a dead daemon reported its last key state forever), except the dates of
+/// the status itself.
 pub fn ea_value(
     status: &plist::Value,
     path: &str,
     now: Timestamp,
     stale_after_hours: u32,
 ) -> String {
-    if path == "Healthy" {
-        let generated = status
-            .as_dictionary()
-            .and_then(|d| d.get("GeneratedAt"))
-            .and_then(|v| v.as_date())
-            .map(clock::from_plist_date);
-        match generated {
-            Some(g) if !is_stale(g, now, stale_after_hours) => {}
-            // No date or too old: inventory must not read an old "true" as healthy.
-            _ => return "Stale".to_owned(),
-        }
+    if !DATES_OF_THE_STATUS.contains(&path) && stale_value(status, now, stale_after_hours) {
+        return STALE.to_owned();
     }
     let mut cur = status;
     for part in path.split('.') {
@@ -326,6 +347,47 @@ pub fn ea_value(
         }
     }
     render(cur)
+}
+
+/// The extension attribute's whole output, `<result>VALUE</result>`, with the value escaped for
+/// XML: Jamf parses the output as XML, and free-text fields (`Escrow.Location`, a user's name)
+/// may hold `&` or `<` (issue 14).
+pub fn ea_result(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            c => escaped.push(c),
+        }
+    }
+    format!("<result>{escaped}</result>")
+}
+
+/// `status --json`: the status with, first, whether it is stale and the threshold it was judged
+/// by, so a script reading it cannot miss that the daemon stopped (issue 14).
+pub fn status_json(
+    status: &plist::Value,
+    now: Timestamp,
+    stale_after_hours: u32,
+) -> serde_json::Value {
+    let mut top = serde_json::Map::new();
+    top.insert(
+        "Stale".into(),
+        serde_json::Value::Bool(stale_value(status, now, stale_after_hours)),
+    );
+    top.insert(
+        "StaleAfterHours".into(),
+        serde_json::Value::from(stale_after_hours),
+    );
+    match to_json(status) {
+        serde_json::Value::Object(fields) => top.extend(fields),
+        other => {
+            top.insert("Status".into(), other);
+        }
+    }
+    serde_json::Value::Object(top)
 }
 
 fn render(v: &plist::Value) -> String {
@@ -460,10 +522,50 @@ mod tests {
     }
 
     #[test]
-    fn an_old_status_reads_stale_not_healthy() {
+    fn an_old_status_reads_stale_at_every_path_but_its_date_issue_14() {
         let v = status_value("2026-11-20T11:59:59Z");
-        assert_eq!(ea_value(&v, "Healthy", now(), 48), "Stale");
+        for path in [
+            "Healthy",
+            "SecureToken.Users.0.Name",
+            "Daemon.CPUSeconds",
+            "No.Such.Key",
+        ] {
+            assert_eq!(ea_value(&v, path, now(), 48), "Stale", "{path}");
+        }
+        assert_eq!(
+            ea_value(&v, "GeneratedAt", now(), 48),
+            "2026-11-20 11:59:59"
+        );
         assert_eq!(ea_value(&v, "Healthy", now(), 49), "true");
+    }
+
+    #[test]
+    fn a_status_without_a_date_reads_stale() {
+        let mut v = status_value("2026-11-22T11:00:00Z");
+        v.as_dictionary_mut().unwrap().remove("GeneratedAt");
+        assert_eq!(ea_value(&v, "Healthy", now(), 48), "Stale");
+        assert_eq!(ea_value(&v, "SecureToken.Users.0.Name", now(), 48), "Stale");
+    }
+
+    #[test]
+    fn extension_attribute_values_are_escaped_for_jamfs_xml_issue_14() {
+        assert_eq!(
+            ea_result("Acme & Sons <IT> escrow"),
+            "<result>Acme &amp; Sons &lt;IT&gt; escrow</result>"
+        );
+        assert_eq!(ea_result(""), "<result></result>");
+    }
+
+    #[test]
+    fn status_json_says_first_whether_the_status_is_stale_issue_14() {
+        let old = status_json(&status_value("2026-11-20T11:59:59Z"), now(), 48);
+        let keys: Vec<&String> = old.as_object().unwrap().keys().collect();
+        assert_eq!(keys[..2], ["Stale", "StaleAfterHours"]);
+        assert_eq!(old["Stale"], true);
+        assert_eq!(old["StaleAfterHours"], 48);
+        assert_eq!(old["Healthy"], true, "the values themselves are kept");
+        let fresh = status_json(&status_value("2026-11-22T11:00:00Z"), now(), 48);
+        assert_eq!(fresh["Stale"], false);
     }
 
     #[test]

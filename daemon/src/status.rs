@@ -16,7 +16,7 @@ use crate::config::RotationMethod;
 use crate::files::{self, FileError, Owners, Trust};
 use crate::paths::{self, Root};
 
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 const MAX_STATUS_BYTES: u64 = 8 * 1024 * 1024;
 
 /// A problem code (stable: MDM smart groups match on them).
@@ -63,6 +63,34 @@ impl Problem {
         Problem::RotationFlagDuringPasswordReset,
     ];
 
+    /// Whether the code endangers recovery and so makes the Mac unhealthy (`Problems`), or is
+    /// hygiene a healthy fleet may carry (`Warnings`) (issue 14, item 4). `ToolFailed` is
+    /// critical only when the failed probe leaves a critical fact unknown: `decide` says which.
+    pub fn critical(self) -> bool {
+        match self {
+            // Recovery itself: the disk is not protected, there is no key, the key was seen, the
+            // MDM certainly has no copy (or cannot get new ones), a replacement is overdue, or
+            // the password reset after an unlock is about to be broken.
+            Problem::FileVaultOff
+            | Problem::RecoveryKeyMissing
+            | Problem::RecoveryKeyUsed
+            | Problem::RecoveryKeyNotEscrowed
+            | Problem::EscrowProfileMissing
+            | Problem::RotationOverdue
+            | Problem::RotationFlagDuringPasswordReset => true,
+            // Hygiene and Keywarden's own troubles.
+            Problem::RotationNeedsPasswordLogin
+            | Problem::EscrowBuddyMechanismMissing
+            | Problem::ConsoleUserWithoutSecureToken
+            | Problem::AdditionalAdminWithSecureToken
+            | Problem::NoHumanVolumeOwner
+            | Problem::BootstrapTokenNotEscrowed
+            | Problem::PlaintextKeyOnDisk
+            | Problem::ToolFailed
+            | Problem::StateUnreadable => false,
+        }
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Problem::FileVaultOff => "FileVaultOff",
@@ -93,8 +121,13 @@ pub struct Status {
     #[serde(with = "crate::clock::plist_date")]
     pub generated_at: Timestamp,
     pub version: String,
+    /// `Problems` is empty: nothing endangers recovery.
     pub healthy: bool,
+    /// The critical codes (`Problem::critical`).
     pub problems: Vec<Problem>,
+    /// The hygiene codes: reported, and not unhealthy (schema 2).
+    #[serde(default)]
+    pub warnings: Vec<Problem>,
     pub host: Host,
     pub file_vault: FileVault,
     pub recovery_key: RecoveryKey,
@@ -177,9 +210,15 @@ pub struct FileVault {
     pub plaintext_key_file: Option<String>,
 }}
 
+/// What Keywarden can say of the key. Never a claim about the MDM's copy, which it cannot see:
+/// `Staged` is as far as its evidence goes (schema 2 renamed schema 1's `Valid`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum KeyState {
-    Valid,
+    /// A key is present and unused since it changed, and its escrow file is there for the MDM to
+    /// collect. Reads schema 1's `Valid` too, so a status written before an upgrade stays
+    /// readable.
+    #[serde(alias = "Valid")]
+    Staged,
     Used,
     Missing,
     NotEscrowed,
@@ -383,6 +422,21 @@ pub struct Daemon {
 }}
 
 impl Status {
+    /// Add a code found after `decide` (a state that could not be saved): in `Problems` or
+    /// `Warnings` by its severity, once, sorted, with `Healthy` kept true to `Problems`.
+    pub fn raise(&mut self, p: Problem) {
+        let list = if p.critical() {
+            &mut self.problems
+        } else {
+            &mut self.warnings
+        };
+        if !list.contains(&p) {
+            list.push(p);
+            list.sort();
+        }
+        self.healthy = self.problems.is_empty();
+    }
+
     /// The plist bytes, as written to disk.
     pub fn to_xml(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -408,7 +462,7 @@ impl Status {
             FileVaultState::Unknown => "unknown",
         };
         let key = match s.recovery_key.state {
-            KeyState::Valid => "valid",
+            KeyState::Staged => "staged",
             KeyState::Used => "used",
             KeyState::Missing => "missing",
             KeyState::NotEscrowed => "not-escrowed",

@@ -2,6 +2,7 @@
 # Jamf Pro computer extension attribute "Keywarden: Bootstrap token escrowed".
 #   Data type: String. Input type: Script.
 #   Values: true, false, or empty when the MDM does not support bootstrap tokens.
+#   Stale: the status is older than StaleAfterHours (Keywarden may not be running).
 #   NotInstalled: Keywarden is not installed or has not written its status yet;
 #   Unreadable: the status file exists but cannot be read (the reason goes to stderr).
 #

@@ -3,6 +3,7 @@
 #   Data type: String. Input type: Script.
 #   Values: Staged (the escrow file for the current key is there for the MDM to collect), Missing,
 #     NotConfigured (no escrow profile), Unknown.
+#   Stale: the status is older than StaleAfterHours (Keywarden may not be running).
 #   NotInstalled: Keywarden is not installed or has not written its status yet;
 #   Unreadable: the status file exists but cannot be read (the reason goes to stderr).
 #

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Jamf Pro computer extension attribute "Keywarden: Healthy".
 #   Data type: String. Input type: Script.
-#   Values: true (no problem), false (see Keywarden: Problems), Stale (the status is older than
-#     StaleAfterHours: Keywarden may not be running; never read it as healthy).
+#   Values: true (nothing endangers recovery; hygiene is in Keywarden: Warnings), false (see
+#     Keywarden: Problems).
+#   Stale: the status is older than StaleAfterHours: Keywarden may not be running; never read it
+#     as healthy (every Keywarden attribute but the last-check date reads Stale then).
 #   NotInstalled: Keywarden is not installed or has not written its status yet;
 #   Unreadable: the status file exists but cannot be read (the reason goes to stderr).
 #

@@ -2,6 +2,8 @@
 # Jamf Pro computer extension attribute "Keywarden: Last check".
 #   Data type: Date. Input type: Script.
 #   Values: YYYY-MM-DD hh:mm:ss in UTC (Jamf's date format): when Keywarden last checked this Mac.
+#   Never Stale: this date is how old the status is (every other attribute reads Stale when the
+#     status is older than StaleAfterHours).
 #   NotInstalled: Keywarden is not installed or has not written its status yet;
 #   Unreadable: the status file exists but cannot be read (the reason goes to stderr).
 #

@@ -2,7 +2,9 @@
 # Jamf Pro computer extension attribute "Keywarden: Problems".
 #   Data type: String. Input type: Script.
 #   Values: the problem codes joined by ", " (RecoveryKeyUsed, EscrowProfileMissing, ...;
-#     docs/status.md), empty when healthy. Smart groups: "like" RecoveryKeyUsed.
+#     docs/status.md): what endangers recovery, empty when healthy (hygiene is in
+#     Keywarden: Warnings). Smart groups: "like" RecoveryKeyUsed.
+#   Stale: the status is older than StaleAfterHours (Keywarden may not be running).
 #   NotInstalled: Keywarden is not installed or has not written its status yet;
 #   Unreadable: the status file exists but cannot be read (the reason goes to stderr).
 #

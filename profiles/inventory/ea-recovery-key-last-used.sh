@@ -2,6 +2,7 @@
 # Jamf Pro computer extension attribute "Keywarden: Recovery key last used".
 #   Data type: Date. Input type: Script.
 #   Values: YYYY-MM-DD hh:mm:ss in UTC (Jamf's date format), empty when never seen used.
+#   Stale: the status is older than StaleAfterHours (Keywarden may not be running).
 #   NotInstalled: Keywarden is not installed or has not written its status yet;
 #   Unreadable: the status file exists but cannot be read (the reason goes to stderr).
 #

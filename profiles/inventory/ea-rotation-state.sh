@@ -3,6 +3,7 @@
 #   Data type: String. Input type: Script.
 #   Values: Idle, Pending, Requested, Confirmed, Failed. Requested is what a reissue policy
 #     (method MDM) is scoped on.
+#   Stale: the status is older than StaleAfterHours (Keywarden may not be running).
 #   NotInstalled: Keywarden is not installed or has not written its status yet;
 #   Unreadable: the status file exists but cannot be read (the reason goes to stderr).
 #

@@ -94,9 +94,9 @@ fn something_planted_at_a_file_keywarden_writes_is_a_clear_error_and_nothing_is_
         assert_eq!(code(&out), 0, "state {thing:?}: {}", stderr(&out));
         let s = mac.status();
         assert!(
-            problems(&s).contains(&"StateUnreadable".to_owned()),
+            warnings(&s).contains(&"StateUnreadable".to_owned()),
             "state {thing:?}: {:?}",
-            problems(&s)
+            warnings(&s)
         );
         let errors = strings(&s, "Daemon.Errors").join("\n");
         assert!(errors.contains("state.plist"), "state {thing:?}: {errors}");
@@ -211,7 +211,7 @@ fn damaged_state_files_are_moved_aside_reported_once_and_rebuilt() {
         std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(code(&mac.check()), 0, "{what}");
         let s = mac.status();
-        assert!(problems(&s).contains(&"StateUnreadable".to_owned()), "{what}: {:?}", problems(&s));
+        assert!(warnings(&s).contains(&"StateUnreadable".to_owned()), "{what}: {:?}", warnings(&s));
         assert!(strings(&s, "Daemon.Errors").join(" ").contains("moved aside"), "{what}");
         let aside: Vec<_> = std::fs::read_dir(mac.path("/var/db/keywarden"))
             .unwrap()
@@ -305,7 +305,7 @@ fn a_full_disk_or_a_read_only_filesystem_keeps_the_old_files_and_recovers() {
     assert_eq!(mac.status_bytes(), good, "the old status is intact");
     std::fs::remove_file(&filler).unwrap();
     assert_eq!(code(&mac.check()), 0, "recovers when space is freed");
-    assert!(problems(&mac.status()).contains(&"BootstrapTokenNotEscrowed".to_owned()));
+    assert!(warnings(&mac.status()).contains(&"BootstrapTokenNotEscrowed".to_owned()));
 
     m.remount("ro");
     let out = mac.check();
@@ -346,9 +346,10 @@ fn a_full_disk_or_a_read_only_filesystem_keeps_the_old_files_and_recovers() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let s = mac.status();
     assert!(
-        problems(&s).contains(&"StateUnreadable".to_owned()),
-        "{:?}",
-        problems(&s)
+        warnings(&s).contains(&"StateUnreadable".to_owned()),
+        "{:?} {:?}",
+        codes(&s),
+        strings(&s, "Daemon.Errors")
     );
     assert!(strings(&s, "Daemon.Errors")
         .join(" ")

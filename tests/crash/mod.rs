@@ -193,7 +193,7 @@ fn sigkill_at_random_points_over_hundreds_of_rotation_cycles_loses_and_duplicate
     let s = mac.status();
     assert_eq!(
         string(&s, "RecoveryKey.State"),
-        "Valid",
+        "Staged",
         "seed {seed}: {:?}",
         problems(&s)
     );

@@ -157,7 +157,7 @@ fn sighup_reloads_the_configuration_and_checks_again() {
     mac.set(&["bootstrap_token.escrowed=false"]);
     d.signal(Signal::SIGHUP);
     assert!(eventually(Duration::from_secs(20), || mac.checks_logged() >= 2));
-    assert!(problems(&mac.status()).contains(&"BootstrapTokenNotEscrowed".to_owned()));
+    assert!(warnings(&mac.status()).contains(&"BootstrapTokenNotEscrowed".to_owned()));
     let log = std::fs::read_to_string(mac.path("/Library/Logs/Keywarden/keywarden.log")).unwrap();
     assert!(log.contains("reload why=sighup"), "{log}");
 }

@@ -94,7 +94,7 @@ fn a_used_key_is_detected_rotated_at_the_next_login_after_the_reset_and_confirme
     let s = mac.checked();
     assert_eq!(rotation(&s), "Confirmed");
     assert!(get(&s, "Rotation.LastRotatedAt").is_some());
-    assert_eq!(string(&s, "RecoveryKey.State"), "Valid");
+    assert_eq!(string(&s, "RecoveryKey.State"), "Staged");
     assert!(boolean(&s, "Healthy"), "{:?}", problems(&s));
     assert_eq!(audited(&mac, "RotationRequested"), 1);
     assert_eq!(audited(&mac, "RotationConfirmed"), 1);
@@ -281,7 +281,7 @@ fn a_key_changed_by_someone_else_is_an_event_and_settles_a_used_key() {
         &format!(r#"escrow.prk_file_written_at="{now}""#),
     ]);
     let s = mac.checked();
-    assert_eq!(string(&s, "RecoveryKey.State"), "Valid");
+    assert_eq!(string(&s, "RecoveryKey.State"), "Staged");
     assert_eq!(rotation(&s), "Idle");
     assert_eq!(audited(&mac, "KeyChanged"), 1);
     assert!(get(&s, "RecoveryKey.LastChangedAt").is_some());
@@ -357,7 +357,7 @@ fn a_missing_escrow_buddy_mechanism_is_reported_and_the_next_method_used() {
     key_used_at_boot(&mac);
     mac.event(&["login", "alice"]);
     let s = mac.checked();
-    assert!(problems(&s).contains(&"EscrowBuddyMechanismMissing".to_owned()));
+    assert!(warnings(&s).contains(&"EscrowBuddyMechanismMissing".to_owned()));
     assert_eq!(string(&s, "Rotation.Method"), "MDM");
     assert_eq!(flag_writes(&mac), 0);
     // The authorization database is read, never written.
@@ -379,9 +379,9 @@ fn a_smart_card_login_is_reported_as_needing_a_password_login() {
     mac.sim(&["age", mac.root_str(), "11m"]);
     let s = mac.checked();
     assert!(
-        problems(&s).contains(&"RotationNeedsPasswordLogin".to_owned()),
+        warnings(&s).contains(&"RotationNeedsPasswordLogin".to_owned()),
         "{:?}",
-        problems(&s)
+        warnings(&s)
     );
     assert_eq!(rotation(&s), "Requested");
     // No retry storm: the flag stays set for a password login, written once.

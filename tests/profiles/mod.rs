@@ -879,9 +879,10 @@ fn the_privacy_profile_names_the_installed_binary_and_a_placeholder_requirement(
 // Jamf extension attributes
 
 /// The fields admins build smart groups on, one script each.
-const EA_FIELDS: [&str; 9] = [
+const EA_FIELDS: [&str; 10] = [
     "Healthy",
     "Problems",
+    "Warnings",
     "RecoveryKey.State",
     "Rotation.State",
     "Escrow.State",
@@ -1065,14 +1066,14 @@ fn extension_attributes_pass_shellcheck() {
 
 #[test]
 fn extension_attributes_report_what_keywarden_ea_reports_on_a_simulated_mac() {
-    let expect: [(&str, Mac, [&str; 9]); 4] = [
-        // Healthy, Problems, RecoveryKey.State, Rotation.State, Escrow.State,
+    let expect: [(&str, Mac, [&str; 10]); 4] = [
+        // Healthy, Problems, Warnings, RecoveryKey.State, Rotation.State, Escrow.State,
         // ConsoleUserHasToken, BootstrapToken.Escrowed, RecoveryKey.LastUsedAt, LastCheckAt
         (
             "healthy",
             healthy(),
             [
-                "true", "", "Valid", "Idle", "Staged", "true", "true", "", "DATE",
+                "true", "", "", "Staged", "Idle", "Staged", "true", "true", "", "DATE",
             ],
         ),
         (
@@ -1081,6 +1082,7 @@ fn extension_attributes_report_what_keywarden_ea_reports_on_a_simulated_mac() {
             [
                 "false",
                 "RecoveryKeyUsed",
+                "",
                 "Used",
                 "Pending",
                 "Staged",
@@ -1096,6 +1098,7 @@ fn extension_attributes_report_what_keywarden_ea_reports_on_a_simulated_mac() {
             [
                 "false",
                 "EscrowProfileMissing",
+                "",
                 "NotEscrowed",
                 "Idle",
                 "NotConfigured",
@@ -1106,10 +1109,11 @@ fn extension_attributes_report_what_keywarden_ea_reports_on_a_simulated_mac() {
             ],
         ),
         (
-            "stale (healthy, then three days without a check)",
+            "stale (healthy, then three days without a check): every value but the date of the check reads Stale (issue 14)",
             stale(),
             [
-                "Stale", "", "Valid", "Idle", "Staged", "true", "true", "", "DATE",
+                "Stale", "Stale", "Stale", "Stale", "Stale", "Stale", "Stale", "Stale", "Stale",
+                "DATE",
             ],
         ),
     ];
@@ -1302,7 +1306,7 @@ fn the_osquery_plist_emulation_matches_osquerys_shape() {
     let rows = osquery_rows(&mac.status());
     let has = |k: &str, s: &str, v: &str| rows.iter().any(|r| r == &(k.into(), s.into(), v.into()));
     assert!(has("Healthy", "", "1"));
-    assert!(has("RecoveryKey", "State", "Valid"));
+    assert!(has("RecoveryKey", "State", "Staged"));
     assert!(has("Problems", "", ""), "an empty array is one empty row");
     assert!(has("SecureToken", "Users/0/Name", "alice"));
     assert!(has("SecureToken", "Users/1/Name", "itadmin"));
@@ -1328,7 +1332,7 @@ fn the_osquery_policies_pass_and_fail_as_documented() {
             [true, false, false, false, false],
         ),
         (
-            "policy-recovery-key-valid.sql",
+            "policy-recovery-key-staged.sql",
             [true, false, false, false, false],
         ),
         (
@@ -1392,7 +1396,8 @@ fn the_osquery_policies_pass_and_fail_as_documented() {
                         assert_eq!(row["problems"], "EscrowProfileMissing");
                     }
                     _ => {
-                        assert_eq!(row["recovery_key_state"], "Valid", "{case}: {row}");
+                        assert_eq!(row["recovery_key_state"], "Staged", "{case}: {row}");
+                        assert_eq!(row["warnings"], serde_json::Value::Null, "{case}: {row}");
                         assert_eq!(row["problems"], serde_json::Value::Null, "{case}: {row}");
                         assert_eq!(row["filevault_state"], "On");
                         assert_eq!(row["rotation_state"], "Idle");

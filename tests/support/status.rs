@@ -37,8 +37,21 @@ pub fn strings(v: &plist::Value, path: &str) -> Vec<String> {
         .collect()
 }
 
+/// The critical codes (`Problems`).
 pub fn problems(v: &plist::Value) -> Vec<String> {
     strings(v, "Problems")
+}
+
+/// The hygiene codes (`Warnings`, schema 2).
+pub fn warnings(v: &plist::Value) -> Vec<String> {
+    strings(v, "Warnings")
+}
+
+/// Every code, critical or not.
+pub fn codes(v: &plist::Value) -> Vec<String> {
+    let mut all = problems(v);
+    all.extend(warnings(v));
+    all
 }
 
 /// The values that change from run to run (times, durations, memory), replaced by fixed ones so

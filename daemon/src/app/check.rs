@@ -29,20 +29,18 @@ pub(super) fn check(root: Option<PathBuf>, fail_on_problems: bool) -> Ended {
         Ok(outcome) => {
             let s = &outcome.status;
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(
-                out,
-                "{}: {}",
-                if s.healthy { "healthy" } else { "problems" },
-                if s.problems.is_empty() {
-                    s.one_line()
-                } else {
-                    s.problems
-                        .iter()
-                        .map(|p| p.code())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            );
+            let codes = |list: &[crate::status::Problem]| {
+                list.iter().map(|p| p.code()).collect::<Vec<_>>().join(", ")
+            };
+            let mut line = if s.problems.is_empty() {
+                format!("healthy: {}", s.one_line())
+            } else {
+                format!("problems: {}", codes(&s.problems))
+            };
+            if !s.warnings.is_empty() {
+                line.push_str(&format!("; warnings: {}", codes(&s.warnings)));
+            }
+            let _ = writeln!(out, "{line}");
             for e in &s.daemon.errors {
                 let _ = writeln!(out, "error: {e}");
             }

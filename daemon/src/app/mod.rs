@@ -27,7 +27,7 @@ const LONG_VERSION: &str = concat!(
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 fine; 1 the status was written but a probe failed (or, with --fail-on-problems,
-a problem was found); 2 fatal (nothing written, or a command refused, with the reason).
+the Mac is not Healthy); 2 fatal (nothing written, or a command refused, with the reason).
 
 Files: status /Library/Keywarden/status.plist (0644, read by inventory); state
 /var/db/keywarden/ (0700, root); configuration: the org.keywarden preference domain
@@ -73,12 +73,13 @@ Examples:
     #[command(after_help = "\
 Examples:
   sudo keywarden check                      # check now, exit 1 if a macOS tool failed
-  sudo keywarden check --fail-on-problems   # also exit 1 when the Mac has any problem
+  sudo keywarden check --fail-on-problems   # also exit 1 when the Mac is not Healthy
   keywarden --root /tmp/mac check           # against a simulated Mac (no root needed)
 
 Waits up to 60 s when the daemon is in the middle of its own check.")]
     Check {
-        /// Exit 1 when the status lists any problem (for scripts and CI gates).
+        /// Exit 1 when the Mac is not Healthy: a problem endangers recovery (Warnings do not
+        /// count). For scripts and CI gates.
         #[arg(long)]
         fail_on_problems: bool,
     },

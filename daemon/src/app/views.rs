@@ -37,8 +37,10 @@ pub(super) fn status(root: Option<PathBuf>, json: bool) -> Ended {
     if json {
         return match status::read_value(&session.root) {
             Ok(v) => {
-                let text = serde_json::to_string_pretty(&report::to_json(&v))
-                    .expect("JSON values always serialise");
+                let hours = session.config.config.stale_after_hours;
+                let json = report::status_json(&v, SystemClock.now(), hours);
+                let text =
+                    serde_json::to_string_pretty(&json).expect("JSON values always serialise");
                 outln!("{text}");
                 Ended::Done
             }
@@ -76,7 +78,7 @@ pub(super) fn ea(root: Option<PathBuf>, key_path: &str) -> Ended {
             "Unreadable".to_owned()
         }
     };
-    outln!("<result>{value}</result>");
+    outln!("{}", report::ea_result(&value));
     Ended::Done
 }
 

@@ -43,6 +43,9 @@ pub(crate) struct Facts {
     pub escrow_buddy: EscrowBuddyFacts,
     /// The password reset after a recovery-key unlock is pending (`guards::in_password_reset`).
     pub in_password_reset: bool,
+    /// A probe failed whose answer a critical problem depends on (FileVault's state, the key's
+    /// presence and use this boot, the escrow payload and file): its `ToolFailed` is critical.
+    pub critical_unknown: bool,
     /// Someone is at the console whom this observation could not name (no local record for the
     /// uid, or the user records could not be read): whether they logged in is not known.
     pub console_unnamed: bool,
@@ -113,6 +116,13 @@ impl Facts {
             escrow_file,
             escrow_buddy,
             in_password_reset: guards::in_password_reset(key_use, human_login_this_boot),
+            critical_unknown: snap.filevault.is_err()
+                || snap.personal_key.is_err()
+                || matches!(snap.using_recovery_key, Some(Err(_)))
+                || snap.boot_session.is_err()
+                || snap.profiles.is_err()
+                || snap.escrow_file.is_err()
+                || snap.escrow_location.is_err(),
             console_unnamed: matches!(snap.console, Ok(Console::Uid(_)))
                 && console_user_name(snap, &mut Vec::new()).is_none(),
         }

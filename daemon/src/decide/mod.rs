@@ -108,7 +108,7 @@ pub(crate) fn decide(i: &Inputs<'_>) -> Decision {
     }
 
     let probe_failed = !snap.errors().is_empty();
-    let problems = problems::problems(&problems::Seen {
+    let listed = problems::problems(&problems::Seen {
         now,
         config: i.config,
         state: &state,
@@ -119,6 +119,7 @@ pub(crate) fn decide(i: &Inputs<'_>) -> Decision {
         escrow: &escrow,
         secure_token: &secure_token,
         bootstrap_token: &bootstrap_token,
+        apple_silicon: host.apple_silicon,
         probe_failed,
         state_unreadable: i.state_problem.is_some(),
     });
@@ -141,8 +142,9 @@ pub(crate) fn decide(i: &Inputs<'_>) -> Decision {
         schema_version: status::SCHEMA_VERSION,
         generated_at: now,
         version: i.version.to_owned(),
-        healthy: problems.is_empty(),
-        problems,
+        healthy: listed.problems.is_empty(),
+        problems: listed.problems,
+        warnings: listed.warnings,
         host,
         file_vault,
         recovery_key,

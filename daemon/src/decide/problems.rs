@@ -25,12 +25,39 @@ pub(super) struct Seen<'a> {
     pub escrow: &'a Escrow,
     pub secure_token: &'a SecureToken,
     pub bootstrap_token: &'a BootstrapToken,
+    /// `Host.AppleSilicon`: volume ownership exists only there.
+    pub apple_silicon: Option<bool>,
     pub probe_failed: bool,
     pub state_unreadable: bool,
 }
 
-/// Every problem, sorted, once each.
-pub(super) fn problems(s: &Seen<'_>) -> Vec<Problem> {
+/// The codes of one check, sorted, once each: the critical ones (`Problems`, which make the Mac
+/// unhealthy) and the hygiene ones (`Warnings`).
+#[derive(Debug, Default)]
+pub(super) struct Listed {
+    pub problems: Vec<Problem>,
+    pub warnings: Vec<Problem>,
+}
+
+/// Every code, as a problem or a warning (`Problem::critical`; a failed probe is critical when a
+/// critical fact depends on it).
+pub(super) fn problems(s: &Seen<'_>) -> Listed {
+    let mut listed = Listed::default();
+    for p in codes(s) {
+        let critical = match p {
+            Problem::ToolFailed => s.facts.critical_unknown,
+            other => other.critical(),
+        };
+        if critical {
+            listed.problems.push(p);
+        } else {
+            listed.warnings.push(p);
+        }
+    }
+    listed
+}
+
+fn codes(s: &Seen<'_>) -> Vec<Problem> {
     let mut problems = Vec::new();
     let fv = s.file_vault.state;
     if matches!(
@@ -70,7 +97,10 @@ pub(super) fn problems(s: &Seen<'_>) -> Vec<Problem> {
     if !st.additional_admins_with_token.is_empty() {
         problems.push(Problem::AdditionalAdminWithSecureToken);
     }
-    if st.human_volume_owners == Some(0) {
+    // Volume ownership gates updates on Apple silicon only (Apple Platform Deployment, "Use
+    // secure token, bootstrap token, and volume ownership in deployments"): on an Intel Mac, or
+    // one whose architecture is unknown, no owner is nothing to report (issue 14).
+    if st.human_volume_owners == Some(0) && s.apple_silicon == Some(true) {
         problems.push(Problem::NoHumanVolumeOwner);
     }
     if s.bootstrap_token.supported == Some(true) && s.bootstrap_token.escrowed == Some(false) {

@@ -98,7 +98,7 @@ pub(super) fn fresh_recovery_key(
 
 /// The key's state, worst first: Missing, Used (used since it last changed: after a rotation in
 /// the same boot `usingrecoverykey` may still say true, PLATFORM.md, but the key is new),
-/// NotEscrowed, Valid. `escrow` is the section as published (perhaps carried, stale).
+/// NotEscrowed, Staged. `escrow` is the section as published (perhaps carried, stale).
 pub(super) fn key_state(present: Option<bool>, facts: &Facts, escrow: &Escrow) -> KeyState {
     match present {
         None => return KeyState::Unknown,
@@ -111,7 +111,7 @@ pub(super) fn key_state(present: Option<bool>, facts: &Facts, escrow: &Escrow) -
     match escrow.state {
         EscrowState::Missing | EscrowState::NotConfigured => KeyState::NotEscrowed,
         EscrowState::Unknown => KeyState::Unknown,
-        EscrowState::Staged => KeyState::Valid,
+        EscrowState::Staged => KeyState::Staged,
     }
 }
 
@@ -212,7 +212,7 @@ pub(super) fn fresh_secure_token(
         .filter(|_| reference.is_some())
         .filter(|u| u.admin && u.secure_token == Some(true))
         .filter(|u| Some(u.name.as_str()) != reference)
-        .filter(|u| !config.expected_secure_token_admins.contains(&u.name))
+        .filter(|u| !config.expects_token_admin(&u.name))
         .map(|u| u.name.clone())
         .collect();
     let knows_owners = crypto.iter().any(|c| c.volume_owner.is_some());

@@ -292,7 +292,7 @@ fn a_healthy_mac_is_healthy_with_no_problem_no_rotation_and_nothing_to_do() {
     assert_eq!(d.state.rotation, Rotation::Idle);
     assert!(d.state.outbox.is_empty(), "{:?}", d.state.outbox.pending);
     assert_eq!(d.status.file_vault.state, FileVaultState::On);
-    assert_eq!(d.status.recovery_key.state, KeyState::Valid);
+    assert_eq!(d.status.recovery_key.state, KeyState::Staged);
     assert_eq!(d.status.escrow.state, EscrowState::Staged);
     assert_eq!(d.status.secure_token.console_user_has_token, Some(true));
     assert_eq!(d.status.secure_token.human_volume_owners, Some(1));
@@ -440,9 +440,25 @@ fn problem_rows() -> Vec<(&'static str, Change, Vec<Problem>)> {
             vec![],
         ),
         (
+            "the MDM's managed admin matched by an ExpectedSecureTokenAdmins pattern is no problem (issue 14)",
+            |m| {
+                m.add_user("jamfmanage", true, true);
+                m.config.expected_secure_token_admins = vec!["jamf*".into()];
+            },
+            vec![],
+        ),
+        (
             "a volume no human account owns reports NoHumanVolumeOwner",
             |m| m.snapshot.crypto_users.as_mut().unwrap()[0].volume_owner = Some(false),
             vec![NoHumanVolumeOwner],
+        ),
+        (
+            "a volume no human account owns on an Intel Mac is no problem: ownership is Apple silicon's (issue 14)",
+            |m| {
+                m.snapshot.crypto_users.as_mut().unwrap()[0].volume_owner = Some(false);
+                m.snapshot.apple_silicon = Ok(false);
+            },
+            vec![],
         ),
         (
             "a bootstrap token not escrowed reports BootstrapTokenNotEscrowed",
@@ -505,13 +521,25 @@ fn every_problem_row_reports_exactly_its_problems() {
         let d = decided(*change);
         let mut want = want.clone();
         want.sort();
-        if d.status.problems != want {
-            failures.push(format!(
-                "{name}: got {:?}, want {want:?}",
-                d.status.problems
-            ));
+        let mut got = d.status.problems.clone();
+        got.extend(d.status.warnings.iter().copied());
+        got.sort();
+        if got != want {
+            failures.push(format!("{name}: got {got:?}, want {want:?}"));
         }
-        if d.status.healthy != want.is_empty() {
+        // A code is a problem or a warning by its severity; ToolFailed by what it hides (its own
+        // test below).
+        for p in &d.status.problems {
+            if !p.critical() && *p != Problem::ToolFailed {
+                failures.push(format!("{name}: hygiene {p:?} listed in Problems"));
+            }
+        }
+        for p in &d.status.warnings {
+            if p.critical() {
+                failures.push(format!("{name}: critical {p:?} listed in Warnings"));
+            }
+        }
+        if d.status.healthy != d.status.problems.is_empty() {
             failures.push(format!("{name}: Healthy is {}", d.status.healthy));
         }
     }
@@ -521,6 +549,63 @@ fn every_problem_row_reports_exactly_its_problems() {
         }
     }
     all_pass(&failures, rows.len());
+}
+
+/// Issue 14, item 4: Healthy is false only for what endangers recovery. This list is the
+/// contract MDM smart groups are built on; changing it is a schema change.
+#[test]
+fn only_what_endangers_recovery_is_critical_issue_14() {
+    use Problem::*;
+    let critical: Vec<Problem> = Problem::ALL.into_iter().filter(|p| p.critical()).collect();
+    assert_eq!(
+        critical,
+        vec![
+            FileVaultOff,
+            RecoveryKeyMissing,
+            RecoveryKeyUsed,
+            RecoveryKeyNotEscrowed,
+            EscrowProfileMissing,
+            RotationOverdue,
+            RotationFlagDuringPasswordReset,
+        ]
+    );
+}
+
+#[test]
+fn a_mac_with_the_mdms_admin_holding_a_token_and_no_bootstrap_token_escrowed_is_healthy_with_two_warnings_issue_14(
+) {
+    let mut mac = Mac::healthy();
+    mac.add_user("mdmadmin", true, true);
+    mac.snapshot.bootstrap.as_mut().unwrap().escrowed = Some(false);
+    let s = mac.decide().status;
+    assert!(s.healthy, "{:?}", s.problems);
+    assert_eq!(s.problems, Vec::<Problem>::new());
+    assert_eq!(
+        s.warnings,
+        vec![
+            Problem::AdditionalAdminWithSecureToken,
+            Problem::BootstrapTokenNotEscrowed
+        ]
+    );
+}
+
+#[test]
+fn a_failed_probe_is_critical_only_when_it_leaves_a_critical_fact_unknown_issue_14() {
+    let bootstrap = decided(|m| {
+        m.snapshot.bootstrap = Err(timed_out("/usr/bin/profiles status -type bootstraptoken"))
+    })
+    .status;
+    assert!(bootstrap.healthy, "{:?}", bootstrap.problems);
+    assert_eq!(bootstrap.warnings, vec![Problem::ToolFailed]);
+
+    let filevault = decided(|m| {
+        m.previous = Some(Mac::healthy().decide().status);
+        m.snapshot.filevault = Err(timed_out("/usr/bin/fdesetup status"));
+    })
+    .status;
+    assert!(!filevault.healthy);
+    assert_eq!(filevault.problems, vec![Problem::ToolFailed]);
+    assert_eq!(filevault.warnings, Vec::<Problem>::new());
 }
 
 /// What the status's Rotation section should say, and what `act` is asked to do.
@@ -778,7 +863,7 @@ fn every_reason_row_gives_the_tabled_rotation_and_actions() {
 #[test]
 fn a_key_is_used_since_it_changed_only_when_the_use_is_strictly_later() {
     for (changed, want) in [
-        (now(), KeyState::Valid),
+        (now(), KeyState::Staged),
         (now() - SignedDuration::from_secs(1), KeyState::Used),
     ] {
         let mut mac = Mac::healthy();
@@ -913,7 +998,7 @@ fn escrow_buddys_missing_mechanism_is_a_problem_only_when_escrow_buddy_is_a_rota
             mac.snapshot.escrow_buddy = Ok(None);
         }
         mac.config.rotation_methods = methods.clone();
-        let problems = mac.decide().status.problems;
+        let problems = mac.decide().status.warnings;
         assert_eq!(
             problems.contains(&Problem::EscrowBuddyMechanismMissing),
             want,

@@ -11,6 +11,7 @@
 SELECT
   MAX(CASE WHEN key = 'Healthy' THEN value END) AS healthy,
   GROUP_CONCAT(CASE WHEN key = 'Problems' AND value != '' THEN value END, ', ') AS problems,
+  GROUP_CONCAT(CASE WHEN key = 'Warnings' AND value != '' THEN value END, ', ') AS warnings,
   MAX(CASE WHEN key = 'FileVault' AND subkey = 'State' THEN value END) AS filevault_state,
   MAX(CASE WHEN key = 'RecoveryKey' AND subkey = 'State' THEN value END) AS recovery_key_state,
   MAX(CASE WHEN key = 'RecoveryKey' AND subkey = 'LastUsedAt' THEN CAST(value AS INTEGER) END)

@@ -1,5 +1,6 @@
 -- Fleet policy "Keywarden: healthy": passes when the status is fresh (less than 48 hours old, the
--- default StaleAfterHours) and Healthy is true (no problem at all). osquery renders the boolean
+-- default StaleAfterHours) and Healthy is true: nothing endangers recovery (warnings, the
+-- hygiene codes in Warnings, do not fail it). osquery renders the boolean
 -- as '1'; 'true' is accepted too.
 SELECT 1 FROM plist
 WHERE path = '/Library/Keywarden/status.plist'
