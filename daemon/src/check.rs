@@ -266,6 +266,18 @@ pub fn log_changes(previous: Option<&Status>, now: &Status) {
             tracing::info!(event = "problem_cleared", code = p.code());
         }
     }
+    // Hygiene at info: a fleet may carry warnings for good, and they must not read as alarms.
+    let before = previous.map(|p| &p.warnings).unwrap_or(&empty);
+    for p in &now.warnings {
+        if !before.contains(p) {
+            tracing::info!(event = "warning_raised", code = p.code());
+        }
+    }
+    for p in before {
+        if !now.warnings.contains(p) {
+            tracing::info!(event = "warning_cleared", code = p.code());
+        }
+    }
     let no_errors = Vec::new();
     let old_errors = previous.map(|p| &p.daemon.errors).unwrap_or(&no_errors);
     for e in &now.daemon.errors {

@@ -188,6 +188,13 @@ fn a_bootstrap_token_not_escrowed_is_reported() {
         boolean(&s, "Healthy"),
         "a warning, not a problem (issue 14)"
     );
+    // Logged once, at info: hygiene must not read as an alarm in the log either.
+    let log = std::fs::read_to_string(mac.path("/Library/Logs/Keywarden/keywarden.log")).unwrap();
+    assert!(
+        log.contains("INFO  check   warning_raised code=BootstrapTokenNotEscrowed"),
+        "{log}"
+    );
+    assert!(!log.contains("problem_raised"), "{log}");
 }
 
 #[test]
