@@ -6,8 +6,16 @@
 //! - FileVault is ready for a key change: on, not encrypting or decrypting, not waiting for a
 //!   restart (`filevault_ready`, the one definition).
 //! - The escrow payload is installed (`escrow_payload`): no key is made that the MDM never gets.
+//! - Only people log in (`at_console`, the one definition of a person at the console): Setup
+//!   Assistant's `_mbsetupuser`, root, any uid below 501 or name starting with `_` is nobody, for
+//!   logins, the password reset, Escrow Buddy's attempts and the additional admins (issue 14).
 //! - The password reset after a recovery-key unlock is not pending (`in_password_reset`): a new
 //!   key during that login breaks the reset (PLATFORM.md; Crypt turned rotate-on-use off in 2020).
+//! - Escrow Buddy's flag is set only where it can make a key: for a user who logs in holding a
+//!   SecureToken (`flag_wasted`), and after a smart-card login that failed, only for a password
+//!   login (`password_login_awaited`).
+//! - `RotationMode = Report` holds every request back, last, so that the status shows what
+//!   Request mode would do (`report_mode`).
 //! - The Secure Enclave's attempts are spent sparingly (`attempts`): `ValidationDailyCap` a day,
 //!   `ValidationFailureCap` failures ever, counted from the audit trail and never below what the
 //!   failed-key store proves, and a key that failed once is never tried again (`not_failed_before`).
@@ -27,6 +35,7 @@ use crate::observe::{Console, Probe};
 use crate::secret::KeyShapeError;
 use crate::state::KeyUse;
 use crate::status::Reason;
+use crate::tools::dscl::UserRecord;
 use crate::tools::fdesetup::FdeStatus;
 use crate::tools::profiles::{InstalledProfile, ESCROW_PAYLOAD_TYPE};
 
@@ -203,8 +212,37 @@ pub(crate) fn escrow_payload(profiles: &[InstalledProfile]) -> bool {
     profiles.iter().any(|p| p.has_payload(ESCROW_PAYLOAD_TYPE))
 }
 
+/// Who is at the console, as every rule counts them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AtConsole {
+    /// Nobody logged in: no owner, or an account that is not a person.
+    Nobody,
+    /// A person, by account name.
+    Person(String),
+    /// An owner this observation cannot name (no local record has its uid, or the records could
+    /// not be read): whether a person logged in is not known.
+    Unnamed(u32),
+}
+
+/// Who is at the console: the owner of `/dev/console` counts as a person only when its account
+/// is human (`UserRecord::is_human`: uid 501 or more, a name not starting with `_`). Setup
+/// Assistant's `_mbsetupuser` (uid 248) owns the console while it runs, after enrolment and after
+/// some updates, and that is not a login (PLATFORM.md); neither is root. `users`: the local
+/// accounts, `None` when they could not be read.
+pub(crate) fn at_console(console: &Console, users: Option<&[UserRecord]>) -> AtConsole {
+    let Console::Uid(uid) = console else {
+        return AtConsole::Nobody;
+    };
+    match users.and_then(|us| us.iter().find(|u| u.uid == i64::from(*uid))) {
+        Some(u) if u.is_human() => AtConsole::Person(u.name.clone()),
+        Some(_) => AtConsole::Nobody,
+        None => AtConsole::Unnamed(*uid),
+    }
+}
+
 /// The key unlocked this boot and no user has logged in since: macOS walks the user through a
-/// password reset at that login, and a new key then breaks the reset.
+/// password reset at that login, and a new key then breaks the reset. A login is a person's
+/// (`at_console`): Setup Assistant at the console does not end the reset.
 pub(crate) fn in_password_reset(key_use: Option<KeyUse>, human_login_this_boot: bool) -> bool {
     key_use == Some(KeyUse::Used) && !human_login_this_boot
 }
@@ -319,10 +357,10 @@ fn os_at_least(version: &str, min: (u32, u32)) -> Option<bool> {
 }
 
 /// Why a rotation for `reason` may not be requested now, if it may not: a reason that only
-/// reports, `RotationMode = Report`, no escrow payload (or not known), or the password reset.
+/// reports, no escrow payload (or not known), or the password reset. These hold in every
+/// `RotationMode`; Report mode is asked last (`report_mode`).
 pub(crate) fn request_blocked(
     reason: Reason,
-    report_only: bool,
     payload_installed: Option<bool>,
     password_reset: bool,
 ) -> Option<String> {
@@ -331,9 +369,6 @@ pub(crate) fn request_blocked(
             "{} is reported, never rotated for by itself",
             reason.as_str()
         ));
-    }
-    if report_only {
-        return Some("RotationMode is Report: reporting only".to_owned());
     }
     match payload_installed {
         Some(true) => {}
@@ -349,6 +384,52 @@ pub(crate) fn request_blocked(
         return Some("the key unlocked this boot: waiting until the user has logged in (and reset their password)".to_owned());
     }
     None
+}
+
+/// `RotationMode = Report` turns every request into a report, for a pilot before the fleet
+/// (issue 14, item 10). It is asked after every other rule and after a method is chosen, so that
+/// a rotation it holds back shows what Request mode would do: the reason and the method (or,
+/// where Request mode would wait too, why).
+pub(crate) fn report_mode(report_only: bool) -> Option<String> {
+    report_only.then(|| "RotationMode is Report: reporting only".to_owned())
+}
+
+/// Why setting Escrow Buddy's `GenerateNewKey` would be wasted, if it would: at the next login
+/// Escrow Buddy runs `fdesetup changerecovery` with the password of whoever logs in, and fdesetup
+/// takes only a FileVault user's (a SecureToken holder's); with anyone else it fails and Escrow
+/// Buddy clears the flag anyway (`Invoke.swift`), a failed attempt at every login.
+///
+/// `who` is the user who logs in: the person at the console, or with nobody there the last one
+/// (`decide::Facts::login_user`): on a Mac, the next login is most likely theirs. `holds_token`
+/// is whether they hold a SecureToken; with no person seen yet (`who` is `None`), whether any
+/// person on the Mac holds one. Not known (`None`) does not hold the flag back: Keywarden claims
+/// only what it has seen.
+pub(crate) fn flag_wasted(who: Option<&str>, holds_token: Option<bool>) -> Option<String> {
+    match (holds_token, who) {
+        (Some(false), Some(name)) => Some(format!(
+            "Escrow Buddy cannot make a key at {name}'s login: {name}, who logs in on this Mac, holds no SecureToken, and fdesetup takes only a FileVault user's password (give {name} a SecureToken)"
+        )),
+        (Some(false), None) => Some(
+            "Escrow Buddy cannot make a key at a login here: no user account holds a SecureToken, and fdesetup takes only a FileVault user's password"
+                .to_owned(),
+        ),
+        (Some(true) | None, _) => None,
+    }
+}
+
+/// After Escrow Buddy ran at a smart-card login at `since` and made no key (a smart-card login
+/// gives it the card's PIN, which fdesetup refuses: macadmins/escrow-buddy#5, #17), its flag is
+/// set again only for a password login: once the user who logs in is no longer paired with a
+/// smart card, or once an admin asked again after that login (`rotate --request`, a new
+/// `RotationRequestID`; they then ask the user to log in with the password). Until then every
+/// smart-card login would fail the same way: the rotation waits and says so
+/// (`RotationNeedsPasswordLogin`).
+pub(crate) fn password_login_awaited(
+    since: Timestamp,
+    login_user_smart_card: bool,
+    admin_asked_at: Option<Timestamp>,
+) -> bool {
+    login_user_smart_card && admin_asked_at.is_none_or(|at| at <= since)
 }
 
 #[cfg(test)]
@@ -410,6 +491,36 @@ mod tests {
 
     fn blocked(r: Option<String>) -> String {
         r.unwrap_or_else(|| "requested".to_owned())
+    }
+
+    /// Local accounts of a Mac: alice (501), Setup Assistant's account, root, daemon, and a
+    /// hidden `_mdmadmin` (600) an MDM might create.
+    fn accounts() -> Vec<UserRecord> {
+        let u = |name: &str, uid: i64| UserRecord {
+            name: name.into(),
+            uid,
+            generated_uid: None,
+            real_name: None,
+            hidden: false,
+            authentication_authority: Vec::new(),
+        };
+        vec![
+            u("root", 0),
+            u("daemon", 1),
+            u("_mbsetupuser", 248),
+            u("alice", 501),
+            u("_mdmadmin", 600),
+        ]
+    }
+
+    /// Who `at_console` says is at the console, with the accounts readable or not.
+    fn who(console: Console, readable: bool) -> String {
+        let users = accounts();
+        match at_console(&console, readable.then_some(&users[..])) {
+            AtConsole::Nobody => "nobody".to_owned(),
+            AtConsole::Person(name) => name,
+            AtConsole::Unnamed(_) => "unnamed".to_owned(),
+        }
     }
 
     struct Rotate {
@@ -499,13 +610,33 @@ mod tests {
             ("a possible reset with a console user nobody can name is refused for that", rotate(Rotate { reset: true, unnamed: true, ..ready() }), "LoginUnknown"),
             ("a console user nobody can name does not matter without a reset", rotate(Rotate { unnamed: true, ..ready() }), "ok"),
             // Requests for a rotation.
-            ("a request reason with the payload and no reset is requested", blocked(request_blocked(Reason::KeyUsed, false, Some(true), false)), "requested"),
-            ("a report-only reason never requests", blocked(request_blocked(Reason::KeyMissing, false, Some(true), false)), "KeyMissing is reported, never rotated for by itself"),
-            ("a failed validation never requests by itself", blocked(request_blocked(Reason::ValidationFailed, false, Some(true), false)), "ValidationFailed is reported, never rotated for by itself"),
-            ("RotationMode Report only reports", blocked(request_blocked(Reason::KeyUsed, true, Some(true), false)), "RotationMode is Report: reporting only"),
-            ("no request without the escrow payload", blocked(request_blocked(Reason::NotEscrowed, false, Some(false), false)), "no escrow payload: a new key would never reach the MDM (EscrowProfileMissing)"),
-            ("no request while the payload is unknown", blocked(request_blocked(Reason::AdminRequest, false, None, false)), "could not tell whether the escrow payload is installed"),
-            ("no request during the password reset", blocked(request_blocked(Reason::KeyUsed, false, Some(true), true)), "the key unlocked this boot: waiting until the user has logged in (and reset their password)"),
+            ("a request reason with the payload and no reset is requested", blocked(request_blocked(Reason::KeyUsed, Some(true), false)), "requested"),
+            ("a report-only reason never requests", blocked(request_blocked(Reason::KeyMissing, Some(true), false)), "KeyMissing is reported, never rotated for by itself"),
+            ("a failed validation never requests by itself", blocked(request_blocked(Reason::ValidationFailed, Some(true), false)), "ValidationFailed is reported, never rotated for by itself"),
+            ("RotationMode Report only reports", blocked(report_mode(true)), "RotationMode is Report: reporting only"),
+            ("RotationMode Request requests", blocked(report_mode(false)), "requested"),
+            ("no request without the escrow payload", blocked(request_blocked(Reason::NotEscrowed, Some(false), false)), "no escrow payload: a new key would never reach the MDM (EscrowProfileMissing)"),
+            ("no request while the payload is unknown", blocked(request_blocked(Reason::AdminRequest, None, false)), "could not tell whether the escrow payload is installed"),
+            ("no request during the password reset", blocked(request_blocked(Reason::KeyUsed, Some(true), true)), "the key unlocked this boot: waiting until the user has logged in (and reset their password)"),
+            // Only people log in (issue 14, item 7).
+            ("issue 14: a person (uid 501) at the console is a person", who(Console::Uid(501), true), "alice"),
+            ("issue 14: Setup Assistant's _mbsetupuser (uid 248) at the console is nobody", who(Console::Uid(248), true), "nobody"),
+            ("issue 14: root at the console is nobody", who(Console::Uid(0), true), "nobody"),
+            ("issue 14: an account below uid 501 at the console is nobody", who(Console::Uid(1), true), "nobody"),
+            ("issue 14: an account named with a leading _ is nobody, whatever its uid", who(Console::Uid(600), true), "nobody"),
+            ("no owner of /dev/console is nobody", who(Console::Nobody, true), "nobody"),
+            ("a uid no local account has cannot be named", who(Console::Uid(777), true), "unnamed"),
+            ("with the accounts unreadable, a console owner cannot be named", who(Console::Uid(501), false), "unnamed"),
+            ("Setup Assistant at the console of a boot the key unlocked leaves the reset pending", in_password_reset(Some(KeyUse::Used), at_console(&Console::Uid(248), Some(&accounts())) != AtConsole::Nobody).to_string(), "true"),
+            // Escrow Buddy's flag only where it can make a key (issue 14, item 8).
+            ("issue 14: the flag is wasted on a user who logs in without a SecureToken", blocked(flag_wasted(Some("bob"), Some(false))), "Escrow Buddy cannot make a key at bob's login: bob, who logs in on this Mac, holds no SecureToken, and fdesetup takes only a FileVault user's password (give bob a SecureToken)"),
+            ("issue 14: the flag is wasted when no person seen yet and no account holds a SecureToken", blocked(flag_wasted(None, Some(false))), "Escrow Buddy cannot make a key at a login here: no user account holds a SecureToken, and fdesetup takes only a FileVault user's password"),
+            ("a user who logs in holding a SecureToken may have the flag", blocked(flag_wasted(Some("alice"), Some(true))), "requested"),
+            ("a SecureToken not known does not hold the flag back", blocked(flag_wasted(Some("alice"), None)), "requested"),
+            ("issue 14: after a smart-card login failed, the flag waits while the user who logs in uses a smart card", password_login_awaited(t("2026-11-22T10:00:00Z"), true, None).to_string(), "true"),
+            ("issue 14: a user who logs in without a smart card may have the flag again", password_login_awaited(t("2026-11-22T10:00:00Z"), false, None).to_string(), "false"),
+            ("issue 14: an admin asking again after the smart-card login may have the flag set again", password_login_awaited(t("2026-11-22T10:00:00Z"), true, Some(t("2026-11-22T11:00:00Z"))).to_string(), "false"),
+            ("an admin request from before the smart-card login does not", password_login_awaited(t("2026-11-22T10:00:00Z"), true, Some(t("2026-11-22T09:00:00Z"))).to_string(), "true"),
         ];
         let failures: Vec<String> = rows
             .iter()

@@ -8,9 +8,13 @@
 //! neither loses nor duplicates a request. Every match is exhaustive (no `_` arms): a new state or
 //! event must be thought through everywhere. Whether a request may be made at all is
 //! `guards::request_blocked` (never during the password reset after a recovery-key unlock, never
-//! without the escrow payload, a report-only reason never); the machine's own rules are tested
-//! below: `KeyMissing` only on two checks in a row, never a flag cleared that Keywarden did not
-//! set. The persisted state (`state::Rotation`) is the model's; this is how it moves.
+//! without the escrow payload, a report-only reason never), then `guards::report_mode` (a
+//! rotation held back by Report mode keeps the method Request mode would use); whether Escrow
+//! Buddy's flag can make a key is `guards::flag_wasted` and `guards::password_login_awaited`.
+//! The machine's own rules are tested below: `KeyMissing` only on two checks in a row, never a
+//! flag cleared that Keywarden did not set, an Escrow Buddy attempt judged only once Escrow
+//! Buddy consumed the flag (issue 14, item 8). The persisted state (`state::Rotation`) is the
+//! model's; this is how it moves.
 
 use std::time::Duration;
 
@@ -82,11 +86,19 @@ pub struct Facts {
     pub escrow_buddy: EscrowBuddyFacts,
     /// Keywarden set `GenerateNewKey` (and has not seen it withdrawn).
     pub flag_set_by_us: bool,
-    /// The last console login Keywarden saw, and how many it has seen in all.
+    /// The last console login Keywarden saw, and how many it has seen in all (people only:
+    /// `guards::at_console`).
     pub last_login_at: Option<Timestamp>,
     pub logins: u64,
-    /// The user who logged in is paired with a smart card (Escrow Buddy needs a password login).
+    /// The user who logs in (`decide::Facts::login_user`), to name in what is said.
+    pub login_user: Option<String>,
+    /// That user is paired with a smart card.
     pub login_user_smart_card: bool,
+    /// That user holds a SecureToken (`None`: not known; `decide::Facts::login_user_token`).
+    pub login_user_token: Option<bool>,
+    /// When an admin asked for a rotation that no new key has answered yet (`rotate --request`,
+    /// a new `RotationRequestID`).
+    pub admin_asked_at: Option<Timestamp>,
 }
 
 /// What became of one effect.
@@ -110,7 +122,8 @@ pub(crate) enum Done {
 pub struct Step {
     pub next: Rotation,
     pub effects: Vec<Effect>,
-    /// The user logs in with a smart card and Escrow Buddy cannot rotate for them.
+    /// Escrow Buddy ran at a smart-card login and made no key, and the rotation waits for a
+    /// password login (`RotationNeedsPasswordLogin`).
     pub needs_password_login: bool,
 }
 
@@ -131,22 +144,49 @@ fn new_escrow_file(f: &Facts, before: &Option<EscrowMark>, at: Timestamp) -> Opt
     }
 }
 
-/// Why a request may not be made now, if it may not (`guards`).
-fn blocked(f: &Facts, reason: Reason) -> Option<String> {
-    guards::request_blocked(
-        reason,
-        f.report_only,
-        f.payload_installed,
-        f.in_password_reset,
-    )
+/// Why a request for `reason` may not be made (or stand) now, if it may not: the rules that hold
+/// in every mode (`guards::request_blocked`), then Report mode (`guards::report_mode`), which
+/// keeps the method Request mode would use, or says why Request mode would wait for one.
+fn blocked(f: &Facts, reason: Reason) -> Option<(String, Option<RotationMethod>)> {
+    if let Some(why) = guards::request_blocked(reason, f.payload_installed, f.in_password_reset) {
+        return Some((why, None));
+    }
+    let report = guards::report_mode(f.report_only)?;
+    Some(match choose(f) {
+        Ok(method) => (report, Some(method)),
+        Err(why) => (why, None),
+    })
 }
 
-/// The first configured method that can be used now.
-fn choose(f: &Facts) -> Option<RotationMethod> {
-    f.methods.iter().copied().find(|m| match m {
-        RotationMethod::EscrowBuddy => f.escrow_buddy.usable(),
-        RotationMethod::Mdm | RotationMethod::Command => true,
-    })
+const NO_METHOD: &str = "no rotation method can be used now (see RotationMethods; Escrow Buddy needs its bundle and its login mechanism)";
+
+/// Whether Escrow Buddy can make a key at the next login: its bundle and mechanism are there
+/// (`Err(None)` if not), and the user who logs in can give it a FileVault password
+/// (`guards::flag_wasted`; `Err(Some(why))` if not).
+fn escrow_buddy_can_rotate(f: &Facts) -> Result<(), Option<String>> {
+    if !f.escrow_buddy.usable() {
+        return Err(None);
+    }
+    match guards::flag_wasted(f.login_user.as_deref(), f.login_user_token) {
+        Some(why) => Err(Some(why)),
+        None => Ok(()),
+    }
+}
+
+/// The first configured method that can be used now, or why none can (Escrow Buddy's own
+/// reason, when it is the one that could not).
+fn choose(f: &Facts) -> Result<RotationMethod, String> {
+    let mut why = None;
+    for &m in &f.methods {
+        match m {
+            RotationMethod::EscrowBuddy => match escrow_buddy_can_rotate(f) {
+                Ok(()) => return Ok(m),
+                Err(w) => why = why.or(w),
+            },
+            RotationMethod::Mdm | RotationMethod::Command => return Ok(m),
+        }
+    }
+    Err(why.unwrap_or_else(|| NO_METHOD.to_owned()))
 }
 
 fn effects_for(method: RotationMethod, f: &Facts) -> Vec<Effect> {
@@ -175,13 +215,15 @@ fn withdraw_ours(f: &Facts, why: &str) -> Vec<Effect> {
     }
 }
 
-/// Another attempt of the rotation `asked` failed, for `why`: tried again after its backoff,
+/// Another attempt of the rotation `asked` failed, for `why`: tried again after its backoff
+/// (or, after a smart-card login, `smart_card_failed_at`, once a password login is expected),
 /// compared with the escrow file from before the first attempt.
 fn failed_again(
     asked: Asked,
     why: String,
     now: Timestamp,
     escrow_before: Option<EscrowMark>,
+    smart_card_failed_at: Option<Timestamp>,
 ) -> Rotation {
     let attempts = asked.attempts + 1;
     Rotation::Failed {
@@ -193,15 +235,17 @@ fn failed_again(
         last_error: why,
         retry_at: now + signed(backoff(attempts)),
         escrow_before,
+        smart_card_failed_at,
     }
 }
 
-/// Back to Pending, saying why, with Keywarden's own flag taken back (after `effects`).
+/// Back to Pending, saying why (and in Report mode the method Request mode would use), with
+/// Keywarden's own flag taken back (after `effects`).
 fn wait(
     f: &Facts,
     reason: Reason,
     since: Timestamp,
-    waiting: String,
+    (waiting, method): (String, Option<RotationMethod>),
     mut effects: Vec<Effect>,
 ) -> Step {
     effects.extend(withdraw_ours(f, &waiting));
@@ -210,6 +254,7 @@ fn wait(
             reason,
             since,
             waiting: Some(waiting),
+            method,
         },
         effects,
         needs_password_login: false,
@@ -249,14 +294,13 @@ fn start(
     if pending.map(|(r, _)| r) != Some(reason) {
         effects.push(audit(crate::audit::What::RotationPending, reason.as_str()));
     }
-    let waiting = blocked(f, reason).or_else(|| match choose(f) {
-        Some(_) => None,
-        None => Some("no rotation method can be used now (see RotationMethods; Escrow Buddy needs its bundle and its login mechanism)".to_owned()),
-    });
-    if let Some(waiting) = waiting {
+    if let Some(waiting) = blocked(f, reason) {
         return wait(f, reason, since, waiting, effects);
     }
-    let method = choose(f).expect("checked just above");
+    let method = match choose(f) {
+        Ok(m) => m,
+        Err(why) => return wait(f, reason, since, (why, None), effects),
+    };
     effects.extend(effects_for(method, f));
     effects.push(audit(
         crate::audit::What::RotationRequested,
@@ -309,6 +353,7 @@ fn confirm(f: &Facts, asked: Asked) -> Step {
                         .to_owned(),
                     f.now,
                     f.escrow_file.clone().flatten(),
+                    None,
                 ),
                 effects,
                 needs_password_login: false,
@@ -355,6 +400,7 @@ pub fn step(current: &Rotation, f: &Facts) -> Step {
             attempts,
             retry_at,
             escrow_before,
+            smart_card_failed_at,
             ..
         } => {
             // A new key staged after the request (Escrow Buddy at a later login, the MDM, anyone)
@@ -370,11 +416,32 @@ pub fn step(current: &Rotation, f: &Facts) -> Step {
             if let Some(waiting) = blocked(f, *reason) {
                 return wait(f, *reason, *since, waiting, Vec::new());
             }
-            // A retry further away than its backoff means the clock was set back since the
-            // failure (issue 6): waiting for the old time would postpone the retry by as much as
-            // the clock moved, so it is due now.
-            let clock_set_back = *retry_at > f.now + signed(backoff(*attempts));
-            if f.now < *retry_at && !clock_set_back {
+            let due = match smart_card_failed_at {
+                // Every smart-card login would fail the same way: asked again only for a
+                // password login, whenever that is expected.
+                Some(at) => {
+                    if guards::password_login_awaited(
+                        *at,
+                        f.login_user_smart_card,
+                        f.admin_asked_at,
+                    ) {
+                        return Step {
+                            next: current.clone(),
+                            effects: Vec::new(),
+                            needs_password_login: true,
+                        };
+                    }
+                    true
+                }
+                // A retry further away than its backoff means the clock was set back since the
+                // failure (issue 6): waiting for the old time would postpone the retry by as
+                // much as the clock moved, so it is due now.
+                None => {
+                    let clock_set_back = *retry_at > f.now + signed(backoff(*attempts));
+                    f.now >= *retry_at || clock_set_back
+                }
+            };
+            if !due {
                 return Step {
                     next: current.clone(),
                     effects: Vec::new(),
@@ -424,25 +491,19 @@ fn requested(
     if !f.reasons.iter().any(|r| r.requests()) {
         return stand_down(f);
     }
-    let stay =
-        |effects: Vec<Effect>, needs_password_login: bool, last_error: Option<String>| Step {
-            next: Rotation::Requested {
-                reason,
-                since,
-                method,
-                at,
-                first_at,
-                attempts,
-                escrow_before: escrow_before.clone(),
-                last_error,
-                logins_before,
-            },
-            effects,
-            needs_password_login,
-        };
-    let fail = |why: String| Step {
-        next: failed_again(asked, why.clone(), f.now, escrow_before.clone()),
-        effects: vec![audit(crate::audit::What::RotationFailed, why)],
+    let stay = |effects: Vec<Effect>| Step {
+        next: Rotation::Requested {
+            reason,
+            since,
+            method,
+            at,
+            first_at,
+            attempts,
+            escrow_before: escrow_before.clone(),
+            last_error: last_error.clone(),
+            logins_before,
+        },
+        effects,
         needs_password_login: false,
     };
     match method {
@@ -450,42 +511,58 @@ fn requested(
             let login_after = f.last_login_at.filter(|_| f.logins > logins_before);
             let grace_over =
                 login_after.is_some_and(|l| f.now.duration_since(l) >= signed(LOGIN_GRACE));
+            let login_at = login_after.map(crate::clock::ea_format).unwrap_or_default();
             match f.escrow_buddy.flag {
-                // Not set and nobody logged in since: the write never happened (a kill between
-                // saving and acting) or someone removed it: set it again.
-                Some(None) if login_after.is_none() && f.escrow_buddy.usable() => {
-                    stay(vec![Effect::SetFlag], false, last_error.clone())
+                // Consumed: Escrow Buddy writes false once it has run `fdesetup changerecovery`,
+                // successful or not (Invoke.swift), and past the grace period after that login no
+                // new escrow file appeared: the attempt failed. At a smart-card login it was given
+                // the card's PIN, which fdesetup refuses (macadmins/escrow-buddy#5): the same
+                // would happen at every such login, so it waits for a password login.
+                Some(Some(false)) if grace_over && f.login_user_smart_card => {
+                    let who = f.login_user.as_deref().unwrap_or("the user");
+                    let why = format!(
+                        "Escrow Buddy ran at {who}'s smart-card login at {login_at} and made no key (fdesetup takes the password, not the card's PIN); not asked again until a password login: {who} no longer paired with a smart card, or `sudo keywarden rotate --request` and then one login with the password"
+                    );
+                    Step {
+                        next: failed_again(
+                            asked,
+                            why.clone(),
+                            f.now,
+                            escrow_before.clone(),
+                            Some(f.now),
+                        ),
+                        effects: vec![audit(crate::audit::What::RotationFailed, why)],
+                        needs_password_login: true,
+                    }
                 }
-                // Escrow Buddy ran at a login (it sets the flag to false after running fdesetup,
-                // even when that failed) and no new escrow file appeared.
-                Some(Some(false)) | Some(None) if grace_over => fail(format!(
-                    "Escrow Buddy ran at the login at {} but no new escrow file appeared",
-                    login_after.map(crate::clock::ea_format).unwrap_or_default()
-                )),
-                // Still set after a login: Escrow Buddy did not run. A smart-card login cannot
-                // give it the password it needs: report, do not retry endlessly.
-                Some(Some(true)) if grace_over && f.login_user_smart_card => stay(
-                    Vec::new(),
-                    true,
-                    Some(
-                        "the user logged in with a smart card; Escrow Buddy needs a password login"
-                            .to_owned(),
-                    ),
-                ),
-                Some(Some(true)) if grace_over => fail(format!(
-                    "Escrow Buddy did not run at the login at {} (GenerateNewKey is still set)",
-                    login_after.map(crate::clock::ea_format).unwrap_or_default()
-                )),
-                Some(Some(true)) | Some(Some(false)) | Some(None) | None => {
-                    stay(Vec::new(), false, last_error.clone())
+                Some(Some(false)) if grace_over => {
+                    let why = format!(
+                        "Escrow Buddy ran at the login at {login_at} but no new escrow file appeared"
+                    );
+                    Step {
+                        next: failed_again(asked, why.clone(), f.now, escrow_before.clone(), None),
+                        effects: vec![audit(crate::audit::What::RotationFailed, why)],
+                        needs_password_login: false,
+                    }
                 }
+                // Not set: the write never happened (a kill between saving and acting) or
+                // someone removed it (Escrow Buddy writes false, it never deletes): set it again
+                // where it can make a key. Not an attempt.
+                Some(None) if escrow_buddy_can_rotate(f).is_ok() => stay(vec![Effect::SetFlag]),
+                // Still set after a login: that login did not run Escrow Buddy, or gave it no
+                // password (FileVault's automatic login may run no login mechanism, unverified;
+                // Invoke.swift leaves the flag when it has no password). Not an attempt: the
+                // flag waits for the next login, and RotationOverdue tells if it waits too long.
+                // Likewise a flag consumed within the grace period, one Escrow Buddy cannot use
+                // now, or one that could not be read: wait.
+                Some(Some(true)) | Some(Some(false)) | Some(None) | None => stay(Vec::new()),
             }
         }
         // The MDM acts on Rotation.State = Requested (a smart group); Keywarden waits for the
         // escrow file, and RotationOverdue tells when it has waited too long.
-        RotationMethod::Mdm => stay(Vec::new(), false, last_error.clone()),
+        RotationMethod::Mdm => stay(Vec::new()),
         // The command's outcome is recorded by `act` (`apply_command_outcome`).
-        RotationMethod::Command => stay(Vec::new(), false, last_error.clone()),
+        RotationMethod::Command => stay(Vec::new()),
     }
 }
 
@@ -497,7 +574,7 @@ pub fn apply_command_outcome(
 ) -> Rotation {
     match (current, failure) {
         (Rotation::Requested { escrow_before, .. }, Some(why)) => match current.asked() {
-            Some(asked) => failed_again(asked, why, now, escrow_before.clone()),
+            Some(asked) => failed_again(asked, why, now, escrow_before.clone(), None),
             None => current.clone(),
         },
         (other, _) => other.clone(),
@@ -552,7 +629,10 @@ mod tests {
             flag_set_by_us: false,
             last_login_at: None,
             logins: 0,
+            login_user: Some("alice".into()),
             login_user_smart_card: false,
+            login_user_token: Some(true),
+            admin_asked_at: None,
         }
     }
 
@@ -580,7 +660,23 @@ mod tests {
             last_error: "Escrow Buddy ran at the login but no new escrow file appeared".into(),
             retry_at,
             escrow_before: Some(m0()),
+            smart_card_failed_at: None,
         }
+    }
+
+    /// Escrow Buddy ran at a smart-card login half an hour ago and made no key: the retry
+    /// waits for a password login (its backoff would end in an hour).
+    fn failed_at_smart_card_login() -> Rotation {
+        let now = base().now;
+        let mut r = failed(now + SignedDuration::from_hours(1));
+        if let Rotation::Failed {
+            smart_card_failed_at,
+            ..
+        } = &mut r
+        {
+            *smart_card_failed_at = Some(now - SignedDuration::from_mins(30));
+        }
+        r
     }
 
     /// Every state of the machine, named.
@@ -594,6 +690,7 @@ mod tests {
                     reason: Reason::KeyUsed,
                     since: t0(),
                     waiting: Some("password reset".into()),
+                    method: None,
                 },
             ),
             (
@@ -623,6 +720,10 @@ mod tests {
             (
                 "Failed(retry due)",
                 failed(now - SignedDuration::from_mins(1)),
+            ),
+            (
+                "Failed(after a smart-card login)",
+                failed_at_smart_card_login(),
             ),
         ]
     }
@@ -705,7 +806,7 @@ mod tests {
                 }),
             ),
             (
-                "flag still set after a password login",
+                "issue 14: a login left the flag set (FileVault's automatic login)",
                 with(|f| {
                     key_used(f);
                     logged_in(f);
@@ -713,7 +814,7 @@ mod tests {
                 }),
             ),
             (
-                "flag still set after a smart-card login",
+                "issue 14: a smart-card login left the flag set",
                 with(|f| {
                     key_used(f);
                     logged_in(f);
@@ -744,7 +845,67 @@ mod tests {
                     f.methods = vec![RotationMethod::Command];
                 }),
             ),
+            (
+                "issue 14: Escrow Buddy ran at a smart-card login, no new file",
+                with(|f| {
+                    key_used(f);
+                    logged_in(f);
+                    f.login_user_smart_card = true;
+                    flag(f, Some(Some(false)), false);
+                }),
+            ),
+            (
+                "issue 14: flag removed by someone after a login",
+                with(|f| {
+                    key_used(f);
+                    logged_in(f);
+                    flag(f, Some(None), false);
+                }),
+            ),
+            (
+                "issue 14: key used, the user who logs in holds no SecureToken",
+                with(|f| {
+                    key_used(f);
+                    no_token(f);
+                }),
+            ),
+            (
+                "issue 14: key used, no SecureToken, Escrow Buddy the only method",
+                with(|f| {
+                    key_used(f);
+                    no_token(f);
+                    f.methods = vec![RotationMethod::EscrowBuddy];
+                }),
+            ),
+            (
+                "issue 14: an admin asked again after a smart-card login",
+                with(|f| {
+                    f.reasons = vec![Reason::KeyUsed, Reason::AdminRequest];
+                    logged_in(f);
+                    f.login_user_smart_card = true;
+                    f.admin_asked_at = Some(f.now);
+                    flag(f, Some(Some(false)), false);
+                }),
+            ),
         ]
+    }
+
+    /// bob logs in, and holds no SecureToken.
+    fn no_token(f: &mut Facts) {
+        f.login_user = Some("bob".into());
+        f.login_user_token = Some(false);
+    }
+
+    /// The report a step makes besides its effects, as a label.
+    const NPL: &str = "NeedsPasswordLogin";
+
+    /// A step's effects as labels, then `NPL` when it reports RotationNeedsPasswordLogin.
+    fn labels(s: &Step) -> Vec<String> {
+        let mut out: Vec<String> = s.effects.iter().map(label).collect();
+        if s.needs_password_login {
+            out.push(NPL.to_owned());
+        }
+        out
     }
 
     fn label(e: &Effect) -> String {
@@ -771,50 +932,62 @@ mod tests {
     #[rustfmt::skip]
     fn expected() -> Vec<Vec<(N, &'static [&'static str])>> {
         use N::*;
-        // Columns: the events above, in order.
+        // Columns: the events above, in order; five to a line. Issue 14 (item 8) changed two
+        // cells of Requested(EscrowBuddy): a login that left the flag set is no failed attempt
+        // ("a login left the flag set" was Failed [FL]), and a smart-card login that left it set
+        // is no longer reported ("a smart-card login left the flag set" reported
+        // RotationNeedsPasswordLogin); the last five columns and the last row are new.
         let idle: Vec<(N, &[&str])> = vec![
-            (Idle, &[]), (Requested, &[P, SET, RQ]), (Pending, &[P, WD, FW]), (Pending, &[P]),
-            (Pending, &[P]), (Pending, &[P, WD, FW]), (Idle, &[]), (Pending, &[P]),
-            (Requested, &[P, SET, RQ]), (Requested, &[P, RQ]), (Requested, &[P, RQ]),
-            (Requested, &[P, SET, RQ]), (Pending, &[P]), (Requested, &[P, SET, RQ]), (Requested, &[P, CMD, RQ]),
+            (Idle, &[]), (Requested, &[P, SET, RQ]), (Pending, &[P, WD, FW]), (Pending, &[P]), (Pending, &[P]),
+            (Pending, &[P, WD, FW]), (Idle, &[]), (Pending, &[P]), (Requested, &[P, SET, RQ]), (Requested, &[P, RQ]),
+            (Requested, &[P, RQ]), (Requested, &[P, SET, RQ]), (Pending, &[P]), (Requested, &[P, SET, RQ]), (Requested, &[P, CMD, RQ]),
+            (Requested, &[P, SET, RQ]), (Requested, &[P, SET, RQ]), (Requested, &[P, RQ]), (Pending, &[P]), (Requested, &[P, SET, RQ]),
         ];
         let pending: Vec<(N, &[&str])> = vec![
-            (Idle, &[]), (Requested, &[SET, RQ]), (Pending, &[WD, FW]), (Pending, &[P]),
-            (Pending, &[]), (Pending, &[P, WD, FW]), (Idle, &[]), (Pending, &[P]),
-            (Requested, &[SET, RQ]), (Requested, &[RQ]), (Requested, &[RQ]),
-            (Requested, &[SET, RQ]), (Pending, &[]), (Requested, &[SET, RQ]), (Requested, &[CMD, RQ]),
+            (Idle, &[]), (Requested, &[SET, RQ]), (Pending, &[WD, FW]), (Pending, &[P]), (Pending, &[]),
+            (Pending, &[P, WD, FW]), (Idle, &[]), (Pending, &[P]), (Requested, &[SET, RQ]), (Requested, &[RQ]),
+            (Requested, &[RQ]), (Requested, &[SET, RQ]), (Pending, &[]), (Requested, &[SET, RQ]), (Requested, &[CMD, RQ]),
+            (Requested, &[SET, RQ]), (Requested, &[SET, RQ]), (Requested, &[RQ]), (Pending, &[]), (Requested, &[SET, RQ]),
         ];
         let req_eb: Vec<(N, &[&str])> = vec![
-            (Idle, &[]), (Requested, &[SET]), (Pending, &[WD, FW]), (Pending, &[P]),
-            (Pending, &[]), (Pending, &[WD, FW]), (Confirmed, &[CF]), (Failed, &[KV]),
-            (Failed, &[FL]), (Failed, &[FL]), (Requested, &[]),
-            (Requested, &[SET]), (Requested, &[]), (Requested, &[]), (Requested, &[SET]),
+            (Idle, &[]), (Requested, &[SET]), (Pending, &[WD, FW]), (Pending, &[P]), (Pending, &[]),
+            (Pending, &[WD, FW]), (Confirmed, &[CF]), (Failed, &[KV]), (Failed, &[FL]), (Requested, &[]),
+            (Requested, &[]), (Requested, &[SET]), (Requested, &[]), (Requested, &[]), (Requested, &[SET]),
+            (Failed, &[FL, NPL]), (Requested, &[SET]), (Requested, &[]), (Requested, &[]), (Failed, &[FL, NPL]),
         ];
         let req_other: Vec<(N, &[&str])> = vec![
-            (Idle, &[]), (Requested, &[]), (Pending, &[WD, FW]), (Pending, &[P]),
-            (Pending, &[]), (Pending, &[WD, FW]), (Confirmed, &[CF]), (Failed, &[KV]),
-            (Requested, &[]), (Requested, &[]), (Requested, &[]),
-            (Requested, &[]), (Requested, &[]), (Requested, &[]), (Requested, &[]),
+            (Idle, &[]), (Requested, &[]), (Pending, &[WD, FW]), (Pending, &[P]), (Pending, &[]),
+            (Pending, &[WD, FW]), (Confirmed, &[CF]), (Failed, &[KV]), (Requested, &[]), (Requested, &[]),
+            (Requested, &[]), (Requested, &[]), (Requested, &[]), (Requested, &[]), (Requested, &[]),
+            (Requested, &[]), (Requested, &[]), (Requested, &[]), (Requested, &[]), (Requested, &[]),
         ];
         let confirmed_recent: Vec<(N, &[&str])> = vec![
-            (Confirmed, &[]), (Requested, &[P, SET, RQ]), (Pending, &[P, WD, FW]), (Confirmed, &[]),
-            (Pending, &[P]), (Pending, &[P, WD, FW]), (Confirmed, &[]), (Confirmed, &[]),
-            (Requested, &[P, SET, RQ]), (Requested, &[P, RQ]), (Requested, &[P, RQ]),
-            (Requested, &[P, SET, RQ]), (Pending, &[P]), (Requested, &[P, SET, RQ]), (Requested, &[P, CMD, RQ]),
+            (Confirmed, &[]), (Requested, &[P, SET, RQ]), (Pending, &[P, WD, FW]), (Confirmed, &[]), (Pending, &[P]),
+            (Pending, &[P, WD, FW]), (Confirmed, &[]), (Confirmed, &[]), (Requested, &[P, SET, RQ]), (Requested, &[P, RQ]),
+            (Requested, &[P, RQ]), (Requested, &[P, SET, RQ]), (Pending, &[P]), (Requested, &[P, SET, RQ]), (Requested, &[P, CMD, RQ]),
+            (Requested, &[P, SET, RQ]), (Requested, &[P, SET, RQ]), (Requested, &[P, RQ]), (Pending, &[P]), (Requested, &[P, SET, RQ]),
         ];
         let failed_later: Vec<(N, &[&str])> = vec![
-            (Idle, &[]), (Failed, &[]), (Pending, &[WD, FW]), (Pending, &[P]),
-            (Pending, &[]), (Pending, &[WD, FW]), (Confirmed, &[CF]), (Failed, &[KV]),
-            (Failed, &[]), (Failed, &[]), (Failed, &[]),
-            (Failed, &[]), (Failed, &[]), (Failed, &[]), (Failed, &[]),
+            (Idle, &[]), (Failed, &[]), (Pending, &[WD, FW]), (Pending, &[P]), (Pending, &[]),
+            (Pending, &[WD, FW]), (Confirmed, &[CF]), (Failed, &[KV]), (Failed, &[]), (Failed, &[]),
+            (Failed, &[]), (Failed, &[]), (Failed, &[]), (Failed, &[]), (Failed, &[]),
+            (Failed, &[]), (Failed, &[]), (Failed, &[]), (Failed, &[]), (Failed, &[]),
         ];
         let failed_due: Vec<(N, &[&str])> = vec![
-            (Idle, &[]), (Requested, &[SET, RQ]), (Pending, &[WD, FW]), (Pending, &[P]),
-            (Pending, &[]), (Pending, &[WD, FW]), (Confirmed, &[CF]), (Failed, &[KV]),
-            (Requested, &[SET, RQ]), (Requested, &[RQ]), (Requested, &[RQ]),
-            (Requested, &[SET, RQ]), (Pending, &[]), (Requested, &[SET, RQ]), (Requested, &[CMD, RQ]),
+            (Idle, &[]), (Requested, &[SET, RQ]), (Pending, &[WD, FW]), (Pending, &[P]), (Pending, &[]),
+            (Pending, &[WD, FW]), (Confirmed, &[CF]), (Failed, &[KV]), (Requested, &[SET, RQ]), (Requested, &[RQ]),
+            (Requested, &[RQ]), (Requested, &[SET, RQ]), (Pending, &[]), (Requested, &[SET, RQ]), (Requested, &[CMD, RQ]),
+            (Requested, &[SET, RQ]), (Requested, &[SET, RQ]), (Requested, &[RQ]), (Pending, &[]), (Requested, &[SET, RQ]),
         ];
-        vec![idle.clone(), pending, req_eb, req_other.clone(), req_other, confirmed_recent, idle, failed_later, failed_due]
+        // A password login is awaited only while the user who logs in uses a smart card and no
+        // admin asked since; otherwise the retry is due at once, whatever its backoff said.
+        let failed_smart_card: Vec<(N, &[&str])> = vec![
+            (Idle, &[]), (Requested, &[SET, RQ]), (Pending, &[WD, FW]), (Pending, &[P]), (Pending, &[]),
+            (Pending, &[WD, FW]), (Confirmed, &[CF]), (Failed, &[KV]), (Requested, &[SET, RQ]), (Requested, &[RQ]),
+            (Failed, &[NPL]), (Requested, &[SET, RQ]), (Pending, &[]), (Requested, &[SET, RQ]), (Requested, &[CMD, RQ]),
+            (Failed, &[NPL]), (Requested, &[SET, RQ]), (Requested, &[RQ]), (Pending, &[]), (Requested, &[SET, RQ]),
+        ];
+        vec![idle.clone(), pending, req_eb, req_other.clone(), req_other, confirmed_recent, idle, failed_later, failed_due, failed_smart_card]
     }
 
     #[test]
@@ -828,7 +1001,7 @@ mod tests {
             assert_eq!(row.len(), events.len(), "row {sname}");
             for ((ename, facts), (want_state, want_effects)) in events.iter().zip(row) {
                 let got = step(state, facts);
-                let effects: Vec<String> = got.effects.iter().map(label).collect();
+                let effects = labels(&got);
                 if got.next.name() != *want_state || effects != *want_effects {
                     failures.push(format!(
                         "{sname} + {ename}: got {:?} {effects:?}, want {want_state:?} {want_effects:?}",
@@ -846,25 +1019,141 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_smart_card_login_is_reported_instead_of_retried() {
-        let e = events()
+    /// The facts of the event named `name`.
+    fn event(name: &str) -> Facts {
+        events()
             .into_iter()
-            .find(|(n, _)| *n == "flag still set after a smart-card login")
-            .unwrap()
-            .1;
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("no event {name:?}"))
+            .1
+    }
+
+    #[test]
+    fn issue_14_a_smart_card_login_that_consumed_the_flag_is_reported_and_waits_for_a_password_login(
+    ) {
+        let e = event("issue 14: Escrow Buddy ran at a smart-card login, no new file");
         let s = step(&requested(RotationMethod::EscrowBuddy), &e);
         assert!(s.needs_password_login);
-        assert_eq!(s.next.name(), N::Requested);
-        if let Rotation::Requested {
+        let Rotation::Failed {
             attempts,
             last_error,
+            smart_card_failed_at,
             ..
-        } = s.next
-        {
-            assert_eq!(attempts, 0, "not counted as a failed attempt");
-            assert!(last_error.unwrap().contains("smart card"));
+        } = &s.next
+        else {
+            panic!("{:?}", s.next)
+        };
+        assert_eq!(
+            *attempts, 1,
+            "Escrow Buddy tried, and fdesetup refused the PIN"
+        );
+        assert_eq!(*smart_card_failed_at, Some(e.now));
+        assert!(
+            last_error.contains("smart-card login") && last_error.contains("password login"),
+            "{last_error}"
+        );
+        // Days later, past any backoff: still no retry while the user uses a smart card.
+        let mut later = e.clone();
+        later.now = e.now + SignedDuration::from_hours(72);
+        let waiting = step(&s.next, &later);
+        assert_eq!(waiting.next, s.next);
+        assert!(waiting.effects.is_empty() && waiting.needs_password_login);
+        // The pairing removed: the next login is a password login, and the flag is set again.
+        later.login_user_smart_card = false;
+        let retried = step(&s.next, &later);
+        assert_eq!(retried.next.name(), N::Requested);
+        assert!(retried.effects.contains(&Effect::SetFlag));
+        assert!(!retried.needs_password_login);
+    }
+
+    #[test]
+    fn issue_14_a_login_that_left_the_flag_set_is_no_attempt_however_long_ago() {
+        for name in [
+            "issue 14: a login left the flag set (FileVault's automatic login)",
+            "issue 14: a smart-card login left the flag set",
+        ] {
+            let mut e = event(name);
+            e.now += SignedDuration::from_hours(72);
+            let before = requested(RotationMethod::EscrowBuddy);
+            let s = step(&before, &e);
+            assert_eq!(s.next, before, "{name}");
+            assert!(s.effects.is_empty() && !s.needs_password_login, "{name}");
         }
+    }
+
+    #[test]
+    fn issue_14_report_mode_keeps_the_method_request_mode_would_use() {
+        let report = |change: fn(&mut Facts)| {
+            let mut f = event("key used, report mode");
+            change(&mut f);
+            match step(&Rotation::Idle, &f).next {
+                Rotation::Pending {
+                    waiting, method, ..
+                } => (waiting.unwrap_or_default(), method),
+                other => panic!("{other:?}"),
+            }
+        };
+        let mode = "RotationMode is Report: reporting only".to_owned();
+        assert_eq!(
+            report(|_| {}),
+            (mode.clone(), Some(RotationMethod::EscrowBuddy))
+        );
+        assert_eq!(
+            report(|f| f.escrow_buddy.mechanism_registered = Some(false)),
+            (mode.clone(), Some(RotationMethod::Mdm)),
+            "the next method, as Request mode would"
+        );
+        assert_eq!(
+            report(no_token),
+            (mode, Some(RotationMethod::Mdm)),
+            "Escrow Buddy cannot make a key for bob"
+        );
+        // Where Request mode would wait too, the status says why and names no method.
+        let (why, method) = report(|f| f.in_password_reset = true);
+        assert!(why.contains("reset their password"), "{why}");
+        assert_eq!(method, None);
+        let (why, method) = report(|f| {
+            f.methods = vec![RotationMethod::EscrowBuddy];
+            f.escrow_buddy.mechanism_registered = Some(false);
+        });
+        assert_eq!((why, method), (NO_METHOD.to_owned(), None));
+        // A request made before Report mode was switched on goes back to Pending the same way.
+        let f = event("key used, report mode");
+        let s = step(&requested(RotationMethod::EscrowBuddy), &f);
+        assert!(matches!(
+            s.next,
+            Rotation::Pending {
+                method: Some(RotationMethod::EscrowBuddy),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn issue_14_escrow_buddy_is_skipped_for_a_user_without_a_secure_token_saying_why() {
+        let s = step(
+            &Rotation::Idle,
+            &event("issue 14: key used, no SecureToken, Escrow Buddy the only method"),
+        );
+        assert!(!s.effects.contains(&Effect::SetFlag));
+        match s.next {
+            Rotation::Pending { waiting, .. } => assert_eq!(
+                waiting.as_deref(),
+                guards::flag_wasted(Some("bob"), Some(false)).as_deref()
+            ),
+            other => panic!("{other:?}"),
+        }
+        let s = step(
+            &Rotation::Idle,
+            &event("issue 14: key used, the user who logs in holds no SecureToken"),
+        );
+        assert!(matches!(
+            s.next,
+            Rotation::Requested {
+                method: RotationMethod::Mdm,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -241,12 +241,30 @@ fn a_failing_rotation_at_login_still_clears_the_flag_but_keeps_the_key() {
     assert_eq!(mac.scenario()["escrow_buddy"]["fail_next_rotation"], false);
 }
 
+/// Issue 14, item 8: Escrow Buddy runs at a smart-card login, is given the PIN, fdesetup refuses
+/// it (macadmins/escrow-buddy#5), and the flag is consumed anyway.
 #[test]
-fn a_smart_card_login_cannot_rotate_and_leaves_the_flag_set() {
+fn a_smart_card_login_cannot_rotate_and_consumes_the_flag() {
     let mac = ToolsMac::with(&["escrow_buddy.generate_new_key=true"]);
     let old = mac.prk();
-    mac.event(&["login", "alice", "--smart-card"]);
+    let before = mac.mtime(PRK_FILE);
+    let said = mac.event(&["login", "alice", "--smart-card"]);
+    assert!(said.contains("PIN"), "{said}");
     assert_eq!(mac.prk(), old);
+    assert_eq!(mac.mtime(PRK_FILE), before);
+    assert_eq!(mac.scenario()["escrow_buddy"]["generate_new_key"], false);
+}
+
+/// Issue 14, item 8: FileVault's automatic login may run no login mechanism (unverified): the
+/// simulator plays it as a login that leaves the flag set.
+#[test]
+fn filevaults_automatic_login_leaves_key_and_flag_alone() {
+    let mac = ToolsMac::with(&["escrow_buddy.generate_new_key=true", "console_user=null"]);
+    let old = mac.prk();
+    let said = mac.event(&["login", "alice", "--automatic"]);
+    assert!(said.contains("did not run"), "{said}");
+    assert_eq!(mac.prk(), old);
+    assert_eq!(mac.scenario()["console_user"], "alice");
     assert_eq!(mac.scenario()["escrow_buddy"]["generate_new_key"], true);
 }
 

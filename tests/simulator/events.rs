@@ -4,8 +4,12 @@
 //! them). A login runs Escrow Buddy the way its `Invoke` mechanism does
 //! (macadmins/escrow-buddy `Escrow Buddy/Mechanisms/Invoke.swift`): it does nothing unless
 //! FileVault is on, the escrow payload forces a `Location` and `GenerateNewKey` is true; it
-//! needs the login password (none with a smart card); once it has run `fdesetup
-//! changerecovery`, successful or not, it sets `GenerateNewKey` to false.
+//! runs `fdesetup changerecovery` with what the login gave it as the password (a smart-card
+//! login gives the card's PIN, which fdesetup refuses: macadmins/escrow-buddy#5); once it has
+//! run it, successful or not, it sets `GenerateNewKey` to false. A login with no password for it
+//! (`Invoke.swift` then returns early) or that runs no login mechanism leaves the flag set: the
+//! simulator plays that as FileVault's automatic login (`--automatic`), where whether login
+//! mechanisms run is unverified.
 
 use jiff::Timestamp;
 
@@ -50,11 +54,24 @@ pub fn reboot(s: &mut Scenario, with_recovery_key: bool) -> Vec<String> {
     out
 }
 
-/// `event DIR login NAME [--smart-card]`.
+/// How a user logs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum How {
+    /// At the login window with the password.
+    Password,
+    /// At the login window with a smart card and its PIN.
+    SmartCard,
+    /// FileVault's automatic login after the disk was unlocked at boot: Escrow Buddy does not
+    /// run (whether login mechanisms run then is unverified on a Mac; this is the case Keywarden
+    /// must survive).
+    Automatic,
+}
+
+/// `event DIR login NAME [--smart-card | --automatic]`.
 pub fn login(
     s: &mut Scenario,
     name: &str,
-    smart_card: bool,
+    how: How,
     now: Timestamp,
 ) -> Result<Vec<String>, String> {
     let user = s
@@ -64,12 +81,21 @@ pub fn login(
         .cloned()
         .ok_or_else(|| format!("login: {name:?} is not a user of the scenario"))?;
     s.console_user = Some(name.to_string());
-    let how = if smart_card {
-        "a smart card"
-    } else {
-        "a password"
-    };
-    let mut out = vec![format!("login: {name} logged in with {how}")];
+    let mut out = vec![format!(
+        "login: {name} logged in {}",
+        match how {
+            How::Password => "with a password",
+            How::SmartCard => "with a smart card",
+            How::Automatic => "automatically after the FileVault unlock at boot",
+        }
+    )];
+    if how == How::Automatic {
+        out.push(
+            "Escrow Buddy: did not run (FileVault's automatic login); GenerateNewKey stays as it was"
+                .into(),
+        );
+        return Ok(out);
+    }
 
     let eb = &s.escrow_buddy;
     if !eb.installed || !eb.mechanism_registered {
@@ -95,16 +121,14 @@ pub fn login(
         out.push("Escrow Buddy: GenerateNewKey is not true, nothing to do".into());
         return Ok(out);
     }
-    if smart_card {
-        out.push(
-            "Escrow Buddy: no password from a smart-card login, did nothing (GenerateNewKey stays true)"
-                .into(),
-        );
-        return Ok(out);
-    }
 
-    // `fdesetup changerecovery -personal -inputplist` with the user's name and password.
-    if s.escrow_buddy.fail_next_rotation {
+    // `fdesetup changerecovery -personal -inputplist` with the user's name and what the login
+    // gave as the password.
+    if how == How::SmartCard {
+        out.push(format!(
+            "Escrow Buddy: fdesetup changerecovery failed ({name} gave the smart card's PIN: User could not be authenticated)"
+        ));
+    } else if s.escrow_buddy.fail_next_rotation {
         s.escrow_buddy.fail_next_rotation = false;
         out.push("Escrow Buddy: fdesetup changerecovery failed (simulated failure)".into());
     } else if !user.secure_token {
@@ -145,7 +169,7 @@ mod tests {
     fn a_password_login_with_the_flag_rotates_the_key_and_clears_the_flag() {
         let mut s = flagged();
         let before = s.recovery_key.personal.clone();
-        login(&mut s, "alice", false, Timestamp::now()).unwrap();
+        login(&mut s, "alice", How::Password, Timestamp::now()).unwrap();
         assert_ne!(s.recovery_key.personal, before);
         assert_eq!(s.escrow_buddy.generate_new_key, Some(false));
     }
@@ -156,7 +180,7 @@ mod tests {
             .assign("escrow_buddy.fail_next_rotation=true")
             .unwrap();
         let before = s.clone();
-        login(&mut s, "alice", false, Timestamp::now()).unwrap();
+        login(&mut s, "alice", How::Password, Timestamp::now()).unwrap();
         assert_eq!(s.recovery_key.personal, before.recovery_key.personal);
         assert_eq!(
             s.escrow.prk_file_written_at,
@@ -167,10 +191,25 @@ mod tests {
     }
 
     #[test]
-    fn a_smart_card_login_leaves_key_and_flag_alone() {
+    fn a_smart_card_login_runs_escrow_buddy_with_the_pin_which_fails_and_consumes_the_flag() {
+        let mut s = flagged();
+        let before = s.clone();
+        let said = login(&mut s, "alice", How::SmartCard, Timestamp::now()).unwrap();
+        assert_eq!(s.recovery_key.personal, before.recovery_key.personal);
+        assert_eq!(
+            s.escrow.prk_file_written_at,
+            before.escrow.prk_file_written_at
+        );
+        assert_eq!(s.escrow_buddy.generate_new_key, Some(false));
+        assert!(said.iter().any(|l| l.contains("PIN")), "{said:?}");
+    }
+
+    #[test]
+    fn filevaults_automatic_login_runs_no_escrow_buddy_and_leaves_the_flag_set() {
         let mut s = flagged();
         let before = s.recovery_key.personal.clone();
-        login(&mut s, "alice", true, Timestamp::now()).unwrap();
+        login(&mut s, "alice", How::Automatic, Timestamp::now()).unwrap();
+        assert_eq!(s.console_user.as_deref(), Some("alice"));
         assert_eq!(s.recovery_key.personal, before);
         assert_eq!(s.escrow_buddy.generate_new_key, Some(true));
     }
@@ -179,7 +218,7 @@ mod tests {
     fn without_the_escrow_payload_escrow_buddy_does_nothing() {
         let mut s = flagged().assign("escrow.profile_installed=false").unwrap();
         let before = s.recovery_key.personal.clone();
-        login(&mut s, "alice", false, Timestamp::now()).unwrap();
+        login(&mut s, "alice", How::Password, Timestamp::now()).unwrap();
         assert_eq!(s.recovery_key.personal, before);
         assert_eq!(s.escrow_buddy.generate_new_key, Some(true));
     }

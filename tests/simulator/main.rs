@@ -92,8 +92,12 @@ enum Event {
     /// NAME logs in at the login window (Escrow Buddy runs).
     Login {
         name: String,
-        #[arg(long)]
+        /// With a smart card: Escrow Buddy gets the PIN, fdesetup refuses it.
+        #[arg(long, conflicts_with = "automatic")]
         smart_card: bool,
+        /// FileVault's automatic login after the unlock at boot: Escrow Buddy does not run.
+        #[arg(long)]
+        automatic: bool,
     },
     /// The console user logs out.
     Logout,
@@ -171,8 +175,17 @@ fn run_cli(cli: Cli) -> Result<(), String> {
             let mut s = mac.load()?;
             let lines = match event {
                 Event::Reboot { with_recovery_key } => events::reboot(&mut s, with_recovery_key),
-                Event::Login { name, smart_card } => {
-                    events::login(&mut s, &name, smart_card, Timestamp::now())?
+                Event::Login {
+                    name,
+                    smart_card,
+                    automatic,
+                } => {
+                    let how = match (smart_card, automatic) {
+                        (true, _) => events::How::SmartCard,
+                        (false, true) => events::How::Automatic,
+                        (false, false) => events::How::Password,
+                    };
+                    events::login(&mut s, &name, how, Timestamp::now())?
                 }
                 Event::Logout => events::logout(&mut s),
             };

@@ -7,11 +7,13 @@
 
 use jiff::Timestamp;
 
-use crate::guards;
-use crate::observe::{Console, Snapshot};
+use crate::guards::{self, AtConsole};
+use crate::observe::Snapshot;
 use crate::rotation::EscrowBuddyFacts;
 use crate::state::{EscrowMark, KeyUse, State};
 use crate::status::EscrowState;
+use crate::tools::diskutil::{CryptoUser, CryptoUserKind};
+use crate::tools::dscl::UserRecord;
 use crate::tools::profiles::ESCROW_PAYLOAD_TYPE;
 use crate::tools::security::ESCROW_BUDDY_MECHANISM;
 
@@ -21,8 +23,17 @@ pub(crate) struct Facts {
     pub now: Timestamp,
     /// This boot's answer about key use: latched, or definite now.
     pub key_use: Option<KeyUse>,
-    /// The user at the console (a local account other than root), as last seen.
+    /// The person at the console (`guards::at_console`), as last seen.
     pub console_user: Option<String>,
+    /// The user who logs in on this Mac: the person at the console, or with nobody there the last
+    /// one (`None`: no person has been seen at the console since Keywarden was installed). Whose
+    /// token is expected (AdditionalAdminsWithToken), and whose password Escrow Buddy will get.
+    pub login_user: Option<String>,
+    /// That user is paired with a smart card (`;tokenidentity;`).
+    pub login_user_smart_card: bool,
+    /// That user holds a SecureToken; with no login user known, whether any person on the Mac
+    /// holds one (`None`: not known).
+    pub login_user_token: Option<bool>,
     /// FileVault is on, not converting and not waiting for a restart (`guards::filevault_ready`).
     pub filevault_ready: Option<bool>,
     /// `fdesetup haspersonalrecoverykey`.
@@ -100,10 +111,45 @@ impl Facts {
             Ok(None) | Err(_) => EscrowBuddyFacts::ABSENT,
         };
         let human_login_this_boot = state.boot.as_ref().is_some_and(|b| b.console_user_seen);
+        let people: Vec<&UserRecord> = snap
+            .users
+            .as_ref()
+            .map(|us| us.iter().filter(|u| u.is_human()).collect())
+            .unwrap_or_default();
+        // A name remembered from before issue 14 may be Setup Assistant's: only a person counts.
+        let person = |name: &String| snap.users.is_err() || people.iter().any(|u| &u.name == name);
+        let login_user = (state.logins.console_now.clone())
+            .filter(person)
+            .or_else(|| state.logins.last_console_user.clone().filter(person));
+        let login_record = login_user
+            .as_ref()
+            .and_then(|name| people.iter().find(|u| &u.name == name));
+        let login_user_token = match (&login_user, login_record) {
+            (Some(_), Some(u)) => secure_token(snap, u).ok().flatten(),
+            (Some(_), None) => None,
+            // Nobody seen yet: whether anyone who could log in holds a token.
+            (None, _) if snap.users.is_err() => None,
+            (None, _) => {
+                let tokens: Vec<Option<bool>> = people
+                    .iter()
+                    .map(|u| secure_token(snap, u).ok().flatten())
+                    .collect();
+                if tokens.contains(&Some(true)) {
+                    Some(true)
+                } else if tokens.contains(&None) {
+                    None
+                } else {
+                    Some(false)
+                }
+            }
+        };
         Facts {
             now,
             key_use,
             console_user: state.logins.console_now.clone(),
+            login_user_smart_card: login_record.is_some_and(|u| u.smart_card()),
+            login_user_token,
+            login_user,
             filevault_ready: snap.filevault.as_ref().ok().map(guards::filevault_ready),
             key_present: snap.personal_key.as_ref().ok().copied(),
             used_since_change: state
@@ -123,28 +169,73 @@ impl Facts {
                 || snap.profiles.is_err()
                 || snap.escrow_file.is_err()
                 || snap.escrow_location.is_err(),
-            console_unnamed: matches!(snap.console, Ok(Console::Uid(_)))
-                && console_user_name(snap, &mut Vec::new()).is_none(),
+            console_unnamed: matches!(at_console(snap), Some(AtConsole::Unnamed(_))),
         }
     }
 }
 
-/// The console user's name: the owner of `/dev/console` when a local account has that uid.
-/// Root at the console is nobody logged in (ARCHITECTURE.md), whatever its UID shows as. A uid
-/// without a local record is reported in `errors`.
+/// Who is at the console this observation (`guards::at_console`; `None`: `/dev/console` could
+/// not be examined).
+pub(crate) fn at_console(snap: &Snapshot) -> Option<AtConsole> {
+    let console = snap.console.as_ref().ok()?;
+    Some(guards::at_console(
+        console,
+        snap.users.as_ref().ok().map(Vec::as_slice),
+    ))
+}
+
+/// The console user's name: the person who owns `/dev/console` (`guards::at_console`). Root,
+/// Setup Assistant's `_mbsetupuser` and any other account that is not a person is nobody logged
+/// in (issue 14, item 7). A uid without a local record is reported in `errors`.
 pub(crate) fn console_user_name(snap: &Snapshot, errors: &mut Vec<String>) -> Option<String> {
-    let Ok(Console::Uid(uid)) = &snap.console else {
-        return None;
-    };
-    let users = snap.users.as_ref().ok()?;
-    match users.iter().find(|u| u.uid == i64::from(*uid)) {
-        Some(u) if u.name == "root" => None,
-        Some(u) => Some(u.name.clone()),
-        None => {
-            errors.push(format!(
-                "/dev/console: owned by uid {uid}, which has no local user record"
-            ));
+    match at_console(snap)? {
+        AtConsole::Person(name) => Some(name),
+        AtConsole::Nobody => None,
+        AtConsole::Unnamed(uid) => {
+            // With the accounts unreadable, their probe's error says why already.
+            if snap.users.is_ok() {
+                errors.push(format!(
+                    "/dev/console: owned by uid {uid}, which has no local user record"
+                ));
+            }
             None
         }
+    }
+}
+
+/// The crypto user of the volume with `guid` (a local account's GeneratedUID).
+pub(super) fn crypto_user<'a>(
+    crypto: &'a [CryptoUser],
+    guid: &Option<String>,
+) -> Option<&'a CryptoUser> {
+    guid.as_ref().and_then(|g| {
+        crypto.iter().find(|c| {
+            c.kind == CryptoUserKind::LocalOpenDirectory && c.uuid.eq_ignore_ascii_case(g)
+        })
+    })
+}
+
+/// Whether `user` holds a SecureToken: `sysadminctl`'s answer, cross-checked with the crypto
+/// users (a token holder is a crypto user of the volume, and vice versa). `Ok(None)`: not known
+/// (a probe failed); `Err`: the two disagree (why), and the token is shown as unknown.
+pub(super) fn secure_token(snap: &Snapshot, user: &UserRecord) -> Result<Option<bool>, String> {
+    let Ok(crypto) = &snap.crypto_users else {
+        return Ok(None);
+    };
+    let answer = snap
+        .secure_tokens
+        .iter()
+        .find(|(n, _)| *n == user.name)
+        .and_then(|(_, p)| p.as_ref().ok().copied());
+    let in_crypto = crypto_user(crypto, &user.generated_uid).is_some();
+    match answer {
+        Some(t) if t == in_crypto => Ok(Some(t)),
+        Some(t) => Err(format!(
+            "sysadminctl -secureTokenStatus {}: says {} but diskutil apfs listCryptoUsers {} a crypto user with its GeneratedUID; SecureToken shown as unknown",
+            user.name,
+            if t { "ENABLED" } else { "DISABLED" },
+            if in_crypto { "lists" } else { "has no" },
+        )),
+        None => Ok(None),
     }
 }

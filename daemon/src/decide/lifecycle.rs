@@ -164,7 +164,8 @@ fn changed_at_or_after(state: &State, t: Timestamp) -> bool {
 #[derive(Debug, Default)]
 pub(crate) struct Life {
     pub effects: Vec<Effect>,
-    /// The user logs in with a smart card and Escrow Buddy cannot rotate for them.
+    /// Escrow Buddy ran at a smart-card login and made no key; the rotation waits for a password
+    /// login.
     pub needs_password_login: bool,
     /// Another tool's `GenerateNewKey` is set while the password reset is pending.
     pub foreign_flag_during_reset: bool,
@@ -209,7 +210,6 @@ pub(crate) fn reasons(f: &facts::Facts, state: &State, config: &Config) -> Vec<R
 /// `note`, which come first.
 pub(crate) fn step(
     f: &facts::Facts,
-    snap: &Snapshot,
     state: &mut State,
     config: &Config,
     mut effects: Vec<Effect>,
@@ -229,16 +229,6 @@ pub(crate) fn step(
             }
         }
     }
-    // The user who logs in: the console user, or with nobody logged in the last one.
-    let login_user = state
-        .logins
-        .console_now
-        .clone()
-        .or_else(|| state.logins.last_console_user.clone());
-    let login_user_smart_card = match (&snap.users, &login_user) {
-        (Ok(users), Some(name)) => users.iter().any(|u| &u.name == name && u.smart_card()),
-        _ => false,
-    };
     let methods = config
         .rotation_methods
         .iter()
@@ -258,7 +248,10 @@ pub(crate) fn step(
         flag_set_by_us: state.flag.is_ours(),
         last_login_at: state.logins.last_login_at,
         logins: state.logins.count,
-        login_user_smart_card,
+        login_user: f.login_user.clone(),
+        login_user_smart_card: f.login_user_smart_card,
+        login_user_token: f.login_user_token,
+        admin_asked_at: state.requests.pending_since,
     };
     let step = rotation::step(&state.rotation, &machine);
     if let Rotation::Confirmed { at, .. } = &step.next {

@@ -64,7 +64,7 @@ pub(crate) fn decide(i: &Inputs<'_>) -> Decision {
 
     let noted = lifecycle::note(&mut state, snap, i.config, now, &mut errors);
     let facts = Facts::derive(snap, &state, now);
-    let life = lifecycle::step(&facts, snap, &mut state, i.config, noted);
+    let life = lifecycle::step(&facts, &mut state, i.config, noted);
 
     let prev = i.previous;
     let host = sections::carry(sections::fresh_host(snap), prev.map(|p| &p.host), now);
@@ -87,13 +87,7 @@ pub(crate) fn decide(i: &Inputs<'_>) -> Decision {
         recovery_key.state = sections::key_state(recovery_key.present, &facts, &escrow);
     }
     let secure_token = sections::carry(
-        sections::fresh_secure_token(
-            snap,
-            i.config,
-            state.logins.console_now.as_deref(),
-            &state,
-            &mut errors,
-        ),
+        sections::fresh_secure_token(snap, i.config, &facts, &mut errors),
         prev.map(|p| &p.secure_token),
         now,
     );

@@ -14,10 +14,9 @@ use crate::status::{
     BootstrapToken, Escrow, EscrowState, FileVault, FileVaultState, Host, KeyState, RecoveryKey,
     Rotation, Section, SecureToken, TokenUser, UseDetection,
 };
-use crate::tools::diskutil::CryptoUserKind;
 use crate::tools::fdesetup::Conversion;
 
-use super::facts::Facts;
+use super::facts::{self, Facts};
 
 /// Fresh values observed now, or the last good ones marked stale, or an unknown section.
 pub(super) fn carry<T: Section>(fresh: Option<T>, previous: Option<&T>, now: Timestamp) -> T {
@@ -141,8 +140,7 @@ pub(super) fn fresh_bootstrap_token(snap: &Snapshot) -> Option<BootstrapToken> {
 pub(super) fn fresh_secure_token(
     snap: &Snapshot,
     config: &Config,
-    console: Option<&str>,
-    state: &State,
+    facts: &Facts,
     errors: &mut Vec<String>,
 ) -> Option<SecureToken> {
     let users = snap.users.as_ref().ok()?;
@@ -152,35 +150,13 @@ pub(super) fn fresh_secure_token(
     if snap.secure_tokens.iter().any(|(_, p)| p.is_err()) {
         return None;
     }
-    let crypto_user = |guid: &Option<String>| {
-        guid.as_ref().and_then(|g| {
-            crypto.iter().find(|c| {
-                c.kind == CryptoUserKind::LocalOpenDirectory && c.uuid.eq_ignore_ascii_case(g)
-            })
-        })
-    };
     let mut out = Vec::new();
     for user in users.iter().filter(|u| u.is_human()) {
-        let answer = snap
-            .secure_tokens
-            .iter()
-            .find(|(n, _)| *n == user.name)
-            .and_then(|(_, p)| p.as_ref().ok().copied());
-        let cu = crypto_user(&user.generated_uid);
-        // Cross-check: a token holder is a crypto user of the volume and vice versa.
-        let token = match (answer, cu.is_some()) {
-            (Some(t), in_crypto) if t == in_crypto => Some(t),
-            (Some(t), in_crypto) => {
-                errors.push(format!(
-                    "sysadminctl -secureTokenStatus {}: says {} but diskutil apfs listCryptoUsers {} a crypto user with its GeneratedUID; SecureToken shown as unknown",
-                    user.name,
-                    if t { "ENABLED" } else { "DISABLED" },
-                    if in_crypto { "lists" } else { "has no" },
-                ));
-                None
-            }
-            (None, _) => None,
-        };
+        let cu = facts::crypto_user(crypto, &user.generated_uid);
+        let token = facts::secure_token(snap, user).unwrap_or_else(|why| {
+            errors.push(why);
+            None
+        });
         out.push(TokenUser {
             name: user.name.clone(),
             uid: user.uid,
@@ -195,10 +171,11 @@ pub(super) fn fresh_secure_token(
             smart_card: user.smart_card(),
         });
     }
-    // Whose token is expected: the console user, or with nobody logged in the last one. With
-    // neither known (a fresh install at the login window) no admin can be called additional:
-    // reporting the Mac's only user would be a guess.
-    let reference = console.or(state.logins.last_console_user.as_deref());
+    // Whose token is expected: the user who logs in (the console user, or with nobody logged in
+    // the last one). With neither known (a fresh install at the login window, Setup Assistant)
+    // no admin can be called additional: reporting the Mac's only user would be a guess.
+    let console = facts.console_user.as_deref();
+    let reference = facts.login_user.as_deref();
     let console_user_has_token = console
         .and_then(|c| out.iter().find(|u| u.name == c))
         .and_then(|u| u.secure_token);
@@ -252,20 +229,25 @@ pub(crate) fn rotation_section(state: &State, now: Timestamp) -> Rotation {
             reason,
             since,
             waiting,
+            method,
         } => {
             out.reason = Some(*reason);
             out.pending_since = Some(*since);
             out.waiting = waiting.clone();
+            // Report mode: the method Request mode would use (issue 14, item 10).
+            out.method = *method;
         }
         R::Requested { last_error, .. } => out.last_error = last_error.clone(),
         R::Confirmed { reason, .. } => out.reason = Some(*reason),
         R::Failed {
             last_error,
             retry_at,
+            smart_card_failed_at,
             ..
         } => {
             out.last_error = Some(last_error.clone());
-            out.retry_at = Some(*retry_at);
+            // After a smart-card login the retry waits for a password login, not for a time.
+            out.retry_at = smart_card_failed_at.is_none().then_some(*retry_at);
         }
     }
     out

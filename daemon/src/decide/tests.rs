@@ -237,6 +237,36 @@ impl Mac {
         }
     }
 
+    /// Setup Assistant's `_mbsetupuser` (uid 248, hidden) owns `/dev/console`, as after enrolment
+    /// or an update (PLATFORM.md).
+    fn setup_assistant_at_the_console(&mut self) {
+        self.snapshot.users.as_mut().unwrap().push(UserRecord {
+            hidden: true,
+            ..user("_mbsetupuser", 248, "FFFFEEEE-DDDD-CCCC-BBBB-AAAA000000F8")
+        });
+        self.snapshot.console = Ok(Console::Uid(248));
+    }
+
+    /// alice is paired with a smart card (corpus-shaped `;tokenidentity;` authority).
+    fn pair_smart_card(&mut self) {
+        self.snapshot.users.as_mut().unwrap()[0]
+            .authentication_authority
+            .push(";tokenidentity;96AD5967A5D7A6D5A765D9A6D965AD967A5D9765".into());
+    }
+
+    /// An admin's request went to Escrow Buddy two hours ago; alice, paired with a smart card,
+    /// logged in with it an hour ago and Escrow Buddy ran (it was given the PIN, fdesetup refused
+    /// it) and set the flag to false; the check that saw that counted the login and let the
+    /// flag go. No new escrow file.
+    fn escrow_buddy_ran_at_a_smart_card_login(&mut self) {
+        self.state.requests.pending_since = Some(ago(3));
+        self.state.rotation = requested(Reason::AdminRequest, RotationMethod::EscrowBuddy, 2, 1);
+        self.state.logins.count = 2;
+        self.state.logins.last_login_at = Some(ago(1));
+        self.escrow_buddy().generate_new_key = Ok(Some(false));
+        self.pair_smart_card();
+    }
+
     /// A second human account, `name` (uid 502), its SecureToken answer and, with a token, its
     /// crypto user.
     fn add_user(&mut self, name: &str, admin: bool, token: bool) {
@@ -388,7 +418,25 @@ fn problem_rows() -> Vec<(&'static str, Change, Vec<Problem>)> {
             vec![],
         ),
         (
-            "Keywarden's flag still set past the grace period after a smart-card login reports RotationNeedsPasswordLogin",
+            // Issue 14 changed this row: it was Keywarden's flag *still set* after a smart-card
+            // login; Escrow Buddy does run at such a login, is given the PIN, and consumes the flag.
+            "issue 14: Escrow Buddy that consumed the flag at a smart-card login without a new key reports RotationNeedsPasswordLogin",
+            |m| {
+                m.escrow_buddy_ran_at_a_smart_card_login();
+            },
+            vec![RotationNeedsPasswordLogin],
+        ),
+        (
+            "issue 14: a rotation waiting for a password login after a smart-card login still reports RotationNeedsPasswordLogin",
+            |m| {
+                m.escrow_buddy_ran_at_a_smart_card_login();
+                m.state = m.decide().state;
+                m.state.outbox.pending.clear();
+            },
+            vec![RotationNeedsPasswordLogin],
+        ),
+        (
+            "issue 14: Keywarden's flag still set past the grace period after a smart-card login is no problem (that login may not have run Escrow Buddy)",
             |m| {
                 m.state.requests.pending_since = Some(ago(3));
                 m.state.rotation = requested(Reason::AdminRequest, RotationMethod::EscrowBuddy, 2, 1);
@@ -396,11 +444,28 @@ fn problem_rows() -> Vec<(&'static str, Change, Vec<Problem>)> {
                 m.state.logins.count = 2;
                 m.state.logins.last_login_at = Some(ago(1));
                 m.escrow_buddy().generate_new_key = Ok(Some(true));
-                m.snapshot.users.as_mut().unwrap()[0]
-                    .authentication_authority
-                    .push(";tokenidentity;96AD5967A5D7A6D5A765D9A6D965AD967A5D9765".into());
+                m.pair_smart_card();
             },
-            vec![RotationNeedsPasswordLogin],
+            vec![],
+        ),
+        (
+            "issue 14: Setup Assistant at the console before anyone logged in calls no admin additional",
+            |m| {
+                m.setup_assistant_at_the_console();
+                m.state.logins.console_now = None;
+                m.state.logins.last_console_user = None;
+                m.state.logins.count = 0;
+                m.state.logins.last_login_at = None;
+            },
+            vec![],
+        ),
+        (
+            "issue 14: an admin account of the MDM named with a leading _ at the console is not the console user",
+            |m| {
+                m.add_user("_mdmadmin", true, true);
+                m.snapshot.console = Ok(Console::Uid(502));
+            },
+            vec![],
         ),
         (
             "Escrow Buddy without its login mechanism reports EscrowBuddyMechanismMissing",
@@ -648,11 +713,20 @@ fn waits(reason: Reason, waiting: &str) -> Want {
     }
 }
 
+/// In Report mode, what Request mode would do: `reason` through `method` (issue 14, item 10).
+fn reports(reason: Reason, method: RotationMethod) -> Want {
+    Want {
+        method: Some(method),
+        ..waits(reason, REPORT_MODE)
+    }
+}
+
 const RESET: &str =
     "the key unlocked this boot: waiting until the user has logged in (and reset their password)";
 const NO_PAYLOAD: &str =
     "no escrow payload: a new key would never reach the MDM (EscrowProfileMissing)";
 const REPORT_MODE: &str = "RotationMode is Report: reporting only";
+const NO_TOKEN_BOB: &str = "Escrow Buddy cannot make a key at bob's login: bob, who logs in on this Mac, holds no SecureToken, and fdesetup takes only a FileVault user's password (give bob a SecureToken)";
 const NO_METHOD: &str = "no rotation method can be used now (see RotationMethods; Escrow Buddy needs its bundle and its login mechanism)";
 
 /// One row per rotation reason, and one per guard that holds a request back.
@@ -762,7 +836,7 @@ fn reason_rows() -> Vec<(&'static str, Change, Want)> {
                 m.key_used_this_boot();
                 m.config.rotation_mode = RotationMode::Report;
             },
-            waits(Reason::KeyUsed, REPORT_MODE),
+            reports(Reason::KeyUsed, EscrowBuddy),
         ),
         (
             "a missing escrow file in RotationMode Report is reported, not requested",
@@ -770,7 +844,35 @@ fn reason_rows() -> Vec<(&'static str, Change, Want)> {
                 m.snapshot.escrow_file = Ok(None);
                 m.config.rotation_mode = RotationMode::Report;
             },
-            waits(Reason::NotEscrowed, REPORT_MODE),
+            reports(Reason::NotEscrowed, EscrowBuddy),
+        ),
+        (
+            "issue 14: RotationMode Report shows the method Request mode would use, the next one where Escrow Buddy's mechanism is missing",
+            |m| {
+                m.key_used_this_boot();
+                m.config.rotation_mode = RotationMode::Report;
+                m.escrow_buddy().mechanisms = Ok(vec!["loginwindow:login".into()]);
+            },
+            reports(Reason::KeyUsed, Mdm),
+        ),
+        (
+            "issue 14: RotationMode Report during the password reset says Request mode would wait too, and names no method",
+            |m| {
+                m.key_used_this_boot();
+                m.config.rotation_mode = RotationMode::Report;
+                m.snapshot.console = Ok(Console::Nobody);
+            },
+            waits(Reason::KeyUsed, RESET),
+        ),
+        (
+            "issue 14: RotationMode Report with no usable method says so, as Request mode would",
+            |m| {
+                m.key_used_this_boot();
+                m.config.rotation_mode = RotationMode::Report;
+                m.config.rotation_methods = vec![EscrowBuddy];
+                m.escrow_buddy().mechanisms = Ok(vec!["loginwindow:login".into()]);
+            },
+            waits(Reason::KeyUsed, NO_METHOD),
         ),
         (
             "a key used with only Escrow Buddy configured and its mechanism missing waits for a method",
@@ -813,6 +915,96 @@ fn reason_rows() -> Vec<(&'static str, Change, Want)> {
                 m.escrow_buddy().generate_new_key = Ok(Some(true));
             },
             requests(Reason::KeyUsed, EscrowBuddy, vec![]),
+        ),
+        (
+            "issue 14: Setup Assistant at the console of a boot the key unlocked waits for the password reset",
+            |m| {
+                m.key_used_this_boot();
+                m.setup_assistant_at_the_console();
+            },
+            waits(Reason::KeyUsed, RESET),
+        ),
+        (
+            "issue 14: an account below uid 501 at the console of a boot the key unlocked waits for the password reset",
+            |m| {
+                m.key_used_this_boot();
+                m.snapshot.users.as_mut().unwrap().push(user("daemon", 1, "FFFFEEEE-DDDD-CCCC-BBBB-AAAA00000001"));
+                m.snapshot.console = Ok(Console::Uid(1));
+            },
+            waits(Reason::KeyUsed, RESET),
+        ),
+        (
+            "issue 14: a console user without a SecureToken: no flag, Escrow Buddy is skipped for the next method",
+            |m| {
+                m.key_used_this_boot();
+                m.add_user("bob", false, false);
+                m.snapshot.console = Ok(Console::Uid(502));
+            },
+            requests(Reason::KeyUsed, Mdm, vec![]),
+        ),
+        (
+            "issue 14: a console user without a SecureToken and Escrow Buddy the only method: no flag, waits saying why",
+            |m| {
+                m.key_used_this_boot();
+                m.add_user("bob", false, false);
+                m.snapshot.console = Ok(Console::Uid(502));
+                m.config.rotation_methods = vec![EscrowBuddy];
+            },
+            waits(Reason::KeyUsed, NO_TOKEN_BOB),
+        ),
+        (
+            "issue 14: nobody logged in, the last console user without a SecureToken: no flag",
+            |m| {
+                m.key_used_this_boot();
+                m.add_user("bob", false, false);
+                m.snapshot.console = Ok(Console::Nobody);
+                m.state.logins.console_now = None;
+                m.state.logins.last_console_user = Some("bob".into());
+                m.state.boot.as_mut().unwrap().session_uuid = BOOT.into();
+                m.config.rotation_methods = vec![EscrowBuddy];
+            },
+            waits(Reason::KeyUsed, NO_TOKEN_BOB),
+        ),
+        (
+            "issue 14: nobody seen at the console yet and no account holding a SecureToken: no flag",
+            |m| {
+                m.state.requests.pending_since = Some(ago(1));
+                m.state.logins.console_now = None;
+                m.state.logins.last_console_user = None;
+                m.snapshot.console = Ok(Console::Nobody);
+                m.snapshot.secure_tokens = vec![("alice".into(), Ok(false))];
+                m.snapshot.crypto_users.as_mut().unwrap().remove(0);
+                m.config.rotation_methods = vec![EscrowBuddy];
+            },
+            waits(
+                Reason::AdminRequest,
+                "Escrow Buddy cannot make a key at a login here: no user account holds a SecureToken, and fdesetup takes only a FileVault user's password",
+            ),
+        ),
+        (
+            "issue 14: a rotation that failed at a smart-card login is not asked again while the user uses a smart card",
+            |m| {
+                m.escrow_buddy_ran_at_a_smart_card_login();
+                m.state = m.decide().state;
+                m.state.outbox.pending.clear();
+            },
+            Want {
+                state: N::Failed,
+                reason: Some(Reason::AdminRequest),
+                method: Some(EscrowBuddy),
+                waiting: None,
+                actions: vec![],
+            },
+        ),
+        (
+            "issue 14: a rotation that failed at a smart-card login is asked again once the pairing is gone",
+            |m| {
+                m.escrow_buddy_ran_at_a_smart_card_login();
+                m.state = m.decide().state;
+                m.state.outbox.pending.clear();
+                m.snapshot.users.as_mut().unwrap()[0].authentication_authority.pop();
+            },
+            requests(Reason::AdminRequest, EscrowBuddy, vec![Effect::SetFlag]),
         ),
         (
             // Issue 14 changes this: dates alone (an MDM re-sending the profile) should only
@@ -1129,27 +1321,61 @@ fn after_command_fails_a_requested_rotation_on_a_failure_and_leaves_it_on_succes
 }
 
 /// Setup Assistant's `_mbsetupuser` (uid 248) owns `/dev/console` after an update (PLATFORM.md:
-/// "it is not a login"; ARCHITECTURE.md: a non-human owner of the console is nobody). Today
-/// `facts::console_user_name` excludes only root, so it counts as a login and as the console
-/// user: in a boot whose key was used, the reset guard lets a KeyUsed request set the flag
-/// before the user's own (password-reset) login, and alice, the Mac's only user, is reported as
-/// an additional admin with a token.
+/// "it is not a login"; ARCHITECTURE.md: a non-human owner of the console is nobody). Until issue
+/// 14 `facts::console_user_name` excluded only root, so it counted as a login and as the console
+/// user: in a boot whose key was used, the reset guard let a KeyUsed request set the flag before
+/// the user's own (password-reset) login, and alice, the Mac's only user, was reported as an
+/// additional admin with a token.
 #[test]
-#[ignore = "issue 14, item 7 (only people log in): _mbsetupuser at the console still counts as a login and as the console user"]
 fn setup_assistant_at_the_console_is_nobody_logged_in() {
     let d = decided(|m| {
         m.key_used_this_boot();
-        m.snapshot.users.as_mut().unwrap().push(UserRecord {
-            hidden: true,
-            ..user("_mbsetupuser", 248, "FFFFEEEE-DDDD-CCCC-BBBB-AAAA000000F8")
-        });
-        m.snapshot.console = Ok(Console::Uid(248));
+        m.setup_assistant_at_the_console();
     });
     assert_eq!(actions(&d), vec![], "no flag before the reset login");
     assert_eq!(d.status.rotation.waiting.as_deref(), Some(RESET));
     assert_eq!(d.status.secure_token.console_user, None);
     assert_eq!(d.state.logins.count, 1, "no login counted");
     assert_eq!(d.status.problems, vec![Problem::RecoveryKeyUsed]);
+}
+
+/// Issue 14, item 7, for Escrow Buddy's attempts: an attempt is judged after a login that
+/// followed the flag write, so Setup Assistant at the console after an update must not be one.
+/// The login count, its time and the last console user stay as they were.
+#[test]
+fn issue_14_setup_assistant_at_the_console_after_a_request_is_no_login_for_escrow_buddys_attempt() {
+    let d = decided(|m| {
+        m.state.requests.pending_since = Some(ago(3));
+        m.state.rotation = requested(Reason::AdminRequest, RotationMethod::EscrowBuddy, 2, 1);
+        m.state.flag.set_at = Some(ago(2));
+        m.state.logins.console_now = None;
+        m.escrow_buddy().generate_new_key = Ok(Some(true));
+        m.setup_assistant_at_the_console();
+    });
+    assert_eq!(d.state.logins.count, 1);
+    assert_eq!(d.state.logins.last_login_at, Some(ago(26)));
+    assert_eq!(d.state.logins.last_console_user.as_deref(), Some("alice"));
+    assert_eq!(d.state.logins.console_now, None);
+    assert_eq!(d.status.rotation.state, N::Requested);
+    assert_eq!(actions(&d), vec![]);
+}
+
+/// A name remembered before issue 14 may be Setup Assistant's (a state file from an earlier
+/// version saw `_mbsetupuser` as the last console user): only a person is the user who logs in,
+/// so alice is not called an additional admin because of it.
+#[test]
+fn issue_14_a_remembered_last_console_user_that_is_no_person_is_nobody() {
+    let d = decided(|m| {
+        m.setup_assistant_at_the_console();
+        m.state.logins.console_now = Some("_mbsetupuser".into());
+        m.state.logins.last_console_user = Some("_mbsetupuser".into());
+    });
+    assert_eq!(
+        d.status.secure_token.additional_admins_with_token,
+        Vec::<String>::new()
+    );
+    assert_eq!(d.status.problems, vec![]);
+    assert_eq!(d.status.warnings, vec![]);
 }
 
 /// Found by these tables (issue 13, item 5): the escrow section needed the managed `Location` as

@@ -31,6 +31,10 @@ pub enum Rotation {
         since: Timestamp,
         /// Why it is not requested yet (report mode, password reset, no payload, no method).
         waiting: Option<String>,
+        /// In `RotationMode = Report`, the method Request mode would use now (a pilot counts it
+        /// before rotation is switched on; issue 14, item 10). Absent where Request mode would
+        /// wait too, and in state files written before it.
+        method: Option<RotationMethod>,
     },
     Requested {
         reason: Reason,
@@ -71,6 +75,11 @@ pub enum Rotation {
         #[serde(with = "crate::clock::plist_date")]
         retry_at: Timestamp,
         escrow_before: Option<EscrowMark>,
+        /// When Keywarden found that Escrow Buddy had run at a smart-card login and made no key:
+        /// the retry then waits for a password login (`guards::password_login_awaited`), not
+        /// for `retry_at` (issue 14, item 8). Absent for any other failure.
+        #[serde(default, with = "crate::clock::plist_date::option")]
+        smart_card_failed_at: Option<Timestamp>,
     },
 }
 
