@@ -131,7 +131,7 @@ impl fmt::Display for Refusal {
                 "AllowRotateWithCurrentKey is not set (it is off by default; see docs/configuration.md)",
             ),
             Refusal::NoConsoleUser => f.write_str(
-                "no user is logged in at the console: valid keys have failed validation with nobody logged in (PLATFORM.md); try again while the user is logged in",
+                "no user is logged in at the console (nobody, or a system account such as Setup Assistant's): valid keys have failed validation with nobody logged in (PLATFORM.md); try again while the user is logged in",
             ),
             Refusal::Console(e) => write!(
                 f,
@@ -247,9 +247,14 @@ pub(crate) fn in_password_reset(key_use: Option<KeyUse>, human_login_this_boot: 
     key_use == Some(KeyUse::Used) && !human_login_this_boot
 }
 
-/// Someone is logged in at the console, as validation needs: their uid.
+/// A person is logged in at the console, as validation needs: their uid. A system account at
+/// the console (Setup Assistant's `_mbsetupuser` after an update, root) is nobody: that is when
+/// valid keys have failed validation, and a failure is remembered for good (issue 14, item 7).
 pub(crate) fn console_present(console: &Probe<Console>) -> Result<u32, Refusal> {
     match console {
+        Ok(Console::Uid(uid)) if *uid < crate::tools::dscl::FIRST_HUMAN_UID => {
+            Err(Refusal::NoConsoleUser)
+        }
         Ok(Console::Uid(uid)) => Ok(*uid),
         Ok(Console::Nobody) => Err(Refusal::NoConsoleUser),
         Err(e) => Err(Refusal::Console(e.to_string())),
@@ -583,6 +588,8 @@ mod tests {
             // Validation needs someone at the console.
             ("a user at the console may validate", said(console_present(&Ok(Console::Uid(501)))), "ok"),
             ("nobody at the console refuses validation", said(console_present(&Ok(Console::Nobody))), "NoConsoleUser"),
+            ("issue 14: Setup Assistant at the console refuses validation", said(console_present(&Ok(Console::Uid(248)))), "NoConsoleUser"),
+            ("issue 14: root at the console refuses validation", said(console_present(&Ok(Console::Uid(0)))), "NoConsoleUser"),
             ("an unreadable console refuses validation", said(console_present(&failed())), "ConsoleUnknown"),
             // The caps and the failed-key store.
             ("an attempt within both caps may be made", said(attempts(&counts(1, 2), 0, &config(3, 10))), "ok"),

@@ -197,7 +197,7 @@ fn nobody_at_the_console_is_refused_without_running_fdesetup() {
     let out = validate(&mac, VALID);
     assert_eq!(code(&out), 2);
     assert!(
-        stderr(&out).contains("no user is logged in at the console: valid keys have failed validation with nobody logged in"),
+        stderr(&out).contains("no user is logged in at the console (nobody, or a system account such as Setup Assistant's): valid keys have failed validation with nobody logged in"),
         "{}",
         stderr(&out)
     );

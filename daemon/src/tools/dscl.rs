@@ -37,10 +37,14 @@ pub struct UserRecord {
     pub authentication_authority: Vec<String>,
 }
 
+/// The first uid macOS gives a person's account; below it are root, daemons and Setup
+/// Assistant's `_mbsetupuser` (248) (PLATFORM.md).
+pub const FIRST_HUMAN_UID: u32 = 501;
+
 impl UserRecord {
     /// Human accounts: UID 501 or more and a name not starting with `_` (PLATFORM.md).
     pub fn is_human(&self) -> bool {
-        self.uid >= 501 && !self.name.starts_with('_')
+        self.uid >= i64::from(FIRST_HUMAN_UID) && !self.name.starts_with('_')
     }
 
     /// `;tokenidentity;` in AuthenticationAuthority: a smart card is paired (PLATFORM.md).
