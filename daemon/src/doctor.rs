@@ -82,9 +82,9 @@ pub fn advice(p: Problem, s: &Status) -> Advice {
             "Rotation.State, Rotation.RequestedAt, Rotation.Attempts, Rotation.LastError",
         ),
         Problem::RotationNeedsPasswordLogin => (
-            "The user logs in with a smart card, so Escrow Buddy never sees a password and cannot make a new key.".to_owned(),
-            "Have the user log in once with their password, or rotate with the current key by hand (keywarden rotate --current-key, if AllowRotateWithCurrentKey is on).".to_owned(),
-            "SecureToken.Users (SmartCard), Rotation.State",
+            "The user logged in with a smart card: Escrow Buddy was given the PIN, fdesetup refused it, and Escrow Buddy gave up on the request (it cleared GenerateNewKey). Keywarden does not ask again by itself: every smart-card login would fail the same way.".to_owned(),
+            "Ask again when the user can log in once with their password: sudo keywarden rotate --request, then have them log out and log in with the password (not the card). Or rotate with the current key by hand (keywarden rotate --current-key, if AllowRotateWithCurrentKey is on), or through your MDM. Removing the card pairing also lets Keywarden ask again.".to_owned(),
+            "SecureToken.Users (SmartCard), Rotation.State, Rotation.LastError",
         ),
         Problem::EscrowBuddyMechanismMissing => (
             "Escrow Buddy is installed, but its mechanism (Escrow Buddy:Invoke,privileged) is missing from the login right system.login.console. macOS updates can drop it; it will not run at login.".to_owned(),

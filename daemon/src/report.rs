@@ -11,7 +11,7 @@ use jiff::Timestamp;
 
 use crate::audit::Event;
 use crate::clock;
-use crate::status::{Problem, Status};
+use crate::status::{Problem, RotationStateName, Status};
 use crate::text;
 
 /// One line of meaning per problem, for the table (the doctor gives the remedies).
@@ -181,7 +181,13 @@ pub fn table(s: &Status, now: Timestamp, stale_after_hours: u32) -> String {
         let _ = write!(o, " ({})", reason.as_str());
     }
     if let Some(m) = &r.method {
-        let _ = write!(o, " via {}", m.as_str());
+        // A pending rotation has asked for nothing: its method is the one it would use (Report
+        // mode shows it so a pilot can be counted, issue 14).
+        if r.state == RotationStateName::Pending {
+            let _ = write!(o, ", would use {}", m.as_str());
+        } else {
+            let _ = write!(o, " via {}", m.as_str());
+        }
     }
     if r.attempts > 0 {
         let _ = write!(o, ", {} attempt(s)", r.attempts);
@@ -189,7 +195,13 @@ pub fn table(s: &Status, now: Timestamp, stale_after_hours: u32) -> String {
     if let Some(err) = &r.last_error {
         let _ = write!(o, ", last error: {err}");
     }
+    if let Some(at) = r.retry_at {
+        let _ = write!(o, ", next attempt {}", when(Some(at)));
+    }
     let _ = writeln!(o);
+    if let Some(w) = &r.waiting {
+        let _ = writeln!(o, "                waiting: {w}");
+    }
     let st = &s.secure_token;
     let _ = writeln!(
         o,
@@ -566,6 +578,25 @@ mod tests {
         assert_eq!(old["Healthy"], true, "the values themselves are kept");
         let fresh = status_json(&status_value("2026-11-22T11:00:00Z"), now(), 48);
         assert_eq!(fresh["Stale"], false);
+    }
+
+    #[test]
+    fn a_pending_rotation_in_report_mode_reads_as_what_it_would_do_not_as_a_request_issue_14() {
+        let mut s =
+            Status::from_bytes(include_bytes!("../../tests/golden/healthy.plist")).unwrap();
+        s.rotation.state = RotationStateName::Pending;
+        s.rotation.reason = Some(crate::status::Reason::KeyUsed);
+        s.rotation.method = Some(crate::config::RotationMethod::EscrowBuddy);
+        s.rotation.waiting = Some("RotationMode is Report: nothing is requested".into());
+        let t = table(&s, s.generated_at, 48);
+        assert!(
+            t.contains("Rotation:       Pending (KeyUsed), would use EscrowBuddy\n                waiting: RotationMode is Report: nothing is requested\n"),
+            "{t}"
+        );
+        s.rotation.state = RotationStateName::Requested;
+        s.rotation.waiting = None;
+        let t = table(&s, s.generated_at, 48);
+        assert!(t.contains("Rotation:       Requested (KeyUsed) via EscrowBuddy\n"), "{t}");
     }
 
     #[test]
