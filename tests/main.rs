@@ -18,6 +18,7 @@
 mod support;
 
 mod attacks;
+mod boot_guard;
 mod corpus;
 mod crash;
 mod daemon;

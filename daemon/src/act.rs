@@ -42,7 +42,9 @@ impl Acted {
 
 /// Carry out the outbox's quick effects (the audit trail, Escrow Buddy's flag) and say what each
 /// came to. On a `replay` (effects a killed check left undone), audit events already written are
-/// not written again.
+/// not written again. `boot` is the current boot session: an audit event decided in another one
+/// (kept by the boot guard, `decide::boot`) says so in its `Detail`, since its time is now's.
+#[allow(clippy::too_many_arguments)] // the check's context, each used once
 pub(crate) async fn act<R: Runner>(
     runner: &R,
     root: &Root,
@@ -51,6 +53,7 @@ pub(crate) async fn act<R: Runner>(
     console_user: Option<&str>,
     outbox: &[Pending],
     replay: bool,
+    boot: Option<&str>,
 ) -> Acted {
     let mut acted = Acted::default();
     let written: Vec<u64> = if replay {
@@ -66,9 +69,16 @@ pub(crate) async fn act<R: Runner>(
             if written.contains(&p.id) {
                 continue;
             }
-            let event = audit::Event::new(now, *what, result.as_str())
+            let mut event = audit::Event::new(now, *what, result.as_str())
                 .console(console_user)
                 .id(p.id);
+            if p.boot.is_none() || p.boot.as_deref() != boot {
+                event = event.detail(format!(
+                    "decided in {} and written late, by a check in {}",
+                    boot_name(p.boot.as_deref(), "a boot session not recorded with it"),
+                    boot_name(boot, "a boot session that could not be read")
+                ));
+            }
             if let Err(e) = audit::append(root, owners, &event) {
                 tracing::error!(event = "audit_failed", error = %e);
                 acted.errors.push(format!("audit trail not written: {e}"));
@@ -118,6 +128,14 @@ pub(crate) async fn act<R: Runner>(
         }
     }
     acted
+}
+
+/// A boot session as the audit trail names it (`unknown` when there is none).
+fn boot_name(boot: Option<&str>, unknown: &str) -> String {
+    match boot {
+        Some(uuid) => format!("boot session {uuid}"),
+        None => unknown.to_owned(),
+    }
 }
 
 fn record(

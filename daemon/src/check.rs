@@ -1,5 +1,7 @@
-//! One check, the whole cycle, in one place: take the writer lock, replay the outbox a killed
-//! check left, observe, decide, save the state, act, fold what the effects came to into the
+//! One check, the whole cycle, in one place: take the writer lock, guard a new boot first
+//! (`boot_guard`: Keywarden's flag withdrawn at once if the recovery key unlocked it or nobody can
+//! tell, and no effect of an earlier boot replayed), replay the outbox a killed check of this
+//! boot left, observe, decide, save the state, act, fold what the effects came to into the
 //! state, save it, publish the status; then, outside the lock, run `RotationCommand` when the
 //! check asked for it, record its outcome and publish again. Used by the daemon once per cycle
 //! and by `keywarden check`, `rotate` and `validate`.
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 use crate::act;
+use crate::boot_guard;
 use crate::clock::Clock;
 use crate::config;
 use crate::decide::{self, Inputs};
@@ -125,8 +128,8 @@ async fn record_command<R: Runner, C: Clock>(
     state::save(env.root, env.owners, &next).map_err(|e| e.to_string())
 }
 
-/// One locked cycle: sweep, load the state, replay its outbox, observe, decide, save, act, fold,
-/// save, publish.
+/// One locked cycle: sweep, load the state, guard the boot, replay this boot's outbox, observe,
+/// decide, save, act, fold, save, publish.
 async fn cycle<R: Runner, C: Clock>(
     env: &Env<'_, R, C>,
     cfg: &config::Loaded,
@@ -144,10 +147,22 @@ async fn cycle<R: Runner, C: Clock>(
     let started = Instant::now();
     let now = env.clock.now();
     let loaded = state::load(env.root, env.owners, now);
-    let mut current = loaded.state;
-    let mut replay_errors = Vec::new();
+    // First, before anything else is done or asked: the boot guard (issue 14, item 2).
+    let guarded = boot_guard::guard(
+        env.runner,
+        env.root,
+        env.owners,
+        now,
+        cfg.config.tool_timeout,
+        loaded.state,
+    )
+    .await;
+    let mut current = guarded.state;
+    let known = guarded.known;
+    let mut replay_errors = guarded.errors;
     let mut run_command = false;
-    // Effects a killed check decided but did not finish: done now, once.
+    // Effects a killed check of this boot decided but did not finish: done now, once. (The guard
+    // left only this boot's in the outbox.)
     if !current.outbox.is_empty() {
         tracing::info!(
             event = "outbox_replayed",
@@ -161,17 +176,18 @@ async fn cycle<R: Runner, C: Clock>(
             current.logins.console_now.as_deref(),
             &current.outbox.pending,
             true,
+            known.boot_session.as_deref(),
         )
         .await;
         run_command |= acted.command_due() && !defer;
-        replay_errors = acted.errors;
+        replay_errors.extend(acted.errors);
         current = decide::after_acting(&current, now, &acted.done, defer);
         if let Err(e) = state::save(env.root, env.owners, &current) {
             replay_errors.push(format!("state not saved after replaying its outbox: {e}"));
         }
     }
     let previous = status::read_trusted(env.root, env.owners).ok();
-    let snapshot = observe::observe(env.runner, env.root, env.owners, &current, now).await;
+    let snapshot = observe::observe(env.runner, env.root, env.owners, &current, now, &known).await;
     let decision = decide::decide(&Inputs {
         now,
         snapshot: &snapshot,
@@ -199,6 +215,7 @@ async fn cycle<R: Runner, C: Clock>(
             next_state.logins.console_now.as_deref(),
             &next_state.outbox.pending,
             false,
+            snapshot.boot_session.as_ref().ok().map(String::as_str),
         )
         .await;
         run_command |= acted.command_due() && !defer;

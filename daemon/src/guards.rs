@@ -11,6 +11,7 @@
 //!   logins, the password reset, Escrow Buddy's attempts and the additional admins (issue 14).
 //! - The password reset after a recovery-key unlock is not pending (`in_password_reset`): a new
 //!   key during that login breaks the reset (PLATFORM.md; Crypt turned rotate-on-use off in 2020).
+//!   A boot whose key use is unknown counts as one the key may have unlocked (issue 14, item 2).
 //! - Escrow Buddy's flag is set only where it can make a key: for a user who logs in holding a
 //!   SecureToken (`flag_wasted`), and after a smart-card login that failed, only for a password
 //!   login (`password_login_awaited`).
@@ -19,7 +20,7 @@
 //! - The Secure Enclave's attempts are spent sparingly (`attempts`): `ValidationDailyCap` a day,
 //!   `ValidationFailureCap` failures ever, counted from the audit trail and never below what the
 //!   failed-key store proves, and a key that failed once is never tried again (`not_failed_before`).
-//! - A key is validated only with someone at the console (`console_present`): valid keys have
+//! - A key is validated only with a person at the console (`console_present`): valid keys have
 //!   failed validation with nobody logged in (PLATFORM.md).
 //!
 //! Pure: callers gather the facts (observe, the audit trail, the store) and record a refusal in
@@ -191,7 +192,7 @@ impl fmt::Display for Refusal {
             }
             Refusal::KeyUnknown(e) => write!(f, "personal recovery key unknown: {e}"),
             Refusal::PasswordReset => f.write_str(
-                "the key unlocked this boot and nobody has logged in since: rotating now would break the password reset macOS asks for at that login",
+                "the key unlocked this boot (or whether it did cannot be told) and nobody has logged in since: rotating now would break the password reset macOS asks for at that login",
             ),
             Refusal::LoginUnknown => f.write_str(
                 "the key unlocked this boot, and the user at the console cannot be matched to a local account (or the accounts could not be read), so Keywarden cannot tell whether the password reset macOS asks for is done; try again once `sudo keywarden check` names the console user",
@@ -240,11 +241,20 @@ pub(crate) fn at_console(console: &Console, users: Option<&[UserRecord]>) -> AtC
     }
 }
 
-/// The key unlocked this boot and no user has logged in since: macOS walks the user through a
-/// password reset at that login, and a new key then breaks the reset. A login is a person's
-/// (`at_console`): Setup Assistant at the console does not end the reset.
+/// The key unlocked this boot, or whether it did is unknown, and no person has logged in since:
+/// macOS walks the user through a password reset at that login, and a new key then breaks the
+/// reset. An unknown answer (`usingrecoverykey` failed or timed out: `None`) is treated as a use
+/// (ARCHITECTURE.md, "Never during the password reset": "if the key was used or the answer is
+/// unknown, withdraw"), so a tool that fails at boot cannot let Keywarden's flag fire at the reset
+/// login; a login in this boot ends it either way. The boot guard asks the same question first
+/// thing in a new boot (`decide::boot`), before any other effect.
+/// A login is a person's (`at_console`): Setup Assistant at the console does not end the reset.
 pub(crate) fn in_password_reset(key_use: Option<KeyUse>, human_login_this_boot: bool) -> bool {
-    key_use == Some(KeyUse::Used) && !human_login_this_boot
+    let maybe_used = match key_use {
+        Some(KeyUse::Used) | None => true,
+        Some(KeyUse::NotUsed) | Some(KeyUse::NotSupported) => false,
+    };
+    maybe_used && !human_login_this_boot
 }
 
 /// A person is logged in at the console, as validation needs: their uid. A system account at
@@ -584,7 +594,9 @@ mod tests {
             ("the key unlocked this boot and nobody has logged in: the reset is pending", in_password_reset(Some(KeyUse::Used), false).to_string(), "true"),
             ("a login in this boot ends the reset", in_password_reset(Some(KeyUse::Used), true).to_string(), "false"),
             ("a boot the key did not unlock has no reset", in_password_reset(Some(KeyUse::NotUsed), false).to_string(), "false"),
-            ("an unknown answer about use is no reset", in_password_reset(None, false).to_string(), "false"),
+            ("an unknown answer about use with nobody logged in may be a reset (issue 14)", in_password_reset(None, false).to_string(), "true"),
+            ("an unknown answer about use after a login in this boot is no reset", in_password_reset(None, true).to_string(), "false"),
+            ("a Mac that cannot tell key use (APFS 10.13/10.14) has no reset", in_password_reset(Some(KeyUse::NotSupported), false).to_string(), "false"),
             // Validation needs someone at the console.
             ("a user at the console may validate", said(console_present(&Ok(Console::Uid(501)))), "ok"),
             ("nobody at the console refuses validation", said(console_present(&Ok(Console::Nobody))), "NoConsoleUser"),

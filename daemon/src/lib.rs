@@ -61,10 +61,11 @@ pub mod failed_keys;
 pub mod state;
 pub mod status;
 
-// The flow: observe, the safety rules, the rotation state machine, decide, act, one check, the
-// key operations (validate, rotate) and the daemon's loop.
+// The flow: observe, the safety rules, the rotation state machine, decide, act, the boot guard,
+// one check, the key operations (validate, rotate) and the daemon's loop.
 pub(crate) mod act;
 pub(crate) mod attempt;
+pub(crate) mod boot_guard;
 pub(crate) mod check;
 pub(crate) mod daemon;
 pub(crate) mod decide;
@@ -127,8 +128,17 @@ mod layers {
         (
             "flow",
             &[
-                "act", "attempt", "check", "daemon", "decide", "guards", "observe", "rotate",
-                "rotation", "validate",
+                "act",
+                "attempt",
+                "boot_guard",
+                "check",
+                "daemon",
+                "decide",
+                "guards",
+                "observe",
+                "rotate",
+                "rotation",
+                "validate",
             ],
         ),
         ("views", &["doctor", "report"]),

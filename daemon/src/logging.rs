@@ -58,7 +58,7 @@ pub fn area(target: &str) -> &'static str {
     let rest = target.strip_prefix("keywarden::").unwrap_or(target);
     match rest.split("::").next().unwrap_or("") {
         "daemon" | "app" => "daemon",
-        "check" | "observe" | "decide" => "check",
+        "check" | "boot_guard" | "observe" | "decide" => "check",
         "runner" => "runner",
         "tools" => "tools",
         "config" => "config",
@@ -409,6 +409,7 @@ mod tests {
         assert_eq!(area("keywarden::runner"), "runner");
         assert_eq!(area("keywarden::tools::fdesetup"), "tools");
         assert_eq!(area("keywarden::decide"), "check");
+        assert_eq!(area("keywarden::boot_guard"), "check");
         assert_eq!(area("keywarden::daemon"), "daemon");
         assert_eq!(area("other_crate"), "general");
         assert_eq!(area("keywarden::validate"), "keys");
@@ -418,6 +419,7 @@ mod tests {
             "act",
             "attempt",
             "audit",
+            "boot_guard",
             "check",
             "clock",
             "config",

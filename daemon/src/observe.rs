@@ -5,9 +5,10 @@
 //! kinds wait for another: SecureToken status is asked per human user once the user records are
 //! known (with its own bound), and `usingrecoverykey` is asked only when the current boot (from
 //! `kern.bootsessionuuid`) has no definite answer latched yet; `showdeferralinfo` only when
-//! `fdesetup status` says deferred. So the longest chain is two calls. Files Keywarden reads
-//! itself (escrow file, console owner, escrow location, Escrow Buddy bundle, a plaintext key
-//! file) are looked at here too, never their secret contents.
+//! `fdesetup status` says deferred. So the longest chain is two calls. What the boot guard read
+//! first in the same check (`Known`: the boot session, a definite answer about key use) is not
+//! asked again. Files Keywarden reads itself (escrow file, console owner, escrow location, Escrow
+//! Buddy bundle, a plaintext key file) are looked at here too, never their secret contents.
 //!
 //! This module runs and reads; what the answers mean is `decide`'s business.
 
@@ -97,14 +98,25 @@ pub struct Snapshot {
     pub plaintext_key_files: Vec<String>,
 }
 
+/// What the boot guard (`boot_guard`) already read in this check, so no tool is asked twice.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Known {
+    /// `kern.bootsessionuuid`, when it could be read.
+    pub boot_session: Option<String>,
+    /// A definite answer of `usingrecoverykey` (the guard latches it in the state when the boot
+    /// could be read; this carries it when it could not).
+    pub using_recovery_key: Option<UsingRecoveryKey>,
+}
+
 /// Observe the Mac under `root` through `runner`. `state` says which boot has a latched answer
-/// and which deferral output path was seen before.
+/// and which deferral output path was seen before; `known` what the boot guard read already.
 pub async fn observe<R: Runner>(
     runner: &R,
     root: &Root,
     owners: Owners,
     state: &State,
     now: Timestamp,
+    known: &Known,
 ) -> Snapshot {
     use tools::{
         defaults, diskutil, dscl, fdesetup, profiles, security, sw_vers, sysadminctl, sysctl,
@@ -140,7 +152,12 @@ pub async fn observe<R: Runner>(
                 sw_vers::product_version(runner),
                 sw_vers::build_version(runner),
                 sysctl::apple_silicon(runner),
-                sysctl::boot_session_uuid(runner),
+                async {
+                    match &known.boot_session {
+                        Some(uuid) => Ok(uuid.clone()),
+                        None => sysctl::boot_session_uuid(runner).await,
+                    }
+                },
             )
         },
         async {
@@ -184,10 +201,10 @@ pub async fn observe<R: Runner>(
     };
     let (using_recovery_key, deferral, secure_tokens) = tokio::join!(
         async {
-            if ask_use {
-                Some(fdesetup::using_recovery_key(runner).await)
-            } else {
-                None
+            match (ask_use, known.using_recovery_key) {
+                (false, _) => None,
+                (true, Some(answer)) => Some(Ok(answer)),
+                (true, None) => Some(fdesetup::using_recovery_key(runner).await),
             }
         },
         async {

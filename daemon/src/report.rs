@@ -582,8 +582,7 @@ mod tests {
 
     #[test]
     fn a_pending_rotation_in_report_mode_reads_as_what_it_would_do_not_as_a_request_issue_14() {
-        let mut s =
-            Status::from_bytes(include_bytes!("../../tests/golden/healthy.plist")).unwrap();
+        let mut s = Status::from_bytes(include_bytes!("../../tests/golden/healthy.plist")).unwrap();
         s.rotation.state = RotationStateName::Pending;
         s.rotation.reason = Some(crate::status::Reason::KeyUsed);
         s.rotation.method = Some(crate::config::RotationMethod::EscrowBuddy);
@@ -596,7 +595,10 @@ mod tests {
         s.rotation.state = RotationStateName::Requested;
         s.rotation.waiting = None;
         let t = table(&s, s.generated_at, 48);
-        assert!(t.contains("Rotation:       Requested (KeyUsed) via EscrowBuddy\n"), "{t}");
+        assert!(
+            t.contains("Rotation:       Requested (KeyUsed) via EscrowBuddy\n"),
+            "{t}"
+        );
     }
 
     #[test]

@@ -117,7 +117,15 @@ pub(crate) async fn with_current_key<R: Runner, C: Clock>(
         .map_err(|e| refuse(Refusal::Lock(e.to_string())))?;
     let now = env.clock.now();
     let st = state::load(root, owners, now).state;
-    let snap = observe::observe(env.runner, root, owners, &st, now).await;
+    let snap = observe::observe(
+        env.runner,
+        root,
+        owners,
+        &st,
+        now,
+        &observe::Known::default(),
+    )
+    .await;
     let facts = decide::facts_of(&st, &snap, &cfg.config, now);
     let console = facts.console_user.clone();
     guards::may_rotate_with_key(&RotateFacts {

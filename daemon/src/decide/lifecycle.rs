@@ -259,8 +259,28 @@ pub(crate) fn step(
             state.keys.last_rotated_at = Some(*at);
         }
     }
+    // Keywarden's own flag, still set, with no rotation asking for it: a withdrawal that failed,
+    // or one an earlier boot decided and the boot guard dropped unreplayed (issue 14, item 2),
+    // is decided again here rather than left for Escrow Buddy to act on at the next login. (A
+    // Pending rotation's wait, a confirmation and a stand-down withdraw it themselves; a failed
+    // attempt keeps it for its retry.)
+    let asked_for = matches!(
+        step.next,
+        Rotation::Requested { .. } | Rotation::Failed { .. } | Rotation::Pending { .. }
+    );
+    let orphaned = !asked_for
+        && state.flag.is_ours()
+        && eb.flag == Some(Some(true))
+        && !step.effects.contains(&Effect::WithdrawFlag);
     state.rotation = step.next;
     effects.extend(step.effects);
+    if orphaned {
+        effects.push(Effect::Audit(
+            What::FlagWithdrawn,
+            "no rotation asks for it any more".to_owned(),
+        ));
+        effects.push(Effect::WithdrawFlag);
+    }
     Life {
         effects,
         needs_password_login: step.needs_password_login,

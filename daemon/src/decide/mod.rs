@@ -4,10 +4,12 @@
 //! In order: `lifecycle::note` records the observation in the state; `facts` works out what it
 //! means, each fact once; `lifecycle::step` finds the reasons to rotate and steps the rotation
 //! state machine; `sections` builds the status's sections; `problems` lists what is wrong. The
-//! effects to carry out wait in the state's outbox (saved before `act` runs them), and
-//! `after_acting` / `after_command` fold what they came to back in. Nothing here runs a tool or
-//! touches a file.
+//! effects to carry out wait in the state's outbox (saved before `act` runs them), each tagged
+//! with the boot session it was decided in, and `after_acting` / `after_command` fold what they
+//! came to back in. Before all of it, at the start of every check, `boot::guard_boot` decides
+//! what the boot guard does (issue 14, item 2). Nothing here runs a tool or touches a file.
 
+mod boot;
 mod facts;
 mod lifecycle;
 mod problems;
@@ -23,6 +25,7 @@ use crate::rotation::{self, Done};
 use crate::state::{Effect, State};
 use crate::status::{self, Daemon, Status};
 
+pub(crate) use boot::{guard_boot, is_new_boot};
 pub(crate) use facts::Facts;
 pub(crate) use sections::rotation_section;
 
@@ -148,7 +151,11 @@ pub(crate) fn decide(i: &Inputs<'_>) -> Decision {
         bootstrap_token,
         daemon,
     };
-    state.outbox.enqueue(life.effects);
+    // Tagged with this boot: a later boot never replays them (`boot`).
+    state.outbox.enqueue(
+        life.effects,
+        snap.boot_session.as_ref().ok().map(String::as_str),
+    );
     // A flag about to be set is Keywarden's from now on (the uninstaller and the reset guard rely
     // on `FlagSetAt`): recorded with the outbox, before the write, so a kill in between cannot
     // leave Keywarden's flag looking like someone else's.
@@ -185,10 +192,27 @@ pub(crate) fn after_acting(
     done: &[Done],
     command_waits: bool,
 ) -> State {
+    fold(state, now, done, |p| {
+        !(command_waits && p.effect == Effect::RunCommand)
+    })
+}
+
+/// Fold what the boot guard's acting came to (`boot::guard_boot`): the entries `acted` on leave
+/// the outbox (the rest, this boot's, wait for the replay that follows), and the flag is recorded
+/// as for any other check.
+pub(crate) fn after_guard(state: &State, now: Timestamp, acted: &[u64], done: &[Done]) -> State {
+    fold(state, now, done, |p| acted.contains(&p.id))
+}
+
+/// The outbox without the entries `done_with` says are done, and what became of the flag.
+fn fold(
+    state: &State,
+    now: Timestamp,
+    done: &[Done],
+    done_with: impl Fn(&crate::state::Pending) -> bool,
+) -> State {
     let mut next = state.clone();
-    next.outbox
-        .pending
-        .retain(|p| command_waits && p.effect == Effect::RunCommand);
+    next.outbox.pending.retain(|p| !done_with(p));
     for d in done {
         match d {
             Done::FlagSet => next.flag.set_at = Some(now),

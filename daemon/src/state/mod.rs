@@ -332,6 +332,27 @@ mod tests {
         assert!(err.to_string().contains("private to root"), "{err}");
     }
 
+    /// Issue 14, item 2: each outbox entry records the boot session it was decided in (`Boot`),
+    /// kept through the file; the entries of files written before it load with none (which the
+    /// boot guard never replays), and an older Keywarden reading a new file ignores the key.
+    #[test]
+    fn an_outbox_entry_keeps_the_boot_it_was_decided_in_and_older_entries_have_none() {
+        let mut s = sample();
+        s.outbox.enqueue(vec![Effect::SetFlag], Some("B0"));
+        s.outbox.enqueue(vec![Effect::WithdrawFlag], None);
+        let mut bytes = Vec::new();
+        plist::to_writer_xml(&mut bytes, &s).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert_eq!(text.matches("<key>Boot</key>").count(), 2, "{text}");
+        let back = parse(&bytes).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.outbox.pending[0].boot.as_deref(), Some("B0"));
+        assert_eq!(back.outbox.pending[1].boot, None);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state");
+        let old = parse(&std::fs::read(dir.join("state-v1-every-field.plist")).unwrap()).unwrap();
+        assert!(old.outbox.pending.iter().all(|p| p.boot.is_none()));
+    }
+
     /// Issue 13, item 7: the state's parts are new; its file is not. Files written by the
     /// Keywarden before the parts (tests/fixtures/state, one per rotation state and one with
     /// every field) load, and save back to the same dictionary.

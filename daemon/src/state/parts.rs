@@ -109,15 +109,24 @@ pub enum Effect {
 }
 
 /// An effect waiting in the outbox.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Pending {
     pub id: u64,
     pub effect: Effect,
+    /// The boot session (`kern.bootsessionuuid`) the effect was decided in: only an effect of
+    /// the current boot is ever replayed (issue 14, item 2). `None`: decided while the boot could
+    /// not be read, or by a Keywarden older than the field; such an effect is never replayed
+    /// either (`decide::boot`). Optional, so older state files load, and older Keywardens ignore
+    /// it.
+    #[serde(default)]
+    pub boot: Option<String>,
 }
 
-/// Effects decided and not yet done: saved before acting, replayed by the next check after a
-/// kill, cleared when done. Audit events carry their id, so a replay writes each once. Writer:
+/// Effects decided and not yet done: saved before acting, replayed by the next check of the same
+/// boot after a kill, cleared when done; an effect of an earlier boot is never replayed
+/// (`decide::boot`). Audit events carry their id, so a replay writes each once. Writer:
 /// `decide`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Outbox {
@@ -127,12 +136,13 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Put effects in the outbox, each with a fresh id.
-    pub(crate) fn enqueue(&mut self, effects: Vec<Effect>) {
+    /// Put effects decided in boot session `boot` in the outbox, each with a fresh id.
+    pub(crate) fn enqueue(&mut self, effects: Vec<Effect>, boot: Option<&str>) {
         for effect in effects {
             self.pending.push(Pending {
                 id: self.next_id,
                 effect,
+                boot: boot.map(str::to_owned),
             });
             self.next_id += 1;
         }
