@@ -249,12 +249,38 @@ pub(crate) fn at_console(console: &Console, users: Option<&[UserRecord]>) -> AtC
 /// login; a login in this boot ends it either way. The boot guard asks the same question first
 /// thing in a new boot (`decide::boot`), before any other effect.
 /// A login is a person's (`at_console`): Setup Assistant at the console does not end the reset.
-pub(crate) fn in_password_reset(key_use: Option<KeyUse>, human_login_this_boot: bool) -> bool {
-    let maybe_used = match key_use {
-        Some(KeyUse::Used) | None => true,
-        Some(KeyUse::NotUsed) | Some(KeyUse::NotSupported) => false,
-    };
-    maybe_used && !human_login_this_boot
+pub(crate) fn in_password_reset(
+    key_use: Option<KeyUse>,
+    human_login_this_boot: bool,
+) -> Option<Reset> {
+    if human_login_this_boot {
+        return None;
+    }
+    match key_use {
+        Some(KeyUse::Used) => Some(Reset::KeyUsed),
+        None => Some(Reset::UseUnknown),
+        Some(KeyUse::NotUsed) | Some(KeyUse::NotSupported) => None,
+    }
+}
+
+/// Why the password reset may be pending: what was seen, so the status says no more than that
+/// (issue 14, item 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reset {
+    /// `fdesetup usingrecoverykey` said the key unlocked this boot.
+    KeyUsed,
+    /// It gave no answer in this boot: treated as a use until a person logs in.
+    UseUnknown,
+}
+
+impl Reset {
+    /// The `Rotation.Waiting` text while it holds a request back.
+    fn waiting(self) -> &'static str {
+        match self {
+            Reset::KeyUsed => "the key unlocked this boot: waiting until the user has logged in (and reset their password)",
+            Reset::UseUnknown => "whether the key unlocked this boot is not known (fdesetup usingrecoverykey gave no answer): waiting until the user has logged in, as after an unlock",
+        }
+    }
 }
 
 /// A person is logged in at the console, as validation needs: their uid. A system account at
@@ -377,7 +403,7 @@ fn os_at_least(version: &str, min: (u32, u32)) -> Option<bool> {
 pub(crate) fn request_blocked(
     reason: Reason,
     payload_installed: Option<bool>,
-    password_reset: bool,
+    password_reset: Option<Reset>,
 ) -> Option<String> {
     if !reason.requests() {
         return Some(format!(
@@ -395,10 +421,7 @@ pub(crate) fn request_blocked(
         }
         None => return Some("could not tell whether the escrow payload is installed".to_owned()),
     }
-    if password_reset {
-        return Some("the key unlocked this boot: waiting until the user has logged in (and reset their password)".to_owned());
-    }
-    None
+    password_reset.map(|r| r.waiting().to_owned())
 }
 
 /// `RotationMode = Report` turns every request into a report, for a pilot before the fleet
@@ -591,12 +614,12 @@ mod tests {
             ("profiles without the escrow payload do not count", escrow_payload(&[profile("com.apple.MCX.FileVault2")]).to_string(), "false"),
             ("no profiles at all is no escrow payload", escrow_payload(&[]).to_string(), "false"),
             // The password reset after a recovery-key unlock.
-            ("the key unlocked this boot and nobody has logged in: the reset is pending", in_password_reset(Some(KeyUse::Used), false).to_string(), "true"),
-            ("a login in this boot ends the reset", in_password_reset(Some(KeyUse::Used), true).to_string(), "false"),
-            ("a boot the key did not unlock has no reset", in_password_reset(Some(KeyUse::NotUsed), false).to_string(), "false"),
-            ("an unknown answer about use with nobody logged in may be a reset (issue 14)", in_password_reset(None, false).to_string(), "true"),
-            ("an unknown answer about use after a login in this boot is no reset", in_password_reset(None, true).to_string(), "false"),
-            ("a Mac that cannot tell key use (APFS 10.13/10.14) has no reset", in_password_reset(Some(KeyUse::NotSupported), false).to_string(), "false"),
+            ("the key unlocked this boot and nobody has logged in: the reset is pending", format!("{:?}", in_password_reset(Some(KeyUse::Used), false)), "Some(KeyUsed)"),
+            ("a login in this boot ends the reset", format!("{:?}", in_password_reset(Some(KeyUse::Used), true)), "None"),
+            ("a boot the key did not unlock has no reset", format!("{:?}", in_password_reset(Some(KeyUse::NotUsed), false)), "None"),
+            ("an unknown answer about use with nobody logged in may be a reset (issue 14)", format!("{:?}", in_password_reset(None, false)), "Some(UseUnknown)"),
+            ("an unknown answer about use after a login in this boot is no reset", format!("{:?}", in_password_reset(None, true)), "None"),
+            ("a Mac that cannot tell key use (APFS 10.13/10.14) has no reset", format!("{:?}", in_password_reset(Some(KeyUse::NotSupported), false)), "None"),
             // Validation needs someone at the console.
             ("a user at the console may validate", said(console_present(&Ok(Console::Uid(501)))), "ok"),
             ("nobody at the console refuses validation", said(console_present(&Ok(Console::Nobody))), "NoConsoleUser"),
@@ -629,14 +652,15 @@ mod tests {
             ("a possible reset with a console user nobody can name is refused for that", rotate(Rotate { reset: true, unnamed: true, ..ready() }), "LoginUnknown"),
             ("a console user nobody can name does not matter without a reset", rotate(Rotate { unnamed: true, ..ready() }), "ok"),
             // Requests for a rotation.
-            ("a request reason with the payload and no reset is requested", blocked(request_blocked(Reason::KeyUsed, Some(true), false)), "requested"),
-            ("a report-only reason never requests", blocked(request_blocked(Reason::KeyMissing, Some(true), false)), "KeyMissing is reported, never rotated for by itself"),
-            ("a failed validation never requests by itself", blocked(request_blocked(Reason::ValidationFailed, Some(true), false)), "ValidationFailed is reported, never rotated for by itself"),
+            ("a request reason with the payload and no reset is requested", blocked(request_blocked(Reason::KeyUsed, Some(true), None)), "requested"),
+            ("a report-only reason never requests", blocked(request_blocked(Reason::KeyMissing, Some(true), None)), "KeyMissing is reported, never rotated for by itself"),
+            ("a failed validation never requests by itself", blocked(request_blocked(Reason::ValidationFailed, Some(true), None)), "ValidationFailed is reported, never rotated for by itself"),
             ("RotationMode Report only reports", blocked(report_mode(true)), "RotationMode is Report: reporting only"),
             ("RotationMode Request requests", blocked(report_mode(false)), "requested"),
-            ("no request without the escrow payload", blocked(request_blocked(Reason::NotEscrowed, Some(false), false)), "no escrow payload: a new key would never reach the MDM (EscrowProfileMissing)"),
-            ("no request while the payload is unknown", blocked(request_blocked(Reason::AdminRequest, None, false)), "could not tell whether the escrow payload is installed"),
-            ("no request during the password reset", blocked(request_blocked(Reason::KeyUsed, Some(true), true)), "the key unlocked this boot: waiting until the user has logged in (and reset their password)"),
+            ("no request without the escrow payload", blocked(request_blocked(Reason::NotEscrowed, Some(false), None)), "no escrow payload: a new key would never reach the MDM (EscrowProfileMissing)"),
+            ("no request while the payload is unknown", blocked(request_blocked(Reason::AdminRequest, None, None)), "could not tell whether the escrow payload is installed"),
+            ("no request during the password reset", blocked(request_blocked(Reason::KeyUsed, Some(true), Some(Reset::KeyUsed))), "the key unlocked this boot: waiting until the user has logged in (and reset their password)"),
+            ("issue 14: a reset that may be pending says only that use is unknown", blocked(request_blocked(Reason::KeyUsed, Some(true), Some(Reset::UseUnknown))), "whether the key unlocked this boot is not known (fdesetup usingrecoverykey gave no answer): waiting until the user has logged in, as after an unlock"),
             // Only people log in (issue 14, item 7).
             ("issue 14: a person (uid 501) at the console is a person", who(Console::Uid(501), true), "alice"),
             ("issue 14: Setup Assistant's _mbsetupuser (uid 248) at the console is nobody", who(Console::Uid(248), true), "nobody"),
@@ -646,7 +670,7 @@ mod tests {
             ("no owner of /dev/console is nobody", who(Console::Nobody, true), "nobody"),
             ("a uid no local account has cannot be named", who(Console::Uid(777), true), "unnamed"),
             ("with the accounts unreadable, a console owner cannot be named", who(Console::Uid(501), false), "unnamed"),
-            ("Setup Assistant at the console of a boot the key unlocked leaves the reset pending", in_password_reset(Some(KeyUse::Used), at_console(&Console::Uid(248), Some(&accounts())) != AtConsole::Nobody).to_string(), "true"),
+            ("Setup Assistant at the console of a boot the key unlocked leaves the reset pending", format!("{:?}", in_password_reset(Some(KeyUse::Used), at_console(&Console::Uid(248), Some(&accounts())) != AtConsole::Nobody)), "Some(KeyUsed)"),
             // Escrow Buddy's flag only where it can make a key (issue 14, item 8).
             ("issue 14: the flag is wasted on a user who logs in without a SecureToken", blocked(flag_wasted(Some("bob"), Some(false))), "Escrow Buddy cannot make a key at bob's login: bob, who logs in on this Mac, holds no SecureToken, and fdesetup takes only a FileVault user's password (give bob a SecureToken)"),
             ("issue 14: the flag is wasted when no person seen yet and no account holds a SecureToken", blocked(flag_wasted(None, Some(false))), "Escrow Buddy cannot make a key at a login here: no user account holds a SecureToken, and fdesetup takes only a FileVault user's password"),

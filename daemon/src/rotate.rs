@@ -133,7 +133,7 @@ pub(crate) async fn with_current_key<R: Runner, C: Clock>(
         profiles: &snap.profiles,
         os_version: &snap.os_version,
         personal_key: &snap.personal_key,
-        password_reset: facts.in_password_reset,
+        password_reset: facts.in_password_reset.is_some(),
         console_unnamed: facts.console_unnamed,
     })
     .map_err(|why| attempt::refuse(root, owners, now, console.as_deref(), attempt::ROTATE, why))?;

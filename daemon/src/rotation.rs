@@ -82,7 +82,7 @@ pub struct Facts {
     pub escrow_file: Option<Option<EscrowMark>>,
     /// The key was used in this boot and no user has logged in since: macOS will walk the user
     /// through a password reset at the next login, and a rotation then breaks it.
-    pub in_password_reset: bool,
+    pub in_password_reset: Option<guards::Reset>,
     pub escrow_buddy: EscrowBuddyFacts,
     /// Keywarden set `GenerateNewKey` (and has not seen it withdrawn).
     pub flag_set_by_us: bool,
@@ -620,7 +620,7 @@ mod tests {
             payload_installed: Some(true),
             key_present: Some(true),
             escrow_file: Some(Some(m0())),
-            in_password_reset: false,
+            in_password_reset: None,
             escrow_buddy: EscrowBuddyFacts {
                 installed: true,
                 mechanism_registered: Some(true),
@@ -762,7 +762,7 @@ mod tests {
                 "key used, password reset pending, our flag set",
                 with(|f| {
                     key_used(f);
-                    f.in_password_reset = true;
+                    f.in_password_reset = Some(guards::Reset::KeyUsed);
                     flag(f, Some(Some(true)), true);
                 }),
             ),
@@ -1109,7 +1109,7 @@ mod tests {
             "Escrow Buddy cannot make a key for bob"
         );
         // Where Request mode would wait too, the status says why and names no method.
-        let (why, method) = report(|f| f.in_password_reset = true);
+        let (why, method) = report(|f| f.in_password_reset = Some(guards::Reset::KeyUsed));
         assert!(why.contains("reset their password"), "{why}");
         assert_eq!(method, None);
         let (why, method) = report(|f| {
@@ -1278,7 +1278,7 @@ mod tests {
     fn nothing_is_ever_requested_during_a_password_reset_or_without_the_payload() {
         for (ename, mut e) in events() {
             for (sname, state) in states() {
-                e.in_password_reset = true;
+                e.in_password_reset = Some(guards::Reset::KeyUsed);
                 let s = step(&state, &e);
                 let bad = s
                     .effects
@@ -1290,7 +1290,7 @@ mod tests {
                     N::Requested,
                     "{sname} + {ename} during a reset"
                 );
-                e.in_password_reset = false;
+                e.in_password_reset = None;
                 e.payload_installed = Some(false);
                 let s = step(&state, &e);
                 let bad = s

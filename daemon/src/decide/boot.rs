@@ -110,7 +110,7 @@ pub(crate) fn guard_boot(
             login_this_boot = record.console_user_seen;
         }
         let use_known = answer.map(KeyUse::from);
-        if guards::in_password_reset(use_known, login_this_boot) && next.flag.is_ours() {
+        if guards::in_password_reset(use_known, login_this_boot).is_some() && next.flag.is_ours() {
             withdraws = true;
             // A short phrase: the audit trail's `Result` (docs/validation.md).
             let why = match use_known {

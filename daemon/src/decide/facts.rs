@@ -52,8 +52,9 @@ pub(crate) struct Facts {
     /// The escrow file now (`Some(None)`: absent; `None`: could not tell).
     pub escrow_file: Option<Option<EscrowMark>>,
     pub escrow_buddy: EscrowBuddyFacts,
-    /// The password reset after a recovery-key unlock is pending (`guards::in_password_reset`).
-    pub in_password_reset: bool,
+    /// The password reset after a recovery-key unlock is pending, or may be
+    /// (`guards::in_password_reset`), and why.
+    pub in_password_reset: Option<guards::Reset>,
     /// A probe failed whose answer a critical problem depends on (FileVault's state, the key's
     /// presence and use this boot, the escrow payload and file): its `ToolFailed` is critical.
     pub critical_unknown: bool,

@@ -216,7 +216,7 @@ pub(crate) fn step(
 ) -> Life {
     let eb = f.escrow_buddy;
     let foreign_flag_during_reset =
-        f.in_password_reset && eb.flag == Some(Some(true)) && !state.flag.is_ours();
+        f.in_password_reset.is_some() && eb.flag == Some(Some(true)) && !state.flag.is_ours();
     if foreign_flag_during_reset {
         if let Some(b) = state.boot.as_mut() {
             if !b.foreign_flag_reported {

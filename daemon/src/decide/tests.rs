@@ -1426,6 +1426,12 @@ fn an_unknown_answer_about_key_use_in_a_new_boot_withdraws_keywardens_flag() {
         actions(&d)
     );
     assert_eq!(d.status.rotation.state, N::Pending);
+    // It says what it saw: no answer, not an unlock (issue 14, item 3).
+    let waiting = d.status.rotation.waiting.unwrap_or_default();
+    assert!(
+        waiting.starts_with("whether the key unlocked this boot is not known"),
+        "{waiting}"
+    );
 }
 
 /// Issue 14, item 2: the boot guard latches a use it detects first thing in a new boot and audits
