@@ -140,7 +140,11 @@ impl Mac {
     /// The simulator's log of calls, one JSON value each.
     pub fn calls(&self) -> Vec<serde_json::Value> {
         let text = std::fs::read_to_string(self.path("/.sim/calls.jsonl")).unwrap_or_default();
-        text.lines()
+        // Only whole lines: a tool still running may be appending its own as this reads (a read
+        // racing a write can see part of it; seen once in `faults::`, issue 14).
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        complete
+            .lines()
             .map(|l| serde_json::from_str(l).expect("call log line"))
             .collect()
     }
