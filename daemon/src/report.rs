@@ -202,6 +202,9 @@ pub fn table(s: &Status, now: Timestamp, stale_after_hours: u32) -> String {
     if let Some(w) = &r.waiting {
         let _ = writeln!(o, "                waiting: {w}");
     }
+    if let Some(n) = &r.method_note {
+        let _ = writeln!(o, "                not Escrow Buddy: {n}");
+    }
     let st = &s.secure_token;
     let _ = writeln!(
         o,

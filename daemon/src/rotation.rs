@@ -173,6 +173,24 @@ fn escrow_buddy_can_rotate(f: &Facts) -> Result<(), Option<String>> {
     }
 }
 
+/// Why Escrow Buddy, listed before `method` in `RotationMethods`, was passed over for it, if it
+/// was: the status says why a rotation went another way (issue 14, item 8: "do not set the flag
+/// when no user who logs in holds a SecureToken; say why").
+pub(crate) fn passed_over(f: &Facts, method: RotationMethod) -> Option<String> {
+    let at = |m: RotationMethod| f.methods.iter().position(|x| *x == m);
+    if method == RotationMethod::EscrowBuddy || at(RotationMethod::EscrowBuddy)? > at(method)? {
+        return None;
+    }
+    match escrow_buddy_can_rotate(f) {
+        Ok(()) => None,
+        Err(Some(why)) => Some(why),
+        Err(None) => Some(
+            "Escrow Buddy cannot run at login here: its bundle or its login mechanism is missing"
+                .to_owned(),
+        ),
+    }
+}
+
 /// The first configured method that can be used now, or why none can (Escrow Buddy's own
 /// reason, when it is the one that could not).
 fn choose(f: &Facts) -> Result<RotationMethod, String> {

@@ -360,6 +360,9 @@ pub struct Rotation {
     pub last_error: Option<String>,
     /// Why a pending rotation has not been requested yet.
     pub waiting: Option<String>,
+    /// Why the method is not Escrow Buddy, listed before it (no SecureToken for the user who logs
+    /// in, no login mechanism) (schema 2).
+    pub method_note: Option<String>,
     /// When a failed rotation is tried again.
     #[serde(default, with = "crate::clock::plist_date::option")]
     pub retry_at: Option<Timestamp>,

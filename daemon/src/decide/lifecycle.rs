@@ -169,6 +169,8 @@ pub(crate) struct Life {
     pub needs_password_login: bool,
     /// Another tool's `GenerateNewKey` is set while the password reset is pending.
     pub foreign_flag_during_reset: bool,
+    /// Why the rotation's method is not Escrow Buddy, listed before it (`rotation::passed_over`).
+    pub method_note: Option<String>,
 }
 
 /// The reasons to rotate now, most urgent first (requests before reports).
@@ -254,6 +256,12 @@ pub(crate) fn step(
         admin_asked_at: state.requests.pending_since,
     };
     let step = rotation::step(&state.rotation, &machine);
+    let method_note = match &step.next {
+        Rotation::Requested { method, .. } | Rotation::Failed { method, .. } => Some(*method),
+        Rotation::Pending { method, .. } => *method,
+        Rotation::Idle | Rotation::Confirmed { .. } => None,
+    }
+    .and_then(|m| rotation::passed_over(&machine, m));
     if let Rotation::Confirmed { at, .. } = &step.next {
         if !matches!(state.rotation, Rotation::Confirmed { .. }) {
             state.keys.last_rotated_at = Some(*at);
@@ -285,5 +293,6 @@ pub(crate) fn step(
         effects,
         needs_password_login: step.needs_password_login,
         foreign_flag_during_reset,
+        method_note,
     }
 }

@@ -99,7 +99,8 @@ pub(crate) fn decide(i: &Inputs<'_>) -> Decision {
         prev.map(|p| &p.bootstrap_token),
         now,
     );
-    let rotation = rotation_section(&state, now);
+    let mut rotation = rotation_section(&state, now);
+    rotation.method_note = life.method_note.clone();
     if let Some(p) = i.state_problem {
         errors.push(p.to_owned());
     }

@@ -1434,6 +1434,37 @@ fn an_unknown_answer_about_key_use_in_a_new_boot_withdraws_keywardens_flag() {
     );
 }
 
+/// Issue 14, item 8: when Escrow Buddy is passed over because the user who logs in holds no
+/// SecureToken, the status says why the rotation went to the next method; with Escrow Buddy
+/// usable it says nothing.
+#[test]
+fn issue_14_a_rotation_that_passed_over_escrow_buddy_says_why() {
+    let d = decided(|m| {
+        m.key_used_this_boot();
+        m.add_user("bob", false, false);
+        m.snapshot.console = Ok(Console::Uid(502));
+    });
+    assert_eq!(d.status.rotation.method, Some(RotationMethod::Mdm));
+    assert_eq!(d.status.rotation.method_note.as_deref(), Some(NO_TOKEN_BOB));
+
+    let d = decided(|m| {
+        m.key_used_this_boot();
+        m.escrow_buddy().mechanisms = Ok(vec!["loginwindow:login".into()]);
+    });
+    assert_eq!(d.status.rotation.method, Some(RotationMethod::Mdm));
+    assert_eq!(
+        d.status.rotation.method_note.as_deref(),
+        Some("Escrow Buddy cannot run at login here: its bundle or its login mechanism is missing")
+    );
+
+    let d = decided(|m| {
+        m.key_used_this_boot();
+        m.snapshot.console = Ok(Console::Uid(501));
+    });
+    assert_eq!(d.status.rotation.method, Some(RotationMethod::EscrowBuddy));
+    assert_eq!(d.status.rotation.method_note, None);
+}
+
 /// Issue 14, item 2: the boot guard latches a use it detects first thing in a new boot and audits
 /// it (`boot::guard_boot`); the full check that follows reads the latch (`usingrecoverykey` is not
 /// asked again) and neither audits the use a second time nor forgets it.
