@@ -273,10 +273,12 @@ fn escrow_certificate(items: &[plist::Value]) -> EscrowCertificateSeen {
     };
     match payload_type(item) {
         Some(t) if t == CERTIFICATE_PAYLOAD_TYPE => {}
-        other => return Unknown(format!(
+        other => {
+            return Unknown(format!(
             "the item EncryptCertPayloadUUID names is of type {}, not {CERTIFICATE_PAYLOAD_TYPE}",
             other.as_deref().unwrap_or("(none)")
-        )),
+        ))
+        }
     }
     match item.get("PayloadContent") {
         Some(plist::Value::Data(der)) => match parse_certificate(der) {
