@@ -9,7 +9,7 @@
 //! shared type cannot live next to `observe`). Nothing here reads a file, runs a tool, decrypts
 //! anything or decides what a mismatch means for the Mac: that is `decide`'s business.
 //!
-//! What the blob is (docs/tool-behavior.md, "Files Keywarden reads itself"): Apple's
+//! What the blob is (docs/tool-behavior.md, "`/var/db/FileVaultPRK.dat`, the escrow blob"): Apple's
 //! FDERecoveryKeyEscrow payload reference says the key is "encrypted with the specified
 //! certificate, wrapped with a CMS envelope" (`apple/device-management`
 //! `mdm/profiles/com.apple.security.FDERecoveryKeyEscrow.yaml`); MDMs decrypt it as CMS
@@ -18,9 +18,10 @@
 //! addresses an RSA certificate with a `KeyTransRecipientInfo` and an EC one with a
 //! `KeyAgreeRecipientInfo`, both naming it by issuer and serial number (`SecCmsRecipientInfoCreate`
 //! hard-codes `SecCmsRecipientIDIssuerSN`); the subject-key-identifier form exists too and is
-//! accepted. That encoder descends from NSS, which writes indefinite-length BER: the envelope is
-//! therefore read with BER lengths (bounded depth), and only the recipient is handed, re-encoded
-//! with definite lengths, to the `cms` crate. Which encoding a Mac really writes is unverified.
+//! accepted. That encoder descends from NSS, whose streaming encoder may write indefinite-length
+//! BER, which the `der` crate refuses: the envelope is therefore read with BER lengths (bounded
+//! depth), and only the recipient is handed, re-encoded with definite lengths, to the `cms`
+//! crate. Which encoding a Mac really writes is unverified.
 
 use std::fmt;
 
@@ -63,7 +64,7 @@ impl fmt::Display for Recipient {
 }
 
 /// Why a blob names no recipient Keywarden can compare. Each is said in the status; none is a
-/// guess about the MDM's copy (ISSUE 14, item 1: fall back to the date rule, report only).
+/// guess about the MDM's copy (issue 14, item 1: fall back to the date rule, report only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobProblem {
     /// Not a BER/DER `ContentInfo` at all (what was wrong, and where).

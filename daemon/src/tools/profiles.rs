@@ -18,7 +18,7 @@ pub const ESCROW_PAYLOAD_TYPE: &str = "com.apple.security.FDERecoveryKeyEscrow";
 /// `mdm/profiles/com.apple.security.FDERecoveryKeyEscrow.yaml`).
 pub const CERTIFICATE_PAYLOAD_TYPE: &str = "com.apple.security.pkcs1";
 /// `profiles -C -o stdout-xml` prints every payload of every profile, certificates included
-/// (ISSUE 14, item 6): more room than the runner's default 1 MiB. Still a bound: output past it
+/// (issue 14, item 6): more room than the runner's default 1 MiB. Still a bound: output past it
 /// is refused, never parsed cut.
 pub const COMPUTER_PROFILES_OUTPUT_CAP: usize = 16 * 1024 * 1024;
 
