@@ -96,6 +96,20 @@ fn output_over_the_cap_is_cut_and_marked_truncated() {
 }
 
 #[test]
+fn a_call_with_its_own_cap_keeps_more_or_less_than_the_runner() {
+    let r = runner().with_output_cap(1000);
+    let script = "/usr/bin/head -c 3000 /dev/zero";
+    let out = rt()
+        .block_on(r.run(&sh(script).with_output_cap(5000)))
+        .unwrap();
+    assert_eq!((out.stdout.len(), out.truncated), (3000, false));
+    let out = rt()
+        .block_on(r.run(&sh(script).with_output_cap(10)))
+        .unwrap();
+    assert_eq!((out.stdout.len(), out.truncated), (10, true));
+}
+
+#[test]
 fn non_utf8_output_is_kept_as_bytes() {
     let out = rt()
         .block_on(runner().run(&sh("printf '\\377\\376ok'")))

@@ -490,6 +490,7 @@ mod tests {
             display_name: None,
             install_date: None,
             payload_types: vec!["com.apple.MCX".into(), payload.into()],
+            escrow_certificate: None,
         }
     }
 

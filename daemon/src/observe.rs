@@ -26,6 +26,7 @@ use crate::runner::Runner;
 use crate::state::{KeyUse, State};
 use crate::tools::diskutil::CryptoUser;
 use crate::tools::dscl::{SkippedRecord, UserRecord};
+use crate::tools::escrow_blob::{self, BlobProblem, Recipient};
 use crate::tools::fdesetup::{DeferralInfo, FdeStatus, UsingRecoveryKey};
 use crate::tools::profiles::{BootstrapToken, InstalledProfile};
 use crate::tools::{self, ProbeError};
@@ -38,12 +39,15 @@ const MAX_ESCROW_PREFS_BYTES: u64 = 1024 * 1024;
 
 pub type Probe<T> = Result<T, ProbeError>;
 
-/// Facts about the escrow file (never its meaning: it is encrypted to the MDM).
+/// Facts about the escrow file (never its secret: it is encrypted to the MDM).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileFacts {
     pub modified_at: Timestamp,
     /// Hex SHA-256 of the contents: a new key gives a new blob even within one second.
     pub sha256: String,
+    /// Whom the blob is encrypted to, read as CMS enveloped data (`tools::escrow_blob`), or why
+    /// it names nobody Keywarden can compare (not CMS, several recipients, ...).
+    pub recipient: Result<Recipient, BlobProblem>,
 }
 
 /// The console user, as the owner of `/dev/console`.
@@ -310,8 +314,8 @@ fn read_escrow_location(root: &Root, owners: Owners) -> Probe<Option<String>> {
         .map(str::to_owned))
 }
 
-/// Modification time and hash of the escrow file; read as bytes, never as text lines
-/// (corpus/FILEVAULTPRK.md: Fleet's line-based reader dropped bytes).
+/// Modification time, hash and CMS recipient of the escrow file; read as bytes, never as text
+/// lines (corpus/FILEVAULTPRK.md: Fleet's line-based reader dropped bytes).
 pub(crate) fn escrow_file_facts(root: &Root, owners: Owners) -> Probe<Option<FileFacts>> {
     let path = root.resolve(paths::FILEVAULT_PRK);
     let meta = match files::lstat(&path) {
@@ -330,6 +334,7 @@ pub(crate) fn escrow_file_facts(root: &Root, owners: Owners) -> Probe<Option<Fil
     Ok(Some(FileFacts {
         modified_at: clock::from_system_time(modified),
         sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        recipient: escrow_blob::parse_blob(&bytes),
     }))
 }
 

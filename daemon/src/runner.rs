@@ -55,6 +55,9 @@ pub struct Call {
     /// Leave the child running if the caller abandons the call (the daemon stopping): an MDM
     /// policy must not be killed mid-install. A timeout still kills it.
     pub survive_abandon: bool,
+    /// Overrides the runner's cap on each public stream (e.g. `profiles`, which prints every
+    /// payload of every profile). A secret call stays within `SECRET_OUTPUT_CAP` regardless.
+    pub output_cap: Option<usize>,
 }
 
 impl Call {
@@ -64,6 +67,7 @@ impl Call {
             args: args.iter().map(|a| a.as_ref().to_owned()).collect(),
             timeout: None,
             survive_abandon: false,
+            output_cap: None,
         }
     }
 
@@ -73,6 +77,7 @@ impl Call {
             args: args.iter().map(|a| a.as_ref().to_owned()).collect(),
             timeout: None,
             survive_abandon: false,
+            output_cap: None,
         }
     }
 
@@ -84,6 +89,12 @@ impl Call {
 
     pub fn with_timeout(mut self, timeout: Duration) -> Call {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Keep up to `bytes` of each stream instead of the runner's cap (see `output_cap`).
+    pub fn with_output_cap(mut self, bytes: usize) -> Call {
+        self.output_cap = Some(bytes);
         self
     }
 
@@ -312,10 +323,11 @@ impl ProcessRunner {
                 }
                 Ok(())
             };
+            let cap = call.output_cap.unwrap_or(self.output_cap);
             let (fed, out, err) = tokio::join!(
                 feed,
-                read_capped(child_stdout, self.output_cap, mode),
-                read_capped(child_stderr, self.output_cap, mode)
+                read_capped(child_stdout, cap, mode),
+                read_capped(child_stderr, cap, mode)
             );
             fed?;
             let status = child.wait().await?;

@@ -4,9 +4,10 @@
 //! `-C -o stdout-xml` prints its plist on stdout. Exit 0 where not shown.
 
 use keywarden::runner::Output;
+use keywarden::tools::escrow_blob::parse_certificate;
 use keywarden::tools::profiles::{
-    parse_bootstrap_token, parse_computer_profiles, BootstrapToken, InstalledProfile,
-    ESCROW_PAYLOAD_TYPE,
+    parse_bootstrap_token, parse_computer_profiles, BootstrapToken, EscrowCertificateSeen,
+    InstalledProfile, ESCROW_PAYLOAD_TYPE,
 };
 
 use super::{Case, Stream};
@@ -49,6 +50,13 @@ pub fn cases() -> Vec<Case> {
             // The per-user key `ann` is ignored.
             check: |out| {
                 let got = parse_computer_profiles(out).expect("parses");
+                // The certificate item holds a cut placeholder: unknown, with the reason.
+                match &got[0].escrow_certificate {
+                    Some(EscrowCertificateSeen::Unknown(why)) => {
+                        assert!(why.contains("not a DER X.509 certificate"), "{why}")
+                    }
+                    other => panic!("{other:?}"),
+                }
                 assert_eq!(
                     got,
                     [
@@ -60,6 +68,7 @@ pub fn cases() -> Vec<Case> {
                                 ESCROW_PAYLOAD_TYPE.into(),
                                 "com.apple.security.pkcs1".into()
                             ],
+                            escrow_certificate: got[0].escrow_certificate.clone(),
                         },
                         InstalledProfile {
                             identifier: "com.example.mdm.enrollment".into(),
@@ -69,11 +78,27 @@ pub fn cases() -> Vec<Case> {
                                 "com.apple.security.scep".into(),
                                 "com.apple.mdm".into()
                             ],
+                            escrow_certificate: None,
                         },
                     ]
                 );
                 assert!(got[0].has_payload(ESCROW_PAYLOAD_TYPE));
                 assert!(!got[1].has_payload(ESCROW_PAYLOAD_TYPE));
+            },
+        },
+        Case {
+            file: "handwritten/profiles-computer-xml/escrow-certificate-HANDWRITTEN.txt",
+            stream: Stream::Stdout,
+            exit: 0,
+            // The pkcs1 item EncryptCertPayloadUUID names carries the certificate as data.
+            check: |out| {
+                let got = parse_computer_profiles(out).expect("parses");
+                let want = parse_certificate(include_bytes!("../fixtures/escrow/escrow-a.der"))
+                    .expect("the throwaway certificate");
+                assert_eq!(
+                    got[0].escrow_certificate,
+                    Some(EscrowCertificateSeen::Shown(want))
+                );
             },
         },
         Case {

@@ -889,3 +889,54 @@ fn a_requested_rotation_matches_its_golden_file() {
     assert_eq!(string(&s, "Rotation.State"), "Requested");
     assert_golden("rotation-requested", &dates_fixed(&s));
 }
+
+/// The two halves of issue 14's escrow evidence meet: what the simulated Mac writes and shows,
+/// the daemon's parsers read as one certificate, for each of the simulator's knobs.
+#[test]
+fn the_daemons_parsers_find_the_simulated_blob_addressed_to_the_profiles_certificate() {
+    use keywarden::runner::Output;
+    use keywarden::tools::escrow_blob::{parse_blob, Addressed, BlobProblem};
+    use keywarden::tools::profiles::{parse_computer_profiles, EscrowCertificateSeen};
+
+    let seen = |mac: &Mac| {
+        let out = std::process::Command::new(mac.path("/usr/bin/profiles"))
+            .args(["-C", "-o", "stdout-xml"])
+            .env_clear()
+            .output()
+            .unwrap();
+        let out = Output::new(out.status.code().unwrap(), out.stdout, out.stderr);
+        let profiles = parse_computer_profiles(&out).unwrap();
+        let escrow: Vec<_> = profiles
+            .into_iter()
+            .filter_map(|p| p.escrow_certificate)
+            .collect();
+        assert_eq!(escrow.len(), 1, "{escrow:?}");
+        escrow.into_iter().next().unwrap()
+    };
+    let blob =
+        |mac: &Mac| parse_blob(&std::fs::read(mac.path("/var/db/FileVaultPRK.dat")).unwrap());
+    let addressed = |mac: &Mac| match seen(mac) {
+        EscrowCertificateSeen::Shown(cert) => cert.addressed_by(&blob(mac).unwrap()),
+        other => panic!("{other:?}"),
+    };
+
+    let mac = Mac::healthy();
+    assert_eq!(addressed(&mac), Addressed::ToThisCertificate);
+    mac.event(&["resend-profile"]);
+    assert_eq!(addressed(&mac), Addressed::ToThisCertificate);
+    mac.event(&["resend-profile", "--certificate", "a_reissued"]);
+    assert_eq!(
+        addressed(&mac),
+        Addressed::ToAnotherCertificateOfTheSameIssuer
+    );
+    mac.event(&["resend-profile", "--certificate", "b"]);
+    assert_eq!(addressed(&mac), Addressed::ToAnotherCertificate);
+
+    let mac = Mac::with(&["escrow.certificate_shown=false"]);
+    assert!(matches!(seen(&mac), EscrowCertificateSeen::Unknown(_)));
+    let mac = Mac::with(&[
+        "escrow.prk_file_format=\"not_cms\"",
+        "escrow.prk_file_written_at=\"2024-07-01T10:00:00Z\"",
+    ]);
+    assert!(matches!(blob(&mac), Err(BlobProblem::NotCms(_))));
+}

@@ -267,6 +267,88 @@ def recovery_key_seeds():
         put("recovery_key", k)
 
 
+def tlv(tag, body):
+    """One DER element: tag byte, definite length, body."""
+    n = len(body)
+    if n < 0x80:
+        length = bytes([n])
+    else:
+        digits = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        length = bytes([0x80 | len(digits)]) + digits
+    return bytes([tag]) + length + body
+
+
+def children(der):
+    """The elements inside a DER element (definite lengths only: certificates are DER)."""
+    n, i = der[1], 2
+    if n & 0x80:
+        i = 2 + (n & 0x7F)
+    out, end = [], len(der)
+    while i < end:
+        start = i
+        n = der[i + 1]
+        j = i + 2
+        if n & 0x80:
+            k = n & 0x7F
+            n = int.from_bytes(der[j:j + k], "big")
+            j += k
+        out.append(der[start:j + n])
+        i = j + n
+    return out
+
+
+def indefinite(der):
+    """`der` with every constructed element in indefinite-length form, as an NSS-style encoder
+    writes BER."""
+    if not der[0] & 0x20:
+        return der
+    return bytes([der[0], 0x80]) + b"".join(indefinite(c) for c in children(der)) + b"\x00\x00"
+
+
+def oid(dotted):
+    parts = [int(p) for p in dotted.split(".")]
+    body = bytes([40 * parts[0] + parts[1]])
+    for p in parts[2:]:
+        enc = [p & 0x7F]
+        p >>= 7
+        while p:
+            enc.append(0x80 | (p & 0x7F))
+            p >>= 7
+        body += bytes(reversed(enc))
+    return tlv(0x06, body)
+
+
+def envelope(certs):
+    """A DER ContentInfo holding EnvelopedData to each certificate of `certs` (issuer and
+    serial), the way tests/simulator/blob.rs writes it; filler bytes for the encrypted parts."""
+    infos = []
+    for cert in certs:
+        tbs = children(children(cert)[0])
+        # TBSCertificate: [0] version, serialNumber, signature, issuer, ...
+        serial, issuer = tbs[1], tbs[3]
+        infos.append(tlv(0x30, tlv(0x02, b"\x00") + tlv(0x30, issuer + serial)
+                         + tlv(0x30, oid("1.2.840.113549.1.1.1") + b"\x05\x00")
+                         + tlv(0x04, bytes(256))))
+    infos.sort()
+    eci = tlv(0x30, oid("1.2.840.113549.1.7.1")
+              + tlv(0x30, oid("2.16.840.1.101.3.4.1.42") + tlv(0x04, bytes(16)))
+              + tlv(0x80, bytes(32)))
+    ed = tlv(0x30, tlv(0x02, b"\x00") + tlv(0x31, b"".join(infos)) + eci)
+    return tlv(0x30, oid("1.2.840.113549.1.7.3") + tlv(0xA0, ed))
+
+
+def escrow_blob_seeds():
+    certs = [(FIXTURES / "escrow" / n).read_bytes()
+             for n in ("escrow-a.der", "escrow-a-reissued.der", "escrow-b.der")]
+    for cert in certs:
+        put("escrow_blob", bytes([1]) + cert)
+        put("escrow_blob", bytes([0]) + envelope([cert]))
+        put("escrow_blob", bytes([0]) + indefinite(envelope([cert])))
+    put("escrow_blob", bytes([0]) + envelope(certs[:2]))
+    put("escrow_blob", bytes([0]) + b"SIMULATED-NOT-CMS\n" + bytes(64))
+    put("escrow_blob", bytes([0]) + certs[0])
+
+
 def config_from_dicts_seeds():
     # Structured by `arbitrary`: any bytes decode; a few lengths give the fuzzer a start.
     for n in (8, 64, 512):
@@ -305,6 +387,7 @@ def main():
     audit_seeds()
     failed_keys_seeds()
     recovery_key_seeds()
+    escrow_blob_seeds()
     config_from_dicts_seeds()
     regression_seeds()
     for target in sorted(written):

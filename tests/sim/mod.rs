@@ -9,6 +9,7 @@
 
 mod age;
 mod corpus_states;
+mod escrow_blob;
 mod faults;
 mod files_and_owners;
 mod lifecycle;

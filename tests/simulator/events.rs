@@ -14,7 +14,7 @@
 use jiff::Timestamp;
 
 use crate::random;
-use crate::scenario::{FileVaultState, Scenario, UsedThisBoot};
+use crate::scenario::{EscrowCert, FileVaultState, Scenario, UsedThisBoot};
 
 /// `event DIR reboot [--with-recovery-key]`: a new boot session, nobody logged in, and the key
 /// was (or was not) used to unlock the disk at this boot. An APFS 10.13/10.14 Mac keeps saying
@@ -137,12 +137,44 @@ pub fn login(
         ));
     } else {
         s.recovery_key.personal = Some(random::recovery_key());
-        s.escrow.prk_file_written_at = Some(now.to_string());
+        s.escrow.stage_blob(now);
         out.push("Escrow Buddy: new personal recovery key generated".into());
         out.push(format!("Escrow Buddy: FileVaultPRK.dat rewritten at {now}"));
     }
     s.escrow_buddy.generate_new_key = Some(false);
     out.push("Escrow Buddy: set GenerateNewKey to false".into());
+    Ok(out)
+}
+
+/// `event DIR resend-profile [--certificate NAME]`: the MDM re-sends the escrow profile in place
+/// (PLATFORM.md "Escrow": Fleet's migration 20250723111413, Jamf's "distribute to all"). Its
+/// install date becomes now (whether a Mac moves `ProfileInstallDate` on a re-send is
+/// unverified); its certificate changes only when named. macOS makes no new blob: the escrow
+/// file keeps its time and recipient.
+pub fn resend_profile(
+    s: &mut Scenario,
+    certificate: Option<EscrowCert>,
+    now: Timestamp,
+) -> Result<Vec<String>, String> {
+    if !s.escrow.profile_installed {
+        return Err("resend-profile: no escrow profile is installed".into());
+    }
+    s.escrow.profile_install_date = now.to_string();
+    let mut out = vec![format!(
+        "resend-profile: {} installed again at {now}",
+        s.escrow.profile_identifier
+    )];
+    match certificate {
+        Some(c) if c != s.escrow.certificate => {
+            s.escrow.certificate = c;
+            out.push(format!("resend-profile: its certificate is now {c:?}"));
+        }
+        _ => out.push(format!(
+            "resend-profile: the same certificate ({:?})",
+            s.escrow.certificate
+        )),
+    }
+    out.push("resend-profile: FileVaultPRK.dat is unchanged (no new key was made)".into());
     Ok(out)
 }
 
@@ -212,6 +244,41 @@ mod tests {
         assert_eq!(s.console_user.as_deref(), Some("alice"));
         assert_eq!(s.recovery_key.personal, before);
         assert_eq!(s.escrow_buddy.generate_new_key, Some(true));
+    }
+
+    #[test]
+    fn a_resent_profile_moves_its_date_and_keeps_the_blob() {
+        let mut s = Scenario::default();
+        let before = s.clone();
+        let now: Timestamp = "2026-11-01T08:00:00Z".parse().unwrap();
+        resend_profile(&mut s, None, now).unwrap();
+        assert_eq!(s.escrow.profile_install_date, now.to_string());
+        assert_eq!(s.escrow.certificate, EscrowCert::A);
+        assert_eq!(
+            s.escrow.prk_file_written_at,
+            before.escrow.prk_file_written_at
+        );
+        resend_profile(&mut s, Some(EscrowCert::B), now).unwrap();
+        assert_eq!(s.escrow.certificate, EscrowCert::B);
+        assert_eq!(s.escrow.prk_file_certificate, EscrowCert::A);
+        let mut none = Scenario::default()
+            .assign("escrow.profile_installed=false")
+            .unwrap();
+        assert!(resend_profile(&mut none, None, now).is_err());
+    }
+
+    #[test]
+    fn a_rotation_after_the_certificate_changed_encrypts_to_the_new_one() {
+        let mut s = flagged();
+        s.escrow.certificate = EscrowCert::B;
+        login(
+            &mut s,
+            "alice",
+            false,
+            "2026-11-02T08:00:00Z".parse().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(s.escrow.prk_file_certificate, EscrowCert::B);
     }
 
     #[test]

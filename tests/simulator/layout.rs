@@ -15,13 +15,12 @@ use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::blob;
+use crate::corpus;
+use crate::scenario::{BlobFormat, Scenario, DEFERRAL_OUTPUT_DEFAULT};
+use crate::xml::{self, Plist};
 use nix::fcntl::{Flock, FlockArg};
 use nix::unistd::{chown, geteuid, Uid};
-use sha2::{Digest, Sha256};
-
-use crate::corpus;
-use crate::scenario::{hex, Scenario, DEFERRAL_OUTPUT_DEFAULT};
-use crate::xml::{self, Plist};
 
 /// Every tool the daemon runs, by name, at its absolute macOS path (ARCHITECTURE.md, "The
 /// commands it runs"). Each is a symlink to the simulator binary.
@@ -190,7 +189,7 @@ impl Mac {
                 ("Location", Plist::string(&s.escrow.location)),
                 (
                     "EncryptCertPayloadUUID",
-                    Plist::string(crate::scenario::derived_uuid("escrow certificate")),
+                    Plist::string(crate::scenario::escrow_certificate_uuid()),
                 ),
             ]));
             write_atomic(&prefs, doc.as_bytes(), 0o644, None)?;
@@ -231,8 +230,8 @@ impl Mac {
     /// `FileVaultPRK.dat` is (re)written only when its mtime differs from
     /// `escrow.prk_file_written_at`: its content then reflects the PRK *at that time*, so a key
     /// changed without escrow (`set recovery_key.personal=...`) leaves a stale escrow file, as
-    /// on a Mac. The bytes stand in for a CMS envelope and differ with every write, as a real
-    /// envelope does.
+    /// on a Mac. Its bytes are a CMS envelope to `escrow.prk_file_certificate` (`blob`), or, with
+    /// `prk_file_format = "not_cms"`, text that is not CMS; either differs with every write.
     fn apply_escrow_file(&self, s: &Scenario) -> Result<(), String> {
         let path = self.path(FILEVAULT_PRK);
         let Some(at) = &s.escrow.prk_file_written_at else {
@@ -243,11 +242,11 @@ impl Mac {
             return Ok(());
         }
         let key = s.recovery_key.personal.as_deref().unwrap_or("");
-        let content = format!(
-            "SIMULATED-CMS\n{}\n{at}\n",
-            hex(&Sha256::digest(key.as_bytes()))
-        );
-        write_atomic(&path, content.as_bytes(), 0o600, Some(mtime))
+        let content = match s.escrow.prk_file_format {
+            BlobFormat::Cms => blob::envelope(s.escrow.prk_file_certificate.der(), key, at)?,
+            BlobFormat::NotCms => blob::not_cms(key, at),
+        };
+        write_atomic(&path, &content, 0o600, Some(mtime))
     }
 
     /// `/dev/console` exists while someone (or root) is at the console, owned by that user: as

@@ -8,6 +8,7 @@
 //! it must not share the parsers it is used to test. See `README.md` next to this file.
 
 mod age;
+mod blob;
 mod calls;
 mod corpus;
 mod events;
@@ -101,6 +102,13 @@ enum Event {
     },
     /// The console user logs out.
     Logout,
+    /// The MDM sends the escrow profile again (a new install date), with the same certificate
+    /// unless --certificate names another. macOS writes no new escrow blob for it.
+    ResendProfile {
+        /// `a`, `a_reissued` (A's key, another serial) or `b` (another MDM certificate).
+        #[arg(long, value_parser = ["a", "a_reissued", "b"])]
+        certificate: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -188,6 +196,13 @@ fn run_cli(cli: Cli) -> Result<(), String> {
                     events::login(&mut s, &name, how, Timestamp::now())?
                 }
                 Event::Logout => events::logout(&mut s),
+                Event::ResendProfile { certificate } => {
+                    let certificate = certificate
+                        .map(|c| serde_json::from_value(serde_json::Value::String(c)))
+                        .transpose()
+                        .map_err(|e| format!("--certificate: {e}"))?;
+                    events::resend_profile(&mut s, certificate, Timestamp::now())?
+                }
             };
             mac.save(&s)?;
             mac.apply(&s)?;

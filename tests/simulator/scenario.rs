@@ -140,8 +140,51 @@ pub struct Escrow {
     /// RFC 3339.
     pub profile_install_date: String,
     pub location: String,
+    /// The certificate of the installed escrow profile (its `com.apple.security.pkcs1` item):
+    /// new blobs are encrypted to it.
+    pub certificate: EscrowCert,
+    /// `profiles -C -o stdout-xml` shows the certificate item's `PayloadContent` (whether a real
+    /// Mac does is unverified; false prints the item without it).
+    pub certificate_shown: bool,
     /// RFC 3339 mtime of `/var/db/FileVaultPRK.dat`; null = no escrow file.
     pub prk_file_written_at: Option<String>,
+    /// The certificate the current `FileVaultPRK.dat` is encrypted to: `certificate` at the time
+    /// it was written.
+    pub prk_file_certificate: EscrowCert,
+    /// How the Mac writes `FileVaultPRK.dat`: a CMS envelope, or bytes that are not CMS.
+    pub prk_file_format: BlobFormat,
+}
+
+/// The throwaway certificates of `tests/fixtures/escrow/` (certificates only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscrowCert {
+    /// `escrow-a.der`.
+    A,
+    /// `escrow-a-reissued.der`: A's issuer, subject and key, another serial (an MDM that builds
+    /// a new certificate for the same key on every send, as zentral does).
+    AReissued,
+    /// `escrow-b.der`: another issuer and key (the MDM's certificate changed).
+    B,
+}
+
+impl EscrowCert {
+    pub fn der(self) -> &'static [u8] {
+        match self {
+            EscrowCert::A => include_bytes!("../fixtures/escrow/escrow-a.der"),
+            EscrowCert::AReissued => include_bytes!("../fixtures/escrow/escrow-a-reissued.der"),
+            EscrowCert::B => include_bytes!("../fixtures/escrow/escrow-b.der"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlobFormat {
+    /// DER CMS `EnvelopedData` to `prk_file_certificate` (filler bytes for the encrypted parts).
+    Cms,
+    /// Text that is not CMS (an unknown format a future macOS might write).
+    NotCms,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -309,8 +352,21 @@ impl Default for Escrow {
             profile_identifier: "com.example.filevault.escrow".into(),
             profile_install_date: "2024-05-01T09:00:00Z".into(),
             location: "Keys are escrowed to Example Corp IT".into(),
+            certificate: EscrowCert::A,
+            certificate_shown: true,
             prk_file_written_at: Some("2024-06-01T10:00:00Z".into()),
+            prk_file_certificate: EscrowCert::A,
+            prk_file_format: BlobFormat::Cms,
         }
+    }
+}
+
+impl Escrow {
+    /// The Mac makes a new escrow blob now (a key was made while the payload is installed): to
+    /// the installed profile's certificate.
+    pub fn stage_blob(&mut self, now: impl std::fmt::Display) {
+        self.prk_file_written_at = Some(now.to_string());
+        self.prk_file_certificate = self.certificate;
     }
 }
 
@@ -418,6 +474,12 @@ pub fn derived_uuid(seed: &str) -> String {
         &h[16..20],
         &h[20..32]
     )
+}
+
+/// The `PayloadUUID` of the escrow profile's certificate item, which its escrow payload's
+/// `EncryptCertPayloadUUID` names (and the managed preference repeats).
+pub fn escrow_certificate_uuid() -> String {
+    derived_uuid("escrow certificate")
 }
 
 pub fn hex(bytes: &[u8]) -> String {

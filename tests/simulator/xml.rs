@@ -14,6 +14,8 @@ pub enum Plist {
     Integer(i64),
     Real(f64),
     Bool(bool),
+    /// Written as base64 lines, as CoreFoundation writes `<data>`.
+    Data(Vec<u8>),
     Array(Vec<Plist>),
     /// Keys are sorted when written, as CoreFoundation does.
     Dict(Vec<(String, Plist)>),
@@ -54,6 +56,19 @@ fn write_value(out: &mut String, v: &Plist, depth: usize) {
         Plist::Real(r) => out.push_str(&format!("{pad}<real>{r}</real>\n")),
         Plist::Bool(true) => out.push_str(&format!("{pad}<true/>\n")),
         Plist::Bool(false) => out.push_str(&format!("{pad}<false/>\n")),
+        Plist::Data(bytes) => {
+            // CoreFoundation keeps a data line within 76 columns, a tab counting as 8, and
+            // indents it like the element (e.g. `defaults export`, 56 characters at one tab).
+            let width = (76usize.saturating_sub(8 * depth) / 4 * 4).max(16);
+            out.push_str(&format!("{pad}<data>\n"));
+            let text = base64(bytes);
+            for line in text.as_bytes().chunks(width) {
+                out.push_str(&pad);
+                out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+                out.push('\n');
+            }
+            out.push_str(&format!("{pad}</data>\n"));
+        }
         Plist::Array(items) if items.is_empty() => out.push_str(&format!("{pad}<array/>\n")),
         Plist::Array(items) => {
             out.push_str(&format!("{pad}<array>\n"));
@@ -74,6 +89,26 @@ fn write_value(out: &mut String, v: &Plist, depth: usize) {
             out.push_str(&format!("{pad}</dict>\n"));
         }
     }
+}
+
+/// Standard base64 with padding.
+pub fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn escape(s: &str) -> String {
@@ -115,6 +150,35 @@ mod tests {
             ]),
         )]));
         assert_eq!(doc, format!("{corpus}</plist>\n"));
+    }
+
+    #[test]
+    fn data_is_base64_in_lines_that_a_plist_reader_takes_back() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(700).collect();
+        let doc = document(&Plist::dict(vec![("d", Plist::Data(bytes.clone()))]));
+        let data_lines: Vec<&str> = doc
+            .lines()
+            .skip_while(|l| !l.ends_with("<data>"))
+            .skip(1)
+            .take_while(|l| !l.ends_with("</data>"))
+            .collect();
+        assert!(data_lines.len() > 10);
+        assert!(
+            data_lines
+                .iter()
+                .all(|l| l.starts_with('\t') && l.len() - 1 + 8 <= 76),
+            "{doc}"
+        );
+        let back = plist::Value::from_reader_xml(doc.as_bytes()).unwrap();
+        assert_eq!(
+            back.as_dictionary().unwrap().get("d").unwrap().as_data(),
+            Some(&bytes[..])
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::status::{
 };
 use crate::tools::diskutil::{CryptoUser, CryptoUserKind};
 use crate::tools::dscl::UserRecord;
+use crate::tools::escrow_blob::BlobProblem;
 use crate::tools::fdesetup::{Conversion, DeferralInfo, Deferred, FdeStatus, UsingRecoveryKey};
 use crate::tools::profiles::{BootstrapToken, InstalledProfile, ESCROW_PAYLOAD_TYPE};
 use crate::tools::security::ESCROW_BUDDY_MECHANISM;
@@ -49,6 +50,7 @@ fn escrow_file() -> FileFacts {
     FileFacts {
         modified_at: t("2026-10-01T09:30:00Z"),
         sha256: "9f2c".repeat(16),
+        recipient: Err(BlobProblem::NoRecipient),
     }
 }
 /// The escrow file as the state remembers it.
@@ -163,6 +165,7 @@ impl Mac {
                     ESCROW_PAYLOAD_TYPE.into(),
                     "com.apple.security.pkcs1".into(),
                 ],
+                escrow_certificate: None,
             }]),
             escrow_location: Ok(Some("Example MDM".into())),
             escrow_file: Ok(Some(escrow_file())),
@@ -1063,6 +1066,7 @@ fn a_key_is_used_since_it_changed_only_when_the_use_is_strictly_later() {
         mac.snapshot.escrow_file = Ok(Some(FileFacts {
             modified_at: changed,
             sha256: "5e1d".repeat(16),
+            recipient: Err(BlobProblem::NoRecipient),
         }));
         let facts = facts_of(&mac.state, &mac.snapshot, &mac.config, now());
         assert_eq!(facts.used_since_change, want == KeyState::Used, "{changed}");

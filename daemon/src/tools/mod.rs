@@ -12,6 +12,7 @@
 pub mod defaults;
 pub mod diskutil;
 pub mod dscl;
+pub mod escrow_blob;
 pub mod fdesetup;
 pub mod profiles;
 pub mod security;

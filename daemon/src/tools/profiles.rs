@@ -1,17 +1,26 @@
 //! `/usr/bin/profiles`: the bootstrap token and the installed computer-level profiles.
 //!
 //! Owns the two argv builders (`status -type bootstraptoken`, `-C -o stdout-xml`), their parsers
-//! and queries. It never runs `profiles show -type enrollment` (rate-limited, PLATFORM.md). Whether
-//! the escrow payload is present and what its install date means for the escrowed key are decided
-//! in `observe`/`decide`.
+//! and queries, and finds in the escrow profile the certificate its payload encrypts to (read as
+//! X.509 by `escrow_blob`). It never runs `profiles show -type enrollment` (rate-limited,
+//! PLATFORM.md). Whether the escrow payload is present, and what its install date or its
+//! certificate mean for the escrowed key, are decided in `observe`/`decide`.
 
 use crate::paths::Tool;
 use crate::runner::{Call, Exit, Output, Runner};
 
+use super::escrow_blob::{parse_certificate, EscrowCertificate};
 use super::{query, text, xml_plist_answer, ParseError, ProbeError};
 
 /// The payload type of the FileVault recovery key escrow payload.
 pub const ESCROW_PAYLOAD_TYPE: &str = "com.apple.security.FDERecoveryKeyEscrow";
+/// The payload type `EncryptCertPayloadUUID` must name (`apple/device-management`
+/// `mdm/profiles/com.apple.security.FDERecoveryKeyEscrow.yaml`).
+pub const CERTIFICATE_PAYLOAD_TYPE: &str = "com.apple.security.pkcs1";
+/// `profiles -C -o stdout-xml` prints every payload of every profile, certificates included
+/// (issue 14, item 6): more room than the runner's default 1 MiB. Still a bound: output past it
+/// is refused, never parsed cut.
+pub const COMPUTER_PROFILES_OUTPUT_CAP: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BootstrapToken {
@@ -28,6 +37,21 @@ pub struct InstalledProfile {
     pub install_date: Option<jiff::Timestamp>,
     /// `PayloadType` of each item.
     pub payload_types: Vec<String>,
+    /// For a profile with the escrow payload: the certificate that payload encrypts the key to,
+    /// as the output shows it, or why it shows none. `None` for every other profile.
+    pub escrow_certificate: Option<EscrowCertificateSeen>,
+}
+
+/// The escrow payload's certificate as `profiles -C -o stdout-xml` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EscrowCertificateSeen {
+    /// The item `EncryptCertPayloadUUID` names is a `com.apple.security.pkcs1` payload whose
+    /// `PayloadContent` is a DER certificate.
+    Shown(EscrowCertificate),
+    /// The output does not show it, or shows something that is not a certificate: why, in one
+    /// line. Never a guess (docs/tool-behavior.md: whether a Mac shows the certificate at all is
+    /// unverified).
+    Unknown(String),
 }
 
 impl InstalledProfile {
@@ -41,6 +65,7 @@ pub(crate) fn bootstrap_token_call() -> Call {
 }
 pub(crate) fn computer_profiles_call() -> Call {
     Call::tool(Tool::Profiles, &["-C", "-o", "stdout-xml"])
+        .with_output_cap(COMPUTER_PROFILES_OUTPUT_CAP)
 }
 
 /// `supported on server: YES|NO` and, when supported, `escrowed to server: YES|NO`.
@@ -118,6 +143,11 @@ pub fn parse_bootstrap_token(out: &Output) -> Result<BootstrapToken, ParseError>
 /// Strict, because the escrow decision rests on it: exit 0 required; a profile without a string
 /// `ProfileIdentifier`, without a `ProfileItems` array, with an item without a string
 /// `PayloadType`, or with an install date in another form is `Unrecognised` with a description.
+///
+/// The escrow payload's certificate (`escrow_certificate`) is never a reason to refuse the
+/// output: whatever is missing or unreadable there is `EscrowCertificateSeen::Unknown`, since
+/// no published sample shows how `profiles` prints a certificate payload (see
+/// `escrow_certificate`).
 pub fn parse_computer_profiles(out: &Output) -> Result<Vec<InstalledProfile>, ParseError> {
     let value = xml_plist_answer(out)?;
     let root = value
@@ -180,12 +210,103 @@ fn profile(value: &plist::Value) -> Result<InstalledProfile, String> {
                 .ok_or(format!("{identifier}: an item has no string PayloadType"))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let escrow_certificate = payload_types
+        .iter()
+        .any(|t| t == ESCROW_PAYLOAD_TYPE)
+        .then(|| escrow_certificate(items));
     Ok(InstalledProfile {
         identifier,
         display_name,
         install_date,
         payload_types,
+        escrow_certificate,
     })
+}
+
+/// The certificate the (first) escrow item of `items` encrypts to.
+///
+/// Shape, as far as public sources show it (docs/tool-behavior.md, `profiles -C -o stdout-xml`):
+/// the payload's `EncryptCertPayloadUUID` names "a payload within the same profile" of type
+/// `com.apple.security.pkcs1` whose `PayloadContent` is the DER certificate as `<data>`
+/// (`apple/device-management` FDERecoveryKeyEscrow and pkcs1 schemas; fleetdm/fleet's FileVault
+/// profile; zentral `setup_filevault.py`). In `profiles` output a payload's own keys appear under
+/// the item's `PayloadContent` dictionary (fleetdm/fleet `profiles_darwin_test.go`;
+/// macadmins/osquery-extension `macos_profiles_test.go`), so `EncryptCertPayloadUUID` is looked
+/// for there first and, defensively, on the item itself as in the profile. For a certificate item
+/// `PayloadContent` is taken as the `<data>` of the profile; a Mac may print it otherwise or not
+/// at all (Fleet's fixture shows a SCEP item's `PayloadContent` as an empty `<dict/>`): anything
+/// but DER data is `Unknown` with what was seen. UUIDs compare without regard to case.
+fn escrow_certificate(items: &[plist::Value]) -> EscrowCertificateSeen {
+    use EscrowCertificateSeen::Unknown;
+    let payload_type = |d: &plist::Dictionary| {
+        d.get("PayloadType")
+            .and_then(plist::Value::as_string)
+            .map(str::to_owned)
+    };
+    let dicts: Vec<&plist::Dictionary> = items
+        .iter()
+        .filter_map(plist::Value::as_dictionary)
+        .collect();
+    let Some(escrow) = dicts
+        .iter()
+        .find(|d| payload_type(d).as_deref() == Some(ESCROW_PAYLOAD_TYPE))
+    else {
+        return Unknown("no escrow item".into());
+    };
+    let uuid = escrow
+        .get("PayloadContent")
+        .and_then(plist::Value::as_dictionary)
+        .and_then(|c| c.get("EncryptCertPayloadUUID"))
+        .or_else(|| escrow.get("EncryptCertPayloadUUID"))
+        .and_then(plist::Value::as_string);
+    let Some(uuid) = uuid else {
+        return Unknown("the escrow payload shows no EncryptCertPayloadUUID".into());
+    };
+    let Some(item) = dicts.iter().find(|d| {
+        d.get("PayloadUUID")
+            .and_then(plist::Value::as_string)
+            .is_some_and(|u| u.trim().eq_ignore_ascii_case(uuid.trim()))
+    }) else {
+        return Unknown(format!(
+            "no item has the PayloadUUID {uuid} that EncryptCertPayloadUUID names"
+        ));
+    };
+    match payload_type(item) {
+        Some(t) if t == CERTIFICATE_PAYLOAD_TYPE => {}
+        other => {
+            return Unknown(format!(
+            "the item EncryptCertPayloadUUID names is of type {}, not {CERTIFICATE_PAYLOAD_TYPE}",
+            other.as_deref().unwrap_or("(none)")
+        ))
+        }
+    }
+    match item.get("PayloadContent") {
+        Some(plist::Value::Data(der)) => match parse_certificate(der) {
+            Ok(cert) => EscrowCertificateSeen::Shown(cert),
+            Err(why) => Unknown(format!("the certificate item's PayloadContent is {why}")),
+        },
+        None => Unknown("the certificate item shows no PayloadContent".into()),
+        Some(other) => Unknown(format!(
+            "the certificate item's PayloadContent is {}, not data",
+            plist_kind(other)
+        )),
+    }
+}
+
+fn plist_kind(value: &plist::Value) -> &'static str {
+    match value {
+        plist::Value::Array(_) => "an array",
+        plist::Value::Dictionary(d) if d.is_empty() => "an empty dictionary",
+        plist::Value::Dictionary(_) => "a dictionary",
+        plist::Value::Boolean(_) => "a boolean",
+        plist::Value::Data(_) => "data",
+        plist::Value::Date(_) => "a date",
+        plist::Value::Real(_) => "a real",
+        plist::Value::Integer(_) => "an integer",
+        plist::Value::String(_) => "a string",
+        plist::Value::Uid(_) => "a UID",
+        _ => "a value of another kind",
+    }
 }
 
 /// `2023-02-27 18:55:07 +0000` (a string), or a plist `<date>`.
@@ -393,6 +514,9 @@ mod tests {
                     ESCROW_PAYLOAD_TYPE.into(),
                     "com.apple.security.pkcs1".into()
                 ],
+                escrow_certificate: Some(EscrowCertificateSeen::Unknown(
+                    "the escrow payload shows no EncryptCertPayloadUUID".into()
+                )),
             }]
         );
         assert!(got[0].has_payload(ESCROW_PAYLOAD_TYPE));
@@ -402,6 +526,166 @@ mod tests {
     /// The install date read from the escrow profile installed on `date`.
     fn read_install_date(date: &str) -> Option<jiff::Timestamp> {
         computer(installed_on(date)).unwrap()[0].install_date
+    }
+
+    /// Standard base64 with padding, for `<data>` in the plists below.
+    fn base64(bytes: &[u8]) -> String {
+        const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(char::from(ABC[(n >> (18 - 6 * i)) as usize & 63]));
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    const CERT_UUID: &str = "A326B71F-EB80-41A5-A8CD-A6F932544281";
+
+    /// An escrow item naming `uuid`, its keys under `PayloadContent` as `profiles` prints a
+    /// payload's own keys (Fleet's fixture), and the certificate item `cert_item`.
+    fn escrow_items(uuid: &str, cert_item: &str) -> String {
+        format!(
+            "<dict><key>PayloadContent</key><dict>\
+             <key>EncryptCertPayloadUUID</key><string>{uuid}</string>\
+             <key>Location</key><string>Example MDM</string></dict>\
+             <key>PayloadType</key><string>{ESCROW_PAYLOAD_TYPE}</string>\
+             <key>PayloadUUID</key><string>3C329F2B-3D47-4141-A2B5-5C52A2FD74F8</string></dict>\
+             {cert_item}"
+        )
+    }
+
+    fn cert_item(uuid: &str, kind: &str, content: &str) -> String {
+        format!(
+            "<dict>{content}<key>PayloadType</key><string>{kind}</string>\
+             <key>PayloadUUID</key><string>{uuid}</string></dict>"
+        )
+    }
+
+    fn data(bytes: &[u8]) -> String {
+        format!("<key>PayloadContent</key><data>{}</data>", base64(bytes))
+    }
+
+    fn seen(items: &str) -> Option<EscrowCertificateSeen> {
+        computer(one_profile("", items)).unwrap()[0]
+            .escrow_certificate
+            .clone()
+    }
+
+    fn unknown(items: &str) -> String {
+        match seen(items) {
+            Some(EscrowCertificateSeen::Unknown(why)) => why,
+            other => panic!("not unknown: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_escrow_payload_certificate_is_the_pkcs1_item_its_uuid_names() {
+        use crate::tools::escrow_blob::tests::{CERT_A, CERT_B};
+        let want = crate::tools::escrow_blob::parse_certificate(CERT_A).unwrap();
+        let items = format!(
+            "{}{}",
+            escrow_items(
+                CERT_UUID,
+                &cert_item(CERT_UUID, CERTIFICATE_PAYLOAD_TYPE, &data(CERT_A))
+            ),
+            // Another certificate in the same profile is not the one named.
+            cert_item(
+                "0D0E0F00-0000-4000-8000-000000000001",
+                CERTIFICATE_PAYLOAD_TYPE,
+                &data(CERT_B)
+            ),
+        );
+        assert_eq!(
+            seen(&items),
+            Some(EscrowCertificateSeen::Shown(want.clone()))
+        );
+        // The UUID in another case, and the key on the item itself as in the profile.
+        let lower = escrow_items(
+            &CERT_UUID.to_lowercase(),
+            &cert_item(CERT_UUID, CERTIFICATE_PAYLOAD_TYPE, &data(CERT_A)),
+        );
+        assert_eq!(
+            seen(&lower),
+            Some(EscrowCertificateSeen::Shown(want.clone()))
+        );
+        let flat = format!(
+            "<dict><key>EncryptCertPayloadUUID</key><string>{CERT_UUID}</string>\
+             <key>PayloadType</key><string>{ESCROW_PAYLOAD_TYPE}</string></dict>{}",
+            cert_item(CERT_UUID, CERTIFICATE_PAYLOAD_TYPE, &data(CERT_A))
+        );
+        assert_eq!(seen(&flat), Some(EscrowCertificateSeen::Shown(want)));
+    }
+
+    #[test]
+    fn a_certificate_the_output_does_not_show_is_unknown_with_the_reason() {
+        use crate::tools::escrow_blob::tests::CERT_A;
+        let named = |content: &str| {
+            escrow_items(
+                CERT_UUID,
+                &cert_item(CERT_UUID, CERTIFICATE_PAYLOAD_TYPE, content),
+            )
+        };
+        for (items, says) in [
+            (named(""), "shows no PayloadContent"),
+            (
+                named("<key>PayloadContent</key><dict/>"),
+                "an empty dictionary, not data",
+            ),
+            (
+                named("<key>PayloadContent</key><string>MIIB</string>"),
+                "a string, not data",
+            ),
+            (
+                named(&data(b"-----BEGIN CERTIFICATE-----")),
+                "not a DER X.509 certificate",
+            ),
+            (named(&data(&CERT_A[..100])), "not a DER X.509 certificate"),
+            (
+                escrow_items(
+                    CERT_UUID,
+                    &cert_item(CERT_UUID, "com.apple.security.root", &data(CERT_A)),
+                ),
+                "of type com.apple.security.root, not com.apple.security.pkcs1",
+            ),
+            (
+                escrow_items(
+                    "11111111-2222-3333-4444-555555555555",
+                    &cert_item(CERT_UUID, CERTIFICATE_PAYLOAD_TYPE, &data(CERT_A)),
+                ),
+                "no item has the PayloadUUID 11111111-2222-3333-4444-555555555555",
+            ),
+            (ESCROW_ITEMS.to_owned(), "shows no EncryptCertPayloadUUID"),
+        ] {
+            let why = unknown(&items);
+            assert!(why.contains(says), "{why:?} does not say {says:?}");
+            assert!(!why.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn only_a_profile_with_the_escrow_payload_has_an_escrow_certificate() {
+        use crate::tools::escrow_blob::tests::CERT_A;
+        let items = cert_item(CERT_UUID, CERTIFICATE_PAYLOAD_TYPE, &data(CERT_A));
+        assert_eq!(seen(&items), None);
+    }
+
+    #[test]
+    fn the_profile_list_may_be_larger_than_other_tools_output() {
+        assert_eq!(
+            computer_profiles_call().output_cap,
+            Some(COMPUTER_PROFILES_OUTPUT_CAP)
+        );
+        const { assert!(COMPUTER_PROFILES_OUTPUT_CAP > crate::runner::DEFAULT_OUTPUT_CAP) };
+        assert_eq!(bootstrap_token_call().output_cap, None);
     }
 
     #[test]
@@ -434,6 +718,7 @@ mod tests {
                 display_name: None,
                 install_date: None,
                 payload_types: vec![],
+                escrow_certificate: None,
             }]
         );
     }

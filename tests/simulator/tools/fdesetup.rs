@@ -162,7 +162,7 @@ fn changerecovery(stdin: &[u8], s: &mut Scenario, ctx: &Ctx) -> Answer {
     let key = random::recovery_key();
     s.recovery_key.personal = Some(key.clone());
     if s.escrow.profile_installed {
-        s.escrow.prk_file_written_at = Some(ctx.now.to_string());
+        s.escrow.stage_blob(ctx.now);
     }
     Answer::stdout(format!("New personal recovery key = '{key}'\n"))
 }

@@ -5,7 +5,7 @@
 //! only in the scenario — no plist file is written under `Library/Preferences` — so a daemon
 //! that read the file instead of going through `defaults` (cfprefsd) would find nothing.
 
-use crate::scenario::{derived_uuid, Profile, Scenario};
+use crate::scenario::{derived_uuid, escrow_certificate_uuid, Profile, Scenario};
 use crate::xml::{self, Plist};
 
 use super::{nslog_prefix, unsupported, Answer, Ctx};
@@ -80,13 +80,35 @@ fn computer_profiles(s: &Scenario) -> String {
             install_date: e.profile_install_date.clone(),
             payload_types: vec![],
         };
+        // The payload's own keys under `PayloadContent`, as `profiles` prints a payload's keys
+        // (fleetdm/fleet `profiles_darwin_test.go`); `EncryptCertPayloadUUID` names the
+        // certificate item (`apple/device-management` FDERecoveryKeyEscrow schema).
         let content = Plist::dict(vec![
             ("Location", Plist::string(&e.location)),
             (
                 "EncryptCertPayloadUUID",
-                Plist::string(derived_uuid("escrow certificate")),
+                Plist::string(escrow_certificate_uuid()),
             ),
         ]);
+        // The certificate item: the pkcs1 payload's `PayloadContent` is the DER certificate
+        // (`com.apple.security.pkcs1.yaml`). Whether a Mac prints it as `<data>`, or at all, is
+        // unverified: `certificate_shown = false` leaves it out.
+        let mut certificate = vec![
+            (
+                "PayloadCertificateFileName",
+                Plist::string("FileVault escrow.cer"),
+            ),
+            (
+                "PayloadIdentifier",
+                Plist::string(format!("{}.payload1", escrow.identifier)),
+            ),
+            ("PayloadType", Plist::string("com.apple.security.pkcs1")),
+            ("PayloadUUID", Plist::string(escrow_certificate_uuid())),
+            ("PayloadVersion", Plist::Integer(1)),
+        ];
+        if e.certificate_shown {
+            certificate.push(("PayloadContent", Plist::Data(e.certificate.der().to_vec())));
+        }
         let items = vec![
             payload(
                 &escrow.identifier,
@@ -94,7 +116,7 @@ fn computer_profiles(s: &Scenario) -> String {
                 0,
                 Some(content),
             ),
-            payload(&escrow.identifier, "com.apple.security.pkcs1", 1, None),
+            Plist::dict(certificate),
         ];
         profiles.push(profile(&escrow, items));
     }
