@@ -222,7 +222,13 @@ async fn cycle<R: Runner, C: Clock>(
         status.daemon.errors.extend(acted.errors);
         next_state = decide::after_acting(&next_state, now, &acted.done, defer);
         save_state(env, &next_state, &mut status);
+        // The section again from the folded state; the note on a passed-over Escrow Buddy comes
+        // from this check's facts, not the state, and stands while the method does.
+        let before = std::mem::take(&mut status.rotation);
         status.rotation = decide::rotation_section(&next_state, now);
+        if status.rotation.method == before.method {
+            status.rotation.method_note = before.method_note;
+        }
     }
     status.daemon.check_duration_ms = started.elapsed().as_millis() as u64;
     status.daemon.resident_memory_bytes = usage::resident_memory_bytes();

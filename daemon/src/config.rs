@@ -366,6 +366,28 @@ pub const KEYS: &[KeySpec] = &[
         },
     },
     KeySpec {
+        name: "EscrowOutsideMDM",
+        kind: KeyType::Bool,
+        restricted: true,
+        default: "false",
+        meaning: "Keys are escrowed by something other than an MDM escrow payload (Crypt, an agent, Jamf's legacy policy-based escrow): Keywarden's escrow checks are off, and it says so.",
+        rule: Rule::Bool {
+            set: |c, yes| c.escrow_outside_mdm = yes,
+            get: |c| c.escrow_outside_mdm,
+        },
+    },
+    KeySpec {
+        name: "RotateWhenEscrowUnconfirmed",
+        kind: KeyType::Bool,
+        restricted: true,
+        default: "false",
+        meaning: "Request a new key when only the dates say escrow is unconfirmed (the escrow profile was installed after the key was staged); off by default, as a re-sent profile does the same.",
+        rule: Rule::Bool {
+            set: |c, yes| c.rotate_when_escrow_unconfirmed = yes,
+            get: |c| c.rotate_when_escrow_unconfirmed,
+        },
+    },
+    KeySpec {
         name: "ValidationDailyCap",
         kind: KeyType::Integer,
         restricted: false,
@@ -585,6 +607,10 @@ pub struct Config {
     pub max_key_age_days: u32,
     pub rotation_request_id: Option<String>,
     pub allow_rotate_with_current_key: bool,
+    /// `EscrowOutsideMDM`: escrow is someone else's business; no escrow check applies.
+    pub escrow_outside_mdm: bool,
+    /// `RotateWhenEscrowUnconfirmed`: `EscrowUnconfirmed` is a rotation reason too.
+    pub rotate_when_escrow_unconfirmed: bool,
     pub validation_daily_cap: u32,
     pub validation_failure_cap: u32,
     pub stale_after_hours: u32,
@@ -618,6 +644,8 @@ impl Default for Config {
             max_key_age_days: 0,
             rotation_request_id: None,
             allow_rotate_with_current_key: false,
+            escrow_outside_mdm: false,
+            rotate_when_escrow_unconfirmed: false,
             validation_daily_cap: 3,
             validation_failure_cap: 10,
             stale_after_hours: 48,

@@ -67,9 +67,12 @@ pub fn advice(p: Problem, s: &Status) -> Advice {
             "RecoveryKey.State, RecoveryKey.LastUsedAt, Rotation.State",
         ),
         Problem::RecoveryKeyNotEscrowed => (
-            "The escrow profile is installed, but the escrow file for the current key is missing or older than the profile: the key was made before this MDM's payload arrived (for example after a re-enrolment), so the MDM holds no valid copy.".to_owned(),
-            "A new key made now will be escrowed: Keywarden requests one (Rotation.Reason NotEscrowed). Until then, do not rely on the key your MDM shows for this Mac.".to_owned(),
-            "Escrow.State, Escrow.ProfileInstalledAt, Escrow.FileVaultPRKModifiedAt",
+            format!(
+                "The escrow profile is installed, but the current key was certainly not staged for it: {}. The key was made before this payload arrived (for example before a re-enrolment or a change of the MDM's certificate), so the MDM cannot have it.",
+                s.escrow.evidence.as_deref().unwrap_or("no escrow file for it")
+            ),
+            "A new key made now is escrowed to the installed payload: Keywarden requests one (Rotation.Reason NotEscrowed). Until it is confirmed, do not rely on the key your MDM shows for this Mac.".to_owned(),
+            "Escrow.State, Escrow.Evidence, Escrow.Recipient, Escrow.Certificate, Escrow.FileVaultPRKModifiedAt",
         ),
         Problem::EscrowProfileMissing => (
             "No installed profile carries the FileVault recovery key escrow payload (com.apple.security.FDERecoveryKeyEscrow): new keys never reach the MDM, and Keywarden will not request a rotation without it.".to_owned(),
@@ -151,6 +154,22 @@ pub fn advice(p: Problem, s: &Status) -> Advice {
             format!("Find the tool that set it (a Jamf policy or script?) and stop it; then remove the flag before the user logs in:\n      sudo defaults delete {} GenerateNewKey\n    Keywarden requests the rotation itself once the user has logged in.", crate::paths::ESCROW_BUDDY_DOMAIN),
             "Problems, Daemon.Errors, RecoveryKey.UsedThisBoot",
         ),
+        Problem::EscrowUnconfirmed => (
+            format!(
+                "Keywarden cannot confirm that the current key was staged for the installed escrow payload, and cannot say it was not: {}. An MDM that re-sends its FileVault profile produces exactly this on every Mac, so nothing is requested.",
+                s.escrow.evidence.as_deref().unwrap_or("only dates are known")
+            ),
+            "Check the key in your MDM (Jamf Pro's individual recovery key validation, Fleet's \"verified\"): if it validates, nothing to do. If not, request a new key on this Mac (sudo keywarden rotate --request). To have Keywarden request one whenever escrow is unconfirmed, set RotateWhenEscrowUnconfirmed (not advised for a fleet whose MDM re-sends profiles).".to_owned(),
+            "Escrow.State, Escrow.Evidence, Escrow.ProfileInstalledAt, Escrow.FileVaultPRKModifiedAt, Escrow.Recipient, Escrow.Certificate",
+        ),
+        Problem::ProfileUnreadable => (
+            format!(
+                "A computer-level profile in `profiles -C -o stdout-xml` does not have the expected shape, so Keywarden skipped it: {}. Escrow is judged from the escrow payload's own profile; only if the unreadable profile might carry the escrow payload is escrow left unknown.",
+                s.daemon.errors.iter().filter(|e| e.starts_with("profile ")).cloned().collect::<Vec<_>>().join("; ")
+            ),
+            "Nothing to do for escrow if Escrow.State is known. Report the profile's excerpt (sudo profiles -C -o stdout-xml) so Keywarden can learn its shape.".to_owned(),
+            "Daemon.Errors, Escrow.State",
+        ),
         Problem::StateUnreadable => (
             "Keywarden's own state (/var/db/keywarden/state.plist) could not be used or saved: it was moved aside and rebuilt, or the disk refused the write.".to_owned(),
             "See Daemon.Errors. A moved-aside file is kept next to it for inspection; free disk space or fix the directory's owner and mode (root:wheel 0700) if that is the cause.".to_owned(),
@@ -198,6 +217,12 @@ pub fn report(
                     "\n! The status is older than StaleAfterHours ({} h): Keywarden may not be running.\n  Check: sudo launchctl print system/{} ; then sudo keywarden check",
                     cfg.config.stale_after_hours,
                     crate::paths::LAUNCHD_LABEL
+                );
+            }
+            if cfg.config.escrow_outside_mdm {
+                let _ = writeln!(
+                    o,
+                    "\nEscrowOutsideMDM is set: keys on this Mac are escrowed outside the MDM, so Keywarden does not check escrow (confirm it where the keys go)."
                 );
             }
             if s.problems.is_empty() {
@@ -310,5 +335,19 @@ mod tests {
             assert!(text.contains(&row), "{row:?} not in\n{text}");
         }
         assert!(text.contains("No problems"));
+    }
+
+    #[test]
+    fn escrow_outside_the_mdm_is_said_in_one_line_issue_14() {
+        let mut cfg = config::from_dicts(None, None, false, &mut Vec::new());
+        let text = report(Some(&golden()), None, &cfg, golden().generated_at);
+        assert!(!text.contains("EscrowOutsideMDM is set"), "{text}");
+        cfg.config.escrow_outside_mdm = true;
+        let text = report(Some(&golden()), None, &cfg, golden().generated_at);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("EscrowOutsideMDM is set"))
+            .collect();
+        assert_eq!(lines, ["EscrowOutsideMDM is set: keys on this Mac are escrowed outside the MDM, so Keywarden does not check escrow (confirm it where the keys go)."]);
     }
 }

@@ -38,7 +38,7 @@ use crate::state::KeyUse;
 use crate::status::Reason;
 use crate::tools::dscl::UserRecord;
 use crate::tools::fdesetup::FdeStatus;
-use crate::tools::profiles::{InstalledProfile, ESCROW_PAYLOAD_TYPE};
+use crate::tools::profiles::{ComputerProfiles, InstalledProfile, ESCROW_PAYLOAD_TYPE};
 
 /// The oldest macOS where `changerecovery -personal` accepts the current key as the credential:
 /// APFS 10.14 (it failed on 10.13 with "Unable to change key", exit 136; PLATFORM.md).
@@ -208,9 +208,30 @@ pub(crate) fn filevault_ready(s: &FdeStatus) -> bool {
     s.on && s.conversion.is_none() && !s.restart_required
 }
 
-/// An installed profile carries the FileVault escrow payload.
-pub(crate) fn escrow_payload(profiles: &[InstalledProfile]) -> bool {
-    profiles.iter().any(|p| p.has_payload(ESCROW_PAYLOAD_TYPE))
+/// An installed profile carries the FileVault escrow payload: `Some(true)` when one that reads
+/// does, `Some(false)` when none does and no unreadable profile may, `None` (cannot tell) when
+/// only an unreadable profile may (issue 14, item 6).
+pub(crate) fn escrow_payload(profiles: &ComputerProfiles) -> Option<bool> {
+    if escrow_profile(profiles).is_some() {
+        return Some(true);
+    }
+    if profiles
+        .unreadable
+        .iter()
+        .any(|p| p.carries_escrow != Some(false))
+    {
+        return None;
+    }
+    Some(false)
+}
+
+/// The profile whose escrow payload every escrow decision rests on: the first that reads and
+/// carries one. Its install date and certificate are the evidence; no other profile's are.
+pub(crate) fn escrow_profile(profiles: &ComputerProfiles) -> Option<&InstalledProfile> {
+    profiles
+        .installed
+        .iter()
+        .find(|p| p.has_payload(ESCROW_PAYLOAD_TYPE))
 }
 
 /// Who is at the console, as every rule counts them.
@@ -337,12 +358,14 @@ pub(crate) fn not_failed_before(failed_before: bool) -> Result<(), Refusal> {
 /// What `rotate --current-key` needs to know before it may use the key, from one observation.
 pub(crate) struct RotateFacts<'a> {
     pub filevault: &'a Probe<FdeStatus>,
-    pub profiles: &'a Probe<Vec<InstalledProfile>>,
+    pub profiles: &'a Probe<ComputerProfiles>,
     pub os_version: &'a Probe<String>,
     pub personal_key: &'a Probe<bool>,
     pub password_reset: bool,
     /// Someone is at the console whom Keywarden cannot name (`decide::Facts::console_unnamed`).
     pub console_unnamed: bool,
+    /// `EscrowOutsideMDM`: the new key is escrowed elsewhere, so no payload is required.
+    pub escrow_outside_mdm: bool,
 }
 
 /// `rotate --current-key` is switched on (`AllowRotateWithCurrentKey`, off by default).
@@ -364,9 +387,16 @@ pub(crate) fn may_rotate_with_key(f: &RotateFacts<'_>) -> Result<(), Refusal> {
         Ok(_) => return Err(Refusal::FileVaultNotReady),
         Err(e) => return Err(Refusal::FileVaultUnknown(e.to_string())),
     }
-    match f.profiles {
-        Ok(p) if escrow_payload(p) => {}
-        Ok(_) => return Err(Refusal::NoEscrowPayload),
+    match f.profiles.as_ref().map(escrow_payload) {
+        _ if f.escrow_outside_mdm => {}
+        Ok(Some(true)) => {}
+        Ok(Some(false)) => return Err(Refusal::NoEscrowPayload),
+        Ok(None) => {
+            return Err(Refusal::ProfilesUnknown(
+                "a profile that may carry the escrow payload could not be read (see Daemon.Errors)"
+                    .to_owned(),
+            ))
+        }
         Err(e) => return Err(Refusal::ProfilesUnknown(e.to_string())),
     }
     match f.os_version {
@@ -398,11 +428,12 @@ fn os_at_least(version: &str, min: (u32, u32)) -> Option<bool> {
 }
 
 /// Why a rotation for `reason` may not be requested now, if it may not: a reason that only
-/// reports, no escrow payload (or not known), or the password reset. These hold in every
-/// `RotationMode`; Report mode is asked last (`report_mode`).
+/// reports, no escrow payload (or not known; `escrow_ready` is true without one only with
+/// `EscrowOutsideMDM`), or the password reset. These hold in every `RotationMode`; Report mode is
+/// asked last (`report_mode`).
 pub(crate) fn request_blocked(
     reason: Reason,
-    payload_installed: Option<bool>,
+    escrow_ready: Option<bool>,
     password_reset: Option<Reset>,
 ) -> Option<String> {
     if !reason.requests() {
@@ -411,7 +442,7 @@ pub(crate) fn request_blocked(
             reason.as_str()
         ));
     }
-    match payload_installed {
+    match escrow_ready {
         Some(true) => {}
         Some(false) => {
             return Some(
@@ -482,6 +513,25 @@ mod tests {
 
     fn on() -> FdeStatus {
         FdeStatus::on()
+    }
+
+    /// No readable profile, and one unreadable that carries the escrow payload as said.
+    fn odd(carries_escrow: Option<bool>) -> ComputerProfiles {
+        ComputerProfiles {
+            installed: Vec::new(),
+            unreadable: vec![crate::tools::profiles::UnreadableProfile {
+                name: "com.vendor.odd".into(),
+                problem: "no ProfileItems array".into(),
+                carries_escrow,
+            }],
+        }
+    }
+
+    fn listed(installed: Vec<InstalledProfile>) -> ComputerProfiles {
+        ComputerProfiles {
+            installed,
+            unreadable: Vec::new(),
+        }
     }
 
     fn profile(payload: &str) -> InstalledProfile {
@@ -564,22 +614,24 @@ mod tests {
 
     struct Rotate {
         filevault: Probe<FdeStatus>,
-        profiles: Probe<Vec<InstalledProfile>>,
+        profiles: Probe<ComputerProfiles>,
         os: Probe<String>,
         key: Probe<bool>,
         reset: bool,
         unnamed: bool,
+        outside: bool,
     }
 
     /// A Mac on which `rotate --current-key` may go ahead.
     fn ready() -> Rotate {
         Rotate {
             filevault: Ok(on()),
-            profiles: Ok(vec![profile(ESCROW_PAYLOAD_TYPE)]),
+            profiles: Ok(listed(vec![profile(ESCROW_PAYLOAD_TYPE)])),
             os: Ok("15.1".into()),
             key: Ok(true),
             reset: false,
             unnamed: false,
+            outside: false,
         }
     }
 
@@ -591,6 +643,7 @@ mod tests {
             personal_key: &r.key,
             password_reset: r.reset,
             console_unnamed: r.unnamed,
+            escrow_outside_mdm: r.outside,
         }))
     }
 
@@ -611,9 +664,12 @@ mod tests {
             ("FileVault waiting for a restart is not ready", not_ready(|s| s.restart_required = true), "false"),
             ("FileVault off is not ready", not_ready(|s| s.on = false), "false"),
             // The escrow payload.
-            ("a profile carrying the escrow payload among its items counts", escrow_payload(&[profile(ESCROW_PAYLOAD_TYPE)]).to_string(), "true"),
-            ("profiles without the escrow payload do not count", escrow_payload(&[profile("com.apple.MCX.FileVault2")]).to_string(), "false"),
-            ("no profiles at all is no escrow payload", escrow_payload(&[]).to_string(), "false"),
+            ("a profile carrying the escrow payload among its items counts", format!("{:?}", escrow_payload(&listed(vec![profile(ESCROW_PAYLOAD_TYPE)]))), "Some(true)"),
+            ("profiles without the escrow payload do not count", format!("{:?}", escrow_payload(&listed(vec![profile("com.apple.MCX.FileVault2")]))), "Some(false)"),
+            ("no profiles at all is no escrow payload", format!("{:?}", escrow_payload(&listed(vec![]))), "Some(false)"),
+            ("issue 14: an unreadable profile with no escrow item does not hide the answer", format!("{:?}", escrow_payload(&odd(Some(false)))), "Some(false)"),
+            ("issue 14: an unreadable profile that may carry the escrow payload leaves it unknown", format!("{:?}", escrow_payload(&odd(None))), "None"),
+            ("issue 14: a readable escrow profile wins over an unreadable one", format!("{:?}", escrow_payload(&ComputerProfiles { installed: vec![profile(ESCROW_PAYLOAD_TYPE)], ..odd(Some(true)) })), "Some(true)"),
             // The password reset after a recovery-key unlock.
             ("the key unlocked this boot and nobody has logged in: the reset is pending", format!("{:?}", in_password_reset(Some(KeyUse::Used), false)), "Some(KeyUsed)"),
             ("a login in this boot ends the reset", format!("{:?}", in_password_reset(Some(KeyUse::Used), true)), "None"),
@@ -641,7 +697,8 @@ mod tests {
             ("a Mac ready for a key change may rotate with the current key", rotate(ready()), "ok"),
             ("no key change while FileVault is not ready", rotate(Rotate { filevault: Ok(FdeStatus { restart_required: true, ..on() }), ..ready() }), "FileVaultNotReady"),
             ("no key change while FileVault's state is unknown", rotate(Rotate { filevault: failed(), ..ready() }), "FileVaultUnknown"),
-            ("no key change without the escrow payload", rotate(Rotate { profiles: Ok(vec![]), ..ready() }), "EscrowProfileMissing"),
+            ("no key change without the escrow payload", rotate(Rotate { profiles: Ok(listed(vec![])), ..ready() }), "EscrowProfileMissing"),
+            ("issue 14: with EscrowOutsideMDM no payload is needed for a key change", rotate(Rotate { profiles: Ok(listed(vec![])), outside: true, ..ready() }), "ok"),
             ("no key change while the profiles are unknown", rotate(Rotate { profiles: failed(), ..ready() }), "ProfilesUnknown"),
             ("macOS 10.13 does not take the key as a credential", rotate(Rotate { os: Ok("10.13.6".into()), ..ready() }), "OSTooOld"),
             ("macOS 10.14 takes the key as a credential", rotate(Rotate { os: Ok("10.14".into()), ..ready() }), "ok"),

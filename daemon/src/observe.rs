@@ -28,7 +28,7 @@ use crate::tools::diskutil::CryptoUser;
 use crate::tools::dscl::{SkippedRecord, UserRecord};
 use crate::tools::escrow_blob::{self, BlobProblem, Recipient};
 use crate::tools::fdesetup::{DeferralInfo, FdeStatus, UsingRecoveryKey};
-use crate::tools::profiles::{BootstrapToken, InstalledProfile};
+use crate::tools::profiles::{BootstrapToken, ComputerProfiles};
 use crate::tools::{self, ProbeError};
 
 /// How many SecureToken probes run at once.
@@ -90,7 +90,7 @@ pub struct Snapshot {
     /// Per human user (by short name), in the order of `users`.
     pub secure_tokens: Vec<(String, Probe<bool>)>,
     pub bootstrap: Probe<BootstrapToken>,
-    pub profiles: Probe<Vec<InstalledProfile>>,
+    pub profiles: Probe<ComputerProfiles>,
     /// The escrow payload's `Location` from managed preferences (`None`: no such file or key).
     pub escrow_location: Probe<Option<String>>,
     /// `/var/db/FileVaultPRK.dat` (`None`: absent).

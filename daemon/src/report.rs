@@ -25,7 +25,7 @@ pub(crate) fn problem_summary(p: Problem) -> &'static str {
             "the recovery key was used to unlock this Mac and must be replaced"
         }
         Problem::RecoveryKeyNotEscrowed => {
-            "the MDM holds no valid copy of the current recovery key"
+            "the current key was not staged for the installed escrow payload (see Escrow.Evidence)"
         }
         Problem::EscrowProfileMissing => {
             "no FileVault escrow profile is installed: keys cannot reach the MDM"
@@ -53,6 +53,12 @@ pub(crate) fn problem_summary(p: Problem) -> &'static str {
         Problem::ToolFailed => "a macOS tool failed; some values are stale (see Errors)",
         Problem::StateUnreadable => "Keywarden's state file could not be used and was rebuilt",
         Problem::RotationFlagDuringPasswordReset => "another tool asks for a key rotation during the password reset after a recovery-key unlock",
+        Problem::EscrowUnconfirmed => {
+            "only dates question the escrow (profile newer than the escrow file); nothing requested"
+        }
+        Problem::ProfileUnreadable => {
+            "a configuration profile could not be read (see Errors); escrow is judged without it"
+        }
     }
 }
 
@@ -174,6 +180,18 @@ pub fn table(s: &Status, now: Timestamp, stale_after_hours: u32) -> String {
     );
     if let Some(l) = &e.location {
         let _ = writeln!(o, "                location: {l}");
+    }
+    // How the state was reached, and the two identities a helpdesk can compare with the MDM's.
+    for (label, value) in [
+        ("evidence", &e.evidence),
+        ("encrypted to", &e.recipient),
+        ("escrow file", &e.file_problem),
+        ("payload certificate", &e.certificate),
+        ("certificate unknown", &e.certificate_problem),
+    ] {
+        if let Some(v) = value {
+            let _ = writeln!(o, "                {label}: {v}");
+        }
     }
     let r = &s.rotation;
     let _ = write!(o, "Rotation:       {:?}", r.state);

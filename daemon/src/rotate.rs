@@ -135,6 +135,7 @@ pub(crate) async fn with_current_key<R: Runner, C: Clock>(
         personal_key: &snap.personal_key,
         password_reset: facts.in_password_reset.is_some(),
         console_unnamed: facts.console_unnamed,
+        escrow_outside_mdm: cfg.config.escrow_outside_mdm,
     })
     .map_err(|why| attempt::refuse(root, owners, now, console.as_deref(), attempt::ROTATE, why))?;
     let attempt = attempt::begin(

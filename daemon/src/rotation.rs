@@ -74,7 +74,11 @@ pub struct Facts {
     pub report_only: bool,
     /// `RotationMethods`, in order; `Command` only when `RotationCommand` is set.
     pub methods: Vec<RotationMethod>,
-    /// The escrow payload is installed (`None`: could not tell this check).
+    /// A new key reaches escrow: the escrow payload is installed, or `EscrowOutsideMDM` says
+    /// escrow happens elsewhere (`None`: could not tell this check).
+    pub escrow_ready: Option<bool>,
+    /// The escrow payload itself is installed (`None`: could not tell): Escrow Buddy needs it
+    /// whatever escrows the key.
     pub payload_installed: Option<bool>,
     /// `fdesetup haspersonalrecoverykey` (`None`: could not tell).
     pub key_present: Option<bool>,
@@ -148,7 +152,7 @@ fn new_escrow_file(f: &Facts, before: &Option<EscrowMark>, at: Timestamp) -> Opt
 /// in every mode (`guards::request_blocked`), then Report mode (`guards::report_mode`), which
 /// keeps the method Request mode would use, or says why Request mode would wait for one.
 fn blocked(f: &Facts, reason: Reason) -> Option<(String, Option<RotationMethod>)> {
-    if let Some(why) = guards::request_blocked(reason, f.payload_installed, f.in_password_reset) {
+    if let Some(why) = guards::request_blocked(reason, f.escrow_ready, f.in_password_reset) {
         return Some((why, None));
     }
     let report = guards::report_mode(f.report_only)?;
@@ -166,6 +170,14 @@ const NO_METHOD: &str = "no rotation method can be used now (see RotationMethods
 fn escrow_buddy_can_rotate(f: &Facts) -> Result<(), Option<String>> {
     if !f.escrow_buddy.usable() {
         return Err(None);
+    }
+    // Escrow Buddy refuses to run without the payload ("No MDM profile for enforcing FileVault
+    // escrow is present", its log in macadmins/escrow-buddy#3): only with EscrowOutsideMDM can a
+    // rotation be asked for without one.
+    if f.payload_installed != Some(true) {
+        return Err(Some(
+            "Escrow Buddy makes a key only while an FDERecoveryKeyEscrow payload is installed, and none is (EscrowOutsideMDM: use MDM or Command)".to_owned(),
+        ));
     }
     match guards::flag_wasted(f.login_user.as_deref(), f.login_user_token) {
         Some(why) => Err(Some(why)),
@@ -635,6 +647,7 @@ mod tests {
             reasons: vec![],
             report_only: false,
             methods: vec![RotationMethod::EscrowBuddy, RotationMethod::Mdm],
+            escrow_ready: Some(true),
             payload_installed: Some(true),
             key_present: Some(true),
             escrow_file: Some(Some(m0())),
@@ -799,7 +812,7 @@ mod tests {
                 "not escrowed, payload removed, our flag set",
                 with(|f| {
                     f.reasons = vec![Reason::NotEscrowed];
-                    f.payload_installed = Some(false);
+                    f.escrow_ready = Some(false);
                     flag(f, Some(Some(true)), true);
                 }),
             ),
@@ -1309,14 +1322,14 @@ mod tests {
                     "{sname} + {ename} during a reset"
                 );
                 e.in_password_reset = None;
-                e.payload_installed = Some(false);
+                e.escrow_ready = Some(false);
                 let s = step(&state, &e);
                 let bad = s
                     .effects
                     .iter()
                     .any(|x| matches!(x, Effect::SetFlag | Effect::RunCommand));
                 assert!(!bad, "{sname} + {ename} without payload: {:?}", s.effects);
-                e.payload_installed = Some(true);
+                e.escrow_ready = Some(true);
             }
         }
     }

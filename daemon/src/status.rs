@@ -41,10 +41,16 @@ pub enum Problem {
     /// Another tool set Escrow Buddy's `GenerateNewKey` while the password reset that follows a
     /// recovery-key unlock is pending: a rotation at that login breaks the reset.
     RotationFlagDuringPasswordReset,
+    /// Only dates say the key may not be staged for the installed escrow payload (the profile
+    /// was installed after the escrow file), and no recipient comparison settles it (issue 14).
+    EscrowUnconfirmed,
+    /// A computer-level profile could not be read (named in `Daemon.Errors`); the escrow check
+    /// stands when it does not carry the escrow payload (issue 14, item 6).
+    ProfileUnreadable,
 }
 
 impl Problem {
-    pub const ALL: [Problem; 16] = [
+    pub const ALL: [Problem; 18] = [
         Problem::FileVaultOff,
         Problem::RecoveryKeyMissing,
         Problem::RecoveryKeyUsed,
@@ -61,6 +67,8 @@ impl Problem {
         Problem::ToolFailed,
         Problem::StateUnreadable,
         Problem::RotationFlagDuringPasswordReset,
+        Problem::EscrowUnconfirmed,
+        Problem::ProfileUnreadable,
     ];
 
     /// Whether the code endangers recovery and so makes the Mac unhealthy (`Problems`), or is
@@ -87,7 +95,9 @@ impl Problem {
             | Problem::BootstrapTokenNotEscrowed
             | Problem::PlaintextKeyOnDisk
             | Problem::ToolFailed
-            | Problem::StateUnreadable => false,
+            | Problem::StateUnreadable
+            | Problem::EscrowUnconfirmed
+            | Problem::ProfileUnreadable => false,
         }
     }
 
@@ -109,6 +119,8 @@ impl Problem {
             Problem::ToolFailed => "ToolFailed",
             Problem::StateUnreadable => "StateUnreadable",
             Problem::RotationFlagDuringPasswordReset => "RotationFlagDuringPasswordReset",
+            Problem::EscrowUnconfirmed => "EscrowUnconfirmed",
+            Problem::ProfileUnreadable => "ProfileUnreadable",
         }
     }
 }
@@ -219,6 +231,9 @@ pub enum KeyState {
     /// readable.
     #[serde(alias = "Valid")]
     Staged,
+    /// Present and unused since it changed; escrow is not checked (`EscrowOutsideMDM`), so
+    /// nothing more is claimed (schema 2).
+    Unused,
     Used,
     Missing,
     NotEscrowed,
@@ -258,10 +273,18 @@ pub struct RecoveryKey {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum EscrowState {
-    /// The escrow file for the current key is there for the MDM to collect.
+    /// The escrow file for the current key is there for the installed payload's MDM to collect
+    /// (`Escrow.Evidence` says how that was established).
     Staged,
+    /// Certainly not staged for the installed payload: no escrow file, or one encrypted to
+    /// another certificate.
     Missing,
+    /// Only dates say it may not be: the profile was installed after the file, and no recipient
+    /// comparison settles it (schema 2).
+    Unconfirmed,
     NotConfigured,
+    /// `EscrowOutsideMDM`: keys are escrowed outside the MDM; not checked (schema 2).
+    External,
     #[default]
     Unknown,
 }
@@ -280,7 +303,21 @@ pub struct Escrow {
         with = "crate::clock::plist_date::option"
     )]
     pub filevault_prk_modified_at: Option<Timestamp>,
+    /// Hex SHA-256 of the escrow file, for an MDM that keeps the blob it collected (schema 2).
+    #[serde(rename = "FileSHA256")]
+    pub file_sha256: Option<String>,
+    /// Whom the escrow file is encrypted to: `issuer=...; serial=...` or
+    /// `subjectKeyIdentifier=...` (schema 2).
+    pub recipient: Option<String>,
+    /// Why the escrow file names no recipient (not CMS enveloped data, ...) (schema 2).
+    pub file_problem: Option<String>,
+    /// The installed escrow payload's certificate, as a recipient would name it (schema 2).
+    pub certificate: Option<String>,
+    /// Why the payload's certificate is not known (`profiles` does not show it) (schema 2).
+    pub certificate_problem: Option<String>,
     pub state: EscrowState,
+    /// How `State` was established, in one sentence (schema 2).
+    pub evidence: Option<String>,
 }}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -299,9 +336,12 @@ pub enum RotationStateName {
 pub enum Reason {
     /// The key unlocked the Mac (request).
     KeyUsed,
-    /// The escrow file is missing or older than the payload: the key was never staged for this
-    /// MDM (request).
+    /// The key was certainly not staged for the installed escrow payload (`Escrow.State`
+    /// `Missing`): no escrow file, or one encrypted to another certificate (request).
     NotEscrowed,
+    /// Only dates say the key may not be staged (`EscrowUnconfirmed`); a reason only with
+    /// `RotateWhenEscrowUnconfirmed` (request).
+    EscrowUnconfirmed,
     /// An admin asked: `keywarden rotate --request` or a new `RotationRequestID` (request).
     AdminRequest,
     /// The key is older than `MaxKeyAgeDays` (request; off unless set).
@@ -314,9 +354,10 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason (for the docs' and the decision tables' tests: each must be covered).
-    pub const ALL: [Reason; 6] = [
+    pub const ALL: [Reason; 7] = [
         Reason::KeyUsed,
         Reason::NotEscrowed,
+        Reason::EscrowUnconfirmed,
         Reason::AdminRequest,
         Reason::MaxAgeReached,
         Reason::KeyMissing,
@@ -327,6 +368,7 @@ impl Reason {
         match self {
             Reason::KeyUsed => "KeyUsed",
             Reason::NotEscrowed => "NotEscrowed",
+            Reason::EscrowUnconfirmed => "EscrowUnconfirmed",
             Reason::AdminRequest => "AdminRequest",
             Reason::MaxAgeReached => "MaxAgeReached",
             Reason::KeyMissing => "KeyMissing",
@@ -339,6 +381,7 @@ impl Reason {
         match self {
             Reason::KeyUsed
             | Reason::NotEscrowed
+            | Reason::EscrowUnconfirmed
             | Reason::AdminRequest
             | Reason::MaxAgeReached => true,
             Reason::KeyMissing | Reason::ValidationFailed => false,
@@ -466,6 +509,7 @@ impl Status {
         };
         let key = match s.recovery_key.state {
             KeyState::Staged => "staged",
+            KeyState::Unused => "unused",
             KeyState::Used => "used",
             KeyState::Missing => "missing",
             KeyState::NotEscrowed => "not-escrowed",
@@ -474,7 +518,9 @@ impl Status {
         let escrow = match s.escrow.state {
             EscrowState::Staged => "staged",
             EscrowState::Missing => "missing",
+            EscrowState::Unconfirmed => "unconfirmed",
             EscrowState::NotConfigured => "not-configured",
+            EscrowState::External => "external",
             EscrowState::Unknown => "unknown",
         };
         format!(

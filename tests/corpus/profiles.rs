@@ -6,8 +6,8 @@
 use keywarden::runner::Output;
 use keywarden::tools::escrow_blob::parse_certificate;
 use keywarden::tools::profiles::{
-    parse_bootstrap_token, parse_computer_profiles, BootstrapToken, EscrowCertificateSeen,
-    InstalledProfile, ESCROW_PAYLOAD_TYPE,
+    parse_bootstrap_token, parse_computer_profiles, BootstrapToken, ComputerProfiles,
+    EscrowCertificateSeen, InstalledProfile, ESCROW_PAYLOAD_TYPE,
 };
 
 use super::{Case, Stream};
@@ -49,7 +49,9 @@ pub fn cases() -> Vec<Case> {
             exit: 0,
             // The per-user key `ann` is ignored.
             check: |out| {
-                let got = parse_computer_profiles(out).expect("parses");
+                let all = parse_computer_profiles(out).expect("parses");
+                assert_eq!(all.unreadable, [], "every profile reads");
+                let got = all.installed;
                 // The certificate item holds a cut placeholder: unknown, with the reason.
                 match &got[0].escrow_certificate {
                     Some(EscrowCertificateSeen::Unknown(why)) => {
@@ -92,7 +94,7 @@ pub fn cases() -> Vec<Case> {
             exit: 0,
             // The pkcs1 item EncryptCertPayloadUUID names carries the certificate as data.
             check: |out| {
-                let got = parse_computer_profiles(out).expect("parses");
+                let got = parse_computer_profiles(out).expect("parses").installed;
                 let want = parse_certificate(include_bytes!("../fixtures/escrow/escrow-a.der"))
                     .expect("the throwaway certificate");
                 assert_eq!(
@@ -105,7 +107,9 @@ pub fn cases() -> Vec<Case> {
             file: "handwritten/profiles-computer-xml/empty-HANDWRITTEN.txt",
             stream: Stream::Stdout,
             exit: 0,
-            check: |out| assert_eq!(parse_computer_profiles(out), Ok(vec![])),
+            check: |out| {
+                assert_eq!(parse_computer_profiles(out), Ok(ComputerProfiles::default()))
+            },
         },
     ]
 }

@@ -120,10 +120,12 @@ fn a_missing_escrow_payload_is_reported() {
     assert_golden("no-escrow-profile", &s);
 }
 
+/// Issue 14, item 1: a re-enrolment installed a payload with another certificate after the key
+/// was made: the escrow file is encrypted to a certificate the MDM no longer holds. Certain.
 #[test]
-fn an_escrow_file_older_than_the_escrow_profile_means_the_key_is_not_escrowed() {
-    // A re-enrolment installed the payload after the key was made.
-    let mac = Mac::with(&[r#"escrow.profile_install_date="2025-03-01T00:00:00Z""#]);
+fn an_escrow_file_encrypted_to_another_certificate_means_the_key_is_not_escrowed() {
+    let mac = Mac::healthy();
+    mac.event(&["resend-profile", "--certificate", "b"]);
     assert_eq!(code(&mac.check()), 0);
     let s = mac.status();
     assert_eq!(string(&s, "Escrow.State"), "Missing");
@@ -132,6 +134,62 @@ fn an_escrow_file_older_than_the_escrow_profile_means_the_key_is_not_escrowed() 
         "{:?}",
         problems(&s)
     );
+    let evidence = string(&s, "Escrow.Evidence");
+    assert!(
+        evidence.starts_with("the escrow file is encrypted to another certificate"),
+        "{evidence}"
+    );
+    assert_ne!(
+        string(&s, "Escrow.Recipient"),
+        string(&s, "Escrow.Certificate")
+    );
+}
+
+/// Issue 14, item 1: the escrow section publishes what an MDM can compare: the file's hash, its
+/// recipient, and the payload's certificate, which match on a healthy Mac.
+#[test]
+fn the_escrow_section_names_the_files_recipient_hash_and_the_payloads_certificate() {
+    let mac = Mac::healthy();
+    assert_eq!(code(&mac.check()), 0);
+    let s = mac.status();
+    let blob = std::fs::read(mac.path("/var/db/FileVaultPRK.dat")).unwrap();
+    use sha2::Digest as _;
+    let hex: String = sha2::Sha256::digest(&blob)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(string(&s, "Escrow.FileSHA256"), hex);
+    let recipient = string(&s, "Escrow.Recipient");
+    assert!(
+        recipient.starts_with("issuer=") && recipient.contains("; serial="),
+        "{recipient}"
+    );
+    assert_eq!(recipient, string(&s, "Escrow.Certificate"));
+    assert_eq!(
+        string(&s, "Escrow.Evidence"),
+        "the escrow file is encrypted to the installed escrow payload's certificate"
+    );
+}
+
+/// Issue 14, item 1: a file that is not CMS is said so, and the dates alone only warn.
+#[test]
+fn an_escrow_file_that_is_not_cms_is_reported_and_only_the_dates_are_used() {
+    let mac = Mac::with(&[
+        "escrow.prk_file_format=\"not_cms\"",
+        r#"escrow.prk_file_written_at="2024-04-01T10:00:00Z""#,
+    ]);
+    assert_eq!(code(&mac.check()), 0);
+    let s = mac.status();
+    assert!(
+        string(&s, "Escrow.FileProblem").starts_with("not CMS"),
+        "{:?}",
+        get(&s, "Escrow")
+    );
+    assert!(get(&s, "Escrow.Recipient").is_none());
+    assert_eq!(string(&s, "Escrow.State"), "Unconfirmed");
+    assert_eq!(warnings(&s), vec!["EscrowUnconfirmed"]);
+    assert!(boolean(&s, "Healthy"));
+    assert_eq!(string(&s, "Rotation.State"), "Idle");
 }
 
 #[test]
@@ -907,6 +965,7 @@ fn the_daemons_parsers_find_the_simulated_blob_addressed_to_the_profiles_certifi
         let out = Output::new(out.status.code().unwrap(), out.stdout, out.stderr);
         let profiles = parse_computer_profiles(&out).unwrap();
         let escrow: Vec<_> = profiles
+            .installed
             .into_iter()
             .filter_map(|p| p.escrow_certificate)
             .collect();

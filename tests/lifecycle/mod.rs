@@ -167,9 +167,10 @@ fn a_failed_escrow_buddy_run_is_retried_with_backoff_and_shown_overdue() {
 fn a_re_enrolment_makes_the_key_not_escrowed_until_a_new_key_is_made() {
     let mac = Mac::healthy();
     assert!(boolean(&mac.checked(), "Healthy"));
-    // The MDM re-enrolled the Mac: a new escrow payload, installed after the current key.
-    let now = jiff::Timestamp::now().to_string();
-    mac.set(&[&format!(r#"escrow.profile_install_date="{now}""#)]);
+    // The Mac moved to another MDM: a new escrow payload with that MDM's certificate, installed
+    // after the current key, which is encrypted to the old one (issue 14: the recipient, not the
+    // dates, makes it certain).
+    mac.event(&["resend-profile", "--certificate", "b"]);
     let s = mac.checked();
     assert_eq!(string(&s, "Escrow.State"), "Missing");
     assert!(problems(&s).contains(&"RecoveryKeyNotEscrowed".to_owned()));
@@ -179,7 +180,100 @@ fn a_re_enrolment_makes_the_key_not_escrowed_until_a_new_key_is_made() {
     let s = mac.checked();
     assert_eq!(rotation(&s), "Confirmed");
     assert_eq!(string(&s, "Escrow.State"), "Staged");
+    // The new key is encrypted to the new MDM's certificate.
+    assert_eq!(
+        string(&s, "Escrow.Recipient"),
+        string(&s, "Escrow.Certificate")
+    );
     assert!(boolean(&s, "Healthy"), "{:?}", problems(&s));
+}
+
+/// Issue 14, item 1 (the fleet failure that opened it): an MDM that re-sends its escrow profile
+/// with the same certificate moves the profile's date past the escrow file's on every Mac. Nothing
+/// is flagged, nothing is requested, Escrow Buddy's flag is never written.
+#[test]
+fn issue_14_a_re_sent_escrow_profile_changes_nothing() {
+    let mac = Mac::healthy();
+    assert!(boolean(&mac.checked(), "Healthy"));
+    mac.event(&["resend-profile"]);
+    let s = mac.checked();
+    assert_eq!(string(&s, "Escrow.State"), "Staged");
+    assert_eq!(rotation(&s), "Idle");
+    assert!(codes(&s).is_empty(), "{:?}", codes(&s));
+    assert_eq!(flag_writes(&mac), 0);
+}
+
+/// Issue 14, item 1: where `profiles` does not show the payload's certificate, a re-sent profile
+/// leaves only dates: a warning, no request; `RotateWhenEscrowUnconfirmed` turns it into one.
+#[test]
+fn issue_14_with_only_dates_escrow_is_unconfirmed_and_rotates_only_when_asked() {
+    let mac = Mac::with(&["escrow.certificate_shown=false"]);
+    assert!(boolean(&mac.checked(), "Healthy"));
+    mac.event(&["resend-profile"]);
+    let s = mac.checked();
+    assert_eq!(string(&s, "Escrow.State"), "Unconfirmed");
+    assert_eq!(warnings(&s), vec!["EscrowUnconfirmed"]);
+    assert!(boolean(&s, "Healthy"));
+    assert_eq!(rotation(&s), "Idle");
+    assert_eq!(flag_writes(&mac), 0);
+    mac.managed_prefs(&[("RotateWhenEscrowUnconfirmed", plist::Value::Boolean(true))]);
+    let s = mac.checked();
+    assert_eq!(rotation(&s), "Requested");
+    assert_eq!(string(&s, "Rotation.Reason"), "EscrowUnconfirmed");
+    assert_eq!(flag_writes(&mac), 1);
+    login(&mac, "alice");
+    let s = mac.checked();
+    assert_eq!(rotation(&s), "Confirmed");
+    assert_eq!(string(&s, "Escrow.State"), "Staged");
+}
+
+/// Issue 14, item 1 (zentral): a certificate re-issued for the same key, new serial, at a
+/// re-send. A Mac whose old certificate Keywarden saw knows the key is the same: staged. One that
+/// never saw it cannot tell: unconfirmed, nothing requested. Neither rotates.
+#[test]
+fn issue_14_a_certificate_reissued_for_the_same_key_is_judged_by_the_key_keywarden_saw() {
+    let mac = Mac::healthy();
+    mac.checked();
+    mac.event(&["resend-profile", "--certificate", "a_reissued"]);
+    let s = mac.checked();
+    assert_eq!(
+        string(&s, "Escrow.State"),
+        "Staged",
+        "{:?}",
+        get(&s, "Escrow")
+    );
+    assert!(string(&s, "Escrow.Evidence").contains("same key"));
+
+    let fresh = Mac::healthy();
+    fresh.event(&["resend-profile", "--certificate", "a_reissued"]);
+    let s = fresh.checked();
+    assert_eq!(string(&s, "Escrow.State"), "Unconfirmed");
+    assert_eq!(rotation(&s), "Idle");
+    assert_eq!(flag_writes(&fresh), 0);
+}
+
+/// Issue 14, item 1: with `EscrowOutsideMDM` a Mac without an escrow payload is not flagged and
+/// not rotated for escrow; a used key is still replaced, by a method that needs no payload.
+#[test]
+fn issue_14_escrow_outside_the_mdm_turns_the_escrow_checks_off() {
+    let mac = Mac::with(&["escrow.profile_installed=false"]);
+    mac.managed_prefs(&[("EscrowOutsideMDM", plist::Value::Boolean(true))]);
+    let s = mac.checked();
+    assert_eq!(string(&s, "Escrow.State"), "External");
+    assert_eq!(string(&s, "RecoveryKey.State"), "Unused");
+    assert!(codes(&s).is_empty(), "{:?}", codes(&s));
+    assert_eq!(rotation(&s), "Idle");
+    key_used_at_boot(&mac);
+    mac.event(&["login", "alice"]);
+    let s = mac.checked();
+    assert_eq!(rotation(&s), "Requested");
+    assert_eq!(string(&s, "Rotation.Method"), "MDM");
+    assert!(
+        string(&s, "Rotation.MethodNote").contains("only while an FDERecoveryKeyEscrow payload"),
+        "{:?}",
+        get(&s, "Rotation")
+    );
+    assert_eq!(flag_writes(&mac), 0);
 }
 
 #[test]
@@ -516,6 +610,12 @@ fn issue_14_no_flag_when_the_user_who_logs_in_holds_no_secure_token() {
     let s = mac.checked();
     assert_eq!(rotation(&s), "Requested");
     assert_eq!(string(&s, "Rotation.Method"), "MDM");
+    // And the status says why Escrow Buddy was passed over.
+    let note = string(&s, "Rotation.MethodNote");
+    assert!(
+        note.contains("itadmin") && note.contains("holds no SecureToken"),
+        "{note}"
+    );
     assert_eq!(flag_writes(&mac), 0);
 }
 

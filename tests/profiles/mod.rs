@@ -267,6 +267,8 @@ fn effective(c: &Config, key: &str) -> Option<Value> {
             .as_ref()
             .map(|s| Value::String(s.clone())),
         "AllowRotateWithCurrentKey" => Some(Value::Boolean(c.allow_rotate_with_current_key)),
+        "EscrowOutsideMDM" => Some(Value::Boolean(c.escrow_outside_mdm)),
+        "RotateWhenEscrowUnconfirmed" => Some(Value::Boolean(c.rotate_when_escrow_unconfirmed)),
         "ValidationDailyCap" => int(c.validation_daily_cap.into()),
         "ValidationFailureCap" => int(c.validation_failure_cap.into()),
         "StaleAfterHours" => int(c.stale_after_hours.into()),
@@ -335,7 +337,7 @@ fn the_example_settings_give_no_warning_and_every_value_takes_effect() {
     let p = payload(&v, paths::DOMAIN, "org.keywarden.mobileconfig");
 
     // What macOS writes to /Library/Managed Preferences/org.keywarden.plist: the payload's keys,
-    // its Payload keys included; Keywarden ignores those five and nothing else.
+    // its Payload keys included; Keywarden ignores those (every `Payload*` key) and nothing else.
     let loaded = from_managed(p);
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 

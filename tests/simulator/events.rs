@@ -274,7 +274,7 @@ mod tests {
         login(
             &mut s,
             "alice",
-            false,
+            How::Password,
             "2026-11-02T08:00:00Z".parse().unwrap(),
         )
         .unwrap();

@@ -7,14 +7,14 @@
 
 use jiff::Timestamp;
 
+use super::escrow;
+use crate::config::Config;
 use crate::guards::{self, AtConsole};
 use crate::observe::Snapshot;
 use crate::rotation::EscrowBuddyFacts;
 use crate::state::{EscrowMark, KeyUse, State};
-use crate::status::EscrowState;
 use crate::tools::diskutil::{CryptoUser, CryptoUserKind};
 use crate::tools::dscl::UserRecord;
-use crate::tools::profiles::ESCROW_PAYLOAD_TYPE;
 use crate::tools::security::ESCROW_BUDDY_MECHANISM;
 
 /// The facts of one check (`None` where a probe failed and the fact is unknown).
@@ -45,10 +45,9 @@ pub(crate) struct Facts {
     pub payload_installed: Option<bool>,
     /// The escrow payload's profile install date.
     pub payload_installed_at: Option<Timestamp>,
-    /// Whether the current key was staged for escrow: `NotConfigured` (no payload), `Missing` (no
-    /// escrow file, or one older than the payload: the payload escrows only keys made after it
-    /// was installed, PLATFORM.md), `Staged`. `None`: a probe failed.
-    pub escrow: Option<EscrowState>,
+    /// Whether the current key was staged for the installed escrow payload, and how that was
+    /// established (`escrow::judge`; `None`: a probe it needs failed).
+    pub escrow: Option<escrow::Judged>,
     /// The escrow file now (`Some(None)`: absent; `None`: could not tell).
     pub escrow_file: Option<Option<EscrowMark>>,
     pub escrow_buddy: EscrowBuddyFacts,
@@ -58,24 +57,22 @@ pub(crate) struct Facts {
     /// A probe failed whose answer a critical problem depends on (FileVault's state, the key's
     /// presence and use this boot, the escrow payload and file): its `ToolFailed` is critical.
     pub critical_unknown: bool,
+    /// `profiles` answered, but whether the escrow payload is installed is not known: only an
+    /// unreadable profile may carry it (issue 14, item 6). Its `ProfileUnreadable` is critical.
+    pub escrow_payload_unknown: bool,
     /// Someone is at the console whom this observation could not name (no local record for the
     /// uid, or the user records could not be read): whether they logged in is not known.
     pub console_unnamed: bool,
 }
 
 impl Facts {
-    pub(crate) fn derive(snap: &Snapshot, state: &State, now: Timestamp) -> Facts {
+    pub(crate) fn derive(snap: &Snapshot, state: &State, config: &Config, now: Timestamp) -> Facts {
         let key_use = snap.key_use(state);
-        let payload = snap
-            .profiles
-            .as_ref()
-            .ok()
-            .map(|p| guards::escrow_payload(p));
-        let payload_installed_at = snap.profiles.as_ref().ok().and_then(|p| {
-            p.iter()
-                .find(|x| x.has_payload(ESCROW_PAYLOAD_TYPE))
-                .and_then(|x| x.install_date)
-        });
+        let profiles = snap.profiles.as_ref().ok();
+        let payload = profiles.and_then(guards::escrow_payload);
+        let payload_installed_at = profiles
+            .and_then(guards::escrow_profile)
+            .and_then(|p| p.install_date);
         let escrow_file: Option<Option<EscrowMark>> = snap.escrow_file.as_ref().ok().map(|f| {
             f.as_ref().map(|f| EscrowMark {
                 modified_at: f.modified_at,
@@ -85,20 +82,17 @@ impl Facts {
         // Known only when every probe of the Escrow section answered (the payload, its
         // `Location`, the file): the section is then fresh and shows this very fact, and a
         // rotation is never asked for on a section that is stale.
-        let escrow_file_seen = escrow_file
-            .as_ref()
-            .filter(|_| snap.escrow_location.is_ok());
-        let escrow = match (payload, escrow_file_seen) {
-            (Some(false), Some(_)) => Some(EscrowState::NotConfigured),
-            (Some(true), Some(None)) => Some(EscrowState::Missing),
-            (Some(true), Some(Some(f)))
-                if payload_installed_at.is_some_and(|at| f.modified_at < at) =>
-            {
-                Some(EscrowState::Missing)
-            }
-            (Some(true), Some(Some(_))) => Some(EscrowState::Staged),
-            (None, _) | (_, None) => None,
-        };
+        let escrow = escrow::judge(&escrow::Seen {
+            outside_mdm: config.escrow_outside_mdm,
+            profiles,
+            file: snap
+                .escrow_file
+                .as_ref()
+                .ok()
+                .filter(|_| snap.escrow_location.is_ok())
+                .map(Option::as_ref),
+            remembered: &state.keys.escrow_certificates,
+        });
         let escrow_buddy = match &snap.escrow_buddy {
             Ok(Some(eb)) => EscrowBuddyFacts {
                 installed: true,
@@ -171,6 +165,7 @@ impl Facts {
                 || snap.escrow_file.is_err()
                 || snap.escrow_location.is_err(),
             console_unnamed: matches!(at_console(snap), Some(AtConsole::Unnamed(_))),
+            escrow_payload_unknown: profiles.is_some() && payload.is_none(),
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::status::{EscrowState, Reason, ValidationResult};
 use crate::tools::diskutil::CryptoUserKind;
 use crate::tools::fdesetup::UsingRecoveryKey;
 
+use super::escrow;
 use super::facts;
 
 /// Record this observation in the state: the per-boot latch, the key's use and history, the
@@ -103,6 +104,10 @@ pub(crate) fn note(
         }
         state.keys.escrow_seen = Some(mark);
     }
+    // The escrow payload's certificate, remembered so a file encrypted to it can still be judged
+    // after the certificate is re-issued (`escrow::judge`).
+    state.keys.escrow_certificates =
+        escrow::remember(snap.profiles.as_ref().ok(), &state.keys.escrow_certificates);
 
     // KeyMissing needs two checks in a row: FileVault on and no PRK crypto user.
     let ready = snap.filevault.as_ref().ok().map(guards::filevault_ready);
@@ -180,8 +185,20 @@ pub(crate) fn reasons(f: &facts::Facts, state: &State, config: &Config) -> Vec<R
     if f.used_since_change && key_present {
         reasons.push(Reason::KeyUsed);
     }
-    if f.filevault_ready == Some(true) && key_present && f.escrow == Some(EscrowState::Missing) {
-        reasons.push(Reason::NotEscrowed);
+    let escrow = f.escrow.as_ref();
+    if f.filevault_ready == Some(true) && key_present {
+        match escrow.map(|e| e.state) {
+            Some(EscrowState::Missing) => reasons.push(Reason::NotEscrowed),
+            // Only dates question it: a reason only when the admin asked for that, and never
+            // when the file itself could not be read (issue 14, item 1).
+            Some(EscrowState::Unconfirmed)
+                if config.rotate_when_escrow_unconfirmed
+                    && escrow.is_some_and(|e| e.may_rotate) =>
+            {
+                reasons.push(Reason::EscrowUnconfirmed)
+            }
+            _ => {}
+        }
     }
     if state.requests.pending_since.is_some() {
         reasons.push(Reason::AdminRequest);
@@ -242,6 +259,12 @@ pub(crate) fn step(
         reasons: reasons(f, state, config),
         report_only: config.rotation_mode == RotationMode::Report,
         methods,
+        // Escrowed outside the MDM: the payload rule is that MDM's, not this fleet's.
+        escrow_ready: if config.escrow_outside_mdm {
+            Some(true)
+        } else {
+            f.payload_installed
+        },
         payload_installed: f.payload_installed,
         key_present: f.key_present,
         escrow_file: f.escrow_file.clone(),

@@ -10,6 +10,7 @@
 //! what the boot guard does (issue 14, item 2). Nothing here runs a tool or touches a file.
 
 mod boot;
+mod escrow;
 mod facts;
 mod lifecycle;
 mod problems;
@@ -64,9 +65,21 @@ pub(crate) fn decide(i: &Inputs<'_>) -> Decision {
             s.reason
         ));
     }
+    let unreadable_profiles = snap.profiles.as_ref().map_or(&[][..], |p| &p.unreadable);
+    for p in unreadable_profiles {
+        errors.push(format!(
+            "profile {} skipped (profiles -C -o stdout-xml): {}; {}",
+            p.name,
+            p.problem,
+            match p.carries_escrow {
+                Some(false) => "it carries no escrow payload, so the escrow check stands",
+                Some(true) | None => "it may carry the escrow payload",
+            }
+        ));
+    }
 
     let noted = lifecycle::note(&mut state, snap, i.config, now, &mut errors);
-    let facts = Facts::derive(snap, &state, now);
+    let facts = Facts::derive(snap, &state, i.config, now);
     let life = lifecycle::step(&facts, &mut state, i.config, noted);
 
     let prev = i.previous;
@@ -118,6 +131,7 @@ pub(crate) fn decide(i: &Inputs<'_>) -> Decision {
         secure_token: &secure_token,
         bootstrap_token: &bootstrap_token,
         apple_silicon: host.apple_silicon,
+        unreadable_profiles: !unreadable_profiles.is_empty(),
         probe_failed,
         state_unreadable: i.state_problem.is_some(),
     });
@@ -181,7 +195,7 @@ pub(crate) fn decide(i: &Inputs<'_>) -> Decision {
 pub(crate) fn facts_of(state: &State, snap: &Snapshot, config: &Config, now: Timestamp) -> Facts {
     let mut scratch = state.clone();
     let _ = lifecycle::note(&mut scratch, snap, config, now, &mut Vec::new());
-    Facts::derive(snap, &scratch, now)
+    Facts::derive(snap, &scratch, config, now)
 }
 
 /// Fold what acting came to into the state: the outbox is done (but for `RotationCommand` when

@@ -27,6 +27,8 @@ pub(super) struct Seen<'a> {
     pub bootstrap_token: &'a BootstrapToken,
     /// `Host.AppleSilicon`: volume ownership exists only there.
     pub apple_silicon: Option<bool>,
+    /// A profile in `profiles -C -o stdout-xml` could not be read (named in the errors).
+    pub unreadable_profiles: bool,
     pub probe_failed: bool,
     pub state_unreadable: bool,
 }
@@ -46,6 +48,7 @@ pub(super) fn problems(s: &Seen<'_>) -> Listed {
     for p in codes(s) {
         let critical = match p {
             Problem::ToolFailed => s.facts.critical_unknown,
+            Problem::ProfileUnreadable => s.facts.escrow_payload_unknown,
             other => other.critical(),
         };
         if critical {
@@ -78,8 +81,14 @@ fn codes(s: &Seen<'_>) -> Vec<Problem> {
     if protected && key.present == Some(true) && s.escrow.state == EscrowState::Missing {
         problems.push(Problem::RecoveryKeyNotEscrowed);
     }
+    if protected && key.present == Some(true) && s.escrow.state == EscrowState::Unconfirmed {
+        problems.push(Problem::EscrowUnconfirmed);
+    }
     if s.escrow.state == EscrowState::NotConfigured {
         problems.push(Problem::EscrowProfileMissing);
+    }
+    if s.unreadable_profiles {
+        problems.push(Problem::ProfileUnreadable);
     }
     let eb = s.facts.escrow_buddy;
     if s.config

@@ -8,6 +8,7 @@
 use jiff::Timestamp;
 
 use crate::config::Config;
+use crate::guards;
 use crate::observe::Snapshot;
 use crate::state::{KeyUse, Rotation as RotationState, State};
 use crate::status::{
@@ -15,6 +16,7 @@ use crate::status::{
     Rotation, Section, SecureToken, TokenUser, UseDetection,
 };
 use crate::tools::fdesetup::Conversion;
+use crate::tools::profiles::EscrowCertificateSeen;
 
 use super::facts::{self, Facts};
 
@@ -110,21 +112,48 @@ pub(super) fn key_state(present: Option<bool>, facts: &Facts, escrow: &Escrow) -
     match escrow.state {
         EscrowState::Missing | EscrowState::NotConfigured => KeyState::NotEscrowed,
         EscrowState::Unknown => KeyState::Unknown,
-        EscrowState::Staged => KeyState::Staged,
+        // Unconfirmed: the file is there, only dates question it (a warning, not a claim).
+        EscrowState::Staged | EscrowState::Unconfirmed => KeyState::Staged,
+        // Escrow is not checked: present and unused is all that was seen.
+        EscrowState::External => KeyState::Unused,
     }
 }
 
 pub(super) fn fresh_escrow(snap: &Snapshot, facts: &Facts) -> Option<Escrow> {
-    let state = facts.escrow?;
+    let judged = facts.escrow.as_ref()?;
     let location = snap.escrow_location.as_ref().ok()?;
     let file = snap.escrow_file.as_ref().ok()?;
+    let certificate = snap
+        .profiles
+        .as_ref()
+        .ok()
+        .and_then(guards::escrow_profile)
+        .and_then(|p| p.escrow_certificate.as_ref());
     Some(Escrow {
         profile_installed: facts.payload_installed,
         profile_installed_at: facts.payload_installed_at,
         location: location.clone(),
         filevault_prk_present: Some(file.is_some()),
         filevault_prk_modified_at: file.as_ref().map(|f| f.modified_at),
-        state,
+        file_sha256: file.as_ref().map(|f| f.sha256.clone()),
+        recipient: file
+            .as_ref()
+            .and_then(|f| f.recipient.as_ref().ok())
+            .map(ToString::to_string),
+        file_problem: file
+            .as_ref()
+            .and_then(|f| f.recipient.as_ref().err())
+            .map(ToString::to_string),
+        certificate: match certificate {
+            Some(EscrowCertificateSeen::Shown(c)) => Some(c.recipient().to_string()),
+            Some(EscrowCertificateSeen::Unknown(_)) | None => None,
+        },
+        certificate_problem: match certificate {
+            Some(EscrowCertificateSeen::Unknown(why)) => Some(why.clone()),
+            Some(EscrowCertificateSeen::Shown(_)) | None => None,
+        },
+        state: judged.state,
+        evidence: Some(judged.evidence.clone()),
         ..Default::default()
     })
 }

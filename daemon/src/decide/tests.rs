@@ -22,9 +22,12 @@ use crate::status::{
 };
 use crate::tools::diskutil::{CryptoUser, CryptoUserKind};
 use crate::tools::dscl::UserRecord;
-use crate::tools::escrow_blob::BlobProblem;
+use crate::tools::escrow_blob::{BlobProblem, EscrowCertificate, Recipient};
 use crate::tools::fdesetup::{Conversion, DeferralInfo, Deferred, FdeStatus, UsingRecoveryKey};
-use crate::tools::profiles::{BootstrapToken, InstalledProfile, ESCROW_PAYLOAD_TYPE};
+use crate::tools::profiles::{
+    BootstrapToken, ComputerProfiles, EscrowCertificateSeen, InstalledProfile, UnreadableProfile,
+    ESCROW_PAYLOAD_TYPE,
+};
 use crate::tools::security::ESCROW_BUDDY_MECHANISM;
 use crate::tools::{ProbeError, RunFailure};
 
@@ -46,11 +49,36 @@ fn ago(hours: i64) -> Timestamp {
 fn profile_installed_at() -> Timestamp {
     t("2026-10-01T09:00:00Z")
 }
+/// The escrow payload's certificate (the MDM holds its private key).
+fn escrow_cert() -> EscrowCertificate {
+    EscrowCertificate {
+        issuer: "CN=Example MDM FileVault CA,O=Example".into(),
+        serial: "5A".into(),
+        subject: "CN=FileVault Recovery Key Escrow".into(),
+        subject_key_id: Some("1f2e".repeat(5)),
+        public_key_sha256: "a1".repeat(32),
+    }
+}
+/// Another MDM's certificate (a re-enrolment, a migration).
+fn other_cert() -> EscrowCertificate {
+    EscrowCertificate {
+        issuer: "CN=Other MDM CA".into(),
+        serial: "01".into(),
+        public_key_sha256: "b2".repeat(32),
+        ..escrow_cert()
+    }
+}
 fn escrow_file() -> FileFacts {
     FileFacts {
         modified_at: t("2026-10-01T09:30:00Z"),
         sha256: "9f2c".repeat(16),
-        recipient: Err(BlobProblem::NoRecipient),
+        recipient: Ok(escrow_cert().recipient()),
+    }
+}
+fn listed(installed: Vec<InstalledProfile>) -> ComputerProfiles {
+    ComputerProfiles {
+        installed,
+        unreadable: Vec::new(),
     }
 }
 /// The escrow file as the state remembers it.
@@ -157,7 +185,7 @@ impl Mac {
                 supported: true,
                 escrowed: Some(true),
             }),
-            profiles: Ok(vec![InstalledProfile {
+            profiles: Ok(listed(vec![InstalledProfile {
                 identifier: "com.example.mdm.filevault".into(),
                 display_name: Some("FileVault".into()),
                 install_date: Some(profile_installed_at()),
@@ -165,8 +193,8 @@ impl Mac {
                     ESCROW_PAYLOAD_TYPE.into(),
                     "com.apple.security.pkcs1".into(),
                 ],
-                escrow_certificate: None,
-            }]),
+                escrow_certificate: Some(EscrowCertificateSeen::Shown(escrow_cert())),
+            }])),
             escrow_location: Ok(Some("Example MDM".into())),
             escrow_file: Ok(Some(escrow_file())),
             console: Ok(Console::Uid(501)),
@@ -225,6 +253,24 @@ impl Mac {
             .unwrap()
             .as_mut()
             .unwrap()
+    }
+
+    /// The MDM re-sent its escrow profile two hours ago: same certificate, a new install date,
+    /// no new escrow file (issue 14).
+    fn resend_profile(&mut self) {
+        self.snapshot.profiles.as_mut().unwrap().installed[0].install_date = Some(ago(2));
+    }
+
+    /// What `profiles` shows of the escrow payload's certificate.
+    fn payload_certificate(&mut self, seen: EscrowCertificateSeen) {
+        self.snapshot.profiles.as_mut().unwrap().installed[0].escrow_certificate = Some(seen);
+    }
+
+    /// Whom the escrow file names.
+    fn escrow_file_recipient(&mut self, recipient: Result<Recipient, BlobProblem>) {
+        if let Ok(Some(f)) = self.snapshot.escrow_file.as_mut() {
+            f.recipient = recipient;
+        }
     }
 
     /// `usingrecoverykey` says Yes in this boot.
@@ -397,9 +443,46 @@ fn problem_rows() -> Vec<(&'static str, Change, Vec<Problem>)> {
             vec![RecoveryKeyNotEscrowed],
         ),
         (
+            "issue 14: a key whose escrow file is encrypted to another certificate reports RecoveryKeyNotEscrowed",
+            |m| m.payload_certificate(EscrowCertificateSeen::Shown(other_cert())),
+            vec![RecoveryKeyNotEscrowed],
+        ),
+        (
+            "issue 14: a re-sent profile with the same certificate reports nothing",
+            |m| m.resend_profile(),
+            vec![],
+        ),
+        (
+            "issue 14: a profile newer than the escrow file, its certificate not shown, warns EscrowUnconfirmed",
+            |m| {
+                m.resend_profile();
+                m.payload_certificate(EscrowCertificateSeen::Unknown("not shown".into()));
+            },
+            vec![EscrowUnconfirmed],
+        ),
+        (
+            "issue 14: an unreadable profile that carries no escrow payload warns ProfileUnreadable and escrow stands",
+            |m| m.snapshot.profiles.as_mut().unwrap().unreadable.push(UnreadableProfile {
+                name: "com.vendor.odd".into(),
+                problem: "ProfileInstallDate is neither a string nor a date".into(),
+                carries_escrow: Some(false),
+            }),
+            vec![ProfileUnreadable],
+        ),
+        (
+            "issue 14: EscrowOutsideMDM without a payload reports no escrow code",
+            |m| {
+                m.snapshot.profiles = Ok(ComputerProfiles::default());
+                m.snapshot.escrow_location = Ok(None);
+                m.snapshot.escrow_file = Ok(None);
+                m.config.escrow_outside_mdm = true;
+            },
+            vec![],
+        ),
+        (
             "a Mac without the escrow payload reports EscrowProfileMissing",
             |m| {
-                m.snapshot.profiles = Ok(Vec::new());
+                m.snapshot.profiles = Ok(ComputerProfiles::default());
                 m.snapshot.escrow_location = Ok(None);
             },
             vec![EscrowProfileMissing],
@@ -598,7 +681,7 @@ fn every_problem_row_reports_exactly_its_problems() {
         // A code is a problem or a warning by its severity; ToolFailed by what it hides (its own
         // test below).
         for p in &d.status.problems {
-            if !p.critical() && *p != Problem::ToolFailed {
+            if !p.critical() && !matches!(p, Problem::ToolFailed | Problem::ProfileUnreadable) {
                 failures.push(format!("{name}: hygiene {p:?} listed in Problems"));
             }
         }
@@ -818,7 +901,7 @@ fn reason_rows() -> Vec<(&'static str, Change, Want)> {
             "a key used without the escrow payload waits for it",
             |m| {
                 m.key_used_this_boot();
-                m.snapshot.profiles = Ok(Vec::new());
+                m.snapshot.profiles = Ok(ComputerProfiles::default());
             },
             waits(Reason::KeyUsed, NO_PAYLOAD),
         ),
@@ -1010,13 +1093,60 @@ fn reason_rows() -> Vec<(&'static str, Change, Want)> {
             requests(Reason::AdminRequest, EscrowBuddy, vec![Effect::SetFlag]),
         ),
         (
-            // Issue 14 changes this: dates alone (an MDM re-sending the profile) should only
-            // warn (EscrowUnconfirmed, ARCHITECTURE.md), not request a rotation. Pinned as it is.
-            "a re-sent escrow profile installed after the escrow file makes the key NotEscrowed today",
-            |m| {
-                m.snapshot.profiles.as_mut().unwrap()[0].install_date = Some(ago(2));
-            },
+            "issue 14: a re-sent escrow profile (same certificate, installed after the escrow file) requests nothing",
+            |m| m.resend_profile(),
+            idle(),
+        ),
+        (
+            "issue 14: an escrow file encrypted to another certificate than the payload's requests NotEscrowed",
+            |m| m.payload_certificate(EscrowCertificateSeen::Shown(other_cert())),
             requests(Reason::NotEscrowed, EscrowBuddy, vec![Effect::SetFlag]),
+        ),
+        (
+            "issue 14: only dates disagreeing (the payload's certificate not shown) requests nothing",
+            |m| {
+                m.resend_profile();
+                m.payload_certificate(EscrowCertificateSeen::Unknown("not shown".into()));
+            },
+            idle(),
+        ),
+        (
+            "issue 14: only dates disagreeing, with RotateWhenEscrowUnconfirmed, requests EscrowUnconfirmed",
+            |m| {
+                m.resend_profile();
+                m.payload_certificate(EscrowCertificateSeen::Unknown("not shown".into()));
+                m.config.rotate_when_escrow_unconfirmed = true;
+            },
+            requests(Reason::EscrowUnconfirmed, EscrowBuddy, vec![Effect::SetFlag]),
+        ),
+        (
+            "issue 14: an escrow file that is not CMS and older than the profile never requests, even with RotateWhenEscrowUnconfirmed",
+            |m| {
+                m.resend_profile();
+                m.escrow_file_recipient(Err(BlobProblem::NotCms("tag 0x04 at offset 0".into())));
+                m.config.rotate_when_escrow_unconfirmed = true;
+            },
+            idle(),
+        ),
+        (
+            "issue 14: EscrowOutsideMDM without a payload requests nothing for escrow",
+            |m| {
+                m.snapshot.profiles = Ok(ComputerProfiles::default());
+                m.snapshot.escrow_location = Ok(None);
+                m.snapshot.escrow_file = Ok(None);
+                m.config.escrow_outside_mdm = true;
+            },
+            idle(),
+        ),
+        (
+            "issue 14: EscrowOutsideMDM without a payload still requests for a used key, passing over Escrow Buddy (it needs the payload)",
+            |m| {
+                m.key_used_this_boot();
+                m.snapshot.profiles = Ok(ComputerProfiles::default());
+                m.snapshot.escrow_location = Ok(None);
+                m.config.escrow_outside_mdm = true;
+            },
+            requests(Reason::KeyUsed, Mdm, vec![]),
         ),
     ]
 }
@@ -1135,13 +1265,31 @@ fn the_escrow_section_shows_the_escrow_fact() {
             EscrowState::Missing,
         ),
         (
-            "an escrow file older than the payload",
-            |m| m.snapshot.profiles.as_mut().unwrap()[0].install_date = Some(ago(2)),
+            "issue 14: an escrow file older than the payload, encrypted to its certificate",
+            |m| m.resend_profile(),
+            EscrowState::Staged,
+        ),
+        (
+            "issue 14: an escrow file older than the payload, the certificate not shown",
+            |m| {
+                m.resend_profile();
+                m.payload_certificate(EscrowCertificateSeen::Unknown("not shown".into()));
+            },
+            EscrowState::Unconfirmed,
+        ),
+        (
+            "issue 14: an escrow file encrypted to another certificate",
+            |m| m.payload_certificate(EscrowCertificateSeen::Shown(other_cert())),
             EscrowState::Missing,
         ),
         (
+            "issue 14: EscrowOutsideMDM",
+            |m| m.config.escrow_outside_mdm = true,
+            EscrowState::External,
+        ),
+        (
             "no payload",
-            |m| m.snapshot.profiles = Ok(Vec::new()),
+            |m| m.snapshot.profiles = Ok(ComputerProfiles::default()),
             EscrowState::NotConfigured,
         ),
         (
@@ -1164,7 +1312,9 @@ fn the_escrow_section_shows_the_escrow_fact() {
     for &(name, change, want) in &rows {
         let mut mac = Mac::healthy();
         change(&mut mac);
-        let fact = facts_of(&mac.state, &mac.snapshot, &mac.config, now()).escrow;
+        let fact = facts_of(&mac.state, &mac.snapshot, &mac.config, now())
+            .escrow
+            .map(|j| j.state);
         let shown = mac.decide().status.escrow.state;
         if fact.unwrap_or(EscrowState::Unknown) != shown || shown != want {
             failures.push(format!(

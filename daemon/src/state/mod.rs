@@ -22,7 +22,7 @@ pub(crate) use parts::{
     ValidationRecord,
 };
 pub(crate) use rotation::Asked;
-pub use rotation::{EscrowMark, Rotation};
+pub use rotation::{CertMark, EscrowMark, Rotation};
 
 use crate::files::{self, FileError, Owners, Trust};
 use crate::paths::{self, Root};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::What;
 use crate::status::ValidationResult;
 
-use super::rotation::EscrowMark;
+use super::rotation::{CertMark, EscrowMark};
 
 /// What Keywarden knows about one boot. Writer: `decide`.
 #[serde_with::skip_serializing_none]
@@ -47,6 +47,9 @@ pub struct KeyHistory {
     pub last_changed_at: Option<Timestamp>,
     /// The escrow file as last seen: a different one means a new key was staged.
     pub escrow_seen: Option<EscrowMark>,
+    /// Certificates of the escrow payload seen installed, oldest first
+    /// (`decide::escrow::remember`).
+    pub escrow_certificates: Vec<CertMark>,
     /// Checks in a row that saw FileVault on and no personal recovery key.
     pub missing_streak: u32,
     /// When a rotation was last confirmed.

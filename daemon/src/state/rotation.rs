@@ -18,6 +18,35 @@ pub struct EscrowMark {
     pub sha256: String,
 }
 
+/// A certificate of the escrow payload seen installed, remembered so that an escrow file
+/// encrypted to it can be judged after the payload's certificate is re-issued (issue 14: zentral
+/// re-issues it, same key, at every send). Names what a CMS recipient names, and the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CertMark {
+    pub issuer: String,
+    pub serial: String,
+    #[serde(rename = "PublicKeySHA256")]
+    pub public_key_sha256: String,
+}
+
+impl CertMark {
+    pub fn of(c: &crate::tools::escrow_blob::EscrowCertificate) -> CertMark {
+        CertMark {
+            issuer: c.issuer.clone(),
+            serial: c.serial.clone(),
+            public_key_sha256: c.public_key_sha256.clone(),
+        }
+    }
+
+    /// Whether an escrow file's recipient names this certificate (by issuer and serial, the form
+    /// macOS writes).
+    pub fn names(&self, r: &crate::tools::escrow_blob::Recipient) -> bool {
+        matches!(r, crate::tools::escrow_blob::Recipient::IssuerSerial { issuer, serial }
+            if *issuer == self.issuer && *serial == self.serial)
+    }
+}
+
 /// The persisted rotation state.
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -6,8 +6,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AdminRequests, BootRecord, EscrowMark, FlagOwnership, KeyHistory, Logins, Outbox, Pending,
-    Rotation, State, ValidationRecord, STATE_VERSION,
+    AdminRequests, BootRecord, CertMark, EscrowMark, FlagOwnership, KeyHistory, Logins, Outbox,
+    Pending, Rotation, State, ValidationRecord, STATE_VERSION,
 };
 use crate::status::ValidationResult;
 
@@ -37,6 +37,9 @@ pub(super) struct Wire {
     rotation: Rotation,
     /// The escrow file as last seen: a different one means a new key was staged.
     escrow_seen: Option<EscrowMark>,
+    /// Certificates of the escrow payload seen installed, oldest first (issue 14).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    escrow_certificates: Vec<CertMark>,
     /// When the key last changed (a new escrow file appeared with a key present).
     #[serde(default, with = "crate::clock::plist_date::option")]
     key_last_changed_at: Option<Timestamp>,
@@ -85,6 +88,7 @@ impl From<Wire> for State {
                 last_used_at: w.key_last_used_at,
                 last_changed_at: w.key_last_changed_at,
                 escrow_seen: w.escrow_seen,
+                escrow_certificates: w.escrow_certificates,
                 missing_streak: w.key_missing_streak,
                 last_rotated_at: w.last_rotated_at,
                 deferral_output_path: w.deferral_output_path,
@@ -127,6 +131,7 @@ impl From<State> for Wire {
             next_check_at: s.next_check_at,
             rotation: s.rotation,
             escrow_seen: s.keys.escrow_seen,
+            escrow_certificates: s.keys.escrow_certificates,
             key_last_changed_at: s.keys.last_changed_at,
             key_missing_streak: s.keys.missing_streak,
             last_rotation_request_id: s.requests.last_request_id,

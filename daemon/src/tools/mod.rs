@@ -152,9 +152,16 @@ pub(crate) fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 /// `<plist`) on. Returns `None` when there is no XML plist at all.
 pub(crate) fn xml_plist_start(bytes: &[u8]) -> Option<&[u8]> {
     let find = |needle: &[u8]| bytes.windows(needle.len()).position(|w| w == needle);
-    find(b"<?xml")
-        .or_else(|| find(b"<plist"))
-        .map(|at| &bytes[at..])
+    let start = find(b"<?xml").or_else(|| find(b"<plist"))?;
+    let xml = &bytes[start..];
+    // And up to the end of its last `</plist>`: a tool may print a note after it (issue 14,
+    // item 6), which the XML reader would refuse as trailing content.
+    const END: &[u8] = b"</plist>";
+    let end = xml
+        .windows(END.len())
+        .rposition(|w| w == END)
+        .map_or(xml.len(), |at| at + END.len());
+    Some(&xml[..end])
 }
 
 /// The plist `xml` (found in `out` by `xml_plist_start`); one that does not read is

@@ -54,6 +54,26 @@ pub enum EscrowCertificateSeen {
     Unknown(String),
 }
 
+/// Every computer-level profile of one `profiles -C -o stdout-xml`: the ones that read, and the
+/// ones that did not (issue 14, item 6: one odd profile must not blind the escrow check).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ComputerProfiles {
+    pub installed: Vec<InstalledProfile>,
+    pub unreadable: Vec<UnreadableProfile>,
+}
+
+/// A profile whose entry does not have the expected shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableProfile {
+    /// Its `ProfileIdentifier` when that reads (printable, cut), else `profile N` (its position).
+    pub name: String,
+    /// What is wrong with it, in one line.
+    pub problem: String,
+    /// Whether its items include the escrow payload, as far as they can be read: `Some(false)`
+    /// only when every item names a type and none is the escrow payload.
+    pub carries_escrow: Option<bool>,
+}
+
 impl InstalledProfile {
     pub fn has_payload(&self, payload_type: &str) -> bool {
         self.payload_types.iter().any(|t| t == payload_type)
@@ -140,40 +160,74 @@ pub fn parse_bootstrap_token(out: &Output) -> Result<BootstrapToken, ParseError>
 /// too (pattern only, unverified: one synthetic 2026 fixture). Fleet's fixture has a newline
 /// before `<?xml`: text before the plist is skipped (TOOLCHAIN.md).
 ///
-/// Strict, because the escrow decision rests on it: exit 0 required; a profile without a string
-/// `ProfileIdentifier`, without a `ProfileItems` array, with an item without a string
-/// `PayloadType`, or with an install date in another form is `Unrecognised` with a description.
+/// Strict about the whole, lenient about each profile: exit 0, a plist whose root is a
+/// dictionary and whose `_computerlevel` (when present) is an array are required, else the output
+/// is `Unrecognised`. A profile without a string `ProfileIdentifier`, without a `ProfileItems`
+/// array, with an item without a string `PayloadType`, or with an install date in another form
+/// is listed in `unreadable` with what is wrong and whether it may carry the escrow payload: the
+/// escrow decision rests on the escrow payload's own profile, and an unrelated odd profile (an
+/// MDM's vendor payload, a profile from a newer macOS) must not blind it (issue 14, item 6).
 ///
-/// The escrow payload's certificate (`escrow_certificate`) is never a reason to refuse the
-/// output: whatever is missing or unreadable there is `EscrowCertificateSeen::Unknown`, since
+/// The escrow payload's certificate (`escrow_certificate`) is never a reason to refuse a
+/// profile: whatever is missing or unreadable there is `EscrowCertificateSeen::Unknown`, since
 /// no published sample shows how `profiles` prints a certificate payload (see
 /// `escrow_certificate`).
-pub fn parse_computer_profiles(out: &Output) -> Result<Vec<InstalledProfile>, ParseError> {
+pub fn parse_computer_profiles(out: &Output) -> Result<ComputerProfiles, ParseError> {
     let value = xml_plist_answer(out)?;
     let root = value
         .as_dictionary()
         .ok_or_else(|| ParseError::malformed(out, "the output is not a dictionary"))?;
     let Some(level) = root.get("_computerlevel") else {
-        return Ok(Vec::new());
+        return Ok(ComputerProfiles::default());
     };
     let level = level
         .as_array()
         .ok_or_else(|| ParseError::malformed(out, "_computerlevel is not an array"))?;
-    level
-        .iter()
-        .enumerate()
-        .map(|(n, p)| {
-            profile(p).map_err(|what| ParseError::malformed(out, &format!("profile {n}: {what}")))
-        })
-        .collect()
+    let mut all = ComputerProfiles::default();
+    for (n, p) in level.iter().enumerate() {
+        match profile(p) {
+            Ok(installed) => all.installed.push(installed),
+            Err(problem) => all.unreadable.push(UnreadableProfile {
+                name: profile_name(p).unwrap_or_else(|| format!("profile {n}")),
+                problem,
+                carries_escrow: carries_escrow(p),
+            }),
+        }
+    }
+    Ok(all)
+}
+
+/// A profile's identifier, for naming it in a warning: printable and cut, never trusted further.
+fn profile_name(value: &plist::Value) -> Option<String> {
+    let id = value
+        .as_dictionary()?
+        .get("ProfileIdentifier")?
+        .as_string()?;
+    (!id.trim().is_empty()).then(|| crate::text::printable(id, 80))
+}
+
+/// Whether an unreadable profile's items include the escrow payload, as far as can be told.
+fn carries_escrow(value: &plist::Value) -> Option<bool> {
+    let items = value.as_dictionary()?.get("ProfileItems")?.as_array()?;
+    let mut all_typed = true;
+    for item in items {
+        match item
+            .as_dictionary()
+            .and_then(|d| d.get("PayloadType"))
+            .and_then(plist::Value::as_string)
+        {
+            Some(t) if t == ESCROW_PAYLOAD_TYPE => return Some(true),
+            Some(_) => {}
+            None => all_typed = false,
+        }
+    }
+    all_typed.then_some(false)
 }
 
 pub(crate) async fn bootstrap_token(r: &impl Runner) -> Result<BootstrapToken, ProbeError> {
     query(r, &bootstrap_token_call(), parse_bootstrap_token).await
 }
-pub(crate) async fn computer_profiles(
-    r: &impl Runner,
-) -> Result<Vec<InstalledProfile>, ProbeError> {
+pub(crate) async fn computer_profiles(r: &impl Runner) -> Result<ComputerProfiles, ProbeError> {
     query(r, &computer_profiles_call(), parse_computer_profiles).await
 }
 
@@ -488,8 +542,19 @@ mod tests {
     const ESCROW_ITEMS: &str = "<dict><key>PayloadType</key><string>com.apple.security.FDERecoveryKeyEscrow</string></dict>\
                                 <dict><key>PayloadType</key><string>com.apple.security.pkcs1</string></dict>";
 
+    /// The readable profiles of an output in which every profile reads (the tests of one
+    /// profile's shape); an unreadable one fails the test.
     fn computer(stdout: String) -> Result<Vec<InstalledProfile>, ParseError> {
+        parse_computer_profiles(&Output::new(0, stdout, "")).map(|all| {
+            assert_eq!(all.unreadable, [], "every profile should read");
+            all.installed
+        })
+    }
+
+    fn unreadable(stdout: String) -> Vec<UnreadableProfile> {
         parse_computer_profiles(&Output::new(0, stdout, ""))
+            .unwrap()
+            .unreadable
     }
 
     /// The escrow profile installed on `date` (a plist value).
@@ -739,29 +804,100 @@ mod tests {
     }
 
     #[test]
-    fn malformed_profiles_are_unrecognised_with_a_description() {
-        match computer(installed_on("<string>2026-01-01</string>")) {
-            Err(ParseError::Unrecognised { excerpt, .. }) => {
-                assert!(excerpt.contains("2026-01-01"), "{excerpt}")
-            }
-            other => panic!("{other:?}"),
-        }
+    fn an_output_of_the_wrong_shape_is_unrecognised() {
         check::all_unrecognised(
             [
-                installed_on("<integer>1</integer>"),
-                one_profile("", "<dict><key>PayloadIdentifier</key><string>x</string></dict>"),
-                one_profile("", "<string>x</string>"),
-                profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileItems</key><array/></dict></array></dict>"),
-                profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileIdentifier</key><string>a</string></dict></array></dict>"),
-                profiles_xml("<dict><key>_computerlevel</key><array><dict><key>ProfileIdentifier</key><string>a</string><key>ProfileDisplayName</key><integer>1</integer><key>ProfileItems</key><array/></dict></array></dict>"),
-                profiles_xml("<dict><key>_computerlevel</key><array><string>x</string></array></dict>"),
                 profiles_xml("<dict><key>_computerlevel</key><dict/></dict>"),
                 profiles_xml("<array/>"),
                 "There are no configuration profiles installed\n".to_owned(),
                 "<?xml version=\"1.0\"?><plist><dict><key>_computerlevel</key>".to_owned(),
             ],
-            |xml| computer(xml.clone()),
+            |xml| parse_computer_profiles(&Output::new(0, xml.clone(), "")),
         );
+    }
+
+    /// Issue 14, item 6: one odd profile is set aside, named, with whether it may carry the
+    /// escrow payload; the others read as usual.
+    #[test]
+    fn a_malformed_profile_is_set_aside_with_its_name_and_what_is_wrong() {
+        let escrow_ok = "<dict><key>ProfileIdentifier</key><string>com.example.escrow</string>\
+                         <key>ProfileItems</key><array>\
+                         <dict><key>PayloadType</key><string>com.apple.security.FDERecoveryKeyEscrow</string></dict>\
+                         </array></dict>";
+        let rows: [(&str, &str, &str, Option<bool>); 7] = [
+            (
+                "<dict><key>ProfileIdentifier</key><string>com.vendor.odd</string><key>ProfileInstallDate</key><string>2026-01-01</string><key>ProfileItems</key><array><dict><key>PayloadType</key><string>com.vendor.thing</string></dict></array></dict>",
+                "com.vendor.odd",
+                "2026-01-01",
+                Some(false),
+            ),
+            (
+                "<dict><key>ProfileIdentifier</key><string>com.vendor.noitems</string></dict>",
+                "com.vendor.noitems",
+                "no ProfileItems array",
+                None,
+            ),
+            (
+                "<dict><key>ProfileItems</key><array/></dict>",
+                "profile 1",
+                "no string ProfileIdentifier",
+                Some(false),
+            ),
+            (
+                "<dict><key>ProfileIdentifier</key><string>a</string><key>ProfileDisplayName</key><integer>1</integer><key>ProfileItems</key><array/></dict>",
+                "a",
+                "ProfileDisplayName is not a string",
+                Some(false),
+            ),
+            (
+                "<dict><key>ProfileIdentifier</key><string>b</string><key>ProfileItems</key><array><dict><key>PayloadIdentifier</key><string>x</string></dict></array></dict>",
+                "b",
+                "an item has no string PayloadType",
+                None,
+            ),
+            (
+                "<dict><key>ProfileIdentifier</key><string>c</string><key>ProfileInstallDate</key><integer>1</integer><key>ProfileItems</key><array><dict><key>PayloadType</key><string>com.apple.security.FDERecoveryKeyEscrow</string></dict></array></dict>",
+                "c",
+                "ProfileInstallDate is neither a string nor a date",
+                Some(true),
+            ),
+            ("<string>x</string>", "profile 1", "not a dictionary", None),
+        ];
+        for (odd, name, problem, carries) in rows {
+            let xml = profiles_xml(&format!(
+                "<dict><key>_computerlevel</key><array>{escrow_ok}{odd}</array></dict>"
+            ));
+            let all = parse_computer_profiles(&Output::new(0, xml, "")).unwrap();
+            assert_eq!(
+                all.installed.len(),
+                1,
+                "{name}: the escrow profile still reads"
+            );
+            assert_eq!(all.installed[0].identifier, "com.example.escrow");
+            assert_eq!(all.unreadable.len(), 1, "{name}");
+            let u = &all.unreadable[0];
+            assert_eq!(u.name, name);
+            assert!(u.problem.contains(problem), "{name}: {}", u.problem);
+            assert_eq!(u.carries_escrow, carries, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_profile_name_with_control_characters_is_made_printable() {
+        let odd = profiles_xml(
+            "<dict><key>_computerlevel</key><array><dict><key>ProfileIdentifier</key><string>evil&#10;INFO forged</string></dict></array></dict>",
+        );
+        let u = unreadable(odd);
+        assert!(!u[0].name.contains('\n'), "{:?}", u[0].name);
+    }
+
+    #[test]
+    fn text_after_the_plist_is_ignored() {
+        let xml = format!(
+            "{}\nprofiles: note: something else printed after the plist\n",
+            installed_on("<string>2023-02-27 18:55:07 +0000</string>")
+        );
+        assert_eq!(computer(xml).unwrap().len(), 1);
     }
 
     #[test]
@@ -785,7 +921,10 @@ mod tests {
                 escrowed: None
             })
         );
-        assert_eq!(computer_profiles(&fake).await, Ok(vec![]));
+        assert_eq!(
+            computer_profiles(&fake).await,
+            Ok(ComputerProfiles::default())
+        );
     }
 
     mod properties {
