@@ -73,13 +73,13 @@ scenario "A user without a SecureToken, and an extra admin with one" \
   'users.0.secure_token=false' 'users.0.volume_owner=false' 'users.1.secure_token=true' 'users.1.volume_owner=true'
 run check
 run status
-ea SecureToken.ConsoleUserHasToken SecureToken.UsersWithoutToken SecureToken.AdditionalAdminsWithToken
+ea Healthy Warnings SecureToken.ConsoleUserHasToken SecureToken.UsersWithoutToken SecureToken.AdditionalAdminsWithToken
 
 scenario "Bootstrap token not escrowed" \
-  "The MDM supports a bootstrap token, but this Mac never escrowed one." \
+  "The MDM supports a bootstrap token, but this Mac never escrowed one: hygiene, a warning. The recovery key is fine, so the Mac stays Healthy." \
   'bootstrap_token.escrowed=false'
 run check
-ea Problems BootstrapToken.Supported BootstrapToken.Escrowed
+ea Healthy Problems Warnings BootstrapToken.Supported BootstrapToken.Escrowed
 
 scenario "A macOS tool that hangs" \
   "After a good check, fdesetup status stops answering: the next check goes on, kills it after ToolTimeout (2 s here), keeps the last good FileVault values marked stale, and says which tool failed."
@@ -107,7 +107,7 @@ sim() { printf '%s$ keywarden-sim %s%s\n' "$dim" "$*" "$off"; "$SIM" "$1" "$mac"
 show() {
   printf '%s$ keywarden check%s\n' "$dim" "$off"
   set +e; "$KW" --root "$mac" check | sed 's/^/  /'; set -e
-  for key in Healthy Problems RecoveryKey.State RecoveryKey.UsedThisBoot Rotation.State Rotation.Reason Rotation.Method Rotation.Waiting Rotation.Attempts Rotation.LastError Escrow.State; do
+  for key in Healthy Problems Warnings RecoveryKey.State RecoveryKey.UsedThisBoot Rotation.State Rotation.Reason Rotation.Method Rotation.Waiting Rotation.Attempts Rotation.LastError Escrow.State Escrow.Evidence; do
     v=$("$KW" --root "$mac" ea "$key" | sed 's/<result>\(.*\)<\/result>/\1/')
     [ -n "$v" ] && printf '    %-26s %s\n' "$key" "$v"
   done
@@ -157,14 +157,25 @@ step "It fails again at the next login, and two weeks pass: the request is shown
 sim age 15d
 show
 
-scenario "A re-enrolment: the MDM holds no valid key until a new one is made" \
-  "The Mac was re-enrolled: the new escrow payload was installed after the current key was made, so that key never reached this MDM."
+scenario "The MDM re-sends its escrow profile: nothing to do" \
+  "MDMs re-send profiles (a renewal, a 'distribute to all'): the profile's install date moves past the escrow file's on every Mac at once. Keywarden reads whom the escrow file is encrypted to: the same certificate, so the key is still staged. Nothing is flagged, nothing rotated."
 show
-sim set "escrow.profile_install_date=\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\""
+sim event resend-profile
 show
-step "At the next login Escrow Buddy makes a key that this payload escrows."
+step "Escrow Buddy's GenerateNewKey was never written: $("$SIM" log "$mac" | grep -c '"defaults","write"' || true) write(s) in the simulator's call log."
+step "Where profiles does not show the payload's certificate, only the dates are left: a warning (EscrowUnconfirmed), still no request."
+sim set escrow.certificate_shown=false
+show
+
+scenario "The escrow certificate changes: the key is replaced and confirmed" \
+  "The Mac moved to a new MDM (or the MDM replaced its escrow certificate): the escrow file is encrypted to the old certificate, which the MDM no longer holds. That is certain, so the key is replaced."
+show
+sim event resend-profile --certificate b
+show
+step "At the next login Escrow Buddy makes a key; macOS encrypts it to the new certificate, and Keywarden confirms it."
 sim event logout
 sim event login alice
 show
+run status
 
 printf '\n%sThat was %d simulated Macs.%s Every call Keywarden made is in the simulator log (keywarden-sim log DIR); the audit trail is `keywarden audit`.\n' "$bold" "$n" "$off"

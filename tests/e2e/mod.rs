@@ -999,3 +999,23 @@ fn the_daemons_parsers_find_the_simulated_blob_addressed_to_the_profiles_certifi
     ]);
     assert!(matches!(blob(&mac), Err(BlobProblem::NotCms(_))));
 }
+
+/// A relative `--root` names the same simulated Mac as an absolute one: the tools run from `/`,
+/// so the root is made absolute first (found while writing issue 14's demo: every tool was "not
+/// installed").
+#[test]
+fn a_relative_root_is_the_same_mac_as_an_absolute_one() {
+    let mac = Mac::healthy();
+    let dir = mac.path("/");
+    let parent = dir.parent().unwrap();
+    let name = dir.file_name().unwrap();
+    let out = std::process::Command::new(KEYWARDEN)
+        .current_dir(parent)
+        .arg("--root")
+        .arg(name)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).starts_with("healthy:"), "{}", stdout(&out));
+}

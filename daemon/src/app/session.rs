@@ -45,7 +45,14 @@ impl Session {
     /// thread: one thread, no pool).
     pub(crate) fn start(root: Option<PathBuf>, needs: Needs) -> Result<Session, String> {
         let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
-        let root = root.map(Root::new).unwrap_or_default();
+        // Absolute: tools run from `/`, so a relative `--root mac` would name paths that do not
+        // exist for them (found while writing issue 14's demo).
+        let root = match root {
+            Some(dir) => Root::new(
+                std::path::absolute(&dir).map_err(|e| format!("--root {}: {e}", dir.display()))?,
+            ),
+            None => Root::default(),
+        };
         let owners = Owners::current();
         if needs.root {
             privilege::require_root(needs.command, &root, owners).map_err(|e| e.to_string())?;
