@@ -1,8 +1,10 @@
 #!/bin/sh
 # Jamf Pro computer extension attribute "Keywarden: Escrow state".
 #   Data type: String. Input type: Script.
-#   Values: Staged (the escrow file for the current key is there for the MDM to collect), Missing,
-#     NotConfigured (no escrow profile), Unknown.
+#   Values: Staged (the escrow file for the current key is encrypted to the installed payload's
+#     certificate), Missing (certainly not: no file, or another certificate), Unconfirmed (only
+#     dates question it: check the key in Jamf), NotConfigured (no escrow profile), External
+#     (EscrowOutsideMDM), Unknown.
 #   Stale: the status is older than StaleAfterHours (Keywarden may not be running).
 #   NotInstalled: Keywarden is not installed or has not written its status yet;
 #   Unreadable: the status file exists but cannot be read (the reason goes to stderr).

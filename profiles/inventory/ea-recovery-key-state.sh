@@ -1,7 +1,8 @@
 #!/bin/sh
 # Jamf Pro computer extension attribute "Keywarden: Recovery key state".
 #   Data type: String. Input type: Script.
-#   Values: Staged, Used, Missing, NotEscrowed, Unknown. Staged: present, unused, and staged on
+#   Values: Staged, Used, Missing, NotEscrowed, Unused (EscrowOutsideMDM: escrow not checked),
+#     Unknown. Staged: present, unused, and staged on
 #     disk for the MDM to collect; Keywarden cannot see the MDM's copy, so pair this with Jamf
 #     Pro's own individual recovery key validation. (Schema 1 called it Valid.)
 #   Stale: the status is older than StaleAfterHours (Keywarden may not be running).
