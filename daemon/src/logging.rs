@@ -254,7 +254,11 @@ struct Line {
 }
 
 fn quote(v: &str) -> String {
-    if !v.is_empty() && !v.contains(|c: char| c.is_whitespace() || c == '"' || c == '=') {
+    // Control characters are quoted (escaped) too: a value from outside (a profile's name, a
+    // tool's output) must not move the terminal or forge a line.
+    if !v.is_empty()
+        && !v.contains(|c: char| c.is_whitespace() || c.is_control() || c == '"' || c == '=')
+    {
         v.to_owned()
     } else {
         format!("{v:?}")
@@ -521,6 +525,12 @@ mod tests {
         log.write_line("y\n");
         assert!(log.error().is_none());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "y\n");
+    }
+
+    #[test]
+    fn values_with_control_characters_are_quoted_and_escaped() {
+        assert_eq!(quote("evil\u{1b}[2Jx"), "\"evil\\u{1b}[2Jx\"");
+        assert_eq!(quote("a\nb"), "\"a\\nb\"");
     }
 
     #[test]

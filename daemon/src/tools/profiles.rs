@@ -189,7 +189,8 @@ pub fn parse_computer_profiles(out: &Output) -> Result<ComputerProfiles, ParseEr
             Ok(installed) => all.installed.push(installed),
             Err(problem) => all.unreadable.push(UnreadableProfile {
                 name: profile_name(p).unwrap_or_else(|| format!("profile {n}")),
-                problem,
+                // It names the profile as read: one printable, bounded line.
+                problem: crate::text::printable(&problem, 200),
                 carries_escrow: carries_escrow(p),
             }),
         }

@@ -28,11 +28,16 @@ fuzz_target!(|data: &[u8]| {
         parse_checked("profiles -C -o stdout-xml", parse_computer_profiles, &out)
     {
         assert!(out.exit.success());
-        for p in &profiles {
+        for p in &profiles.installed {
             // Dates are kept as read; any one shown must format.
             if let Some(d) = p.install_date {
                 let _ = keywarden::clock::ea_format(d);
             }
+        }
+        // An unreadable profile is named in one printable line (it reaches the status and log).
+        for u in &profiles.unreadable {
+            assert!(!u.name.contains(['\n', '\r']), "{:?}", u.name);
+            assert!(u.name.chars().count() <= 81, "{:?}", u.name);
         }
     }
 });
