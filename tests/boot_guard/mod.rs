@@ -280,27 +280,7 @@ fn issue_14_a_normal_reboot_keeps_keywardens_request_going() {
 fn issue_14_a_rotation_command_left_for_the_next_check_is_decided_again_after_a_restart() {
     let mac = Mac::with(&["escrow_buddy.installed=false"]);
     let marker = mac.path("/command-ran");
-    std::fs::create_dir_all(mac.path("/usr/local/bin")).unwrap();
-    let script = mac.path("/usr/local/bin/rotate-key");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\necho ran >> {}\n", marker.display()),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    mac.managed_prefs(&[
-        (
-            "RotationMethods",
-            plist::Value::Array(vec![plist::Value::String("Command".into())]),
-        ),
-        (
-            "RotationCommand",
-            plist::Value::Array(vec![plist::Value::String(
-                "/usr/local/bin/rotate-key".into(),
-            )]),
-        ),
-    ]);
+    mac.use_rotation_command(&format!("echo ran >> {}\n", marker.display()), &[]);
     mac.event(&["reboot", "--with-recovery-key"]);
     mac.event(&["login", "alice"]);
     let key = mac.scenario()["recovery_key"]["personal"]

@@ -696,34 +696,13 @@ fn a_new_rotation_request_id_requests_one_rotation() {
 fn a_rotation_command_runs_as_an_argv_and_its_failure_is_recorded() {
     let mac = Mac::with(&["escrow_buddy.installed=false"]);
     let marker = mac.path("/command-ran");
-    // RotationCommand names a program on the Mac: under --root it lives inside the simulated Mac.
-    std::fs::create_dir_all(mac.path("/usr/local/bin")).unwrap();
-    let script = mac.path("/usr/local/bin/rotate-key");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho \"$@\" > {}\necho 'policy failed: disk full' >&2\nexit 3\n",
+    mac.use_rotation_command(
+        &format!(
+            "echo \"$@\" > {}\necho 'policy failed: disk full' >&2\nexit 3\n",
             marker.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    mac.managed_prefs(&[
-        (
-            "RotationMethods",
-            plist::Value::Array(vec![plist::Value::String("Command".into())]),
-        ),
-        (
-            "RotationCommand",
-            plist::Value::Array(vec![
-                plist::Value::String("/usr/local/bin/rotate-key".into()),
-                plist::Value::String("policy".into()),
-                plist::Value::String("-event".into()),
-                plist::Value::String("rotate key".into()),
-            ]),
-        ),
-    ]);
+        &["policy", "-event", "rotate key"],
+    );
     key_used_at_boot(&mac);
     mac.event(&["login", "alice"]);
     let s = mac.checked();
@@ -747,27 +726,7 @@ fn a_rotation_command_runs_as_an_argv_and_its_failure_is_recorded() {
 fn issue_13_validate_leaves_a_due_rotation_command_to_the_next_check() {
     let mac = Mac::with(&["escrow_buddy.installed=false"]);
     let marker = mac.path("/command-ran");
-    std::fs::create_dir_all(mac.path("/usr/local/bin")).unwrap();
-    let script = mac.path("/usr/local/bin/rotate-key");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\necho ran >> {}\n", marker.display()),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    mac.managed_prefs(&[
-        (
-            "RotationMethods",
-            plist::Value::Array(vec![plist::Value::String("Command".into())]),
-        ),
-        (
-            "RotationCommand",
-            plist::Value::Array(vec![plist::Value::String(
-                "/usr/local/bin/rotate-key".into(),
-            )]),
-        ),
-    ]);
+    mac.use_rotation_command(&format!("echo ran >> {}\n", marker.display()), &[]);
     key_used_at_boot(&mac);
     mac.event(&["login", "alice"]);
     let key = mac.scenario()["recovery_key"]["personal"]

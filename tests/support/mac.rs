@@ -137,6 +137,28 @@ impl Mac {
         plist::to_file_xml(&path, &plist::Value::Dictionary(dict)).unwrap();
     }
 
+    /// Make `/usr/local/bin/rotate-key` (inside the simulated Mac: `RotationCommand` names a
+    /// program on the Mac) a shell script of `body`, and the only rotation method:
+    /// `RotationMethods = [Command]`, `RotationCommand = [rotate-key, args...]`.
+    pub fn use_rotation_command(&self, body: &str, args: &[&str]) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(self.path("/usr/local/bin")).unwrap();
+        let script = self.path("/usr/local/bin/rotate-key");
+        std::fs::write(&script, format!("#!/bin/sh\n{body}")).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let argv = std::iter::once("/usr/local/bin/rotate-key")
+            .chain(args.iter().copied())
+            .map(|a| plist::Value::String(a.into()))
+            .collect();
+        self.managed_prefs(&[
+            (
+                "RotationMethods",
+                plist::Value::Array(vec![plist::Value::String("Command".into())]),
+            ),
+            ("RotationCommand", plist::Value::Array(argv)),
+        ]);
+    }
+
     /// The simulator's log of calls, one JSON value each.
     pub fn calls(&self) -> Vec<serde_json::Value> {
         let text = std::fs::read_to_string(self.path("/.sim/calls.jsonl")).unwrap_or_default();
