@@ -62,9 +62,16 @@ pub(crate) fn problem_summary(p: Problem) -> &'static str {
     }
 }
 
-/// How old the status is, and whether that is older than `stale_after_hours`.
+/// How far in the future a status may be dated and still be read as current: clocks drift and
+/// are set by hand, but a status from "tomorrow" was written by a clock that was wrong.
+pub const FUTURE_ALLOWANCE_SECONDS: i64 = 3600;
+
+/// Whether the status is older than `stale_after_hours`, or dated more than an hour in the
+/// future: written with a wrong clock, which was then corrected, by a daemon that has not written
+/// since (issue 14 review: it read current until that future date passed).
 pub fn is_stale(generated_at: Timestamp, now: Timestamp, stale_after_hours: u32) -> bool {
-    now.as_second() - generated_at.as_second() > i64::from(stale_after_hours) * 3600
+    let age = now.as_second() - generated_at.as_second();
+    age > i64::from(stale_after_hours) * 3600 || age < -FUTURE_ALLOWANCE_SECONDS
 }
 
 fn when(ts: Option<Timestamp>) -> String {
@@ -570,6 +577,15 @@ mod tests {
             "2026-11-20 11:59:59"
         );
         assert_eq!(ea_value(&v, "Healthy", now(), 49), "true");
+    }
+
+    #[test]
+    fn a_status_dated_more_than_an_hour_in_the_future_reads_stale() {
+        let future = status_value("2026-11-22T13:30:00Z");
+        assert_eq!(ea_value(&future, "Healthy", now(), 48), "Stale");
+        assert_eq!(status_json(&future, now(), 48)["Stale"], true);
+        let drift = status_value("2026-11-22T12:30:00Z");
+        assert_eq!(ea_value(&drift, "Healthy", now(), 48), "true");
     }
 
     #[test]

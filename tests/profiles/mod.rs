@@ -964,6 +964,19 @@ fn stale() -> Mac {
     mac
 }
 
+/// Healthy, written by a clock two hours ahead (then corrected): stale too (issue 14 review).
+fn from_the_future() -> Mac {
+    let mac = healthy();
+    let path = mac.path("/Library/Keywarden/status.plist");
+    let mut v = mac.status();
+    let ahead = std::time::SystemTime::now() + std::time::Duration::from_secs(2 * 3600);
+    v.as_dictionary_mut()
+        .unwrap()
+        .insert("GeneratedAt".into(), Value::Date(plist::Date::from(ahead)));
+    plist::to_file_xml(&path, &v).unwrap();
+    mac
+}
+
 /// `YYYY-MM-DD hh:mm:ss`, Jamf's date format.
 fn is_jamf_date(s: &str) -> bool {
     s.len() == 19
@@ -1316,30 +1329,31 @@ fn the_osquery_plist_emulation_matches_osquerys_shape() {
 
 #[test]
 fn the_osquery_policies_pass_and_fail_as_documented() {
-    let statuses: [(&str, Option<Mac>); 5] = [
+    let statuses: [(&str, Option<Mac>); 6] = [
         ("healthy", Some(healthy())),
         ("key used", Some(key_used())),
         ("escrow missing", Some(escrow_missing())),
         ("stale", Some(stale())),
         ("no status", None),
+        ("from the future", Some(from_the_future())),
     ];
     // Passes (returns a row) per status, in the order above.
-    let policies: BTreeMap<&str, [bool; 5]> = [
+    let policies: BTreeMap<&str, [bool; 6]> = [
         (
             "policy-keywarden-reporting.sql",
-            [true, true, true, false, false],
+            [true, true, true, false, false, false],
         ),
         (
             "policy-keywarden-healthy.sql",
-            [true, false, false, false, false],
+            [true, false, false, false, false, false],
         ),
         (
             "policy-recovery-key-staged.sql",
-            [true, false, false, false, false],
+            [true, false, false, false, false, false],
         ),
         (
             "policy-recovery-key-escrowed.sql",
-            [true, true, false, false, false],
+            [true, true, false, false, false, false],
         ),
     ]
     .into_iter()
@@ -1374,7 +1388,7 @@ fn the_osquery_policies_pass_and_fail_as_documented() {
             _ => {
                 assert_eq!(inventory.len(), 1, "{case}: {inventory:?}");
                 let row = &inventory[0];
-                let stale = *case == "stale";
+                let stale = *case == "stale" || *case == "from the future";
                 assert_eq!(
                     row["stale"],
                     serde_json::json!(i64::from(stale)),

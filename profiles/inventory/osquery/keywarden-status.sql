@@ -7,7 +7,8 @@
 -- subkey). Booleans read '1'/'0' and dates read as Unix seconds: osquery renders every CF number,
 -- booleans included, with -[NSNumber stringValue] and dates with timeIntervalSince1970
 -- (osquery/utils/darwin/plist.mm). `stale` uses the default StaleAfterHours, 48: change
--- 48 * 3600 if you change StaleAfterHours.
+-- 48 * 3600 if you change StaleAfterHours. A status dated more than an hour in the future (a
+-- clock that was wrong) is stale too.
 SELECT
   MAX(CASE WHEN key = 'Healthy' THEN value END) AS healthy,
   GROUP_CONCAT(CASE WHEN key = 'Problems' AND value != '' THEN value END, ', ') AS problems,
@@ -26,7 +27,8 @@ SELECT
   MAX(CASE WHEN key = 'GeneratedAt' THEN CAST(value AS INTEGER) END) AS generated_at,
   COALESCE(
     MAX(CASE WHEN key = 'GeneratedAt' THEN CAST(value AS INTEGER) END)
-      < CAST(strftime('%s', 'now') AS INTEGER) - 48 * 3600,
+      NOT BETWEEN CAST(strftime('%s', 'now') AS INTEGER) - 48 * 3600
+              AND CAST(strftime('%s', 'now') AS INTEGER) + 3600,
     1) AS stale
 FROM plist
 WHERE path = '/Library/Keywarden/status.plist'

@@ -6,5 +6,6 @@ SELECT 1 FROM plist
 WHERE path = '/Library/Keywarden/status.plist'
 GROUP BY path
 HAVING MAX(key = 'GeneratedAt'
-           AND CAST(value AS INTEGER) >= CAST(strftime('%s', 'now') AS INTEGER) - 48 * 3600) = 1
+           AND CAST(value AS INTEGER) BETWEEN CAST(strftime('%s', 'now') AS INTEGER) - 48 * 3600
+                                        AND CAST(strftime('%s', 'now') AS INTEGER) + 3600) = 1
    AND MAX(key = 'Healthy' AND value IN ('1', 'true')) = 1;
