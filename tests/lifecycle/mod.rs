@@ -227,6 +227,30 @@ fn issue_14_with_only_dates_escrow_is_unconfirmed_and_rotates_only_when_asked() 
     assert_eq!(string(&s, "Escrow.State"), "Staged");
 }
 
+/// Issue 14 review: while the escrow payload was away a key made then was never staged, so when
+/// the payload comes back (same certificate) the old escrow file proves nothing about the current
+/// key: unconfirmed, a warning, not Staged.
+#[test]
+fn issue_14_an_escrow_file_older_than_a_gap_without_the_payload_is_unconfirmed() {
+    let mac = Mac::healthy();
+    mac.checked();
+    mac.set(&["escrow.profile_installed=false"]);
+    assert!(problems(&mac.checked()).contains(&"EscrowProfileMissing".to_owned()));
+    mac.set(&["recovery_key.personal=\"ZZZZ-YYYY-XXXX-WWWW-VVVV-UUUU\""]);
+    mac.checked();
+    mac.set(&["escrow.profile_installed=true"]);
+    mac.event(&["resend-profile"]);
+    let s = mac.checked();
+    assert_eq!(
+        string(&s, "Escrow.State"),
+        "Unconfirmed",
+        "{:?}",
+        get(&s, "Escrow")
+    );
+    assert!(string(&s, "Escrow.Evidence").contains("was seen absent"));
+    assert_eq!(warnings(&s), vec!["EscrowUnconfirmed"]);
+}
+
 /// Issue 14, item 1 (zentral): a certificate re-issued for the same key, new serial, at a
 /// re-send. A Mac whose old certificate Keywarden saw knows the key is the same: staged. One that
 /// never saw it cannot tell: unconfirmed, nothing requested. Neither rotates.

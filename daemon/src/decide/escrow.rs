@@ -22,6 +22,8 @@
 //!   itself could not be read as CMS (the date rule is then report-only).
 //! - `NotConfigured`: no escrow payload. `External`: `EscrowOutsideMDM`, no escrow check at all.
 
+use jiff::Timestamp;
+
 use crate::guards;
 use crate::observe::FileFacts;
 use crate::state::CertMark;
@@ -43,6 +45,9 @@ pub(crate) struct Seen<'a> {
     pub file: Option<Option<&'a FileFacts>>,
     /// Certificates of the escrow payload seen installed in earlier checks.
     pub remembered: &'a [CertMark],
+    /// The last check that saw no escrow payload installed: a key made after that file and
+    /// before the payload came back was never staged, whatever the file's recipient says.
+    pub payload_absent_at: Option<Timestamp>,
 }
 
 /// The judgement, with the sentence that says how it was reached.
@@ -97,25 +102,37 @@ pub(crate) fn judge(s: &Seen<'_>) -> Option<Judged> {
             "no escrow file while the escrow payload is installed: the current key was made before the payload arrived",
         ));
     };
-    let older = profile
-        .install_date
-        .is_some_and(|installed| file.modified_at < installed);
-    let by_dates = |why: &str, may_rotate: bool| {
-        if older {
-            Judged::unconfirmed(
-                format!(
-                    "the escrow profile was installed after the escrow file was written, and {why}"
-                ),
-                may_rotate,
+    // The payload was seen absent after this file was written: a key made in that gap was never
+    // staged, and the file (whoever it names) may hold an older key (issue 14 review).
+    let gap = s
+        .payload_absent_at
+        .filter(|absent| file.modified_at < *absent)
+        .map(|absent| {
+            format!(
+                "the escrow payload was seen absent at {} UTC, after the escrow file was written: a key made then was never staged",
+                crate::clock::ea_format(absent)
             )
-        } else {
-            Judged::new(
+        });
+    let by_dates = |why: &str, may_rotate: bool| match profile.install_date {
+        None => Judged::unconfirmed(
+            format!("the escrow profile shows no install date to compare with, and {why}"),
+            false,
+        ),
+        Some(installed) if file.modified_at < installed => Judged::unconfirmed(
+            format!(
+                "the escrow profile was installed after the escrow file was written, and {why}"
+            ),
+            may_rotate,
+        ),
+        Some(_) => match &gap {
+            Some(gap) => Judged::unconfirmed(format!("{gap}, and {why}"), may_rotate),
+            None => Judged::new(
                 EscrowState::Staged,
                 format!(
                     "the escrow file was written after the escrow profile was installed ({why})"
                 ),
-            )
-        }
+            ),
+        },
     };
     let recipient = match &file.recipient {
         Ok(r) => r,
@@ -141,7 +158,15 @@ pub(crate) fn judge(s: &Seen<'_>) -> Option<Judged> {
             ))
         }
     };
-    Some(compare(recipient, certificate, s.remembered, by_dates))
+    let judged = compare(recipient, certificate, s.remembered, by_dates);
+    Some(match (judged.state, gap) {
+        // The file is the payload's, but perhaps not the current key's.
+        (EscrowState::Staged, Some(gap)) => Judged::unconfirmed(
+            format!("{gap}; the file is encrypted to the payload's certificate but may hold an older key"),
+            true,
+        ),
+        _ => judged,
+    })
 }
 
 /// The file's recipient against the installed certificate (and the ones remembered).
@@ -152,11 +177,19 @@ fn compare(
     by_dates: impl Fn(&str, bool) -> Judged,
 ) -> Judged {
     let addressed = certificate.addressed_by(recipient);
-    let earlier = (addressed != Addressed::ToThisCertificate)
-        .then(|| remembered.iter().find(|m| m.names(recipient)))
-        .flatten();
+    // An earlier certificate with the file's issuer and serial: the one the file names, unless
+    // that name was also worn by another key (two CAs of one name, a serial reused).
+    let earlier = remembered.iter().find(|m| {
+        m.names(recipient)
+            && (addressed != Addressed::ToThisCertificate
+                || m.public_key_sha256 != certificate.public_key_sha256)
+    });
     match (addressed, earlier) {
-        (Addressed::ToThisCertificate, _) => Judged::new(
+        (Addressed::ToThisCertificate, Some(e)) => Judged::unconfirmed(
+            format!("the escrow file names the installed certificate's issuer and serial ({}), but an earlier certificate of that name had another key: the name does not tell which key the file is for", e.serial),
+            true,
+        ),
+        (Addressed::ToThisCertificate, None) => Judged::new(
             EscrowState::Staged,
             "the escrow file is encrypted to the installed escrow payload's certificate",
         ),
@@ -278,6 +311,7 @@ mod tests {
         profiles: Option<ComputerProfiles>,
         file: Option<Option<FileFacts>>,
         remembered: Vec<CertMark>,
+        payload_absent_at: Option<Timestamp>,
         want: Option<(EscrowState, bool)>,
     }
 
@@ -293,6 +327,7 @@ mod tests {
             profiles: Some(profiles),
             file: Some(file),
             remembered: Vec::new(),
+            payload_absent_at: None,
             want: Some(want),
         }
     }
@@ -465,6 +500,75 @@ mod tests {
                 (Unknown, false),
             )
         });
+        rows.push(Row {
+            payload_absent_at: Some(t("2026-06-15T00:00:00Z")),
+            ..row(
+                "issue 14 review: the payload seen absent after the file was written: a matching recipient is unconfirmed (the key may have changed meanwhile)",
+                profiles(AFTER, shown(a.clone())),
+                Some(file(WRITTEN, Ok(a.recipient()))),
+                (Unconfirmed, true),
+            )
+        });
+        rows.push(Row {
+            payload_absent_at: Some(t("2026-05-15T00:00:00Z")),
+            ..row(
+                "the payload absent before the file was written changes nothing",
+                profiles(AFTER, shown(a.clone())),
+                Some(file(WRITTEN, Ok(a.recipient()))),
+                (Staged, false),
+            )
+        });
+        rows.push(Row {
+            payload_absent_at: Some(t("2026-06-15T00:00:00Z")),
+            ..row(
+                "the payload absent after the file, nothing to compare, the file newer than the profile: unconfirmed",
+                profiles(BEFORE, None),
+                Some(file(WRITTEN, Ok(a.recipient()))),
+                (Unconfirmed, true),
+            )
+        });
+        rows.push(row(
+            "issue 14 review: no install date and nothing to compare is unconfirmed, report only",
+            ComputerProfiles {
+                installed: vec![InstalledProfile {
+                    install_date: None,
+                    ..profiles(BEFORE, None).installed[0].clone()
+                }],
+                unreadable: Vec::new(),
+            },
+            Some(file(WRITTEN, Err(BlobProblem::NotCms("x".into())))),
+            (Unconfirmed, false),
+        ));
+        rows.push(row(
+            "no install date, but the recipient matches the certificate: staged",
+            ComputerProfiles {
+                installed: vec![InstalledProfile {
+                    install_date: None,
+                    ..profiles(BEFORE, shown(a.clone())).installed[0].clone()
+                }],
+                unreadable: Vec::new(),
+            },
+            Some(file(WRITTEN, Ok(a.recipient()))),
+            (Staged, false),
+        ));
+        rows.push(Row {
+            remembered: vec![CertMark::of(&cert(MDM, "0A", "key-other"))],
+            ..row(
+                "issue 14 review: the installed certificate's name was worn by another key before: unconfirmed",
+                profiles(AFTER, shown(a.clone())),
+                Some(file(WRITTEN, Ok(a.recipient()))),
+                (Unconfirmed, true),
+            )
+        });
+        rows.push(Row {
+            remembered: vec![CertMark::of(&a)],
+            ..row(
+                "the installed certificate itself remembered: staged",
+                profiles(AFTER, shown(a.clone())),
+                Some(file(WRITTEN, Ok(a.recipient()))),
+                (Staged, false),
+            )
+        });
         let mut failures = Vec::new();
         for r in &rows {
             let got = judge(&Seen {
@@ -472,6 +576,7 @@ mod tests {
                 profiles: r.profiles.as_ref(),
                 file: r.file.as_ref().map(Option::as_ref),
                 remembered: &r.remembered,
+                payload_absent_at: r.payload_absent_at,
             });
             let short = got.as_ref().map(|j| (j.state, j.may_rotate));
             if short != r.want {
@@ -497,6 +602,7 @@ mod tests {
             profiles: Some(&p),
             file: Some(Some(&f)),
             remembered: &[],
+            payload_absent_at: None,
         })
         .unwrap();
         assert_eq!(

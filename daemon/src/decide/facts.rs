@@ -92,6 +92,7 @@ impl Facts {
                 .filter(|_| snap.escrow_location.is_ok())
                 .map(Option::as_ref),
             remembered: &state.keys.escrow_certificates,
+            payload_absent_at: state.keys.escrow_payload_absent_at,
         });
         let escrow_buddy = match &snap.escrow_buddy {
             Ok(Some(eb)) => EscrowBuddyFacts {

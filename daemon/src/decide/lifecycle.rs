@@ -108,6 +108,9 @@ pub(crate) fn note(
     // after the certificate is re-issued (`escrow::judge`).
     state.keys.escrow_certificates =
         escrow::remember(snap.profiles.as_ref().ok(), &state.keys.escrow_certificates);
+    if snap.profiles.as_ref().ok().and_then(guards::escrow_payload) == Some(false) {
+        state.keys.escrow_payload_absent_at = Some(now);
+    }
 
     // KeyMissing needs two checks in a row: FileVault on and no PRK crypto user.
     let ready = snap.filevault.as_ref().ok().map(guards::filevault_ready);

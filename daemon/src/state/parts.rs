@@ -50,6 +50,9 @@ pub struct KeyHistory {
     /// Certificates of the escrow payload seen installed, oldest first
     /// (`decide::escrow::remember`).
     pub escrow_certificates: Vec<CertMark>,
+    /// The last check that saw no escrow payload installed (`decide::escrow`: a key made after
+    /// the escrow file and in that gap was never staged).
+    pub escrow_payload_absent_at: Option<Timestamp>,
     /// Checks in a row that saw FileVault on and no personal recovery key.
     pub missing_streak: u32,
     /// When a rotation was last confirmed.

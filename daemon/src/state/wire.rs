@@ -40,6 +40,9 @@ pub(super) struct Wire {
     /// Certificates of the escrow payload seen installed, oldest first (issue 14).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     escrow_certificates: Vec<CertMark>,
+    /// The last check that saw no escrow payload installed (issue 14).
+    #[serde(default, with = "crate::clock::plist_date::option")]
+    escrow_payload_absent_at: Option<Timestamp>,
     /// When the key last changed (a new escrow file appeared with a key present).
     #[serde(default, with = "crate::clock::plist_date::option")]
     key_last_changed_at: Option<Timestamp>,
@@ -89,6 +92,7 @@ impl From<Wire> for State {
                 last_changed_at: w.key_last_changed_at,
                 escrow_seen: w.escrow_seen,
                 escrow_certificates: w.escrow_certificates,
+                escrow_payload_absent_at: w.escrow_payload_absent_at,
                 missing_streak: w.key_missing_streak,
                 last_rotated_at: w.last_rotated_at,
                 deferral_output_path: w.deferral_output_path,
@@ -132,6 +136,7 @@ impl From<State> for Wire {
             rotation: s.rotation,
             escrow_seen: s.keys.escrow_seen,
             escrow_certificates: s.keys.escrow_certificates,
+            escrow_payload_absent_at: s.keys.escrow_payload_absent_at,
             key_last_changed_at: s.keys.last_changed_at,
             key_missing_streak: s.keys.missing_streak,
             last_rotation_request_id: s.requests.last_request_id,
