@@ -285,7 +285,7 @@ pub fn report(
             let _ = writeln!(o, "  - {w}");
         }
     }
-    o
+    crate::text::terminal_lines(&o)
 }
 
 #[cfg(test)]

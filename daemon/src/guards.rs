@@ -541,6 +541,7 @@ mod tests {
             install_date: None,
             payload_types: vec!["com.apple.MCX".into(), payload.into()],
             escrow_certificate: None,
+            notes: Vec::new(),
         }
     }
 

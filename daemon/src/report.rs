@@ -312,7 +312,7 @@ pub fn table(s: &Status, now: Timestamp, stale_after_hours: u32) -> String {
     for w in &d.config_warnings {
         let _ = writeln!(o, "  configuration warning: {w}");
     }
-    o
+    text::terminal_lines(&o)
 }
 
 /// The status as JSON (dates as RFC 3339 strings in UTC, whole seconds).

@@ -66,6 +66,14 @@ pub(crate) fn terminal(s: &str) -> String {
         .collect()
 }
 
+/// A whole report for a terminal: its own line breaks kept, every other control character (from
+/// a profile's name, an MDM's `Location`, a user record) shown as `?`.
+pub(crate) fn terminal_lines(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

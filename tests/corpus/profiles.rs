@@ -71,6 +71,7 @@ pub fn cases() -> Vec<Case> {
                                 "com.apple.security.pkcs1".into()
                             ],
                             escrow_certificate: got[0].escrow_certificate.clone(),
+                            notes: Vec::new(),
                         },
                         InstalledProfile {
                             identifier: "com.example.mdm.enrollment".into(),
@@ -81,6 +82,7 @@ pub fn cases() -> Vec<Case> {
                                 "com.apple.mdm".into()
                             ],
                             escrow_certificate: None,
+                            notes: Vec::new(),
                         },
                     ]
                 );

@@ -42,7 +42,7 @@ pub(super) fn check(root: Option<PathBuf>, fail_on_problems: bool) -> Ended {
             }
             let _ = writeln!(out, "{line}");
             for e in &s.daemon.errors {
-                let _ = writeln!(out, "error: {e}");
+                let _ = writeln!(out, "error: {}", crate::text::terminal(e));
             }
             if outcome.probe_failed || (fail_on_problems && !s.healthy) {
                 Ended::Attention

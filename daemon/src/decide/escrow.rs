@@ -282,6 +282,7 @@ mod tests {
                 install_date: Some(t(installed_at)),
                 payload_types: vec![ESCROW_PAYLOAD_TYPE.into()],
                 escrow_certificate: certificate,
+                notes: Vec::new(),
             }],
             unreadable: Vec::new(),
         }

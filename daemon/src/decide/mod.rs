@@ -65,18 +65,7 @@ pub(crate) fn decide(i: &Inputs<'_>) -> Decision {
             s.reason
         ));
     }
-    let unreadable_profiles = snap.profiles.as_ref().map_or(&[][..], |p| &p.unreadable);
-    for p in unreadable_profiles {
-        errors.push(format!(
-            "profile {} skipped (profiles -C -o stdout-xml): {}; {}",
-            p.name,
-            p.problem,
-            match p.carries_escrow {
-                Some(false) => "it carries no escrow payload, so the escrow check stands",
-                Some(true) | None => "it may carry the escrow payload",
-            }
-        ));
-    }
+    let unreadable_profiles = profile_notes(snap, &mut errors);
 
     let noted = lifecycle::note(&mut state, snap, i.config, now, &mut errors);
     let facts = Facts::derive(snap, &state, i.config, now);
@@ -131,7 +120,7 @@ pub(crate) fn decide(i: &Inputs<'_>) -> Decision {
         secure_token: &secure_token,
         bootstrap_token: &bootstrap_token,
         apple_silicon: host.apple_silicon,
-        unreadable_profiles: !unreadable_profiles.is_empty(),
+        unreadable_profiles,
         probe_failed,
         state_unreadable: i.state_problem.is_some(),
     });
@@ -142,6 +131,7 @@ pub(crate) fn decide(i: &Inputs<'_>) -> Decision {
             crate::paths::ESCROW_BUDDY_DOMAIN
         ));
     }
+    cap_errors(&mut errors);
 
     let daemon = Daemon {
         last_check_at: Some(now),
@@ -187,6 +177,63 @@ pub(crate) fn decide(i: &Inputs<'_>) -> Decision {
         status,
         probe_failed,
     }
+}
+
+/// At most this many lines in `Daemon.Errors`; the rest are counted. Each source already bounds
+/// its own (excerpts are cut, profiles and user records named up to ten); this holds the whole
+/// under what `keywarden ea` reads (`status::MAX_STATUS_BYTES`) whatever a Mac throws at it.
+const MAX_ERRORS: usize = 50;
+
+fn cap_errors(errors: &mut Vec<String>) {
+    if errors.len() > MAX_ERRORS {
+        let more = errors.len() - (MAX_ERRORS - 1);
+        errors.truncate(MAX_ERRORS - 1);
+        errors.push(format!("{more} more errors left out (see the log)"));
+    }
+}
+
+/// How many odd profiles are named in `Daemon.Errors`; the rest are counted (a Mac with
+/// thousands of them must not grow the status past what inventory reads).
+const PROFILES_NAMED: usize = 10;
+
+/// Name in `errors` the profiles `profiles` showed that could not be read, or only in part;
+/// whether there were any.
+fn profile_notes(snap: &Snapshot, errors: &mut Vec<String>) -> bool {
+    let Ok(profiles) = &snap.profiles else {
+        return false;
+    };
+    let mut lines: Vec<String> = profiles
+        .unreadable
+        .iter()
+        .map(|p| {
+            format!(
+                "profile {} skipped (profiles -C -o stdout-xml): {}; {}",
+                p.name,
+                p.problem,
+                match p.carries_escrow {
+                    Some(false) => "it carries no escrow payload, so the escrow check stands",
+                    Some(true) | None => "it may carry the escrow payload",
+                }
+            )
+        })
+        .collect();
+    for p in profiles.installed.iter().filter(|p| !p.notes.is_empty()) {
+        lines.push(format!(
+            "profile {} read in part (profiles -C -o stdout-xml): {} (left out)",
+            crate::text::printable(&p.identifier, 80),
+            p.notes.join("; ")
+        ));
+    }
+    let any = !lines.is_empty();
+    let more = lines.len().saturating_sub(PROFILES_NAMED);
+    lines.truncate(PROFILES_NAMED);
+    errors.extend(lines);
+    if more > 0 {
+        errors.push(format!(
+            "profiles -C -o stdout-xml: {more} more profiles could not be read in full"
+        ));
+    }
+    any
 }
 
 /// The facts of one observation, for a command that uses a key outside a check

@@ -194,6 +194,7 @@ impl Mac {
                     "com.apple.security.pkcs1".into(),
                 ],
                 escrow_certificate: Some(EscrowCertificateSeen::Shown(escrow_cert())),
+                notes: Vec::new(),
             }])),
             escrow_location: Ok(Some("Example MDM".into())),
             escrow_file: Ok(Some(escrow_file())),
@@ -467,6 +468,15 @@ fn problem_rows() -> Vec<(&'static str, Change, Vec<Problem>)> {
                 problem: "ProfileInstallDate is neither a string nor a date".into(),
                 carries_escrow: Some(false),
             }),
+            vec![ProfileUnreadable],
+        ),
+        (
+            "issue 14 review: the escrow profile's date in another shape is left out: a warning, and the certificate comparison stands",
+            |m| {
+                let p = &mut m.snapshot.profiles.as_mut().unwrap().installed[0];
+                p.install_date = None;
+                p.notes = vec!["ProfileInstallDate `2026-01-01` is not YYYY-MM-DD HH:MM:SS +ZZZZ".into()];
+            },
             vec![ProfileUnreadable],
         ),
         (
@@ -1617,6 +1627,61 @@ fn issue_14_a_rotation_that_passed_over_escrow_buddy_says_why() {
     });
     assert_eq!(d.status.rotation.method, Some(RotationMethod::EscrowBuddy));
     assert_eq!(d.status.rotation.method_note, None);
+}
+
+/// Issue 14 review: however many errors one check meets (here: thousands of user records that do
+/// not read), the status holds at most fifty lines of them.
+#[test]
+fn issue_14_the_errors_of_one_check_are_capped() {
+    let mut mac = Mac::healthy();
+    for n in 0..3000 {
+        mac.snapshot
+            .skipped_users
+            .push(crate::tools::dscl::SkippedRecord {
+                name: Some(format!("odd{n}")),
+                reason: "no UniqueID".into(),
+            });
+    }
+    let errors = mac.decide().status.daemon.errors;
+    assert_eq!(errors.len(), 50);
+    assert!(
+        errors[49].ends_with("more errors left out (see the log)"),
+        "{}",
+        errors[49]
+    );
+}
+
+/// Issue 14 review: thousands of odd profiles name ten and count the rest, so the status stays
+/// small enough for inventory to read.
+#[test]
+fn issue_14_many_unreadable_profiles_are_named_up_to_ten_and_counted() {
+    let mut mac = Mac::healthy();
+    for n in 0..5000 {
+        mac.snapshot
+            .profiles
+            .as_mut()
+            .unwrap()
+            .unreadable
+            .push(UnreadableProfile {
+                name: format!("com.vendor.odd{n}"),
+                problem: "no ProfileItems array".into(),
+                carries_escrow: Some(false),
+            });
+    }
+    let d = mac.decide();
+    let named = d
+        .status
+        .daemon
+        .errors
+        .iter()
+        .filter(|e| e.starts_with("profile "))
+        .count();
+    assert_eq!(named, 10);
+    assert!(d.status.daemon.errors.contains(
+        &"profiles -C -o stdout-xml: 4990 more profiles could not be read in full".to_owned()
+    ));
+    assert_eq!(d.status.warnings, vec![Problem::ProfileUnreadable]);
+    assert_eq!(d.status.escrow.state, EscrowState::Staged);
 }
 
 /// Issue 14, item 2: the boot guard latches a use it detects first thing in a new boot and audits

@@ -40,6 +40,9 @@ pub struct InstalledProfile {
     /// For a profile with the escrow payload: the certificate that payload encrypts the key to,
     /// as the output shows it, or why it shows none. `None` for every other profile.
     pub escrow_certificate: Option<EscrowCertificateSeen>,
+    /// What of the profile could not be read and was left out (its name, its date), one
+    /// printable line each; empty when all of it read.
+    pub notes: Vec<String>,
 }
 
 /// The escrow payload's certificate as `profiles -C -o stdout-xml` shows it.
@@ -239,17 +242,22 @@ fn profile(value: &plist::Value) -> Result<InstalledProfile, String> {
         .and_then(plist::Value::as_string)
         .ok_or("no string ProfileIdentifier")?
         .to_owned();
+    // A name or a date in another shape is set aside, not the profile: the escrow judgement
+    // compares certificates without them (issue 14 review: a newer macOS printing the date
+    // otherwise must not blind every Mac's escrow check).
+    let mut notes = Vec::new();
     let display_name = match dict.get("ProfileDisplayName") {
         None => None,
-        Some(v) => Some(
-            v.as_string()
-                .ok_or(format!("{identifier}: ProfileDisplayName is not a string"))?
-                .to_owned(),
-        ),
+        Some(v) => v.as_string().map(str::to_owned).or_else(|| {
+            notes.push("ProfileDisplayName is not a string".to_owned());
+            None
+        }),
     };
     let install_date = match dict.get("ProfileInstallDate") {
         None => None,
-        Some(v) => Some(install_date(v).map_err(|e| format!("{identifier}: {e}"))?),
+        Some(v) => install_date(v)
+            .map_err(|e| notes.push(crate::text::printable(&e, 160)))
+            .ok(),
     };
     let items = dict
         .get("ProfileItems")
@@ -268,11 +276,18 @@ fn profile(value: &plist::Value) -> Result<InstalledProfile, String> {
     let escrow_certificate = payload_types
         .iter()
         .any(|t| t == ESCROW_PAYLOAD_TYPE)
-        .then(|| escrow_certificate(items));
+        .then(|| match escrow_certificate(items) {
+            // It quotes what the output showed (a UUID, a type): one printable line.
+            EscrowCertificateSeen::Unknown(why) => {
+                EscrowCertificateSeen::Unknown(crate::text::printable(&why, 200))
+            }
+            shown => shown,
+        });
     Ok(InstalledProfile {
         identifier,
         display_name,
         install_date,
+        notes,
         payload_types,
         escrow_certificate,
     })
@@ -583,6 +598,7 @@ mod tests {
                 escrow_certificate: Some(EscrowCertificateSeen::Unknown(
                     "the escrow payload shows no EncryptCertPayloadUUID".into()
                 )),
+                notes: Vec::new(),
             }]
         );
         assert!(got[0].has_payload(ESCROW_PAYLOAD_TYPE));
@@ -771,6 +787,7 @@ mod tests {
                 install_date: None,
                 payload_types: vec![],
                 escrow_certificate: None,
+                notes: Vec::new(),
             }]
         );
     }
@@ -811,13 +828,7 @@ mod tests {
                          <key>ProfileItems</key><array>\
                          <dict><key>PayloadType</key><string>com.apple.security.FDERecoveryKeyEscrow</string></dict>\
                          </array></dict>";
-        let rows: [(&str, &str, &str, Option<bool>); 7] = [
-            (
-                "<dict><key>ProfileIdentifier</key><string>com.vendor.odd</string><key>ProfileInstallDate</key><string>2026-01-01</string><key>ProfileItems</key><array><dict><key>PayloadType</key><string>com.vendor.thing</string></dict></array></dict>",
-                "com.vendor.odd",
-                "2026-01-01",
-                Some(false),
-            ),
+        let rows: [(&str, &str, &str, Option<bool>); 4] = [
             (
                 "<dict><key>ProfileIdentifier</key><string>com.vendor.noitems</string></dict>",
                 "com.vendor.noitems",
@@ -831,22 +842,10 @@ mod tests {
                 Some(false),
             ),
             (
-                "<dict><key>ProfileIdentifier</key><string>a</string><key>ProfileDisplayName</key><integer>1</integer><key>ProfileItems</key><array/></dict>",
-                "a",
-                "ProfileDisplayName is not a string",
-                Some(false),
-            ),
-            (
                 "<dict><key>ProfileIdentifier</key><string>b</string><key>ProfileItems</key><array><dict><key>PayloadIdentifier</key><string>x</string></dict></array></dict>",
                 "b",
                 "an item has no string PayloadType",
                 None,
-            ),
-            (
-                "<dict><key>ProfileIdentifier</key><string>c</string><key>ProfileInstallDate</key><integer>1</integer><key>ProfileItems</key><array><dict><key>PayloadType</key><string>com.apple.security.FDERecoveryKeyEscrow</string></dict></array></dict>",
-                "c",
-                "ProfileInstallDate is neither a string nor a date",
-                Some(true),
             ),
             ("<string>x</string>", "profile 1", "not a dictionary", None),
         ];
@@ -866,6 +865,34 @@ mod tests {
             assert_eq!(u.name, name);
             assert!(u.problem.contains(problem), "{name}: {}", u.problem);
             assert_eq!(u.carries_escrow, carries, "{name}");
+        }
+    }
+
+    /// Issue 14 review: a name or a date in another shape (a newer macOS) is left out with a
+    /// note; the profile, and the escrow check resting on it, still read.
+    #[test]
+    fn a_profile_whose_date_or_name_has_another_shape_reads_in_part() {
+        for (odd, note) in [
+            (
+                "<key>ProfileInstallDate</key><string>2026-01-01</string>",
+                "2026-01-01",
+            ),
+            (
+                "<key>ProfileInstallDate</key><integer>1</integer>",
+                "ProfileInstallDate is neither a string nor a date",
+            ),
+            (
+                "<key>ProfileDisplayName</key><integer>1</integer>",
+                "ProfileDisplayName is not a string",
+            ),
+        ] {
+            let all = parse_computer_profiles(&Output::new(0, one_profile(odd, ESCROW_ITEMS), ""))
+                .unwrap();
+            assert_eq!(all.unreadable, [], "{note}");
+            let p = &all.installed[0];
+            assert!(p.has_payload(ESCROW_PAYLOAD_TYPE));
+            assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
+            assert!(p.notes[0].contains(note), "{:?}", p.notes);
         }
     }
 
