@@ -821,6 +821,18 @@ pub fn from_dicts(
             );
         }
     }
+    // A pattern that matches names it was never written for (`*`) hides every admin holding a
+    // token: honoured, as the admin may mean it, and said (issue 14 review).
+    for pattern in &config.expected_secure_token_admins {
+        let matches_any = glob::Pattern::new(pattern)
+            .is_ok_and(|p| ["zz-keywarden-probe-7q", "x"].iter().all(|n| p.matches(n)));
+        if matches_any {
+            warnings.push(format!(
+                "ExpectedSecureTokenAdmins: {} matches any account name, so no admin holding a SecureToken is reported (AdditionalAdminWithSecureToken is off)",
+                quoted(pattern)
+            ));
+        }
+    }
     Loaded {
         config,
         warnings: std::mem::take(warnings),
@@ -1367,5 +1379,21 @@ mod tests {
             "{w}"
         );
         assert!(!loaded.config.expects_token_admin("itadmin"));
+    }
+
+    #[test]
+    fn a_pattern_that_matches_any_name_is_honoured_and_said_issue_14() {
+        let managed = dict(&[("ExpectedSecureTokenAdmins", strings(&["itadmin", "*"]))]);
+        let loaded = from_dicts(Some(&managed), None, false, &mut Vec::new());
+        assert!(loaded.config.expects_token_admin("anyone"));
+        assert_eq!(
+            loaded.warnings,
+            ["ExpectedSecureTokenAdmins: \"*\" matches any account name, so no admin holding a SecureToken is reported (AdditionalAdminWithSecureToken is off)"]
+        );
+        let narrow = dict(&[("ExpectedSecureTokenAdmins", strings(&["jamf*", "mdm-??"]))]);
+        assert_eq!(
+            from_dicts(Some(&narrow), None, false, &mut Vec::new()).warnings,
+            Vec::<String>::new()
+        );
     }
 }

@@ -238,7 +238,11 @@ pub(crate) fn step(
 ) -> Life {
     let eb = f.escrow_buddy;
     let foreign_flag_during_reset =
-        f.in_password_reset.is_some() && eb.flag == Some(Some(true)) && !state.flag.is_ours();
+        // Only on a use seen: with the answer unknown Keywarden withdraws its own flag, but it
+        // does not call another tool's flag a danger to a reset it cannot see (issue 14 review).
+        f.in_password_reset == Some(guards::Reset::KeyUsed)
+            && eb.flag == Some(Some(true))
+            && !state.flag.is_ours();
     if foreign_flag_during_reset {
         if let Some(b) = state.boot.as_mut() {
             if !b.foreign_flag_reported {

@@ -671,6 +671,15 @@ fn problem_rows() -> Vec<(&'static str, Change, Vec<Problem>)> {
             },
             vec![RecoveryKeyUsed, RotationFlagDuringPasswordReset],
         ),
+        (
+            "issue 14 review: another tool's flag while key use is unknown is not called a danger to a reset nobody saw",
+            |m| {
+                m.snapshot.using_recovery_key = Some(Err(timed_out("/usr/bin/fdesetup usingrecoverykey")));
+                m.snapshot.console = Ok(Console::Nobody);
+                m.escrow_buddy().generate_new_key = Ok(Some(true));
+            },
+            vec![ToolFailed],
+        ),
     ]
 }
 
