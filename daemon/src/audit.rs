@@ -73,6 +73,9 @@ pub enum What {
     RotatedWithKey,
     /// `rotate --current-key` refused, with the rule that refused (as `ValidationRefused`).
     RotateWithKeyRefused,
+    /// An admin stated (`keywarden rotate --replaced`, only with `EscrowOutsideMDM`) that the key
+    /// was replaced by the tool that escrows it: Keywarden cannot see that itself.
+    KeyReplacedStated,
     /// The first line after a rotation of the file: the tally of the lines it replaced.
     Carried,
 }
@@ -95,6 +98,7 @@ impl What {
             What::RotateWithKeyStarted => "RotateWithKeyStarted",
             What::RotatedWithKey => "RotatedWithKey",
             What::RotateWithKeyRefused => "RotateWithKeyRefused",
+            What::KeyReplacedStated => "KeyReplacedStated",
             What::Carried => "Carried",
         }
     }
@@ -466,7 +470,8 @@ impl Tally {
             | What::KeyChanged
             | What::KeyVanished
             | What::ValidationRefused
-            | What::RotateWithKeyRefused => {}
+            | What::RotateWithKeyRefused
+            | What::KeyReplacedStated => {}
         }
     }
 

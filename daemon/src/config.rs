@@ -750,9 +750,14 @@ pub fn from_dicts(
     }
     for (file, dict) in [(paths::MANAGED_PREFS, managed), (paths::LOCAL_PREFS, local)] {
         let Some(dict) = dict else { continue };
+        if let Some(content) = dict.get(PAYLOAD_CONTENT) {
+            warnings.push(payload_content_warning(file, content));
+        }
         let unknown: Vec<&String> = dict
             .keys()
-            .filter(|key| key_spec(key).is_none() && !is_payload_key(key))
+            .filter(|key| {
+                key_spec(key).is_none() && !is_payload_key(key) && key.as_str() != PAYLOAD_CONTENT
+            })
             .collect();
         // A few named, the rest counted: a file of thousands of keys must not flood the status
         // and the log (found by `make fuzz`, issue 6).
@@ -854,9 +859,55 @@ fn quoted(text: &str) -> String {
 
 /// A payload's own keys that land in a managed preferences file beside the settings: not
 /// unknown settings. Every `Payload*` key, not a list: ProfileManifests-made profiles carry
-/// `PayloadDescription`, others `PayloadOrganization` or `PayloadScope` (issue 14).
+/// `PayloadDescription`, others `PayloadOrganization` or `PayloadScope` (issue 14). Not
+/// `PayloadContent`: settings found there were nested one level too deep and are not read
+/// (`payload_content_warning`).
 fn is_payload_key(key: &str) -> bool {
-    key.starts_with("Payload")
+    key.starts_with("Payload") && key != PAYLOAD_CONTENT
+}
+
+const PAYLOAD_CONTENT: &str = "PayloadContent";
+/// How deep, and how many setting names, `payload_content_warning` looks for and names.
+const NESTED_DEPTH: usize = 8;
+const NESTED_NAMED: usize = 10;
+
+/// A `PayloadContent` key in the preferences file: a profile built with its settings wrapped one
+/// level too deep (a custom-settings payload inside another, or an MCX `Forced` /
+/// `mcx_preference_settings` dictionary pasted into a custom-settings payload). macOS writes it
+/// to the file as it is, and the settings inside never take effect; said loudly, naming the
+/// settings found inside, since an admin believes them applied (issue 14 review).
+fn payload_content_warning(file: &str, content: &plist::Value) -> String {
+    fn walk(v: &plist::Value, depth: usize, found: &mut Vec<&'static str>) {
+        if depth == 0 {
+            return;
+        }
+        match v {
+            plist::Value::Dictionary(d) => {
+                for (k, v) in d {
+                    if let Some(spec) = key_spec(k) {
+                        if !found.contains(&spec.name) {
+                            found.push(spec.name);
+                        }
+                    }
+                    walk(v, depth - 1, found);
+                }
+            }
+            plist::Value::Array(a) => a.iter().for_each(|v| walk(v, depth - 1, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(content, NESTED_DEPTH, &mut found);
+    if found.is_empty() {
+        return format!("{file}: {PAYLOAD_CONTENT} is not a setting (ignored)");
+    }
+    let more = found.len().saturating_sub(NESTED_NAMED);
+    found.truncate(NESTED_NAMED);
+    format!(
+        "{file}: settings nested inside {PAYLOAD_CONTENT} are NOT applied ({}{}): the profile wraps them one level too deep; put the keys directly in the custom-settings payload for org.keywarden (docs/configuration.md)",
+        found.join(", "),
+        if more > 0 { format!(" and {more} more") } else { String::new() }
+    )
 }
 
 fn integer(value: &plist::Value, min: u64, max: u64) -> Result<u64, String> {
@@ -1349,6 +1400,51 @@ mod tests {
         let loaded = from_dicts(Some(&managed), None, false, &mut Vec::new());
         assert_eq!(loaded.warnings, Vec::<String>::new());
         assert_eq!(loaded.config.check_interval, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn settings_nested_inside_payload_content_are_named_as_not_applied_issue_14() {
+        // The shape of an MCX payload pasted into a custom-settings payload.
+        let nested = dict(&[(
+            "org.keywarden",
+            Value::Dictionary(dict(&[(
+                "Forced",
+                Value::Array(vec![Value::Dictionary(dict(&[(
+                    "mcx_preference_settings",
+                    Value::Dictionary(dict(&[
+                        ("RotationMode", Value::String("Report".into())),
+                        ("CheckInterval", Value::Integer(900.into())),
+                    ])),
+                )]))]),
+            )])),
+        )]);
+        let managed = dict(&[
+            ("PayloadContent", Value::Dictionary(nested)),
+            ("PayloadUUID", Value::String("X".into())),
+        ]);
+        let loaded = from_dicts(Some(&managed), None, false, &mut Vec::new());
+        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+        let w = &loaded.warnings[0];
+        assert!(w.contains("NOT applied"), "{w}");
+        assert!(
+            w.contains("RotationMode, CheckInterval") || w.contains("CheckInterval, RotationMode"),
+            "{w}"
+        );
+        assert_eq!(
+            loaded.config.rotation_mode,
+            Config::default().rotation_mode,
+            "not read from inside"
+        );
+        // A PayloadContent with no setting inside is still said, once.
+        let managed = dict(&[("PayloadContent", Value::Array(vec![]))]);
+        let loaded = from_dicts(Some(&managed), None, false, &mut Vec::new());
+        assert_eq!(
+            loaded.warnings,
+            vec![format!(
+                "{}: PayloadContent is not a setting (ignored)",
+                paths::MANAGED_PREFS
+            )]
+        );
     }
 
     #[test]

@@ -364,8 +364,6 @@ pub(crate) struct RotateFacts<'a> {
     pub password_reset: bool,
     /// Someone is at the console whom Keywarden cannot name (`decide::Facts::console_unnamed`).
     pub console_unnamed: bool,
-    /// `EscrowOutsideMDM`: the new key is escrowed elsewhere, so no payload is required.
-    pub escrow_outside_mdm: bool,
 }
 
 /// `rotate --current-key` is switched on (`AllowRotateWithCurrentKey`, off by default).
@@ -387,8 +385,9 @@ pub(crate) fn may_rotate_with_key(f: &RotateFacts<'_>) -> Result<(), Refusal> {
         Ok(_) => return Err(Refusal::FileVaultNotReady),
         Err(e) => return Err(Refusal::FileVaultUnknown(e.to_string())),
     }
+    // The payload is required even with `EscrowOutsideMDM`: without it no escrow file is written,
+    // so nothing shows that the new key was made or kept anywhere (issue 14 review).
     match f.profiles.as_ref().map(escrow_payload) {
-        _ if f.escrow_outside_mdm => {}
         Ok(Some(true)) => {}
         Ok(Some(false)) => return Err(Refusal::NoEscrowPayload),
         Ok(None) => {
@@ -428,12 +427,18 @@ fn os_at_least(version: &str, min: (u32, u32)) -> Option<bool> {
 }
 
 /// Why a rotation for `reason` may not be requested now, if it may not: a reason that only
-/// reports, no escrow payload (or not known; `escrow_ready` is true without one only with
-/// `EscrowOutsideMDM`), or the password reset. These hold in every `RotationMode`; Report mode is
-/// asked last (`report_mode`).
+/// reports, no escrow payload (or not known), or the password reset. These hold in every
+/// `RotationMode`; Report mode is asked last (`report_mode`).
+///
+/// With `EscrowOutsideMDM` (`outside_mdm`) a missing payload means something else: the key is
+/// escrowed elsewhere, but without the payload macOS writes no escrow file, so Keywarden would
+/// never see the new key and could not confirm the rotation (it would ask again and again). It
+/// reports, and the admin states the key was replaced (`keywarden rotate --replaced`, issue 14
+/// review).
 pub(crate) fn request_blocked(
     reason: Reason,
     escrow_ready: Option<bool>,
+    outside_mdm: bool,
     password_reset: Option<Reset>,
 ) -> Option<String> {
     if !reason.requests() {
@@ -444,6 +449,7 @@ pub(crate) fn request_blocked(
     }
     match escrow_ready {
         Some(true) => {}
+        Some(false) | None if outside_mdm => return Some(UNSEEN_OUTSIDE_MDM.to_owned()),
         Some(false) => {
             return Some(
                 "no escrow payload: a new key would never reach the MDM (EscrowProfileMissing)"
@@ -454,6 +460,9 @@ pub(crate) fn request_blocked(
     }
     password_reset.map(|r| r.waiting().to_owned())
 }
+
+/// Why a rotation is only reported under `EscrowOutsideMDM` without the escrow payload.
+pub(crate) const UNSEEN_OUTSIDE_MDM: &str = "EscrowOutsideMDM without the escrow payload: no escrow file shows a new key, so Keywarden reports and does not rotate; rotate with the tool that escrows the key, then run `sudo keywarden rotate --replaced`";
 
 /// `RotationMode = Report` turns every request into a report, for a pilot before the fleet
 /// (issue 14, item 10). It is asked after every other rule and after a method is chosen, so that
@@ -620,7 +629,6 @@ mod tests {
         key: Probe<bool>,
         reset: bool,
         unnamed: bool,
-        outside: bool,
     }
 
     /// A Mac on which `rotate --current-key` may go ahead.
@@ -632,7 +640,6 @@ mod tests {
             key: Ok(true),
             reset: false,
             unnamed: false,
-            outside: false,
         }
     }
 
@@ -644,7 +651,6 @@ mod tests {
             personal_key: &r.key,
             password_reset: r.reset,
             console_unnamed: r.unnamed,
-            escrow_outside_mdm: r.outside,
         }))
     }
 
@@ -699,7 +705,6 @@ mod tests {
             ("no key change while FileVault is not ready", rotate(Rotate { filevault: Ok(FdeStatus { restart_required: true, ..on() }), ..ready() }), "FileVaultNotReady"),
             ("no key change while FileVault's state is unknown", rotate(Rotate { filevault: failed(), ..ready() }), "FileVaultUnknown"),
             ("no key change without the escrow payload", rotate(Rotate { profiles: Ok(listed(vec![])), ..ready() }), "EscrowProfileMissing"),
-            ("issue 14: with EscrowOutsideMDM no payload is needed for a key change", rotate(Rotate { profiles: Ok(listed(vec![])), outside: true, ..ready() }), "ok"),
             ("no key change while the profiles are unknown", rotate(Rotate { profiles: failed(), ..ready() }), "ProfilesUnknown"),
             ("macOS 10.13 does not take the key as a credential", rotate(Rotate { os: Ok("10.13.6".into()), ..ready() }), "OSTooOld"),
             ("macOS 10.14 takes the key as a credential", rotate(Rotate { os: Ok("10.14".into()), ..ready() }), "ok"),
@@ -711,15 +716,18 @@ mod tests {
             ("a possible reset with a console user nobody can name is refused for that", rotate(Rotate { reset: true, unnamed: true, ..ready() }), "LoginUnknown"),
             ("a console user nobody can name does not matter without a reset", rotate(Rotate { unnamed: true, ..ready() }), "ok"),
             // Requests for a rotation.
-            ("a request reason with the payload and no reset is requested", blocked(request_blocked(Reason::KeyUsed, Some(true), None)), "requested"),
-            ("a report-only reason never requests", blocked(request_blocked(Reason::KeyMissing, Some(true), None)), "KeyMissing is reported, never rotated for by itself"),
-            ("a failed validation never requests by itself", blocked(request_blocked(Reason::ValidationFailed, Some(true), None)), "ValidationFailed is reported, never rotated for by itself"),
+            ("a request reason with the payload and no reset is requested", blocked(request_blocked(Reason::KeyUsed, Some(true), false, None)), "requested"),
+            ("a report-only reason never requests", blocked(request_blocked(Reason::KeyMissing, Some(true), false, None)), "KeyMissing is reported, never rotated for by itself"),
+            ("a failed validation never requests by itself", blocked(request_blocked(Reason::ValidationFailed, Some(true), false, None)), "ValidationFailed is reported, never rotated for by itself"),
             ("RotationMode Report only reports", blocked(report_mode(true)), "RotationMode is Report: reporting only"),
             ("RotationMode Request requests", blocked(report_mode(false)), "requested"),
-            ("no request without the escrow payload", blocked(request_blocked(Reason::NotEscrowed, Some(false), None)), "no escrow payload: a new key would never reach the MDM (EscrowProfileMissing)"),
-            ("no request while the payload is unknown", blocked(request_blocked(Reason::AdminRequest, None, None)), "could not tell whether the escrow payload is installed"),
-            ("no request during the password reset", blocked(request_blocked(Reason::KeyUsed, Some(true), Some(Reset::KeyUsed))), "the key unlocked this boot: waiting until the user has logged in (and reset their password)"),
-            ("issue 14: a reset that may be pending says only that use is unknown", blocked(request_blocked(Reason::KeyUsed, Some(true), Some(Reset::UseUnknown))), "whether the key unlocked this boot is not known (fdesetup usingrecoverykey gave no answer): waiting until the user has logged in, as after an unlock"),
+            ("no request without the escrow payload", blocked(request_blocked(Reason::NotEscrowed, Some(false), false, None)), "no escrow payload: a new key would never reach the MDM (EscrowProfileMissing)"),
+            ("issue 14 review: with EscrowOutsideMDM and no payload a rotation is only reported, as it could never be confirmed", blocked(request_blocked(Reason::KeyUsed, Some(false), true, None)), UNSEEN_OUTSIDE_MDM),
+            ("issue 14 review: with EscrowOutsideMDM and the payload unknown a rotation is only reported", blocked(request_blocked(Reason::AdminRequest, None, true, None)), UNSEEN_OUTSIDE_MDM),
+            ("issue 14 review: with EscrowOutsideMDM and the payload installed the escrow file confirms, so a request is made", blocked(request_blocked(Reason::KeyUsed, Some(true), true, None)), "requested"),
+            ("no request while the payload is unknown", blocked(request_blocked(Reason::AdminRequest, None, false, None)), "could not tell whether the escrow payload is installed"),
+            ("no request during the password reset", blocked(request_blocked(Reason::KeyUsed, Some(true), false, Some(Reset::KeyUsed))), "the key unlocked this boot: waiting until the user has logged in (and reset their password)"),
+            ("issue 14: a reset that may be pending says only that use is unknown", blocked(request_blocked(Reason::KeyUsed, Some(true), false, Some(Reset::UseUnknown))), "whether the key unlocked this boot is not known (fdesetup usingrecoverykey gave no answer): waiting until the user has logged in, as after an unlock"),
             // Only people log in (issue 14, item 7).
             ("issue 14: a person (uid 501) at the console is a person", who(Console::Uid(501), true), "alice"),
             ("issue 14: Setup Assistant's _mbsetupuser (uid 248) at the console is nobody", who(Console::Uid(248), true), "nobody"),

@@ -1,5 +1,8 @@
-//! `keywarden rotate`: ask for a new key now (`--request`), or make one now with the current key
-//! (`--current-key`).
+//! `keywarden rotate`: ask for a new key now (`--request`), make one now with the current key
+//! (`--current-key`), or state that one was made outside Keywarden (`--replaced`).
+//!
+//! `--replaced` records an admin's statement that the key was replaced outside Keywarden (only with
+//! `EscrowOutsideMDM`, where no escrow file can show it).
 //!
 //! A request is recorded for the state machine and answered by a check at once, under the same
 //! rules as the daemon's own requests (`guards::request_blocked`: never without the escrow payload,
@@ -37,6 +40,10 @@ pub(crate) enum RequestError {
     Lock(LockError),
     NotSaved(FileError),
     Check(CheckError),
+    /// `--replaced` without `EscrowOutsideMDM`.
+    NotOutsideMdm,
+    /// `--replaced` could not be recorded in the audit trail, so it was not taken.
+    NotAudited(FileError),
 }
 
 impl fmt::Display for RequestError {
@@ -45,6 +52,14 @@ impl fmt::Display for RequestError {
             RequestError::Lock(e) => write!(f, "{e}"),
             RequestError::NotSaved(e) => write!(f, "the request could not be saved: {e}"),
             RequestError::Check(e) => write!(f, "{e}"),
+            RequestError::NotOutsideMdm => write!(
+                f,
+                "rotate --replaced is only for Macs whose keys are escrowed outside the MDM (EscrowOutsideMDM): with the escrow payload installed, a new key shows itself in /var/db/FileVaultPRK.dat and needs no statement"
+            ),
+            RequestError::NotAudited(e) => write!(
+                f,
+                "the statement could not be recorded in the audit trail, so it was not taken: {e}"
+            ),
         }
     }
 }
@@ -63,6 +78,39 @@ pub(crate) async fn request<R: Runner, C: Clock>(
         let mut st = state::load(env.root, env.owners, now).state;
         st.requests.pending_since = Some(now);
         state::save(env.root, env.owners, &st).map_err(RequestError::NotSaved)?;
+    }
+    check::run(env, cfg).await.map_err(RequestError::Check)
+}
+
+/// `rotate --replaced`: the admin states that the key was replaced by the tool that escrows it
+/// outside the MDM (only with `EscrowOutsideMDM`). Without the escrow payload macOS writes no
+/// escrow file, so Keywarden cannot see a new key, and a used key would stay used forever. The
+/// statement is the admin's, audited with who made it (`KeyReplacedStated`) before it is taken:
+/// the key's change time becomes now, which settles a use, a key age and an admin's request; then
+/// a check.
+pub(crate) async fn replaced<R: Runner, C: Clock>(
+    env: &Env<'_, R, C>,
+    cfg: &config::Loaded,
+) -> Result<check::Outcome, RequestError> {
+    if !cfg.config.escrow_outside_mdm {
+        return Err(RequestError::NotOutsideMdm);
+    }
+    {
+        let _lock = lock::acquire(env.root, env.owners, env.lock_wait)
+            .await
+            .map_err(RequestError::Lock)?;
+        let now = env.clock.now();
+        let event = crate::audit::Event::new(
+            now,
+            What::KeyReplacedStated,
+            "the key was replaced outside Keywarden (EscrowOutsideMDM)",
+        );
+        crate::audit::append(env.root, env.owners, &event).map_err(RequestError::NotAudited)?;
+        let mut st = state::load(env.root, env.owners, now).state;
+        st.keys.last_changed_at = Some(now);
+        st.requests.pending_since = None;
+        state::save(env.root, env.owners, &st).map_err(RequestError::NotSaved)?;
+        tracing::info!(event = "key_replaced_stated");
     }
     check::run(env, cfg).await.map_err(RequestError::Check)
 }
@@ -135,7 +183,6 @@ pub(crate) async fn with_current_key<R: Runner, C: Clock>(
         personal_key: &snap.personal_key,
         password_reset: facts.in_password_reset.is_some(),
         console_unnamed: facts.console_unnamed,
-        escrow_outside_mdm: cfg.config.escrow_outside_mdm,
     })
     .map_err(|why| attempt::refuse(root, owners, now, console.as_deref(), attempt::ROTATE, why))?;
     let attempt = attempt::begin(

@@ -74,9 +74,12 @@ pub struct Facts {
     pub report_only: bool,
     /// `RotationMethods`, in order; `Command` only when `RotationCommand` is set.
     pub methods: Vec<RotationMethod>,
-    /// A new key reaches escrow: the escrow payload is installed, or `EscrowOutsideMDM` says
-    /// escrow happens elsewhere (`None`: could not tell this check).
+    /// A new key reaches escrow and shows itself in the escrow file: the escrow payload is
+    /// installed (`None`: could not tell this check).
     pub escrow_ready: Option<bool>,
+    /// `EscrowOutsideMDM`: without the payload a rotation is only reported
+    /// (`guards::request_blocked`).
+    pub escrow_outside_mdm: bool,
     /// The escrow payload itself is installed (`None`: could not tell): Escrow Buddy needs it
     /// whatever escrows the key.
     pub payload_installed: Option<bool>,
@@ -152,7 +155,12 @@ fn new_escrow_file(f: &Facts, before: &Option<EscrowMark>, at: Timestamp) -> Opt
 /// in every mode (`guards::request_blocked`), then Report mode (`guards::report_mode`), which
 /// keeps the method Request mode would use, or says why Request mode would wait for one.
 fn blocked(f: &Facts, reason: Reason) -> Option<(String, Option<RotationMethod>)> {
-    if let Some(why) = guards::request_blocked(reason, f.escrow_ready, f.in_password_reset) {
+    if let Some(why) = guards::request_blocked(
+        reason,
+        f.escrow_ready,
+        f.escrow_outside_mdm,
+        f.in_password_reset,
+    ) {
         return Some((why, None));
     }
     let report = guards::report_mode(f.report_only)?;
@@ -648,6 +656,7 @@ mod tests {
             report_only: false,
             methods: vec![RotationMethod::EscrowBuddy, RotationMethod::Mdm],
             escrow_ready: Some(true),
+            escrow_outside_mdm: false,
             payload_installed: Some(true),
             key_present: Some(true),
             escrow_file: Some(Some(m0())),

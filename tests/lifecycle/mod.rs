@@ -287,17 +287,58 @@ fn issue_14_escrow_outside_the_mdm_turns_the_escrow_checks_off() {
     assert_eq!(string(&s, "RecoveryKey.State"), "Unused");
     assert!(codes(&s).is_empty(), "{:?}", codes(&s));
     assert_eq!(rotation(&s), "Idle");
+    // Without the payload no escrow file can show a new key: a used key is reported, never
+    // rotated for (a rotation Keywarden could not confirm would be asked for again and again).
     key_used_at_boot(&mac);
     mac.event(&["login", "alice"]);
     let s = mac.checked();
-    assert_eq!(rotation(&s), "Requested");
-    assert_eq!(string(&s, "Rotation.Method"), "MDM");
+    assert_eq!(rotation(&s), "Pending");
+    assert_eq!(string(&s, "RecoveryKey.State"), "Used");
     assert!(
-        string(&s, "Rotation.MethodNote").contains("only while an FDERecoveryKeyEscrow payload"),
+        string(&s, "Rotation.Waiting").contains("rotate --replaced"),
         "{:?}",
         get(&s, "Rotation")
     );
     assert_eq!(flag_writes(&mac), 0);
+    // The escrow tool replaced the key; the admin says so, and it settles the use.
+    let out = mac.keywarden(&["rotate", "--replaced"]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("KeyReplacedStated"),
+        "{}",
+        stdout(&out)
+    );
+    let s = mac.status();
+    assert_eq!(string(&s, "RecoveryKey.State"), "Unused");
+    assert_eq!(rotation(&s), "Idle");
+    let stated: Vec<_> = mac
+        .audit()
+        .into_iter()
+        .filter(|e| e["What"] == "KeyReplacedStated")
+        .collect();
+    assert_eq!(stated.len(), 1, "audited once, with who said it");
+    assert!(stated[0]["Caller"].as_str().is_some_and(|c| !c.is_empty()));
+    assert_eq!(flag_writes(&mac), 0);
+}
+
+/// Issue 14 review: `rotate --replaced` is the statement of an admin whose keys are escrowed
+/// outside the MDM; with the payload, a new key shows itself, and the statement is refused
+/// without touching anything.
+#[test]
+fn issue_14_a_replaced_key_is_stated_only_where_keys_are_escrowed_outside_the_mdm() {
+    let mac = Mac::healthy();
+    key_used_at_boot(&mac);
+    mac.event(&["login", "alice"]);
+    mac.checked();
+    let out = mac.keywarden(&["rotate", "--replaced"]);
+    assert_eq!(code(&out), 2, "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stderr(&out).contains("only for Macs whose keys are escrowed outside the MDM"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(audited(&mac, "KeyReplacedStated"), 0);
+    assert_eq!(string(&mac.checked(), "RecoveryKey.State"), "Used");
 }
 
 #[test]

@@ -363,6 +363,13 @@ fn issue_13_every_refusal_of_rotating_with_a_key_is_audited_with_its_rule() {
             "EscrowProfileMissing",
         ),
         (
+            "issue 14 review: without the escrow payload even with EscrowOutsideMDM (no escrow file would show the new key)",
+            vec![allowed.clone(), ("EscrowOutsideMDM", plist::Value::Boolean(true))],
+            |m| m.set(&["escrow.profile_installed=false"]),
+            CURRENT,
+            "EscrowProfileMissing",
+        ),
+        (
             "while FileVault encrypts",
             vec![allowed.clone()],
             |m| m.set(&["filevault.state=\"Encrypting\""]),

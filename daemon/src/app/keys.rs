@@ -106,8 +106,13 @@ pub(super) fn validate(root: Option<PathBuf>) -> Ended {
     ended
 }
 
-/// `keywarden rotate --request | --current-key`.
-pub(super) fn rotate(root: Option<PathBuf>, request: bool, current_key: bool) -> Ended {
+/// `keywarden rotate --request | --current-key | --replaced`.
+pub(super) fn rotate(
+    root: Option<PathBuf>,
+    request: bool,
+    current_key: bool,
+    replaced: bool,
+) -> Ended {
     let session = match start(root, "rotate") {
         Ok(s) => s,
         Err(e) => return e,
@@ -153,8 +158,23 @@ pub(super) fn rotate(root: Option<PathBuf>, request: bool, current_key: bool) ->
             Err(e) => Ended::failed(e),
         };
     }
+    if replaced {
+        return match session
+            .runtime
+            .block_on(rotate::replaced(&env, &session.config))
+        {
+            Ok(outcome) => {
+                outln!(
+                    "Recorded: the key was replaced outside Keywarden (audit trail: KeyReplacedStated). Recovery key: {:?}.",
+                    outcome.status.recovery_key.state
+                );
+                Ended::Done
+            }
+            Err(e) => Ended::failed(e),
+        };
+    }
     if !current_key {
-        return Ended::failed("say --request or --current-key");
+        return Ended::failed("say --request, --current-key or --replaced");
     }
     let input = read_key_from_stdin();
     let rotated = session

@@ -117,7 +117,7 @@ Examples:
   sudo keywarden validate                 # type or paste the key, then Return
   pbpaste | sudo keywarden validate")]
     Validate,
-    /// Ask for a new recovery key, or rotate now with the current one (root).
+    /// Ask for a new recovery key, rotate now with the current one, or state it was replaced (root).
     #[command(after_help = "\
 --request asks for a rotation through the configured RotationMethods (Escrow Buddy at the next
 login, the MDM, or RotationCommand), with the same safety rules as the daemon: never without the
@@ -125,23 +125,29 @@ escrow payload, never during the password reset after a recovery-key unlock.
 
 --current-key reads the current key from stdin and runs exactly one `fdesetup changerecovery
 -personal` with it; only when AllowRotateWithCurrentKey is true, FileVault is on and not
-converting, the escrow payload is installed, and not during a password reset. The new key is
-escrowed through the payload and never shown.
+converting, the escrow payload is installed (EscrowOutsideMDM does not lift this: without it no
+escrow file shows the new key), and not during a password reset. The new key is escrowed through
+the payload and never shown.
+
+--replaced, only with EscrowOutsideMDM, records your statement that the tool that escrows the
+keys (Crypt, an agent, a Jamf policy) replaced the key: Keywarden cannot see that without the
+escrow payload. It is written to the audit trail with your name, then settles a used key.
 
 Examples:
   sudo keywarden rotate --request
-  pbpaste | sudo keywarden rotate --current-key")]
+  pbpaste | sudo keywarden rotate --current-key
+  sudo keywarden rotate --replaced       # after your escrow tool made and escrowed a new key")]
+    #[command(group(clap::ArgGroup::new("how").required(true).args(["request", "current_key", "replaced"])))]
     Rotate {
         /// Request a rotation through the configured methods.
-        #[arg(
-            long,
-            conflicts_with = "current_key",
-            required_unless_present = "current_key"
-        )]
+        #[arg(long)]
         request: bool,
         /// Rotate now, authenticating with the current key read from stdin.
         #[arg(long)]
         current_key: bool,
+        /// State that the key was replaced outside Keywarden (EscrowOutsideMDM only).
+        #[arg(long)]
+        replaced: bool,
     },
     /// Print the audit trail of key operations (root).
     #[command(after_help = "\
@@ -262,6 +268,7 @@ fn run(cli: Cli) -> Ended {
         Command::Rotate {
             request,
             current_key,
-        } => keys::rotate(root, request, current_key),
+            replaced,
+        } => keys::rotate(root, request, current_key, replaced),
     }
 }

@@ -266,12 +266,8 @@ pub(crate) fn step(
         reasons: reasons(f, state, config),
         report_only: config.rotation_mode == RotationMode::Report,
         methods,
-        // Escrowed outside the MDM: the payload rule is that MDM's, not this fleet's.
-        escrow_ready: if config.escrow_outside_mdm {
-            Some(true)
-        } else {
-            f.payload_installed
-        },
+        escrow_ready: f.payload_installed,
+        escrow_outside_mdm: config.escrow_outside_mdm,
         payload_installed: f.payload_installed,
         key_present: f.key_present,
         escrow_file: f.escrow_file.clone(),

@@ -1158,12 +1158,21 @@ fn reason_rows() -> Vec<(&'static str, Change, Want)> {
             idle(),
         ),
         (
-            "issue 14: EscrowOutsideMDM without a payload still requests for a used key, passing over Escrow Buddy (it needs the payload)",
+            "issue 14 review: EscrowOutsideMDM without a payload reports a used key and does not rotate, as no escrow file could ever confirm a new key",
             |m| {
                 m.key_used_this_boot();
                 m.snapshot.profiles = Ok(ComputerProfiles::default());
                 m.snapshot.escrow_location = Ok(None);
                 m.config.escrow_outside_mdm = true;
+            },
+            waits(Reason::KeyUsed, crate::guards::UNSEEN_OUTSIDE_MDM),
+        ),
+        (
+            "issue 14 review: EscrowOutsideMDM with the payload installed requests as usual (its escrow file confirms the new key)",
+            |m| {
+                m.key_used_this_boot();
+                m.config.escrow_outside_mdm = true;
+                m.config.rotation_methods = vec![Mdm];
             },
             requests(Reason::KeyUsed, Mdm, vec![]),
         ),
