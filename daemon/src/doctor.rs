@@ -222,7 +222,7 @@ pub fn report(
             if cfg.config.escrow_outside_mdm {
                 let _ = writeln!(
                     o,
-                    "\nEscrowOutsideMDM is set: keys on this Mac are escrowed outside the MDM, so Keywarden does not check escrow (confirm it where the keys go)."
+                    "\nEscrowOutsideMDM is set: keys on this Mac are escrowed outside the MDM, so Keywarden does not check escrow (confirm it where the keys go); without the escrow payload it reports a used key and does not rotate (after your tool replaces it: sudo keywarden rotate --replaced)."
                 );
             }
             if s.problems.is_empty() {
@@ -348,6 +348,6 @@ mod tests {
             .lines()
             .filter(|l| l.contains("EscrowOutsideMDM is set"))
             .collect();
-        assert_eq!(lines, ["EscrowOutsideMDM is set: keys on this Mac are escrowed outside the MDM, so Keywarden does not check escrow (confirm it where the keys go)."]);
+        assert_eq!(lines, ["EscrowOutsideMDM is set: keys on this Mac are escrowed outside the MDM, so Keywarden does not check escrow (confirm it where the keys go); without the escrow payload it reports a used key and does not rotate (after your tool replaces it: sudo keywarden rotate --replaced)."]);
     }
 }
