@@ -179,6 +179,23 @@ impl LogFile {
                 self.path.display()
             ));
         }
+        // The mode and group below are set through the open file: on a file linked from elsewhere
+        // (a hard link planted before install) or owned by another user they would open that
+        // file to the admin group, so such a log is refused, never adopted (issue 14 review).
+        if meta.nlink() != 1 {
+            return Err(format!(
+                "{} has {} hard links; Keywarden never writes a file that is linked elsewhere (remove it)",
+                self.path.display(),
+                meta.nlink()
+            ));
+        }
+        if !Owners::current().allows(meta.uid()) {
+            return Err(format!(
+                "{} is owned by uid {}, not by root; Keywarden never writes another user's file (remove it)",
+                self.path.display(),
+                meta.uid()
+            ));
+        }
         if meta.mode() & 0o7777 != 0o640 {
             let _ = file.set_permissions(std::fs::Permissions::from_mode(0o640));
         }
@@ -507,6 +524,33 @@ mod tests {
         log.write_line("one\n");
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!((meta.gid(), meta.mode() & 0o7777), (group, 0o640));
+    }
+
+    #[test]
+    fn a_hard_link_at_the_log_path_is_refused_and_its_file_keeps_its_mode_issue_14() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("secret");
+        std::fs::write(&victim, b"keep").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let path = dir.path().join("keywarden.log");
+        std::fs::hard_link(&victim, &path).unwrap();
+        let log = LogFile::new(path.clone(), 1000, 3, Some(nix::unistd::getegid().as_raw()));
+        log.write_line("x\n");
+        assert!(
+            log.error().unwrap().contains("2 hard links"),
+            "{:?}",
+            log.error()
+        );
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert_eq!(
+            std::fs::metadata(&victim).unwrap().mode() & 0o7777,
+            0o600,
+            "not opened to the readers' group"
+        );
+        std::fs::remove_file(&path).unwrap();
+        log.write_line("y\n");
+        assert!(log.error().is_none());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "y\n");
     }
 
     #[test]
