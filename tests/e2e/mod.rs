@@ -1019,3 +1019,24 @@ fn a_relative_root_is_the_same_mac_as_an_absolute_one() {
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).starts_with("healthy:"), "{}", stdout(&out));
 }
+
+/// Issue 14, item 3: a status written by Keywarden before the upgrade (schema 1, the golden file
+/// of 5a8c56c, `RecoveryKey.State` `Valid`) stays readable until the first check replaces it:
+/// `Valid` reads as `Staged`, and `status` and `doctor` do not call the file unreadable.
+#[test]
+fn a_status_written_before_the_upgrade_to_schema_2_still_reads_with_valid_as_staged() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/status/schema-1-healthy.plist");
+    let bytes = std::fs::read(&fixture).expect("the schema 1 fixture");
+    let old = keywarden::status::Status::from_bytes(&bytes).expect("a schema 1 status reads");
+    assert_eq!(old.recovery_key.state, keywarden::status::KeyState::Staged);
+    assert_eq!(old.schema_version, 1);
+
+    let mac = Mac::healthy();
+    mac.check();
+    std::fs::write(mac.path("/Library/Keywarden/status.plist"), &bytes).unwrap();
+    let out = mac.keywarden(&["status"]);
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!text.contains("not a readable status"), "{text}");
+    assert!(text.contains("Staged"), "{text}");
+}
