@@ -14,9 +14,10 @@
 #   8. uninstall sudo /Library/Keywarden/uninstall.sh --purge; nothing of Keywarden is left
 #
 # It refuses (exit 2) off macOS, and on a Mac where Keywarden is already installed: step 8 purges
-# the state and the audit trail, which a pilot Mac must keep. Exit 1 when a step failed; the
-# selftest's own failure (an output it did not recognise) is kept until the end, so the bundle and
-# every later step still run: that bundle is what the issue needs. The bundle is left in OUT
+# the state and the audit trail, which a pilot Mac must keep. Exit 1 when a step failed. A failed
+# `make test` and the selftest's own failure (an output it did not recognise) are kept until the
+# end, so the bundle and every later step still run: on a first run on a new macOS those are what
+# an issue needs. Any other step stops the run where it failed. The bundle is left in OUT
 # (KEYWARDEN_TEST_MAC_OUT, default target/mac-test), owned by the user who ran this, for
 # actions/upload-artifact or to attach to an issue.
 #
@@ -52,6 +53,8 @@ sim=$target/release/keywarden-sim
 make=${MAKE:-make}
 
 step() { printf '\n=== %s\n' "$*"; }
+# Failures kept until the end (make test, selftest).
+failed=()
 fail() {
   echo "test-mac: FAILED: $*" >&2
   echo "test-mac: what was done so far stays as it is; to remove Keywarden: sudo /Library/Keywarden/uninstall.sh --purge" >&2
@@ -77,7 +80,10 @@ step "1. build: cargo build --release --bins --features oslog"
 cargo build --release --bins --features oslog || fail "the native build"
 
 step "2. test: make test (CI unset: what needs the Linux CI says 'not run here')"
-env -u CI "$make" --no-print-directory test || fail "make test"
+env -u CI "$make" --no-print-directory test || {
+  failed+=("make test (exit $?)")
+  echo "test-mac: make test failed: continuing; the run fails at the end"
+}
 
 step "3. selftest: sudo keywarden selftest --bundle $bundle --redact-users"
 rm -f "$bundle"
@@ -87,7 +93,8 @@ sudo "$kw" selftest --bundle "$bundle" --redact-users || selftest_rc=$?
 # Written by root; the upload (and the person attaching it to an issue) reads it as this user.
 sudo chown "$(id -u):$(id -g)" "$bundle"
 if [ "$selftest_rc" -ne 0 ]; then
-  echo "test-mac: keywarden selftest exited $selftest_rc (an output it did not recognise): continuing; the run fails at the end"
+  failed+=("keywarden selftest (exit $selftest_rc: an output it did not recognise; attach $bundle to an issue, docs/testing-on-a-mac.md)")
+  echo "test-mac: keywarden selftest exited $selftest_rc: continuing; the run fails at the end"
 fi
 
 step "4. replay: keywarden-sim init --from-bundle, then keywarden --root DIR check"
@@ -164,8 +171,8 @@ done
 [ ${#left[@]} -eq 0 ] || fail "left after uninstall: ${left[*]}"
 echo "  nothing left: no job, no receipt, none of ${LEFTOVERS[*]}"
 
-if [ "$selftest_rc" -ne 0 ]; then
-  echo "test-mac: FAILED: keywarden selftest exited $selftest_rc: attach $bundle to an issue (docs/testing-on-a-mac.md)" >&2
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'test-mac: FAILED: %s\n' "${failed[@]}" >&2
   exit 1
 fi
 printf '\ntest-mac: passed; the bundle is %s\n' "$bundle"
