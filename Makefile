@@ -12,7 +12,7 @@ MACOS_STUB := $(CURDIR)/daemon/macos-sdk-stub
 export MACOSX_DEPLOYMENT_TARGET := 12.0
 
 .PHONY: help build test doctest lint fmt macos-targets macos-check macos-binary demo corpus-sync ci clean \
-	pkg pkg-stage install uninstall fuzz soak bench
+	pkg pkg-stage install uninstall fuzz soak bench test-mac
 
 help:
 	@echo "make demo          the daemon against a simulated Mac: what Keywarden reports, scenario by scenario"
@@ -27,6 +27,7 @@ help:
 	@echo "make pkg           (macOS) the signed, notarized installer package in target/pkg/ (docs/deployment.md)"
 	@echo "make pkg-stage     (any OS) the pkg's payload, scripts and manifest in target/pkg/ [BINARY=path]"
 	@echo "make install       (macOS) install on this Mac, as the pkg does; make uninstall [PURGE=1] removes it"
+	@echo "make test-mac      (macOS, a test Mac) build, test, selftest bundle, check, pkg, install, uninstall: CI's macOS job"
 	@echo "make ci            what CI runs (.ci/run also installs what it needs)"
 
 build:
@@ -69,6 +70,12 @@ macos-binary: macos-targets
 
 demo: build
 	@tests/demo/demo.sh
+
+# What CI's macOS job runs (.github/workflows/ci.yml), step by step, for a person on a test Mac to
+# run the same by hand: tests/mac/test-mac.sh, docs/testing-on-a-mac.md. It installs and then
+# purges Keywarden, so it refuses a Mac where Keywarden is installed; off macOS it exits 2.
+test-mac:
+	@tests/mac/test-mac.sh
 
 # Fuzzing (tests/fuzz/README.md): builds every cargo-fuzz target and runs each for FUZZ_SECONDS
 # on seeds made from tests/fixtures, printing executions and any crash per target; fails on a

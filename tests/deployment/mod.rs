@@ -17,6 +17,8 @@ use keywarden::paths;
 
 use crate::support::*;
 
+mod ci;
+
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// `make ARGS` at the top of the repository, outside the jobserver of a `make test` this may run
