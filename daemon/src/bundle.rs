@@ -468,10 +468,12 @@ impl Redactor {
             let mut push = |from: &str, to: &str| {
                 if !from.trim().is_empty() {
                     pairs.push((from.as_bytes().to_vec(), to.as_bytes().to_vec()));
-                    // The same name inside an XML plist (dscl, profiles, the status).
-                    let escaped = xml_escaped(from);
-                    if escaped != from {
-                        pairs.push((escaped.into_bytes(), to.as_bytes().to_vec()));
+                    // The same name inside an XML plist (dscl, profiles, the status), whether
+                    // the writer escapes quotes or only `&` and `<`.
+                    for escaped in [xml_escaped(from, true), xml_escaped(from, false)] {
+                        if escaped != from {
+                            pairs.push((escaped.into_bytes(), to.as_bytes().to_vec()));
+                        }
                     }
                 }
             };
@@ -528,12 +530,16 @@ impl Redactor {
     }
 }
 
-fn xml_escaped(s: &str) -> String {
-    s.replace('&', "&amp;")
+fn xml_escaped(s: &str, quotes: bool) -> String {
+    let s = s
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('\'', "&apos;")
-        .replace('"', "&quot;")
+        .replace('>', "&gt;");
+    if quotes {
+        s.replace('\'', "&apos;").replace('"', "&quot;")
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]
