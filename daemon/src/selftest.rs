@@ -339,3 +339,80 @@ fn people(snapshot: &Snapshot) -> Vec<Person> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::Call;
+    use crate::tools::RunFailure;
+
+    fn recorded(call: &Call, outcome: Result<Output, NotRun>) -> Recorded {
+        Recorded {
+            argv: call.argv(),
+            display: call.display(),
+            outcome,
+            duration: std::time::Duration::from_millis(3),
+        }
+    }
+
+    #[test]
+    fn the_verdict_is_the_parsers_error_for_that_call_and_no_other() {
+        let status = crate::tools::fdesetup::status_call();
+        let other = crate::tools::sw_vers::build_version_call();
+        let out = Output::new(0, "junk", "");
+        let unrecognised = ProbeError::parse(
+            &status,
+            ParseError::Unrecognised {
+                exit: Exit::Code(0),
+                excerpt: "junk".into(),
+            },
+        );
+        let reported = ProbeError::parse(
+            &other,
+            ParseError::Reported {
+                exit: Exit::Code(1),
+                message: "Unknown user".into(),
+            },
+        );
+        let errors = vec![unrecognised, reported];
+        type Row<'a> = (&'a Call, Result<Output, NotRun>, &'a [ProbeError], Verdict);
+        let rows: &[Row] = &[
+            (
+                &status,
+                Ok(out.clone()),
+                &errors,
+                Verdict::Unrecognised("junk".into()),
+            ),
+            (
+                &other,
+                Ok(out.clone()),
+                &errors,
+                Verdict::Reported("Unknown user".into()),
+            ),
+            (&status, Ok(out.clone()), &[], Verdict::Recognised),
+            (
+                &status,
+                Err(NotRun {
+                    message: "no answer within 30 s".into(),
+                    timed_out: true,
+                }),
+                &[],
+                Verdict::NotRun("no answer within 30 s".into()),
+            ),
+        ];
+        for (call, outcome, errors, want) in rows {
+            assert_eq!(
+                verdict(&recorded(call, outcome.clone()), errors),
+                *want,
+                "{}",
+                call.display()
+            );
+        }
+        let missing = ProbeError::Run {
+            call: status.display(),
+            kind: RunFailure::Missing,
+            message: "not installed".into(),
+        };
+        assert!(!verdict(&recorded(&status, Ok(out)), &[missing]).understood());
+    }
+}
