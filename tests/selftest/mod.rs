@@ -436,6 +436,10 @@ fn a_corrupt_bundle_is_a_clear_error_from_the_simulator() {
         "{}",
         text(&out)
     );
+    assert!(
+        !dir.path().join("mac").exists(),
+        "a corrupt bundle laid out a Mac"
+    );
 }
 
 #[test]

@@ -141,6 +141,8 @@ impl Mac {
     /// A Mac that answers as the one a selftest bundle recorded (`recorded`): the tree and the
     /// tools, the bundle's files, and a scenario that sends every call to the recording.
     pub fn init_from_bundle(&self, bundle: &Path, exe: &Path) -> Result<Vec<String>, String> {
+        // Read and checked whole first: a corrupt bundle leaves DIR as it was.
+        let bundle = crate::recorded::read(bundle)?;
         self.lay_out_tree(exe)?;
         let _lock = self.lock()?;
         let scenario = Scenario {
@@ -161,7 +163,7 @@ impl Mac {
         if bundle_dir.exists() {
             fs::remove_dir_all(&bundle_dir).map_err(|e| io_err(&bundle_dir, e))?;
         }
-        let notes = crate::recorded::lay_out(self, bundle)?;
+        let notes = crate::recorded::lay_out(self, &bundle)?;
         self.save(&scenario)?;
         Ok(notes)
     }

@@ -132,9 +132,15 @@ fn manifest(bytes: &[u8], source: &str) -> Result<Manifest, String> {
     Ok(m)
 }
 
-/// Copy the bundle into `DIR/.sim/recorded/` and lay out the recorded files. Returns what the
-/// person running `init` should know (a stand-in, a fact that could not be laid out).
-pub fn lay_out(mac: &Mac, bundle: &Path) -> Result<Vec<String>, String> {
+/// A bundle read whole and checked, before anything is laid out from it.
+pub struct Bundle {
+    members: BTreeMap<String, Vec<u8>>,
+    manifest: Manifest,
+    source: String,
+}
+
+/// Read and check the bundle at `bundle`: a clear error for anything that is not one.
+pub fn read(bundle: &Path) -> Result<Bundle, String> {
     let members = read_members(bundle)?;
     let source = bundle.display().to_string();
     let m = manifest(
@@ -153,12 +159,27 @@ pub fn lay_out(mac: &Mac, bundle: &Path) -> Result<Vec<String>, String> {
             }
         }
     }
+    Ok(Bundle {
+        members,
+        manifest: m,
+        source,
+    })
+}
+
+/// Copy the bundle into `DIR/.sim/recorded/` and lay out the recorded files. Returns what the
+/// person running `init` should know (a stand-in, a fact that could not be laid out).
+pub fn lay_out(mac: &Mac, bundle: &Bundle) -> Result<Vec<String>, String> {
+    let Bundle {
+        members,
+        manifest: m,
+        source,
+    } = bundle;
 
     let dir = mac.sim_dir().join(DIR_NAME);
     if dir.exists() {
         fs::remove_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
     }
-    for (name, bytes) in &members {
+    for (name, bytes) in members {
         let path = dir.join(name);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
@@ -188,7 +209,7 @@ pub fn lay_out(mac: &Mac, bundle: &Path) -> Result<Vec<String>, String> {
         }
     }
     for f in &m.files {
-        lay_out_file(mac, f, &members, &m, &source, &mut notes)?;
+        lay_out_file(mac, f, members, m, source, &mut notes)?;
     }
     Ok(notes)
 }
