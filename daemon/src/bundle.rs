@@ -559,6 +559,74 @@ mod tests {
         ]
     }
 
+    fn selftest(full: bool) -> Selftest {
+        use crate::recording::{NotRun, Recorded};
+        let call = |argv: &[&str], outcome| Recorded {
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            display: argv[1..]
+                .iter()
+                .fold(argv[0].rsplit('/').next().unwrap().to_owned(), |s, a| {
+                    s + " " + a
+                }),
+            outcome,
+            duration: std::time::Duration::from_millis(7),
+        };
+        Selftest {
+            at: jiff::Timestamp::UNIX_EPOCH,
+            full,
+            probes: vec![
+                ProbeResult {
+                    call: call(
+                        &["/usr/bin/fdesetup", "status"],
+                        Ok(crate::runner::Output::new(0, "junk", "")),
+                    ),
+                    verdict: Verdict::Unrecognised("junk ABCD-EFGH-JKLM-NPQR-STUV-WXYZ".into()),
+                },
+                ProbeResult {
+                    call: call(
+                        &["/usr/bin/sw_vers", "-productVersion"],
+                        Err(NotRun {
+                            message: "no answer within 30 s".into(),
+                            timed_out: true,
+                        }),
+                    ),
+                    verdict: Verdict::NotRun("no answer within 30 s".into()),
+                },
+            ],
+            files: Vec::new(),
+            os_version: None,
+            os_build: None,
+            people: Vec::new(),
+            status: None,
+        }
+    }
+
+    #[test]
+    fn the_table_shows_each_probe_its_result_and_a_key_free_excerpt() {
+        let t = table(&selftest(true), "9.9");
+        assert!(!t.contains("Not root"), "{t}");
+        assert!(t.contains("UNRECOGNISED   fdesetup status"), "{t}");
+        assert!(
+            t.contains("output: junk [recovery-key-shaped text removed]"),
+            "{t}"
+        );
+        assert!(!t.contains("ABCD-EFGH"), "{t}");
+        assert!(
+            t.contains("timeout") && t.contains("NOT RUN        sw_vers -productVersion"),
+            "{t}"
+        );
+        assert!(t.contains("2 not recognised or not read"), "{t}");
+    }
+
+    #[test]
+    fn without_root_the_table_says_an_answer_may_only_need_root() {
+        let t = table(&selftest(false), "9.9");
+        assert!(
+            t.contains("Not root") && t.contains("sudo keywarden selftest"),
+            "{t}"
+        );
+    }
+
     #[test]
     fn names_are_replaced_as_words_in_text_and_xml() {
         let r = Redactor::new(&people());

@@ -4,8 +4,8 @@
 //!
 //! The probes are `observe`'s, run through a `Recording` runner: nothing here lists an argv, so a
 //! new probe in `observe` is in the selftest without a second list to forget. It runs with an
-//! empty state (`State::default()`), so every probe that a check may skip once the boot's answer
-//! is latched (`usingrecoverykey`) is asked; `showdeferralinfo` only when `fdesetup status` says
+//! empty state but for the deferral output path a check remembers (`remembered`), so every probe
+//! a check may skip once the boot's answer is latched (`usingrecoverykey`) is asked; `showdeferralinfo` only when `fdesetup status` says
 //! FileVault is deferred, as in a check. Whether an output was recognised is read back from the
 //! snapshot's own errors (`Snapshot::errors`, matched by the call's display), so the verdict is the
 //! parser's, not a second opinion.
@@ -30,6 +30,8 @@ use crate::tools::{ParseError, ProbeError};
 
 /// The escrow blob is a few hundred bytes (observe's cap is the same).
 const MAX_ESCROW_FILE_BYTES: u64 = 1024 * 1024;
+/// As `state` reads it.
+const MAX_STATE_BYTES: u64 = 4 * 1024 * 1024;
 /// The status is a few KiB; a bigger one is not Keywarden's.
 const MAX_STATUS_BYTES: u64 = 8 * 1024 * 1024;
 /// The escrow payload's managed preference: a small plist.
@@ -158,7 +160,7 @@ pub async fn run<R: Runner>(
         &recording,
         root,
         owners,
-        &State::default(),
+        &remembered(root, owners),
         now,
         &Known::default(),
     )
@@ -186,6 +188,25 @@ pub async fn run<R: Runner>(
             .ok()
             .flatten(),
     }
+}
+
+/// An empty state but for the deferral output path a check remembers (so the same plaintext
+/// key file paths are looked at), read without `state::load`, which moves a bad file aside: a
+/// selftest writes nothing. No latched answer is kept, so `usingrecoverykey` is always asked.
+fn remembered(root: &Root, owners: Owners) -> State {
+    let mut state = State::default();
+    let stored = files::read_file(
+        &root.resolve(paths::STATE),
+        MAX_STATE_BYTES,
+        Trust::Owned(owners),
+    )
+    .ok()
+    .flatten()
+    .and_then(|bytes| crate::state::parse(&bytes).ok());
+    if let Some(stored) = stored {
+        state.keys.deferral_output_path = stored.keys.deferral_output_path;
+    }
+    state
 }
 
 /// The parser's verdict on `call`: its error in the snapshot, if it has one.
