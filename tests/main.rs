@@ -30,5 +30,6 @@ mod lifecycle;
 mod profiles;
 mod runner;
 mod secrets;
+mod selftest;
 mod sim;
 mod validate;

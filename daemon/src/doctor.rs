@@ -252,9 +252,19 @@ pub fn report(
             );
         }
     }
+    o.push('\n');
+    o.push_str(&configuration(cfg));
+    crate::text::terminal_lines(&o)
+}
+
+/// The effective configuration, each key with its source, and the configuration warnings: the
+/// doctor's last part, and `config.txt` of a selftest bundle. Not yet made safe for a terminal
+/// (`text::terminal_lines`): each caller does that over the whole of what it shows.
+pub fn configuration(cfg: &Loaded) -> String {
+    let mut o = String::new();
     let _ = writeln!(
         o,
-        "\nConfiguration (preference domain {}):",
+        "Configuration (preference domain {}):",
         crate::paths::DOMAIN
     );
     let _ = writeln!(o, "  {:<27} {:<32} SOURCE", "KEY", "VALUE");
@@ -285,7 +295,7 @@ pub fn report(
             let _ = writeln!(o, "  - {w}");
         }
     }
-    crate::text::terminal_lines(&o)
+    o
 }
 
 #[cfg(test)]

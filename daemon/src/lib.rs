@@ -43,11 +43,12 @@ pub mod plistio;
 pub mod secret;
 pub mod text;
 
-// The seam: the one process runner, files as root must treat them, the writer lock, the log
-// file, and `sys/`, the only `unsafe` (OS timer, utmpx notification, terminal, resource usage).
+// The seam: the one process runner (and `recording`, which keeps a copy of what it ran), files as
+// root must treat them, the writer lock, the log file, and `sys/`, the only `unsafe` (OS timer, utmpx notification, terminal, resource usage).
 pub mod files;
 pub(crate) mod lock;
 pub(crate) mod logging;
+pub(crate) mod recording;
 pub mod runner;
 pub(crate) mod sys;
 
@@ -62,7 +63,7 @@ pub mod state;
 pub mod status;
 
 // The flow: observe, the safety rules, the rotation state machine, decide, act, the boot guard,
-// one check, the key operations (validate, rotate) and the daemon's loop.
+// one check, the key operations (validate, rotate), the daemon's loop and the selftest.
 pub(crate) mod act;
 pub(crate) mod attempt;
 pub(crate) mod boot_guard;
@@ -73,9 +74,11 @@ pub(crate) mod guards;
 pub(crate) mod observe;
 pub(crate) mod rotate;
 pub(crate) mod rotation;
+pub(crate) mod selftest;
 pub(crate) mod validate;
 
-// Views: the status for people and inventory, and the doctor's advice.
+// Views: the status for people and inventory, the doctor's advice, the selftest's table and bundle.
+pub(crate) mod bundle;
 pub(crate) mod doctor;
 pub mod report;
 
@@ -119,7 +122,10 @@ mod layers {
     /// Each top-level module and its layer, bottom first.
     const LAYERS: &[(&str, &[&str])] = &[
         ("ground", &["clock", "paths", "plistio", "secret", "text"]),
-        ("seam", &["files", "lock", "logging", "runner", "sys"]),
+        (
+            "seam",
+            &["files", "lock", "logging", "recording", "runner", "sys"],
+        ),
         ("tools", &["tools"]),
         (
             "model",
@@ -138,10 +144,11 @@ mod layers {
                 "observe",
                 "rotate",
                 "rotation",
+                "selftest",
                 "validate",
             ],
         ),
-        ("views", &["doctor", "report"]),
+        ("views", &["bundle", "doctor", "report"]),
         ("app", &["app"]),
     ];
 

@@ -47,6 +47,60 @@ fn filler(seed: &str, n: usize) -> Vec<u8> {
 pub fn envelope(cert: &[u8], key: &str, at: &str) -> Result<Vec<u8>, String> {
     let cert = Certificate::from_der(cert).map_err(|e| format!("escrow certificate: {e}"))?;
     let seed = format!("{}|{at}", hex(&Sha256::digest(key.as_bytes())));
+    enveloped_to(
+        RecipientIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+            issuer: cert.tbs_certificate.issuer.clone(),
+            serial_number: cert.tbs_certificate.serial_number.clone(),
+        }),
+        &seed,
+    )
+}
+
+/// A stand-in for an escrow file a bundle withheld (`recorded`): an envelope to the recorded
+/// recipient, with filler from `seed`, so Keywarden reads the same recipient from it and only the
+/// file's hash differs. `recipient` is as Keywarden writes it in the status:
+/// `issuer=RFC 4514 NAME; serial=HEX` or `subjectKeyIdentifier=HEX`.
+pub fn stand_in(recipient: &str, seed: &str) -> Result<Vec<u8>, String> {
+    let bad = |why: String| format!("recipient {recipient:?}: {why}");
+    let unhex = |h: &str| -> Result<Vec<u8>, String> {
+        if h.len() % 2 != 0 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad(format!("{h:?} is not hex")));
+        }
+        Ok((0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("checked hex"))
+            .collect())
+    };
+    let rid = if let Some(ski) = recipient.strip_prefix("subjectKeyIdentifier=") {
+        RecipientIdentifier::SubjectKeyIdentifier(x509_cert::ext::pkix::SubjectKeyIdentifier(
+            OctetString::new(unhex(ski)?).map_err(|e| bad(e.to_string()))?,
+        ))
+    } else {
+        let rest = recipient
+            .strip_prefix("issuer=")
+            .ok_or_else(|| bad("neither issuer= nor subjectKeyIdentifier=".into()))?;
+        let (issuer, serial) = rest
+            .rsplit_once("; serial=")
+            .ok_or_else(|| bad("no serial".into()))?;
+        let issuer: x509_cert::name::Name =
+            issuer.parse().map_err(|e: der::Error| bad(e.to_string()))?;
+        let mut serial = unhex(serial)?;
+        // Keywarden prints the positive integer without leading zero bytes; DER needs one back
+        // when the high bit is set.
+        if serial.first().is_some_and(|b| b & 0x80 != 0) {
+            serial.insert(0, 0);
+        }
+        let serial_number =
+            x509_cert::serial_number::SerialNumber::new(&serial).map_err(|e| bad(e.to_string()))?;
+        RecipientIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+            issuer,
+            serial_number,
+        })
+    };
+    enveloped_to(rid, &format!("stand-in|{seed}"))
+}
+
+fn enveloped_to(rid: RecipientIdentifier, seed: &str) -> Result<Vec<u8>, String> {
     let alg = |oid: &str, parameters: Option<Any>| AlgorithmIdentifierOwned {
         oid: ObjectIdentifier::new_unwrap(oid),
         parameters,
@@ -54,10 +108,7 @@ pub fn envelope(cert: &[u8], key: &str, at: &str) -> Result<Vec<u8>, String> {
     let der_err = |e: der::Error| format!("CMS: {e}");
     let recipient = RecipientInfo::Ktri(KeyTransRecipientInfo {
         version: CmsVersion::V0,
-        rid: RecipientIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-            issuer: cert.tbs_certificate.issuer.clone(),
-            serial_number: cert.tbs_certificate.serial_number.clone(),
-        }),
+        rid,
         key_enc_alg: alg(RSA_ENCRYPTION, Some(Any::null())),
         // An RSA 2048 key wraps to 256 bytes.
         enc_key: OctetString::new(filler(&format!("key|{seed}"), 256)).map_err(der_err)?,

@@ -128,6 +128,47 @@ impl Mac {
 
     /// Lays out the tree, links the tools to `exe`, stores and applies the scenario.
     pub fn init(&self, scenario: &Scenario, exe: &Path) -> Result<(), String> {
+        self.lay_out_tree(exe)?;
+        let _lock = self.lock()?;
+        self.save(scenario)?;
+        // A new Mac: no calls yet, no transcript position, an escrow file for its own key.
+        remove_file(&self.replay_file())?;
+        remove_file(&self.calls_file())?;
+        remove_file(&self.path(FILEVAULT_PRK))?;
+        self.apply(scenario)
+    }
+
+    /// A Mac that answers as the one a selftest bundle recorded (`recorded`): the tree and the
+    /// tools, the bundle's files, and a scenario that sends every call to the recording.
+    pub fn init_from_bundle(&self, bundle: &Path, exe: &Path) -> Result<Vec<String>, String> {
+        // Read and checked whole first: a corrupt bundle leaves DIR as it was.
+        let bundle = crate::recorded::read(bundle)?;
+        self.lay_out_tree(exe)?;
+        let _lock = self.lock()?;
+        let scenario = Scenario {
+            recorded: Some(crate::recorded::DIR_NAME.to_owned()),
+            ..Scenario::default()
+        };
+        remove_file(&self.replay_file())?;
+        remove_file(&self.calls_file())?;
+        for gone in [
+            FILEVAULT_PRK,
+            CONSOLE,
+            ESCROW_MANAGED_PREFS,
+            DEFERRAL_OUTPUT_DEFAULT,
+        ] {
+            remove_file(&self.path(gone))?;
+        }
+        let bundle_dir = self.path(ESCROW_BUDDY_BUNDLE);
+        if bundle_dir.exists() {
+            fs::remove_dir_all(&bundle_dir).map_err(|e| io_err(&bundle_dir, e))?;
+        }
+        let notes = crate::recorded::lay_out(self, &bundle)?;
+        self.save(&scenario)?;
+        Ok(notes)
+    }
+
+    fn lay_out_tree(&self, exe: &Path) -> Result<(), String> {
         for dir in DIRS {
             create_dir_0755(&self.path(dir))?;
         }
@@ -139,13 +180,7 @@ impl Mac {
             }
             symlink(exe, &link).map_err(|e| io_err(&link, e))?;
         }
-        let _lock = self.lock()?;
-        self.save(scenario)?;
-        // A new Mac: no calls yet, no transcript position, an escrow file for its own key.
-        remove_file(&self.replay_file())?;
-        remove_file(&self.calls_file())?;
-        remove_file(&self.path(FILEVAULT_PRK))?;
-        self.apply(scenario)
+        Ok(())
     }
 
     /// Serialises every read-modify-write of the scenario (tool calls, `set`, `event`), the
@@ -180,6 +215,11 @@ impl Mac {
 
     /// Makes the files the daemon reads directly agree with the scenario.
     pub fn apply(&self, s: &Scenario) -> Result<(), String> {
+        // A Mac made from a selftest bundle keeps the files it was laid out with (`recorded`):
+        // the scenario's defaults do not describe it.
+        if s.recorded.is_some() {
+            return Ok(());
+        }
         self.apply_escrow_file(s)?;
         self.apply_console(s)?;
 

@@ -15,6 +15,7 @@ mod events;
 mod faults;
 mod layout;
 mod random;
+mod recorded;
 mod scenario;
 mod tools;
 mod xml;
@@ -47,11 +48,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Lay out a simulated Mac in DIR (the healthy Mac unless --scenario is given).
+    /// Lay out a simulated Mac in DIR (the healthy Mac unless --scenario is given; with
+    /// --from-bundle, the Mac a `keywarden selftest --bundle` recorded).
     Init {
         dir: PathBuf,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "from_bundle")]
         scenario: Option<PathBuf>,
+        /// A bundle of `keywarden selftest --bundle FILE`: every call answers as recorded.
+        #[arg(long, value_name = "FILE")]
+        from_bundle: Option<PathBuf>,
     },
     /// Print a built-in scenario as JSON (only `healthy` exists).
     Scenario {
@@ -141,7 +146,24 @@ fn tool_identity(argv0: &Path) -> Option<(Mac, &'static str)> {
 
 fn run_cli(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Init { dir, scenario } => {
+        Command::Init {
+            dir,
+            from_bundle: Some(bundle),
+            ..
+        } => {
+            let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+            let notes = mac(&dir)?.init_from_bundle(&bundle, &exe)?;
+            println!(
+                "{}: a recorded Mac from {}; an argv the bundle does not hold exits 1",
+                dir.display(),
+                bundle.display()
+            );
+            for note in notes {
+                println!("note: {note}");
+            }
+            Ok(())
+        }
+        Command::Init { dir, scenario, .. } => {
             let s = match scenario {
                 Some(path) => {
                     let text =
@@ -305,7 +327,8 @@ fn play(
     ctx: &Ctx,
     entry: &mut Entry,
 ) -> Result<Answer, String> {
-    let latency = mac.load()?.latency_ms;
+    let loaded = mac.load()?;
+    let latency = loaded.latency_ms;
     if latency > 0 {
         std::thread::sleep(Duration::from_millis(latency));
     }
@@ -358,6 +381,25 @@ fn play(
         if let Some(a) = faults::canned(f) {
             return Ok(a);
         }
+    }
+
+    // A Mac from a bundle answers from the recording alone, outside the lock (a recorded
+    // timeout hangs, and must not hold up the other tools).
+    if loaded.recorded.is_some() {
+        let answer = match recorded::answer(mac, argv)? {
+            recorded::Replay::Answer(a) => {
+                entry.replayed = true;
+                a
+            }
+            recorded::Replay::Hang => {
+                log_unfinished(mac, entry);
+                faults::sleep_forever()
+            }
+        };
+        return Ok(match fault.map(|f| f.kind) {
+            Some(FaultKind::Truncated) => faults::truncate(answer),
+            _ => answer,
+        });
     }
 
     let answer = {

@@ -42,6 +42,9 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// A JSON file of recorded calls (relative paths resolve inside `DIR/.sim/`).
     pub transcript: Option<String>,
+    /// Set by `init --from-bundle`: the directory inside `DIR/.sim/` holding a selftest bundle.
+    /// Every call is answered from it alone, and the scenario's own files are never applied.
+    pub recorded: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -299,6 +302,7 @@ impl Default for Scenario {
             latency_ms: 0,
             faults: Vec::new(),
             transcript: None,
+            recorded: None,
         }
     }
 }

@@ -34,6 +34,20 @@ impl Mac {
         mac
     }
 
+    /// The Mac a selftest bundle recorded (`keywarden-sim init --from-bundle`), and what `init`
+    /// printed.
+    pub fn from_bundle(bundle: &Path) -> (Mac, String) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mac = Mac { dir };
+        let out = mac.sim(&[
+            "init",
+            "--from-bundle",
+            bundle.to_str().expect("UTF-8 bundle path"),
+            mac.root_str(),
+        ]);
+        (mac, String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }

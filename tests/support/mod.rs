@@ -18,7 +18,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub use mac::{Mac, KEYWARDEN, SIM};
-pub use status::{assert_golden, boolean, codes, get, problems, string, strings, warnings};
+pub use status::{
+    assert_golden, boolean, codes, get, normalised, problems, string, strings, warnings,
+};
 
 /// The user every "as an ordinary user" test runs as.
 pub const NOBODY: u32 = 65534;

@@ -55,8 +55,8 @@ pub fn codes(v: &plist::Value) -> Vec<String> {
 }
 
 /// The values that change from run to run (times, durations, memory), replaced by fixed ones so
-/// the rest of the status can be compared with a golden file.
-fn normalised(status: &plist::Value) -> plist::Value {
+/// the rest of the status can be compared with a golden file (or with another Mac's, `selftest`).
+pub fn normalised(status: &plist::Value) -> plist::Value {
     let fixed = plist::Value::Date(plist::Date::from(
         std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(946_684_800),
     ));

@@ -10,6 +10,7 @@ mod check;
 mod keys;
 mod privilege;
 mod run;
+mod selftest;
 mod session;
 mod views;
 
@@ -162,6 +163,43 @@ Examples:
         #[arg(long)]
         json: bool,
     },
+    /// Run every probe once, read-only, and say whether Keywarden recognised each answer; with
+    /// --bundle, write a tar.gz for a bug report (root for the full selftest).
+    #[command(after_help = "\
+Runs every macOS tool a check runs (the same argv, the same parsers), once, and reads the files a
+check reads, then prints one line per probe: exit code, time, and whether Keywarden recognised
+the output, with a short excerpt when it did not. It changes nothing: no status, state, audit
+trail, log file or lock is written, and no call that carries a key (validaterecovery,
+changerecovery) is ever run. Without root every probe still runs, but macOS keeps some answers to
+root, so run it with sudo on a pilot Mac before a rollout.
+
+--bundle FILE writes one tar.gz (mode 0600, atomically): every probe's argv, stdout, stderr, exit
+code and time, the macOS version, Keywarden's version, the configuration as the doctor shows it,
+the status plist, and the facts of the files a check reads (console owner, the escrow file's
+size, time, SHA-256 and recipient). Never a key, never the plaintext deferral key file. The
+escrow file itself (the key encrypted to your MDM's certificate) only with --with-escrow-file.
+`keywarden-sim init --from-bundle FILE DIR` replays a bundle as a simulated Mac (docs/selftest.md).
+
+Exit codes: 0 every answer recognised; 1 one was not (or could not run, or a file could not be
+read); 2 the selftest could not start or the bundle could not be written.
+
+Examples:
+  sudo keywarden selftest                                    # before a rollout, on a pilot Mac
+  sudo keywarden selftest --bundle /tmp/keywarden-selftest.tgz --redact-users   # for a bug report
+  tar -tzf /tmp/keywarden-selftest.tgz                       # see what it holds")]
+    Selftest {
+        /// Also write everything the selftest saw to FILE (a tar.gz, mode 0600).
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
+        /// Replace every user's short name, real name and home folder by user1, user2... in the
+        /// whole bundle (uids and system accounts such as root and _mbsetupuser are kept).
+        #[arg(long, requires = "bundle")]
+        redact_users: bool,
+        /// Include /var/db/FileVaultPRK.dat: the recovery key encrypted to the MDM's certificate
+        /// (whoever holds the MDM's private key can read the key from it).
+        #[arg(long, requires = "bundle")]
+        with_escrow_file: bool,
+    },
     /// Print the man page (roff), generated from this command line.
     #[command(after_help = "\
 Example:
@@ -262,6 +300,11 @@ fn run(cli: Cli) -> Ended {
         Command::Doctor => views::doctor(root),
         Command::Ea { key_path } => views::ea(root, &key_path),
         Command::Audit { json } => views::audit(root, json),
+        Command::Selftest {
+            bundle,
+            redact_users,
+            with_escrow_file,
+        } => selftest::selftest(root, bundle, redact_users, with_escrow_file),
         Command::Man => views::man(root),
         Command::Completions { shell } => views::completions(root, shell),
         Command::Validate => keys::validate(root),
