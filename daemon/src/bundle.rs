@@ -129,7 +129,7 @@ fn file_line(f: &FileFacts) -> String {
         FileFacts::Console { owner_uid: Some(u) } => format!("owned by uid {u} (the console user)"),
         FileFacts::EscrowFile(None) => "absent".to_owned(),
         FileFacts::EscrowFile(Some(e)) => format!(
-            "{} bytes, modified {}, SHA-256 {}…, {}",
+            "{} bytes, modified {} UTC, SHA-256 {}…, {}",
             e.size,
             crate::clock::ea_format(e.modified_at),
             e.sha256.get(..12).unwrap_or(&e.sha256),
