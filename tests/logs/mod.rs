@@ -459,3 +459,54 @@ fn a_line_that_breaks_the_documented_schema_is_refused_by_the_check() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The audit trail for a SIEM
+
+/// `keywarden audit --json` prints each event as this Keywarden reads it and writes it again
+/// (docs/logging.md, "The audit trail as JSON"): a hand-edited line comes out compact, in the
+/// trail's key order, its control characters escaped; a line that is not an event is named on
+/// stderr, never printed.
+#[test]
+fn audit_json_prints_every_event_normalised_and_escaped_and_names_unreadable_lines_issue_15() {
+    let mac = json_mac(&[]);
+    check(&mac);
+    let out = mac.keywarden_with_stdin(&["validate"], b"WRNG-KEYX-WRNG-KEYX-WRNG-KEYX\n");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let path = mac.path("/var/db/keywarden/audit.jsonl");
+    let mut trail = std::fs::read_to_string(&path).unwrap();
+    let stored = trail.lines().count();
+    trail.push_str("not an event\n");
+    trail.push_str(concat!(
+        r#"{ "Detail": "by hand \u001b[2J\u009b31m", "Caller": "helpdesk", "ConsoleUser": null,"#,
+        r#" "Result": "Started", "What": "ValidationStarted", "At": "2026-11-22T10:00:00Z" }"#,
+        "\n"
+    ));
+    std::fs::write(&path, trail).unwrap();
+
+    let out = mac.keywarden(&["audit", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("line {} skipped: not JSON", stored + 1)),
+        "{}",
+        stderr(&out)
+    );
+    let printed = stdout(&out);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), stored + 1, "{printed}");
+    assert!(!printed.contains("not an event"));
+    for line in &lines {
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        let v: Json = serde_json::from_str(line).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys[..6],
+            ["At", "What", "Result", "ConsoleUser", "Caller", "Detail"],
+            "{line}"
+        );
+    }
+    assert_eq!(
+        *lines.last().unwrap(),
+        r#"{"At":"2026-11-22T10:00:00Z","What":"ValidationStarted","Result":"Started","ConsoleUser":null,"Caller":"helpdesk","Detail":"by hand \u001b[2J\u009b31m"}"#
+    );
+}
