@@ -346,7 +346,7 @@ fn holds_other_format(file: &File, format: LogFormat) -> bool {
 }
 
 /// One field's value as the event recorded it: typed for JSON, shown as text by the text format.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 enum FieldValue {
     Text(String),
     Bool(bool),
