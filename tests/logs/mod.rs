@@ -510,3 +510,70 @@ fn audit_json_prints_every_event_normalised_and_escaped_and_names_unreadable_lin
         r#"{"At":"2026-11-22T10:00:00Z","What":"ValidationStarted","Result":"Started","ConsoleUser":null,"Caller":"helpdesk","Detail":"by hand \u001b[2J\u009b31m"}"#
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Changing the format
+
+/// A profile switching `LogFormat` reaches the running daemon at its next reload; the text file
+/// is rotated away whole, so the file a SIEM reads holds nothing but JSON lines (and switching
+/// back does the same the other way).
+#[test]
+fn the_daemon_follows_a_changed_log_format_and_each_log_file_holds_one_format_issue_15() {
+    let mac = Mac::healthy();
+    let prefs = |format: &str| {
+        mac.managed_prefs(&[
+            ("LogFormat", Value::String(format.into())),
+            ("ConsolePollSeconds", Value::Integer(1.into())),
+        ])
+    };
+    let read = |name: &str| {
+        std::fs::read_to_string(mac.path(&format!("/Library/Logs/Keywarden/{name}")))
+            .unwrap_or_default()
+    };
+    prefs("text");
+    let mut child = mac.spawn_keywarden(&["run"]);
+    let text_check = eventually(Duration::from_secs(30), || {
+        read("keywarden.log").contains(" check_finished ")
+    });
+    // The preferences file's modification time must move for the daemon to notice.
+    std::thread::sleep(Duration::from_millis(1100));
+    prefs("json");
+    let json_check = text_check
+        && eventually(Duration::from_secs(30), || {
+            read("keywarden.log").contains("\"event\":\"check_finished\"")
+        });
+    let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+    let stopped = eventually(Duration::from_secs(10), || {
+        child.try_wait().ok().flatten().is_some()
+    });
+    if !stopped {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    assert!(
+        text_check && json_check && stopped,
+        "{}",
+        read("keywarden.log")
+    );
+
+    let json = read("keywarden.log");
+    for line in json.lines() {
+        let v: Json = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["event"].is_string(), "{line}");
+    }
+    assert!(json.contains("\"event\":\"daemon_stopped\""), "{json}");
+    let text = read("keywarden.log.1");
+    assert!(text.contains(" daemon_started "), "{text}");
+    assert!(
+        text.lines().all(|l| !l.starts_with('{')),
+        "the old file is text only: {text}"
+    );
+
+    // A check run by hand in text again rotates the JSON file away in turn.
+    prefs("text");
+    check(&mac);
+    assert!(read("keywarden.log").lines().all(|l| !l.starts_with('{')));
+    assert!(read("keywarden.log").contains(" check_finished "));
+    assert!(read("keywarden.log.1").contains("\"event\":\"daemon_stopped\""));
+    assert!(read("keywarden.log.2").contains(" daemon_started "));
+}
