@@ -7,7 +7,8 @@
 //! their events, one `check` after each) runs with `LogFormat` `json` at `debug`, with a
 //! validation and a short daemon run added for the events the demo does not reach; every line
 //! any of those Macs logged must read as a documented event. The doc's examples, one per event,
-//! are held to the same table.
+//! are held to the same table. Also here: a changed `LogFormat` reaching the daemon, each log
+//! file in one format, and `keywarden audit --json`, the audit trail for the same SIEM.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -224,7 +225,20 @@ fn log_lines(mac: &Mac) -> Vec<String> {
     lines
 }
 
-/// The daemon's start, a console change, a reload and SIGTERM.
+/// SIGTERM to the daemon `child`; whether it stopped within 10 s (it is killed if not).
+fn stop(mut child: std::process::Child) -> bool {
+    let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+    let stopped = eventually(Duration::from_secs(10), || {
+        child.try_wait().ok().flatten().is_some()
+    });
+    if !stopped {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    stopped
+}
+
+/// The daemon's start, a configuration warning, a console change and SIGTERM.
 fn daemon_run(mac: &Mac) {
     mac.managed_prefs(&[
         ("LogFormat", Value::String("json".into())),
@@ -233,7 +247,7 @@ fn daemon_run(mac: &Mac) {
         // A configuration warning, logged at start.
         ("CheckIntervall", Value::Integer(600.into())),
     ]);
-    let mut child = mac.spawn_keywarden(&["run"]);
+    let child = mac.spawn_keywarden(&["run"]);
     let finished = |n: usize| {
         log_lines(mac)
             .iter()
@@ -246,14 +260,7 @@ fn daemon_run(mac: &Mac) {
         mac.set(&["console_user=itadmin"]);
         eventually(Duration::from_secs(30), || finished(2));
     }
-    let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-    let stopped = eventually(Duration::from_secs(10), || {
-        child.try_wait().ok().flatten().is_some()
-    });
-    if !stopped {
-        let _ = child.kill();
-    }
-    let _ = child.wait();
+    let stopped = stop(child);
     assert!(
         started && stopped,
         "the daemon ran a check and stopped on SIGTERM"
@@ -531,7 +538,7 @@ fn the_daemon_follows_a_changed_log_format_and_each_log_file_holds_one_format_is
             .unwrap_or_default()
     };
     prefs("text");
-    let mut child = mac.spawn_keywarden(&["run"]);
+    let child = mac.spawn_keywarden(&["run"]);
     let text_check = eventually(Duration::from_secs(30), || {
         read("keywarden.log").contains(" check_finished ")
     });
@@ -542,14 +549,7 @@ fn the_daemon_follows_a_changed_log_format_and_each_log_file_holds_one_format_is
         && eventually(Duration::from_secs(30), || {
             read("keywarden.log").contains("\"event\":\"check_finished\"")
         });
-    let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-    let stopped = eventually(Duration::from_secs(10), || {
-        child.try_wait().ok().flatten().is_some()
-    });
-    if !stopped {
-        let _ = child.kill();
-    }
-    let _ = child.wait();
+    let stopped = stop(child);
     assert!(
         text_check && json_check && stopped,
         "{}",
