@@ -27,6 +27,7 @@ mod docs;
 mod e2e;
 mod faults;
 mod lifecycle;
+mod logs;
 mod profiles;
 mod runner;
 mod secrets;

@@ -235,12 +235,13 @@ impl Event {
         self
     }
 
-    /// The line as written: compact JSON (newlines inside strings are escaped) and `\n`.
+    /// The line as written, and as `keywarden audit --json` prints it: compact JSON and `\n`,
+    /// every control character inside a string escaped (`text::json_line`), so a hand-edited
+    /// line printed again cannot move a terminal.
     pub fn to_line(&self) -> Vec<u8> {
-        let mut line = serde_json::to_vec(self)
-            .expect("an event serialises: strings, counts, timestamps and a unit enum");
-        line.push(b'\n');
-        line
+        text::json_line(self)
+            .expect("an event serialises: strings, counts, timestamps and a unit enum")
+            .into_bytes()
     }
 }
 

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::files::{self, Owners, Trust};
-use crate::logging::LogLevel;
+use crate::logging::{LogFormat, LogLevel};
 use crate::paths::{self, Root};
 
 /// Largest preference file read.
@@ -223,6 +223,20 @@ pub const KEYS: &[KeySpec] = &[
                 ("debug", |c| c.log_level = LogLevel::Debug),
             ],
             get: |c| c.log_level.as_str(),
+        },
+    },
+    KeySpec {
+        name: "LogFormat",
+        kind: KeyType::String,
+        restricted: false,
+        default: "text",
+        meaning: "How each line of the log file is written: text for people, json (one JSON object per line) for a SIEM.",
+        rule: Rule::Word {
+            words: &[
+                ("text", |c| c.log_format = LogFormat::Text),
+                ("json", |c| c.log_format = LogFormat::Json),
+            ],
+            get: |c| c.log_format.as_str(),
         },
     },
     KeySpec {
@@ -599,6 +613,8 @@ pub struct Config {
     pub console_poll: Duration,
     pub tool_timeout: Duration,
     pub log_level: LogLevel,
+    /// `LogFormat`: the log file's lines as text or JSON (issue 15).
+    pub log_format: LogFormat,
     pub expected_secure_token_admins: Vec<String>,
     pub rotation_mode: RotationMode,
     pub rotation_methods: Vec<RotationMethod>,
@@ -636,6 +652,7 @@ impl Default for Config {
             console_poll: Duration::from_secs(60),
             tool_timeout: Duration::from_secs(30),
             log_level: LogLevel::Info,
+            log_format: LogFormat::Text,
             expected_secure_token_admins: Vec::new(),
             rotation_mode: RotationMode::Request,
             rotation_methods: vec![RotationMethod::EscrowBuddy, RotationMethod::Mdm],

@@ -286,7 +286,8 @@ pub struct MacWorld {
     pub root: Root,
     pub owners: Owners,
     pub clock: crate::clock::SystemClock,
-    /// The installed logging (its level follows the configuration; its problems are reported).
+    /// The installed logging (its level and format follow the configuration; its problems are
+    /// reported).
     pub logging: crate::logging::Logging,
 }
 
@@ -294,6 +295,7 @@ impl World for MacWorld {
     fn load_config(&mut self) -> config::Loaded {
         let cfg = config::load(&self.root, self.owners);
         self.logging.set_level(cfg.config.log_level);
+        self.logging.set_format(cfg.config.log_format);
         cfg
     }
 

@@ -2,7 +2,8 @@
 //! one printable line, bounded in length. Every message that quotes such text quotes it through
 //! here, so the rule for what may reach a status, a log line or a terminal lives once.
 //!
-//! It knows no formats and decides nothing; it only shortens and escapes.
+//! It decides nothing; it only shortens and escapes. The one format it knows is JSON's string
+//! escapes (`json_line`), so that the JSON the log and the audit trail write keeps this rule too.
 
 /// How long an excerpt of unrecognised output may be, in characters.
 pub const EXCERPT_CHARS: usize = 160;
@@ -74,6 +75,44 @@ pub(crate) fn terminal_lines(s: &str) -> String {
         .collect()
 }
 
+/// `value` as one line of compact JSON, ending in `\n`, in which no control character and no
+/// line or paragraph separator appears as itself. serde_json escapes the C0 controls (a newline
+/// is `\n`); this also escapes DEL, the C1 controls (U+0080..U+009F: U+009B is a terminal's CSI)
+/// and U+2028/U+2029 (line breaks to JavaScript), as `\u00XX`, so a log or audit line shown by
+/// `tail` or `jq -c` cannot move the terminal or split (issue 15). The value read back is the
+/// same.
+pub fn json_line<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, serde_json::Error> {
+    let mut out = Vec::new();
+    value.serialize(&mut serde_json::Serializer::with_formatter(
+        &mut out,
+        OneLineFormatter,
+    ))?;
+    out.push(b'\n');
+    // serde_json writes UTF-8, and the escapes below are ASCII.
+    Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
+}
+
+/// serde_json's compact format, with the escapes `json_line` adds.
+struct OneLineFormatter;
+
+impl serde_json::ser::Formatter for OneLineFormatter {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                write!(writer, "\\u{:04x}", u32::from(c))?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +150,27 @@ mod tests {
     #[test]
     fn a_terminal_cell_never_carries_a_control_character() {
         assert_eq!(terminal("a\x1b[31mb\nc"), "a?[31mb?c");
+    }
+
+    #[test]
+    fn a_json_line_escapes_every_control_character_and_line_separator_and_reads_back_the_same() {
+        let value = "a\nb\r\u{1b}[2J\u{7f}\u{9b}31m\u{2028}\u{2029}\t\"\\ é ✓";
+        let line = json_line(&serde_json::json!({ "v": value })).unwrap();
+        assert!(line.ends_with('\n'));
+        let body = &line[..line.len() - 1];
+        assert!(
+            !body
+                .chars()
+                .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}'),
+            "{body:?}"
+        );
+        assert!(body.contains("\\u007f") && body.contains("\\u009b") && body.contains("\\u2028"));
+        let back: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(back["v"], value);
+        // Plain text is written as compactly as serde_json writes it.
+        assert_eq!(
+            json_line(&serde_json::json!({ "a": [1, true, "x y"] })).unwrap(),
+            "{\"a\":[1,true,\"x y\"]}\n"
+        );
     }
 }

@@ -245,6 +245,7 @@ fn effective(c: &Config, key: &str) -> Option<Value> {
         "ConsolePollSeconds" => int(c.console_poll.as_secs()),
         "ToolTimeout" => int(c.tool_timeout.as_secs()),
         "LogLevel" => Some(Value::String(c.log_level.as_str().into())),
+        "LogFormat" => Some(Value::String(c.log_format.as_str().into())),
         "ExpectedSecureTokenAdmins" => strings(&c.expected_secure_token_admins),
         "RotationMode" => Some(Value::String(
             match c.rotation_mode {

@@ -1,8 +1,9 @@
 //! No secret leaks (issue 4): a recovery key given on stdin (`validate`, `rotate --current-key`)
 //! and the new key `fdesetup changerecovery` prints appear nowhere Keywarden writes or passes
-//! them — not in any child's argv (the simulator logs every argv), the log at debug level, the
-//! commands' output and error messages, the status, the state, the audit trail or the
-//! failed-keys file. And no path calls `changerecovery` twice for one request.
+//! them — not in any child's argv (the simulator logs every argv), the log at debug level (as
+//! text and as JSON, issue 15), the commands' output and error messages, the status, the state,
+//! the audit trail or the failed-keys file. And no path calls `changerecovery` twice for one
+//! request.
 
 use std::process::Output;
 
@@ -61,9 +62,23 @@ fn assert_nowhere(key: &str, places: &[(String, String)]) {
 
 #[test]
 fn keys_given_on_stdin_and_the_new_key_appear_nowhere_at_debug_level() {
+    keys_appear_nowhere("text");
+}
+
+/// The JSON log carries the same events as the text one, escaped differently: no key reaches it
+/// either (issue 15).
+#[test]
+fn keys_given_on_stdin_and_the_new_key_appear_nowhere_in_the_json_log_at_debug_level_issue_15() {
+    keys_appear_nowhere("json");
+}
+
+/// Validations and rotations with the current key, right, wrong and malformed, with the log at
+/// debug in `format`; then no key anywhere.
+fn keys_appear_nowhere(format: &str) {
     let mac = Mac::healthy();
     mac.managed_prefs(&[
         ("LogLevel", plist::Value::String("debug".into())),
+        ("LogFormat", plist::Value::String(format.into())),
         ("AllowRotateWithCurrentKey", plist::Value::Boolean(true)),
         // Validations and rotations with a key share the daily cap; this test makes five.
         ("ValidationDailyCap", plist::Value::Integer(10.into())),
@@ -117,6 +132,7 @@ fn keys_given_on_stdin_and_the_new_key_appear_nowhere_at_debug_level() {
     outputs.push(mac.keywarden(&["status", "--json"]));
     outputs.push(mac.keywarden(&["doctor"]));
     outputs.push(mac.keywarden(&["audit"]));
+    outputs.push(mac.keywarden(&["audit", "--json"]));
     let places = everywhere(&mac, &outputs);
     for key in [CURRENT, WRONG, new_key.as_str()] {
         assert_nowhere(key, &places);
@@ -131,16 +147,26 @@ fn keys_given_on_stdin_and_the_new_key_appear_nowhere_at_debug_level() {
         stdins.iter().any(|s| s.contains(CURRENT)),
         "the key reached fdesetup on stdin"
     );
-    // The debug log did record the calls (so the search above was over a real debug log).
+    // The debug log did record the calls, in the format asked for (so the search above was over
+    // a real debug log).
     let log = std::fs::read_to_string(mac.path("/Library/Logs/Keywarden/keywarden.log")).unwrap();
-    assert!(
-        log.contains("tool_finished call=\"fdesetup validaterecovery -inputplist\""),
-        "{log}"
-    );
+    let validated = match format {
+        "json" => {
+            r#""event":"tool_finished","fields":{"call":"fdesetup validaterecovery -inputplist""#
+        }
+        _ => "tool_finished call=\"fdesetup validaterecovery -inputplist\"",
+    };
+    assert!(log.contains(validated), "{log}");
     assert!(
         log.contains("changerecovery -personal -inputplist"),
         "{log}"
     );
+    if format == "json" {
+        for line in log.lines() {
+            serde_json::from_str::<serde_json::Value>(line)
+                .unwrap_or_else(|e| panic!("{e}: {line}"));
+        }
+    }
 }
 
 #[test]

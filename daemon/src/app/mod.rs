@@ -159,7 +159,9 @@ Examples:
   sudo keywarden audit
   sudo keywarden audit --json | jq 'select(.What == \"Validated\")'")]
     Audit {
-        /// One JSON object per line instead of the table.
+        /// One JSON object per line instead of the table, for a SIEM: each event as read and
+        /// written again (normalised, control characters escaped); unreadable lines are only
+        /// named on stderr.
         #[arg(long)]
         json: bool,
     },

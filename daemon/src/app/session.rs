@@ -41,8 +41,8 @@ pub(crate) struct Session {
 impl Session {
     /// Start a command: core dumps off first (a root process that may hold a key in memory must
     /// not leave it in a core file), then the privilege check, the configuration, logging at the
-    /// configured level (read-only commands: warnings only), and the runtime (tokio on the current
-    /// thread: one thread, no pool).
+    /// configured level and in the configured format (read-only commands: warnings only, on
+    /// stderr), and the runtime (tokio on the current thread: one thread, no pool).
     pub(crate) fn start(root: Option<PathBuf>, needs: Needs) -> Result<Session, String> {
         let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
         // Absolute: tools run from `/`, so a relative `--root mac` would name paths that do not
@@ -62,7 +62,7 @@ impl Session {
             logging::Mode::Interactive => LogLevel::Warn,
             logging::Mode::Check | logging::Mode::Daemon => config.config.log_level,
         };
-        let logging = logging::init(needs.logging, &root, level);
+        let logging = logging::init(needs.logging, &root, level, config.config.log_format);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

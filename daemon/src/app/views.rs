@@ -104,8 +104,9 @@ pub(super) fn doctor(root: Option<PathBuf>) -> Ended {
     Ended::Done
 }
 
-/// `keywarden audit [--json]`: the table, or one JSON object per line; unreadable lines are
-/// reported on stderr.
+/// `keywarden audit [--json]`: the table, or one JSON object per line, each event normalised (as
+/// parsed and written again by `Event::to_line`, not the stored bytes: docs/logging.md); unreadable
+/// lines are reported on stderr.
 pub(super) fn audit(root: Option<PathBuf>, json: bool) -> Ended {
     let session = match start(root, "audit", true) {
         Ok(s) => s,
