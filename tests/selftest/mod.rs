@@ -484,3 +484,136 @@ fn selftest_help_teaches_with_examples() {
         assert!(help.contains(word), "selftest --help lacks {word}:\n{help}");
     }
 }
+
+/// A Mac that is not the simulator: every tool a shell script that prints a published output
+/// (tests/fixtures/corpus) or, where none was published, the project's hand-written one
+/// (tests/fixtures/handwritten), on the stream and with the exit code that output came on.
+fn fake_mac_of_published_outputs() -> Mac {
+    use std::os::unix::fs::PermissionsExt;
+    let mac = Mac::empty();
+    let out = |rel: &str| repo(&format!("tests/fixtures/{rel}")).display().to_string();
+    let tools: [(&str, Vec<(&str, String)>); 8] = [
+        (
+            "/usr/bin/fdesetup",
+            vec![
+                ("status", out("corpus/fdesetup-status/ttg-10.15.6-on-masterkeychain.txt")),
+                ("haspersonalrecoverykey", out("corpus/fdesetup-haspersonalrecoverykey/ttg-10.15.6-true-DERIVED.txt")),
+                ("hasinstitutionalrecoverykey", out("corpus/fdesetup-hasinstitutionalrecoverykey/ttg-10.15.6-false-DERIVED.txt")),
+                ("usingrecoverykey", out("corpus/fdesetup-usingrecoverykey/openradar-28163245-10.11.6-false.txt")),
+            ],
+        ),
+        (
+            "/usr/sbin/diskutil",
+            vec![("apfs listCryptoUsers / -plist", out("corpus/diskutil-apfs-listcryptousers/fleet-fixture-plist-volumeowner-mdmrecovery.txt"))],
+        ),
+        (
+            "/usr/bin/dscl",
+            vec![
+                ("-plist . -readall /Users RecordName UniqueID GeneratedUID RealName IsHidden AuthenticationAuthority", out("handwritten/dscl-readall-users-plist/system-and-humans-HANDWRITTEN.txt")),
+                ("-plist . -read /Groups/admin GroupMembership", out("handwritten/dscl-read-group-admin-plist/members-HANDWRITTEN.txt")),
+            ],
+        ),
+        (
+            "/usr/bin/profiles",
+            vec![
+                ("status -type bootstraptoken", out("corpus/profiles-status-bootstraptoken/ttg-10.15.6-supported-no.txt")),
+                ("-C -o stdout-xml", out("handwritten/profiles-computer-xml/escrow-certificate-HANDWRITTEN.txt")),
+            ],
+        ),
+        (
+            "/usr/sbin/sysctl",
+            vec![
+                ("-n kern.bootsessionuuid", out("handwritten/sysctl-bootsessionuuid/uuid-HANDWRITTEN.txt")),
+                ("-n hw.optional.arm64", out("handwritten/sysctl-arm64/apple-silicon-1-HANDWRITTEN.txt")),
+            ],
+        ),
+        (
+            "/usr/bin/sw_vers",
+            vec![
+                ("-productVersion", out("handwritten/sw_vers-productversion/14.4.1-HANDWRITTEN.txt")),
+                ("-buildVersion", out("handwritten/sw_vers-buildversion/23E224-HANDWRITTEN.txt")),
+            ],
+        ),
+        (
+            "/usr/bin/security",
+            vec![("authorizationdb read system.login.console", out("handwritten/security-authorizationdb-read/login-console-without-escrow-buddy-HANDWRITTEN.txt"))],
+        ),
+        // sysadminctl answers on stderr (corpus sysadminctl-securetokenstatus); the name it
+        // prints is never read, so one published answer serves every user.
+        (
+            "/usr/sbin/sysadminctl",
+            vec![("-secureTokenStatus *", format!("{} >&2", out("corpus/sysadminctl-securetokenstatus/ec2-macos-init-2021-enabled.txt")))],
+        ),
+    ];
+    for (tool, answers) in tools {
+        let mut script = String::from("#!/bin/sh\ncase \"$*\" in\n");
+        for (argv, file) in answers {
+            let (file, redirect) = file
+                .split_once(" >&2")
+                .map_or((file.as_str(), ""), |(f, _)| (f, " >&2"));
+            script.push_str(&format!(
+                "  '{}') cat '{file}'{redirect} ;;\n",
+                argv.replace('*', "'*'")
+            ));
+        }
+        script.push_str(
+            "  *) echo \"fake Mac: no published output for $0 $*\" >&2; exit 1 ;;\nesac\n",
+        );
+        let path = mac.path(tool);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::create_dir_all(mac.path("/dev")).unwrap();
+    std::fs::write(mac.path("/dev/console"), b"").unwrap();
+    mac
+}
+
+/// Issue 15, "Done when": the selftest and its bundle work on a Mac that is not the simulator
+/// (tools that print real outputs), and the bundle replays to the status that Mac gave.
+#[test]
+fn a_fake_mac_of_published_outputs_is_selftested_and_its_bundle_replays_to_the_same_status_issue_15(
+) {
+    let since = std::time::SystemTime::now();
+    let a = fake_mac_of_published_outputs();
+    let checked = a.check();
+    assert!(
+        code(&checked) <= 1,
+        "check on the fake Mac: {}",
+        text(&checked)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (out, path) = bundle(&a, dir.path(), &[]);
+    let table = stdout(&out);
+    assert_eq!(
+        code(&out),
+        0,
+        "every published output is recognised:\n{}",
+        text(&out)
+    );
+    for probe in [
+        "fdesetup status",
+        "sysadminctl -secureTokenStatus ann",
+        "profiles -C -o stdout-xml",
+        "sw_vers -productVersion",
+    ] {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.contains("recognised") && l.ends_with(probe)),
+            "{probe} in:\n{table}"
+        );
+    }
+    let (b, _) = Mac::from_bundle(&path);
+    let checked = b.check();
+    assert!(
+        code(&checked) <= 1,
+        "check on the replayed Mac: {}",
+        text(&checked)
+    );
+    assert_eq!(
+        xml(&comparable(&a.status(), false, since)),
+        xml(&comparable(&b.status(), false, since)),
+        "the replayed Mac's status differs from the fake Mac's"
+    );
+}

@@ -34,6 +34,14 @@ impl Mac {
         mac
     }
 
+    /// An empty directory for a Mac a test lays out itself (tools that print published outputs,
+    /// say), without the simulator.
+    pub fn empty() -> Mac {
+        Mac {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
     /// The Mac a selftest bundle recorded (`keywarden-sim init --from-bundle`), and what `init`
     /// printed.
     pub fn from_bundle(bundle: &Path) -> (Mac, String) {
