@@ -40,6 +40,8 @@ use crate::selftest::{FileFacts, Person, ProbeResult, Selftest, Verdict};
 pub const FORMAT: u32 = 1;
 /// The top directory of every member.
 pub const TOP: &str = "keywarden-selftest";
+/// The member that holds the escrow file's bytes (`--with-escrow-file`).
+const ESCROW_MEMBER: &str = "escrow/FileVaultPRK.dat";
 
 /// What goes into a bundle besides the selftest.
 pub struct Extras<'a> {
@@ -80,13 +82,7 @@ pub fn table(t: &Selftest, version: &str) -> String {
         let (result, detail) = match &p.verdict {
             Verdict::Recognised => ("recognised", None),
             Verdict::Reported(m) => ("recognised", Some(format!("the tool said: {m}"))),
-            Verdict::Unrecognised(x) => (
-                "UNRECOGNISED",
-                Some(format!(
-                    "output: {}",
-                    String::from_utf8_lossy(&scrub_keys(x.as_bytes()).0)
-                )),
-            ),
+            Verdict::Unrecognised(x) => ("UNRECOGNISED", Some(format!("output: {x}"))),
             Verdict::NotRun(m) => ("NOT RUN", Some(m.clone())),
         };
         let _ = writeln!(
@@ -119,7 +115,9 @@ pub fn table(t: &Selftest, version: &str) -> String {
             format!("{bad} not recognised or not read (see above; `keywarden selftest --bundle FILE` for a bug report).")
         }
     );
-    crate::text::terminal_lines(&o)
+    // Every line once, whoever wrote it (a tool's own words included): no key reaches a terminal
+    // or the scrollback a bug report is pasted from.
+    String::from_utf8_lossy(&scrub_keys(crate::text::terminal_lines(&o).as_bytes()).0).into_owned()
 }
 
 fn file_line(f: &FileFacts) -> String {
@@ -232,7 +230,8 @@ pub fn build(t: &Selftest, extras: &Extras) -> Result<Vec<u8>, BundleError> {
     let mut file_entries = Vec::new();
     for f in &t.files {
         let mut e = FileEntry {
-            path: f.path.clone(),
+            // A deferral's output path may be in a home folder (`/Users/alice/key.plist`).
+            path: redactor.text(&f.path),
             problem: f.problem.as_deref().map(|p| redactor.text(p)),
             ..FileEntry::default()
         };
@@ -254,11 +253,20 @@ pub fn build(t: &Selftest, extras: &Extras) -> Result<Vec<u8>, BundleError> {
                     Err(p) => e.recipient_problem = Some(p.clone()),
                 }
                 if let (true, Some(bytes)) = (extras.with_escrow_file, &x.bytes) {
-                    let name = "escrow/FileVaultPRK.dat".to_owned();
                     // The blob is the key encrypted to the MDM: binary, never redacted or scrubbed
-                    // (a change would break the hash the status shows).
-                    members.push((name.clone(), bytes.clone()));
-                    e.contents = Some(name);
+                    // (a change would break the hash the status shows). So one that holds a
+                    // key-shaped text is no blob: a deferral whose OutputPath was this file, or a
+                    // copy or link of the plaintext key file. It stays out.
+                    if scrub_keys(bytes).1 == 0 {
+                        members.push((ESCROW_MEMBER.to_owned(), bytes.clone()));
+                        e.contents = Some(ESCROW_MEMBER.to_owned());
+                    } else {
+                        e.problem = Some(
+                            "it holds a recovery-key-shaped text (a plaintext key, not a blob \
+                             encrypted to the MDM): left out of the bundle"
+                                .to_owned(),
+                        );
+                    }
                 }
             }
             FileFacts::EscrowPrefs { contents } => {
@@ -266,7 +274,7 @@ pub fn build(t: &Selftest, extras: &Extras) -> Result<Vec<u8>, BundleError> {
                 e.present = contents.is_some();
                 if let Some(c) = contents {
                     let name = "files/escrow-prefs.plist".to_owned();
-                    members.push((name.clone(), redactor.bytes(&scrub_keys(c).0)));
+                    members.push((name.clone(), redactor.bytes(c)));
                     e.contents = Some(name);
                 }
             }
@@ -288,7 +296,7 @@ pub fn build(t: &Selftest, extras: &Extras) -> Result<Vec<u8>, BundleError> {
             .into_bytes(),
     ));
     let status = t.status.as_deref().map(|s| {
-        members.push(("status.plist".to_owned(), redactor.bytes(&scrub_keys(s).0)));
+        members.push(("status.plist".to_owned(), redactor.bytes(s)));
         "status.plist".to_owned()
     });
     let manifest = Manifest {
@@ -309,6 +317,14 @@ pub fn build(t: &Selftest, extras: &Extras) -> Result<Vec<u8>, BundleError> {
     };
     let json = serde_json::to_vec_pretty(&manifest).expect("the manifest always serialises");
     members.insert(0, ("manifest.json".to_owned(), json));
+    // Every member once, after redaction, whatever put text in it (the configuration, the status,
+    // a path, a reason a tool did not run): no key reaches a bug report. The escrow blob is kept
+    // whole (above).
+    for (name, bytes) in &mut members {
+        if name != ESCROW_MEMBER {
+            *bytes = scrub_keys(bytes).0;
+        }
+    }
     archive(&members, t.at.as_second()).map_err(BundleError::Build)
 }
 
@@ -334,7 +350,7 @@ fn probe_entry(
         problem: match &p.verdict {
             Verdict::Recognised => None,
             Verdict::Reported(m) | Verdict::Unrecognised(m) | Verdict::NotRun(m) => {
-                Some(redactor.text(&String::from_utf8_lossy(&scrub_keys(m.as_bytes()).0)))
+                Some(redactor.text(m))
             }
         },
         key_shaped_removed: 0,
@@ -358,7 +374,7 @@ fn probe_entry(
         }
         Err(n) => {
             e.timed_out = n.timed_out;
-            e.not_run = Some(n.message.clone());
+            e.not_run = Some(redactor.text(&n.message));
         }
     }
     e
@@ -409,43 +425,51 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
     Ok(())
 }
 
-/// Replaces every text with a recovery key's shape (six groups of four letters or digits joined
-/// by dashes, on word boundaries: `secret::RecoveryKey`'s rule) and says how many it replaced.
-/// GeneratedUIDs (8-4-4-4-12) and boot session UUIDs do not have that shape.
+/// Replaces every text with a recovery key's shape and says how many it replaced: six groups of
+/// four letters or digits (either case) joined by dashes (`secret::RecoveryKey`'s rule), and not
+/// followed by a letter or digit. Nothing before it hides it (`--KEY`, `xKEY`), nor a dash after
+/// it, nor a line break or spaces around a dash (a tool or a terminal that wrapped the key:
+/// `ABCD-EFGH-\nJKLM-...`). GeneratedUIDs and boot session UUIDs (8-4-4-4-12) never match: their
+/// last group is longer than four.
 pub fn scrub_keys(bytes: &[u8]) -> (Vec<u8>, usize) {
-    const SHAPE: usize = 29;
     const WITH: &[u8] = b"[recovery-key-shaped text removed]";
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'-';
-    let is_key = |w: &[u8]| {
-        w.len() == SHAPE
-            && w.iter().enumerate().all(|(i, &b)| {
-                if i % 5 == 4 {
-                    b == b'-'
-                } else {
-                    b.is_ascii_alphanumeric()
+    let alnum = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_alphanumeric);
+    let space = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_whitespace);
+    // The end of a key starting at `start`, if one does.
+    let key_at = |start: usize| -> Option<usize> {
+        let mut i = start;
+        for group in 0..6 {
+            if group > 0 {
+                while space(i) {
+                    i += 1;
                 }
-            })
+                if bytes.get(i) != Some(&b'-') {
+                    return None;
+                }
+                i += 1;
+                while space(i) {
+                    i += 1;
+                }
+            }
+            if !(i..i + 4).all(alnum) {
+                return None;
+            }
+            i += 4;
+        }
+        (!alnum(i)).then_some(i)
     };
     let mut out = Vec::with_capacity(bytes.len());
     let mut n = 0;
     let mut i = 0;
     while i < bytes.len() {
-        if word(bytes[i]) && (i == 0 || !word(bytes[i - 1])) {
-            let end = bytes[i..]
-                .iter()
-                .position(|&b| !word(b))
-                .map_or(bytes.len(), |p| i + p);
-            if is_key(&bytes[i..end]) {
-                out.extend_from_slice(WITH);
-                n += 1;
-            } else {
-                out.extend_from_slice(&bytes[i..end]);
-            }
+        if let Some(end) = key_at(i) {
+            out.extend_from_slice(WITH);
+            n += 1;
             i = end;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+            continue;
         }
+        out.push(bytes[i]);
+        i += 1;
     }
     (out, n)
 }
@@ -503,7 +527,7 @@ impl Redactor {
     }
 
     /// Every name in `bytes` where it stands as a word (not inside a longer word: `alice` in
-    /// `malice` stays), replaced.
+    /// `malice` stays), in any ASCII case, replaced.
     fn bytes(&self, bytes: &[u8]) -> Vec<u8> {
         if self.pairs.is_empty() {
             return bytes.to_vec();
@@ -513,10 +537,16 @@ impl Redactor {
         let mut i = 0;
         'outer: while i < bytes.len() {
             let boundary_before = i == 0 || !inner(bytes[i - 1]);
-            if boundary_before {
+            if boundary_before && !xml_tag_at(bytes, i) {
                 for (from, to) in &self.pairs {
                     let end = i + from.len();
-                    if bytes[i..].starts_with(from) && (end == bytes.len() || !inner(bytes[end])) {
+                    // Either case: macOS user names are not case-sensitive, so a home folder
+                    // or a pattern may spell one `Alice` where dscl says `alice`.
+                    if bytes
+                        .get(i..end)
+                        .is_some_and(|b| b.eq_ignore_ascii_case(from))
+                        && (end == bytes.len() || !inner(bytes[end]))
+                    {
                         out.extend_from_slice(to);
                         i = end;
                         continue 'outer;
@@ -528,6 +558,18 @@ impl Redactor {
         }
         out
     }
+}
+
+/// Whether the word at `i` is an XML tag's name (`<true/>`, `</key>`): a person called `true`
+/// or `key` leaves a plist a plist, so a redacted bundle still replays. Only the whole tag name
+/// is kept; `<alice@example.com>` is no tag and is redacted.
+fn xml_tag_at(bytes: &[u8], i: usize) -> bool {
+    let opened = bytes[..i].ends_with(b"<") || bytes[..i].ends_with(b"</");
+    let name_end = bytes[i..]
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || b"-_.:".contains(b)))
+        .map_or(bytes.len(), |p| i + p);
+    opened && matches!(bytes.get(name_end), Some(b'>' | b'/' | b' '))
 }
 
 fn xml_escaped(s: &str, quotes: bool) -> String {
@@ -619,12 +661,115 @@ mod tests {
     }
 
     #[test]
+    fn a_key_in_a_tools_reported_words_or_a_not_run_reason_is_not_in_the_table_issue_15() {
+        let mut t = selftest(true);
+        t.probes[0].verdict = Verdict::Reported("Error: ABCD-EFGH-JKLM-NPQR-STUV-WXYZ".into());
+        t.probes[1].verdict = Verdict::NotRun("abcd-efgh-jklm-npqr-stuv-wxyz".into());
+        let out = table(&t, "9.9");
+        assert!(!out.to_ascii_uppercase().contains("EFGH"), "{out}");
+        assert_eq!(
+            out.matches("[recovery-key-shaped text removed]").count(),
+            2,
+            "{out}"
+        );
+    }
+
+    #[test]
     fn without_root_the_table_says_an_answer_may_only_need_root() {
         let t = table(&selftest(false), "9.9");
         assert!(
             t.contains("Not root") && t.contains("sudo keywarden selftest"),
             "{t}"
         );
+    }
+
+    /// Every member of a bundle's bytes, by name under `TOP/`.
+    fn members_of(bundle: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+        use std::io::Read as _;
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bundle));
+        let mut out = std::collections::BTreeMap::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().to_string_lossy().into_owned();
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            out.insert(
+                name.strip_prefix("keywarden-selftest/").unwrap().to_owned(),
+                bytes,
+            );
+        }
+        out
+    }
+
+    fn extras(config: &str, redact_users: bool) -> Extras<'_> {
+        Extras {
+            keywarden_version: "9.9",
+            config,
+            redact_users,
+            with_escrow_file: true,
+        }
+    }
+
+    #[test]
+    fn an_escrow_file_that_holds_a_plaintext_key_is_left_out_even_when_asked_issue_15() {
+        use crate::selftest::{EscrowFile, FileResult};
+        // `fdesetup enable -defer /var/db/FileVaultPRK.dat`: the deferral's plaintext plist
+        // where the blob belongs (or a hard link to it).
+        let plaintext = b"<plist><dict><key>RecoveryKey</key>\
+<string>ABCD-EFGH-JKLM-NPQR-STUV-WXYZ</string></dict></plist>";
+        let mut t = selftest(true);
+        t.files.push(FileResult {
+            path: crate::paths::FILEVAULT_PRK.to_owned(),
+            facts: FileFacts::EscrowFile(Some(EscrowFile {
+                size: plaintext.len() as u64,
+                modified_at: jiff::Timestamp::UNIX_EPOCH,
+                sha256: "0".repeat(64),
+                recipient: Err("not a CMS envelope".into()),
+                bytes: Some(plaintext.to_vec()),
+            })),
+            problem: None,
+        });
+        let m = members_of(&build(&t, &extras("", false)).unwrap());
+        assert!(!m.contains_key(ESCROW_MEMBER), "{:?}", m.keys());
+        for (name, bytes) in &m {
+            assert!(!String::from_utf8_lossy(bytes).contains("EFGH"), "{name}");
+        }
+        let manifest: serde_json::Value = serde_json::from_slice(&m["manifest.json"]).unwrap();
+        let escrow = &manifest["files"][0];
+        assert_eq!(escrow["kind"], "escrow_file");
+        assert!(escrow["contents"].is_null(), "{escrow}");
+        assert!(
+            escrow["problem"].as_str().unwrap().contains("left out"),
+            "{escrow}"
+        );
+    }
+
+    #[test]
+    fn every_member_is_free_of_keys_and_names_whatever_put_text_in_it_issue_15() {
+        let mut t = selftest(true);
+        t.people = people();
+        // A deferral's OutputPath in a home folder, a reason a tool did not run that names its
+        // path, and a configuration an admin pasted a key into.
+        t.files.push(crate::selftest::FileResult {
+            path: "/Users/alice/Desktop/fv-key.plist".into(),
+            facts: FileFacts::PlaintextKeyFile,
+            problem: None,
+        });
+        t.probes[1].call.outcome = Err(crate::recording::NotRun {
+            message: "/Users/alice/bin/tool ABCD-EFGH-JKLM-NPQR-STUV-WXYZ".into(),
+            timed_out: false,
+        });
+        t.status = Some(b"<string>abcd-efgh-jklm-npqr-stuv-wxyz</string>".to_vec());
+        let config = "RotationCommand = /Users/alice/rotate.sh # ABCD-EFGH-JKLM-NPQR-STUV-WXYZ\n";
+        let m = members_of(&build(&t, &extras(config, true)).unwrap());
+        for (name, bytes) in &m {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(
+                !text.to_ascii_uppercase().contains("EFGH"),
+                "{name}: {text}"
+            );
+            assert!(!text.contains("alice"), "{name}: {text}");
+        }
     }
 
     #[test]
@@ -640,10 +785,88 @@ mod tests {
     }
 
     #[test]
+    fn a_name_spelt_in_another_case_is_replaced_too_issue_15() {
+        let r = Redactor::new(&people());
+        assert_eq!(
+            r.text("/Users/Alice ALICE@LKDC:SHA1.5E8A alice.appleseed ALICE APPLESEED"),
+            "/Users/user1 user1@LKDC:SHA1.5E8A user1.appleseed user1 real name"
+        );
+    }
+
+    #[test]
+    fn a_person_named_like_a_plist_tag_leaves_the_plist_readable_issue_15() {
+        let r = Redactor::new(&[
+            Person {
+                name: "true".into(),
+                real_name: None,
+            },
+            Person {
+                name: "string".into(),
+                real_name: Some("Key Dict".into()),
+            },
+        ]);
+        let plist = b"<plist><dict><key>RecordName</key><array><string>string</string>\
+</array><key>Admin</key><true/></dict></plist>";
+        let out = r.bytes(plist);
+        let v: plist::Value = plist::from_bytes(&out).expect("still a plist");
+        let d = v.as_dictionary().unwrap();
+        assert_eq!(
+            d["RecordName"].as_array().unwrap()[0].as_string(),
+            Some("user2")
+        );
+        assert_eq!(d["Admin"].as_boolean(), Some(true));
+        assert_eq!(
+            r.text("<string@example.com> is true"),
+            "<user2@example.com> is user1"
+        );
+    }
+
+    #[test]
     fn an_argument_is_redacted_only_when_it_is_a_whole_name() {
         let r = Redactor::new(&people());
         assert_eq!(r.argument("admin"), "user2");
         assert_eq!(r.argument("/Groups/admin"), "/Groups/admin");
+    }
+
+    #[test]
+    fn a_key_next_to_a_dash_or_wrapped_across_lines_is_removed_issue_15() {
+        for (input, want) in [
+            (
+                "--ABCD-EFGH-JKLM-NPQR-STUV-WXYZ",
+                "--[recovery-key-shaped text removed]",
+            ),
+            (
+                "ABCD-EFGH-JKLM-NPQR-STUV-WXYZ-",
+                "[recovery-key-shaped text removed]-",
+            ),
+            (
+                "k=abcd-efgh-jklm-npqr-stuv-wxyz.",
+                "k=[recovery-key-shaped text removed].",
+            ),
+            (
+                "ABCD-EFGH-JKLM-\nNPQR-STUV-WXYZ\n",
+                "[recovery-key-shaped text removed]\n",
+            ),
+            (
+                "ABCD-EFGH-JKLM\r\n -NPQR-STUV-WXYZ",
+                "[recovery-key-shaped text removed]",
+            ),
+            (
+                "<string>ABCD-EFGH-JKLM-NPQR-STUV-WXYZ</string>",
+                "<string>[recovery-key-shaped text removed]</string>",
+            ),
+            (
+                "xABCD-EFGH-JKLM-NPQR-STUV-WXYZ",
+                "x[recovery-key-shaped text removed]",
+            ),
+            (
+                "3C7DB8EE-5EA4-4C18-A7E4-25C6C0F94667",
+                "3C7DB8EE-5EA4-4C18-A7E4-25C6C0F94667",
+            ),
+        ] {
+            let (out, _) = scrub_keys(input.as_bytes());
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{input:?}");
+        }
     }
 
     #[test]
