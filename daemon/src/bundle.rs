@@ -215,12 +215,19 @@ struct FileEntry {
 pub enum BundleError {
     #[error("cannot build the bundle: {0}")]
     Build(std::io::Error),
+    #[error("--redact-users cannot know every user name, so no bundle was written: {0}. Run without --redact-users and read the bundle before sending it, or send the table")]
+    CannotRedact(String),
     #[error("{0}")]
     Write(#[from] FileError),
 }
 
 /// The bundle's bytes (a tar.gz).
 pub fn build(t: &Selftest, extras: &Extras) -> Result<Vec<u8>, BundleError> {
+    // The names come from the outputs that did not read: a redaction would miss them all and
+    // still say the bundle is redacted. It fails closed.
+    if let (true, Some(why)) = (extras.redact_users, &t.people_unread) {
+        return Err(BundleError::CannotRedact(why.clone()));
+    }
     let redactor = Redactor::new(if extras.redact_users { &t.people } else { &[] });
     let mut members: Vec<(String, Vec<u8>)> = Vec::new();
     let mut probes = Vec::new();
@@ -526,9 +533,13 @@ impl Redactor {
         String::from_utf8_lossy(&self.bytes(s.as_bytes())).into_owned()
     }
 
-    /// Every name in `bytes` where it stands as a word (not inside a longer word: `alice` in
-    /// `malice` stays), in any ASCII case, replaced.
+    /// Every recovery-key-shaped text, then every name in `bytes` where it stands as a word (not
+    /// inside a longer word: `alice` in `malice` stays), in any ASCII case, replaced.
     fn bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        // Keys first: a placeholder put inside a key (someone whose real name is `NPQR`) would
+        // leave the rest of it no longer key-shaped, and so in the bundle.
+        let scrubbed = scrub_keys(bytes).0;
+        let bytes = scrubbed.as_slice();
         if self.pairs.is_empty() {
             return bytes.to_vec();
         }
@@ -639,6 +650,7 @@ mod tests {
             os_version: None,
             os_build: None,
             people: Vec::new(),
+            people_unread: None,
             status: None,
         }
     }
@@ -773,6 +785,17 @@ mod tests {
     }
 
     #[test]
+    fn a_redaction_without_the_list_of_users_writes_no_bundle_issue_15() {
+        let mut t = selftest(true);
+        t.people_unread = Some("dscl -plist . -readall /Users: printed more than 1024 KiB".into());
+        let e = build(&t, &extras("", true)).unwrap_err();
+        assert!(matches!(e, BundleError::CannotRedact(_)), "{e}");
+        assert!(e.to_string().contains("readall"), "{e}");
+        // Unredacted, the bundle is still written (the admin reads it before sending it).
+        assert!(build(&t, &extras("", false)).is_ok());
+    }
+
+    #[test]
     fn names_are_replaced_as_words_in_text_and_xml() {
         let r = Redactor::new(&people());
         let out = r.text(
@@ -819,6 +842,16 @@ mod tests {
             r.text("<string@example.com> is true"),
             "<user2@example.com> is user1"
         );
+    }
+
+    #[test]
+    fn a_real_name_that_is_a_group_of_a_key_does_not_break_the_key_out_of_its_shape_issue_15() {
+        let r = Redactor::new(&[Person {
+            name: "npqr".into(),
+            real_name: None,
+        }]);
+        let out = r.text("<string>ABCD-EFGH-JKLM-NPQR-STUV-WXYZ</string>");
+        assert_eq!(out, "<string>[recovery-key-shaped text removed]</string>");
     }
 
     #[test]

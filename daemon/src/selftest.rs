@@ -134,6 +134,9 @@ pub struct Selftest {
     /// The people among the users (`dscl` records of human accounts, admins not among the system
     /// accounts), in the order `dscl` listed them: what `--redact-users` replaces.
     pub people: Vec<Person>,
+    /// Why the list of people may be incomplete (the users or the admin group did not read):
+    /// then `--redact-users` cannot know every name the outputs hold.
+    pub people_unread: Option<String>,
     /// The status plist as it is on disk (`None`: there is none, or it could not be read).
     pub status: Option<Vec<u8>>,
 }
@@ -184,6 +187,12 @@ pub async fn run<R: Runner>(
         os_version: snapshot.os_version.as_ref().ok().cloned(),
         os_build: snapshot.os_build.as_ref().ok().cloned(),
         people: people(&snapshot),
+        people_unread: snapshot
+            .users
+            .as_ref()
+            .err()
+            .or(snapshot.admins.as_ref().err())
+            .map(ToString::to_string),
         status: files::read_file(&root.resolve(paths::STATUS), MAX_STATUS_BYTES, Trust::Any)
             .ok()
             .flatten(),
@@ -364,6 +373,7 @@ fn people(snapshot: &Snapshot) -> Vec<Person> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::runner::Call;
     use crate::tools::RunFailure;
 

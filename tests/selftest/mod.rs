@@ -283,6 +283,29 @@ fn redact_users_leaves_no_user_name_anywhere_in_the_bundle() {
 }
 
 #[test]
+fn redact_users_writes_no_bundle_when_the_user_list_did_not_read_issue_15() {
+    // A directory service whose answer Keywarden cannot read: the names are in that very output,
+    // and a redaction that knew none would still have said the bundle was redacted.
+    let mac = Mac::with(&[
+        ODD_USERS,
+        r#"faults=[{"argv":["dscl","-plist",".","-readall"],"kind":"huge"}]"#,
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, path) = bundle(&mac, dir.path(), &["--redact-users"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("--redact-users cannot know every user name"),
+        "{}",
+        text(&out)
+    );
+    assert!(!path.exists(), "a bundle was written");
+    // Without the redaction the bundle is written, as asked.
+    let (out, path) = bundle(&mac, dir.path(), &[]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(path.exists());
+}
+
+#[test]
 fn a_redacted_bundle_replays_with_its_placeholders() {
     let mac = Mac::with(&[ODD_USERS]);
     let dir = tempfile::tempdir().unwrap();
