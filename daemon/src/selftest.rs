@@ -335,6 +335,33 @@ fn files_read(
     out
 }
 
+/// Why a bundle must not be written at `path`: it is a file the selftest looked at (the escrow
+/// file, a deferral's plaintext key file: the only copy of that key), Keywarden's configuration,
+/// or it lies in Keywarden's own directories. A careless `--bundle /var/db/FileVaultPRK.dat`
+/// would otherwise replace it, as root. Compared by device and inode, so `/private/var/db/...`
+/// or a link to one of them is caught too. `None`: the path is free.
+pub fn bundle_would_replace(t: &Selftest, root: &Root, path: &std::path::Path) -> Option<String> {
+    let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let target = id(path);
+    let files = t.files.iter().map(|f| f.path.as_str()).chain([
+        paths::LOCAL_PREFS,
+        paths::MANAGED_PREFS,
+        paths::BINARY,
+    ]);
+    for f in files {
+        if target.is_some() && target == id(&root.resolve(f)) {
+            return Some(format!("it is {f}"));
+        }
+    }
+    let parent = path.parent().and_then(id);
+    for d in [paths::STATUS_DIR, paths::STATE_DIR, paths::LOG_DIR] {
+        if parent.is_some() && parent == id(&root.resolve(d)) {
+            return Some(format!("it is in {d}, Keywarden's own"));
+        }
+    }
+    None
+}
+
 /// The human accounts and the admins that are not system accounts.
 fn people(snapshot: &Snapshot) -> Vec<Person> {
     let mut out: Vec<Person> = Vec::new();
@@ -374,6 +401,49 @@ fn people(snapshot: &Snapshot) -> Vec<Person> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_bundle_may_not_replace_a_file_keywarden_reads_nor_land_in_its_directories_issue_15() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path().to_owned());
+        for d in [
+            "var/db/keywarden",
+            "var/db/ConfigurationProfiles",
+            "elsewhere",
+        ] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        let prk = dir.path().join("var/db/FileVaultPRK.dat");
+        std::fs::write(&prk, b"blob").unwrap();
+        let key_file = dir
+            .path()
+            .join("var/db/ConfigurationProfiles/fdesetup.plist");
+        std::fs::write(&key_file, b"plaintext").unwrap();
+        std::os::unix::fs::symlink(&prk, dir.path().join("elsewhere/link")).unwrap();
+        let t = Selftest {
+            at: Timestamp::UNIX_EPOCH,
+            full: true,
+            probes: Vec::new(),
+            files: [paths::FILEVAULT_PRK, paths::DEFERRAL_OUTPUT_DEFAULT]
+                .map(|p| FileResult {
+                    path: p.to_owned(),
+                    facts: FileFacts::PlaintextKeyFile,
+                    problem: None,
+                })
+                .to_vec(),
+            os_version: None,
+            os_build: None,
+            people: Vec::new(),
+            people_unread: None,
+            status: None,
+        };
+        let refused = |p: &std::path::Path| bundle_would_replace(&t, &root, p);
+        assert!(refused(&prk).is_some_and(|w| w.contains("FileVaultPRK")));
+        assert!(refused(&key_file).is_some_and(|w| w.contains("fdesetup.plist")));
+        assert!(refused(&dir.path().join("elsewhere/link")).is_some());
+        assert!(refused(&dir.path().join("var/db/keywarden/b.tgz")).is_some());
+        assert_eq!(refused(&dir.path().join("elsewhere/b.tgz")), None);
+        assert_eq!(refused(&dir.path().join("var/db/b.tgz")), None);
+    }
     use crate::runner::Call;
     use crate::tools::RunFailure;
 

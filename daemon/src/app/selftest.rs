@@ -58,6 +58,12 @@ pub(super) fn selftest(
             Ok(p) => p,
             Err(e) => return Ended::failed(format!("--bundle {}: {e}", path.display())),
         };
+        if let Some(why) = selftest::bundle_would_replace(&t, &session.root, &path) {
+            return Ended::failed(format!(
+                "--bundle {}: {why}; name a new file elsewhere (/tmp/keywarden-selftest.tgz)",
+                path.display()
+            ));
+        }
         let config = doctor::configuration(&session.config);
         let extras = Extras {
             keywarden_version: VERSION,
