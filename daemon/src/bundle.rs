@@ -35,6 +35,7 @@ use serde::Serialize;
 use crate::files::{self, FileError};
 use crate::runner::Exit;
 use crate::selftest::{FileFacts, Person, ProbeResult, Selftest, Verdict};
+use crate::text::scrub_keys;
 
 /// The bundle's format; `keywarden-sim` refuses others.
 pub const FORMAT: u32 = 1;
@@ -432,55 +433,6 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
     Ok(())
 }
 
-/// Replaces every text with a recovery key's shape and says how many it replaced: six groups of
-/// four letters or digits (either case) joined by dashes (`secret::RecoveryKey`'s rule), and not
-/// followed by a letter or digit. Nothing before it hides it (`--KEY`, `xKEY`), nor a dash after
-/// it, nor a line break or spaces around a dash (a tool or a terminal that wrapped the key:
-/// `ABCD-EFGH-\nJKLM-...`). GeneratedUIDs and boot session UUIDs (8-4-4-4-12) never match: their
-/// last group is longer than four.
-pub fn scrub_keys(bytes: &[u8]) -> (Vec<u8>, usize) {
-    const WITH: &[u8] = b"[recovery-key-shaped text removed]";
-    let alnum = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_alphanumeric);
-    let space = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_whitespace);
-    // The end of a key starting at `start`, if one does.
-    let key_at = |start: usize| -> Option<usize> {
-        let mut i = start;
-        for group in 0..6 {
-            if group > 0 {
-                while space(i) {
-                    i += 1;
-                }
-                if bytes.get(i) != Some(&b'-') {
-                    return None;
-                }
-                i += 1;
-                while space(i) {
-                    i += 1;
-                }
-            }
-            if !(i..i + 4).all(alnum) {
-                return None;
-            }
-            i += 4;
-        }
-        (!alnum(i)).then_some(i)
-    };
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut n = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(end) = key_at(i) {
-            out.extend_from_slice(WITH);
-            n += 1;
-            i = end;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    (out, n)
-}
-
 /// People's names and their placeholders, longest first so a name inside another is never
 /// replaced first (`al` in `alan`).
 struct Redactor {
@@ -859,58 +811,5 @@ mod tests {
         let r = Redactor::new(&people());
         assert_eq!(r.argument("admin"), "user2");
         assert_eq!(r.argument("/Groups/admin"), "/Groups/admin");
-    }
-
-    #[test]
-    fn a_key_next_to_a_dash_or_wrapped_across_lines_is_removed_issue_15() {
-        for (input, want) in [
-            (
-                "--ABCD-EFGH-JKLM-NPQR-STUV-WXYZ",
-                "--[recovery-key-shaped text removed]",
-            ),
-            (
-                "ABCD-EFGH-JKLM-NPQR-STUV-WXYZ-",
-                "[recovery-key-shaped text removed]-",
-            ),
-            (
-                "k=abcd-efgh-jklm-npqr-stuv-wxyz.",
-                "k=[recovery-key-shaped text removed].",
-            ),
-            (
-                "ABCD-EFGH-JKLM-\nNPQR-STUV-WXYZ\n",
-                "[recovery-key-shaped text removed]\n",
-            ),
-            (
-                "ABCD-EFGH-JKLM\r\n -NPQR-STUV-WXYZ",
-                "[recovery-key-shaped text removed]",
-            ),
-            (
-                "<string>ABCD-EFGH-JKLM-NPQR-STUV-WXYZ</string>",
-                "<string>[recovery-key-shaped text removed]</string>",
-            ),
-            (
-                "xABCD-EFGH-JKLM-NPQR-STUV-WXYZ",
-                "x[recovery-key-shaped text removed]",
-            ),
-            (
-                "3C7DB8EE-5EA4-4C18-A7E4-25C6C0F94667",
-                "3C7DB8EE-5EA4-4C18-A7E4-25C6C0F94667",
-            ),
-        ] {
-            let (out, _) = scrub_keys(input.as_bytes());
-            assert_eq!(String::from_utf8(out).unwrap(), want, "{input:?}");
-        }
-    }
-
-    #[test]
-    fn a_recovery_key_shaped_text_is_removed_and_uuids_are_kept() {
-        let (out, n) = scrub_keys(
-            b"key ABCD-EFGH-JKLM-NPQR-STUV-WXYZ; uuid 3C7DB8EE-5EA4-4C18-A7E4-25C6C0F94667",
-        );
-        assert_eq!(n, 1);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "key [recovery-key-shaped text removed]; uuid 3C7DB8EE-5EA4-4C18-A7E4-25C6C0F94667"
-        );
     }
 }

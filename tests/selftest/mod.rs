@@ -378,6 +378,25 @@ fn the_bundle_never_holds_a_key_nor_the_deferral_key_file() {
 }
 
 #[test]
+fn a_key_a_tool_wrapped_over_two_lines_reaches_neither_the_status_nor_the_table_issue_15() {
+    let mac = Mac::with(&[
+        r#"faults=[{"argv":["sw_vers","-buildVersion"],"kind":"exit","code":0,"stderr":"oops ABCD-EFGH-JKLM-\nnpqr-stuv-wxyz\n"}]"#,
+    ]);
+    let out = mac.check();
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let status = xml(&mac.status());
+    assert!(
+        status.contains("recovery-key-shaped text removed"),
+        "{status}"
+    );
+    let table = mac.keywarden(&["selftest"]);
+    for shown in [status, text(&out), text(&table)] {
+        assert!(!shown.to_ascii_uppercase().contains("EFGH"), "{shown}");
+        assert!(!shown.to_ascii_uppercase().contains("STUV"), "{shown}");
+    }
+}
+
+#[test]
 fn the_escrow_file_is_in_the_bundle_only_when_asked() {
     let mac = Mac::healthy();
     let dir = tempfile::tempdir().unwrap();
