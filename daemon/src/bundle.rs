@@ -18,10 +18,11 @@
 //!
 //! Never in it: a recovery key (no call that carries one is run: `recording`), the plaintext
 //! deferral key file (its path only), the escrow file unless asked. A text that has a recovery
-//! key's shape is removed from every output anyway (and counted), so even a tool that printed one
-//! by mistake cannot put it in a bug report. `--redact-users` replaces people's short and real
-//! names by `user1`, `user2`... in every member, argv included (whole arguments only); uids and
-//! system accounts (`root`, names starting with `_`) are kept.
+//! key's shape is removed from every member anyway (`text::scrub_keys`; an output's are counted),
+//! so even a tool that printed one by mistake cannot put it in a bug report. `--redact-users`
+//! replaces people's short and real names by `user1`, `user2`... in every member, and in an argv
+//! the argument the call marks as a user's name (`Call::user_arg`); uids and system accounts
+//! (`root`, names starting with `_`) are kept. It writes no bundle when the users did not read.
 //!
 //! It knows no tool: the probes and facts come from `selftest` (flow). It writes one file, the
 //! bundle, atomically through `files::write_atomic` (mode 0600, never through a symlink).
@@ -342,7 +343,21 @@ fn probe_entry(
     redactor: &Redactor,
     members: &mut Vec<(String, Vec<u8>)>,
 ) -> ProbeEntry {
-    let argv: Vec<String> = p.call.argv.iter().map(|a| redactor.argument(a)).collect();
+    // Only the argument the call says is a user's name: a person called `status` must not turn
+    // `fdesetup status` into a probe the replayed Mac never recorded.
+    let argv: Vec<String> = p
+        .call
+        .argv
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if Some(i) == p.call.user_arg {
+                redactor.argument(a)
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
     let mut e = ProbeEntry {
         name: display(&argv),
         argv,
@@ -472,8 +487,8 @@ impl Redactor {
         Redactor { pairs, names }
     }
 
-    /// One argument of an argv: replaced only when it is a whole short name, so `/Groups/admin`
-    /// stays even when a person is called `admin`.
+    /// An argv's user-name argument (`Recorded::user_arg`): replaced when it is a whole short
+    /// name.
     fn argument(&self, a: &str) -> String {
         self.names
             .iter()
@@ -550,6 +565,7 @@ fn xml_escaped(s: &str, quotes: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recording::Recorded;
 
     fn people() -> Vec<Person> {
         vec![
@@ -565,9 +581,10 @@ mod tests {
     }
 
     fn selftest(full: bool) -> Selftest {
-        use crate::recording::{NotRun, Recorded};
+        use crate::recording::NotRun;
         let call = |argv: &[&str], outcome| Recorded {
             argv: argv.iter().map(|a| a.to_string()).collect(),
+            user_arg: None,
             display: argv[1..]
                 .iter()
                 .fold(argv[0].rsplit('/').next().unwrap().to_owned(), |s, a| {
@@ -804,6 +821,43 @@ mod tests {
         }]);
         let out = r.text("<string>ABCD-EFGH-JKLM-NPQR-STUV-WXYZ</string>");
         assert_eq!(out, "<string>[recovery-key-shaped text removed]</string>");
+    }
+
+    #[test]
+    fn a_person_called_status_leaves_the_probes_argv_and_only_the_user_argument_is_replaced_issue_15(
+    ) {
+        let mut t = selftest(true);
+        t.people = vec![Person {
+            name: "status".into(),
+            real_name: None,
+        }];
+        let token = crate::tools::sysadminctl::secure_token_status_call("status");
+        t.probes.push(ProbeResult {
+            call: Recorded {
+                argv: token.argv(),
+                user_arg: token.user_arg.map(|i| i + 1),
+                display: token.display(),
+                outcome: Ok(crate::runner::Output::new(0, "", "Secure token is ENABLED")),
+                duration: std::time::Duration::from_millis(1),
+            },
+            verdict: Verdict::Recognised,
+        });
+        let m = members_of(&build(&t, &extras("", true)).unwrap());
+        let manifest: serde_json::Value = serde_json::from_slice(&m["manifest.json"]).unwrap();
+        let argvs: Vec<&serde_json::Value> = manifest["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| &p["argv"])
+            .collect();
+        assert_eq!(
+            *argvs[0],
+            serde_json::json!(["/usr/bin/fdesetup", "status"])
+        );
+        assert_eq!(
+            *argvs[2],
+            serde_json::json!(["/usr/sbin/sysadminctl", "-secureTokenStatus", "user1"])
+        );
     }
 
     #[test]

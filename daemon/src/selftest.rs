@@ -450,6 +450,7 @@ mod tests {
     fn recorded(call: &Call, outcome: Result<Output, NotRun>) -> Recorded {
         Recorded {
             argv: call.argv(),
+            user_arg: None,
             display: call.display(),
             outcome,
             duration: std::time::Duration::from_millis(3),
