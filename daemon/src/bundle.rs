@@ -223,8 +223,16 @@ pub enum BundleError {
     Write(#[from] FileError),
 }
 
-/// The bundle's bytes (a tar.gz).
-pub fn build(t: &Selftest, extras: &Extras) -> Result<Vec<u8>, BundleError> {
+/// A bundle, and whether it holds the escrow file (asked for, present, and a blob: the admin is
+/// told what the file they are about to send carries).
+pub struct Built {
+    /// A tar.gz.
+    pub bytes: Vec<u8>,
+    pub escrow_included: bool,
+}
+
+/// The bundle.
+pub fn build(t: &Selftest, extras: &Extras) -> Result<Built, BundleError> {
     // The names come from the outputs that did not read: a redaction would miss them all and
     // still say the bundle is redacted. It fails closed.
     if let (true, Some(why)) = (extras.redact_users, &t.people_unread) {
@@ -334,7 +342,12 @@ pub fn build(t: &Selftest, extras: &Extras) -> Result<Vec<u8>, BundleError> {
             *bytes = scrub_keys(bytes).0;
         }
     }
-    archive(&members, t.at.as_second()).map_err(BundleError::Build)
+    let escrow_included = members.iter().any(|(name, _)| name == ESCROW_MEMBER);
+    let bytes = archive(&members, t.at.as_second()).map_err(BundleError::Build)?;
+    Ok(Built {
+        bytes,
+        escrow_included,
+    })
 }
 
 fn probe_entry(
@@ -710,7 +723,9 @@ mod tests {
             })),
             problem: None,
         });
-        let m = members_of(&build(&t, &extras("", false)).unwrap());
+        let built = build(&t, &extras("", false)).unwrap();
+        assert!(!built.escrow_included);
+        let m = members_of(&built.bytes);
         assert!(!m.contains_key(ESCROW_MEMBER), "{:?}", m.keys());
         for (name, bytes) in &m {
             assert!(!String::from_utf8_lossy(bytes).contains("EFGH"), "{name}");
@@ -742,7 +757,7 @@ mod tests {
         });
         t.status = Some(b"<string>abcd-efgh-jklm-npqr-stuv-wxyz</string>".to_vec());
         let config = "RotationCommand = /Users/alice/rotate.sh # ABCD-EFGH-JKLM-NPQR-STUV-WXYZ\n";
-        let m = members_of(&build(&t, &extras(config, true)).unwrap());
+        let m = members_of(&build(&t, &extras(config, true)).unwrap().bytes);
         for (name, bytes) in &m {
             let text = String::from_utf8_lossy(bytes);
             assert!(
@@ -842,7 +857,7 @@ mod tests {
             },
             verdict: Verdict::Recognised,
         });
-        let m = members_of(&build(&t, &extras("", true)).unwrap());
+        let m = members_of(&build(&t, &extras("", true)).unwrap().bytes);
         let manifest: serde_json::Value = serde_json::from_slice(&m["manifest.json"]).unwrap();
         let argvs: Vec<&serde_json::Value> = manifest["probes"]
             .as_array()

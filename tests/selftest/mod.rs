@@ -397,6 +397,21 @@ fn a_key_a_tool_wrapped_over_two_lines_reaches_neither_the_status_nor_the_table_
 }
 
 #[test]
+fn with_escrow_file_the_admin_is_not_told_it_is_in_the_bundle_when_it_is_not_issue_15() {
+    let mac = Mac::healthy();
+    std::fs::remove_file(mac.path("/var/db/FileVaultPRK.dat")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, path) = bundle(&mac, dir.path(), &["--with-escrow-file"]);
+    assert!(code(&out) <= 1, "{}", text(&out));
+    assert!(!members(&path).keys().any(|k| k.contains("FileVaultPRK")));
+    let said = stdout(&out);
+    assert!(
+        !said.contains("it holds the escrow file") && said.contains("escrow file is NOT in it"),
+        "{said}"
+    );
+}
+
+#[test]
 fn the_escrow_file_is_in_the_bundle_only_when_asked() {
     let mac = Mac::healthy();
     let dir = tempfile::tempdir().unwrap();
