@@ -772,7 +772,9 @@ mod tests {
     fn a_redaction_without_the_list_of_users_writes_no_bundle_issue_15() {
         let mut t = selftest(true);
         t.people_unread = Some("dscl -plist . -readall /Users: printed more than 1024 KiB".into());
-        let e = build(&t, &extras("", true)).unwrap_err();
+        let Err(e) = build(&t, &extras("", true)) else {
+            panic!("a bundle was built without the list of users");
+        };
         assert!(matches!(e, BundleError::CannotRedact(_)), "{e}");
         assert!(e.to_string().contains("readall"), "{e}");
         // Unredacted, the bundle is still written (the admin reads it before sending it).
