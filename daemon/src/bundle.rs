@@ -18,10 +18,11 @@
 //!
 //! Never in it: a recovery key (no call that carries one is run: `recording`), the plaintext
 //! deferral key file (its path only), the escrow file unless asked. A text that has a recovery
-//! key's shape is removed from every output anyway (and counted), so even a tool that printed one
-//! by mistake cannot put it in a bug report. `--redact-users` replaces people's short and real
-//! names by `user1`, `user2`... in every member, argv included (whole arguments only); uids and
-//! system accounts (`root`, names starting with `_`) are kept.
+//! key's shape is removed from every member anyway (`text::scrub_keys`; an output's are counted),
+//! so even a tool that printed one by mistake cannot put it in a bug report. `--redact-users`
+//! replaces people's short and real names by `user1`, `user2`... in every member, and in an argv
+//! the argument the call marks as a user's name (`Call::user_arg`); uids and system accounts
+//! (`root`, names starting with `_`) are kept. It writes no bundle when the users did not read.
 //!
 //! It knows no tool: the probes and facts come from `selftest` (flow). It writes one file, the
 //! bundle, atomically through `files::write_atomic` (mode 0600, never through a symlink).
@@ -35,11 +36,14 @@ use serde::Serialize;
 use crate::files::{self, FileError};
 use crate::runner::Exit;
 use crate::selftest::{FileFacts, Person, ProbeResult, Selftest, Verdict};
+use crate::text::scrub_keys;
 
 /// The bundle's format; `keywarden-sim` refuses others.
 pub const FORMAT: u32 = 1;
 /// The top directory of every member.
 pub const TOP: &str = "keywarden-selftest";
+/// The member that holds the escrow file's bytes (`--with-escrow-file`).
+const ESCROW_MEMBER: &str = "escrow/FileVaultPRK.dat";
 
 /// What goes into a bundle besides the selftest.
 pub struct Extras<'a> {
@@ -80,13 +84,7 @@ pub fn table(t: &Selftest, version: &str) -> String {
         let (result, detail) = match &p.verdict {
             Verdict::Recognised => ("recognised", None),
             Verdict::Reported(m) => ("recognised", Some(format!("the tool said: {m}"))),
-            Verdict::Unrecognised(x) => (
-                "UNRECOGNISED",
-                Some(format!(
-                    "output: {}",
-                    String::from_utf8_lossy(&scrub_keys(x.as_bytes()).0)
-                )),
-            ),
+            Verdict::Unrecognised(x) => ("UNRECOGNISED", Some(format!("output: {x}"))),
             Verdict::NotRun(m) => ("NOT RUN", Some(m.clone())),
         };
         let _ = writeln!(
@@ -119,7 +117,9 @@ pub fn table(t: &Selftest, version: &str) -> String {
             format!("{bad} not recognised or not read (see above; `keywarden selftest --bundle FILE` for a bug report).")
         }
     );
-    crate::text::terminal_lines(&o)
+    // Every line once, whoever wrote it (a tool's own words included): no key reaches a terminal
+    // or the scrollback a bug report is pasted from.
+    String::from_utf8_lossy(&scrub_keys(crate::text::terminal_lines(&o).as_bytes()).0).into_owned()
 }
 
 fn file_line(f: &FileFacts) -> String {
@@ -217,12 +217,27 @@ struct FileEntry {
 pub enum BundleError {
     #[error("cannot build the bundle: {0}")]
     Build(std::io::Error),
+    #[error("--redact-users cannot know every user name, so no bundle was written: {0}. Run without --redact-users and read the bundle before sending it, or send the table")]
+    CannotRedact(String),
     #[error("{0}")]
     Write(#[from] FileError),
 }
 
-/// The bundle's bytes (a tar.gz).
-pub fn build(t: &Selftest, extras: &Extras) -> Result<Vec<u8>, BundleError> {
+/// A bundle, and whether it holds the escrow file (asked for, present, and a blob: the admin is
+/// told what the file they are about to send carries).
+pub struct Built {
+    /// A tar.gz.
+    pub bytes: Vec<u8>,
+    pub escrow_included: bool,
+}
+
+/// The bundle.
+pub fn build(t: &Selftest, extras: &Extras) -> Result<Built, BundleError> {
+    // The names come from the outputs that did not read: a redaction would miss them all and
+    // still say the bundle is redacted. It fails closed.
+    if let (true, Some(why)) = (extras.redact_users, &t.people_unread) {
+        return Err(BundleError::CannotRedact(why.clone()));
+    }
     let redactor = Redactor::new(if extras.redact_users { &t.people } else { &[] });
     let mut members: Vec<(String, Vec<u8>)> = Vec::new();
     let mut probes = Vec::new();
@@ -232,7 +247,8 @@ pub fn build(t: &Selftest, extras: &Extras) -> Result<Vec<u8>, BundleError> {
     let mut file_entries = Vec::new();
     for f in &t.files {
         let mut e = FileEntry {
-            path: f.path.clone(),
+            // A deferral's output path may be in a home folder (`/Users/alice/key.plist`).
+            path: redactor.text(&f.path),
             problem: f.problem.as_deref().map(|p| redactor.text(p)),
             ..FileEntry::default()
         };
@@ -254,11 +270,20 @@ pub fn build(t: &Selftest, extras: &Extras) -> Result<Vec<u8>, BundleError> {
                     Err(p) => e.recipient_problem = Some(p.clone()),
                 }
                 if let (true, Some(bytes)) = (extras.with_escrow_file, &x.bytes) {
-                    let name = "escrow/FileVaultPRK.dat".to_owned();
                     // The blob is the key encrypted to the MDM: binary, never redacted or scrubbed
-                    // (a change would break the hash the status shows).
-                    members.push((name.clone(), bytes.clone()));
-                    e.contents = Some(name);
+                    // (a change would break the hash the status shows). So one that holds a
+                    // key-shaped text is no blob: a deferral whose OutputPath was this file, or a
+                    // copy or link of the plaintext key file. It stays out.
+                    if scrub_keys(bytes).1 == 0 {
+                        members.push((ESCROW_MEMBER.to_owned(), bytes.clone()));
+                        e.contents = Some(ESCROW_MEMBER.to_owned());
+                    } else {
+                        e.problem = Some(
+                            "it holds a recovery-key-shaped text (a plaintext key, not a blob \
+                             encrypted to the MDM): left out of the bundle"
+                                .to_owned(),
+                        );
+                    }
                 }
             }
             FileFacts::EscrowPrefs { contents } => {
@@ -266,7 +291,7 @@ pub fn build(t: &Selftest, extras: &Extras) -> Result<Vec<u8>, BundleError> {
                 e.present = contents.is_some();
                 if let Some(c) = contents {
                     let name = "files/escrow-prefs.plist".to_owned();
-                    members.push((name.clone(), redactor.bytes(&scrub_keys(c).0)));
+                    members.push((name.clone(), redactor.bytes(c)));
                     e.contents = Some(name);
                 }
             }
@@ -288,7 +313,7 @@ pub fn build(t: &Selftest, extras: &Extras) -> Result<Vec<u8>, BundleError> {
             .into_bytes(),
     ));
     let status = t.status.as_deref().map(|s| {
-        members.push(("status.plist".to_owned(), redactor.bytes(&scrub_keys(s).0)));
+        members.push(("status.plist".to_owned(), redactor.bytes(s)));
         "status.plist".to_owned()
     });
     let manifest = Manifest {
@@ -309,7 +334,20 @@ pub fn build(t: &Selftest, extras: &Extras) -> Result<Vec<u8>, BundleError> {
     };
     let json = serde_json::to_vec_pretty(&manifest).expect("the manifest always serialises");
     members.insert(0, ("manifest.json".to_owned(), json));
-    archive(&members, t.at.as_second()).map_err(BundleError::Build)
+    // Every member once, after redaction, whatever put text in it (the configuration, the status,
+    // a path, a reason a tool did not run): no key reaches a bug report. The escrow blob is kept
+    // whole (above).
+    for (name, bytes) in &mut members {
+        if name != ESCROW_MEMBER {
+            *bytes = scrub_keys(bytes).0;
+        }
+    }
+    let escrow_included = members.iter().any(|(name, _)| name == ESCROW_MEMBER);
+    let bytes = archive(&members, t.at.as_second()).map_err(BundleError::Build)?;
+    Ok(Built {
+        bytes,
+        escrow_included,
+    })
 }
 
 fn probe_entry(
@@ -318,7 +356,21 @@ fn probe_entry(
     redactor: &Redactor,
     members: &mut Vec<(String, Vec<u8>)>,
 ) -> ProbeEntry {
-    let argv: Vec<String> = p.call.argv.iter().map(|a| redactor.argument(a)).collect();
+    // Only the argument the call says is a user's name: a person called `status` must not turn
+    // `fdesetup status` into a probe the replayed Mac never recorded.
+    let argv: Vec<String> = p
+        .call
+        .argv
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if Some(i) == p.call.user_arg {
+                redactor.argument(a)
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
     let mut e = ProbeEntry {
         name: display(&argv),
         argv,
@@ -334,7 +386,7 @@ fn probe_entry(
         problem: match &p.verdict {
             Verdict::Recognised => None,
             Verdict::Reported(m) | Verdict::Unrecognised(m) | Verdict::NotRun(m) => {
-                Some(redactor.text(&String::from_utf8_lossy(&scrub_keys(m.as_bytes()).0)))
+                Some(redactor.text(m))
             }
         },
         key_shaped_removed: 0,
@@ -358,7 +410,7 @@ fn probe_entry(
         }
         Err(n) => {
             e.timed_out = n.timed_out;
-            e.not_run = Some(n.message.clone());
+            e.not_run = Some(redactor.text(&n.message));
         }
     }
     e
@@ -409,47 +461,6 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
     Ok(())
 }
 
-/// Replaces every text with a recovery key's shape (six groups of four letters or digits joined
-/// by dashes, on word boundaries: `secret::RecoveryKey`'s rule) and says how many it replaced.
-/// GeneratedUIDs (8-4-4-4-12) and boot session UUIDs do not have that shape.
-pub fn scrub_keys(bytes: &[u8]) -> (Vec<u8>, usize) {
-    const SHAPE: usize = 29;
-    const WITH: &[u8] = b"[recovery-key-shaped text removed]";
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'-';
-    let is_key = |w: &[u8]| {
-        w.len() == SHAPE
-            && w.iter().enumerate().all(|(i, &b)| {
-                if i % 5 == 4 {
-                    b == b'-'
-                } else {
-                    b.is_ascii_alphanumeric()
-                }
-            })
-    };
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut n = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if word(bytes[i]) && (i == 0 || !word(bytes[i - 1])) {
-            let end = bytes[i..]
-                .iter()
-                .position(|&b| !word(b))
-                .map_or(bytes.len(), |p| i + p);
-            if is_key(&bytes[i..end]) {
-                out.extend_from_slice(WITH);
-                n += 1;
-            } else {
-                out.extend_from_slice(&bytes[i..end]);
-            }
-            i = end;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    (out, n)
-}
-
 /// People's names and their placeholders, longest first so a name inside another is never
 /// replaced first (`al` in `alan`).
 struct Redactor {
@@ -489,8 +500,8 @@ impl Redactor {
         Redactor { pairs, names }
     }
 
-    /// One argument of an argv: replaced only when it is a whole short name, so `/Groups/admin`
-    /// stays even when a person is called `admin`.
+    /// An argv's user-name argument (`Recorded::user_arg`): replaced when it is a whole short
+    /// name.
     fn argument(&self, a: &str) -> String {
         self.names
             .iter()
@@ -502,9 +513,13 @@ impl Redactor {
         String::from_utf8_lossy(&self.bytes(s.as_bytes())).into_owned()
     }
 
-    /// Every name in `bytes` where it stands as a word (not inside a longer word: `alice` in
-    /// `malice` stays), replaced.
+    /// Every recovery-key-shaped text, then every name in `bytes` where it stands as a word (not
+    /// inside a longer word: `alice` in `malice` stays), in any ASCII case, replaced.
     fn bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        // Keys first: a placeholder put inside a key (someone whose real name is `NPQR`) would
+        // leave the rest of it no longer key-shaped, and so in the bundle.
+        let scrubbed = scrub_keys(bytes).0;
+        let bytes = scrubbed.as_slice();
         if self.pairs.is_empty() {
             return bytes.to_vec();
         }
@@ -513,10 +528,16 @@ impl Redactor {
         let mut i = 0;
         'outer: while i < bytes.len() {
             let boundary_before = i == 0 || !inner(bytes[i - 1]);
-            if boundary_before {
+            if boundary_before && !xml_tag_at(bytes, i) {
                 for (from, to) in &self.pairs {
                     let end = i + from.len();
-                    if bytes[i..].starts_with(from) && (end == bytes.len() || !inner(bytes[end])) {
+                    // Either case: macOS user names are not case-sensitive, so a home folder
+                    // or a pattern may spell one `Alice` where dscl says `alice`.
+                    if bytes
+                        .get(i..end)
+                        .is_some_and(|b| b.eq_ignore_ascii_case(from))
+                        && (end == bytes.len() || !inner(bytes[end]))
+                    {
                         out.extend_from_slice(to);
                         i = end;
                         continue 'outer;
@@ -528,6 +549,18 @@ impl Redactor {
         }
         out
     }
+}
+
+/// Whether the word at `i` is an XML tag's name (`<true/>`, `</key>`): a person called `true`
+/// or `key` leaves a plist a plist, so a redacted bundle still replays. Only the whole tag name
+/// is kept; `<alice@example.com>` is no tag and is redacted.
+fn xml_tag_at(bytes: &[u8], i: usize) -> bool {
+    let opened = bytes[..i].ends_with(b"<") || bytes[..i].ends_with(b"</");
+    let name_end = bytes[i..]
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || b"-_.:".contains(b)))
+        .map_or(bytes.len(), |p| i + p);
+    opened && matches!(bytes.get(name_end), Some(b'>' | b'/' | b' '))
 }
 
 fn xml_escaped(s: &str, quotes: bool) -> String {
@@ -545,6 +578,7 @@ fn xml_escaped(s: &str, quotes: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recording::Recorded;
 
     fn people() -> Vec<Person> {
         vec![
@@ -560,9 +594,10 @@ mod tests {
     }
 
     fn selftest(full: bool) -> Selftest {
-        use crate::recording::{NotRun, Recorded};
+        use crate::recording::NotRun;
         let call = |argv: &[&str], outcome| Recorded {
             argv: argv.iter().map(|a| a.to_string()).collect(),
+            user_arg: None,
             display: argv[1..]
                 .iter()
                 .fold(argv[0].rsplit('/').next().unwrap().to_owned(), |s, a| {
@@ -597,6 +632,7 @@ mod tests {
             os_version: None,
             os_build: None,
             people: Vec::new(),
+            people_unread: None,
             status: None,
         }
     }
@@ -619,12 +655,130 @@ mod tests {
     }
 
     #[test]
+    fn a_key_in_a_tools_reported_words_or_a_not_run_reason_is_not_in_the_table_issue_15() {
+        let mut t = selftest(true);
+        t.probes[0].verdict = Verdict::Reported("Error: ABCD-EFGH-JKLM-NPQR-STUV-WXYZ".into());
+        t.probes[1].verdict = Verdict::NotRun("abcd-efgh-jklm-npqr-stuv-wxyz".into());
+        let out = table(&t, "9.9");
+        assert!(!out.to_ascii_uppercase().contains("EFGH"), "{out}");
+        assert_eq!(
+            out.matches("[recovery-key-shaped text removed]").count(),
+            2,
+            "{out}"
+        );
+    }
+
+    #[test]
     fn without_root_the_table_says_an_answer_may_only_need_root() {
         let t = table(&selftest(false), "9.9");
         assert!(
             t.contains("Not root") && t.contains("sudo keywarden selftest"),
             "{t}"
         );
+    }
+
+    /// Every member of a bundle's bytes, by name under `TOP/`.
+    fn members_of(bundle: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+        use std::io::Read as _;
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bundle));
+        let mut out = std::collections::BTreeMap::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().to_string_lossy().into_owned();
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            out.insert(
+                name.strip_prefix("keywarden-selftest/").unwrap().to_owned(),
+                bytes,
+            );
+        }
+        out
+    }
+
+    fn extras(config: &str, redact_users: bool) -> Extras<'_> {
+        Extras {
+            keywarden_version: "9.9",
+            config,
+            redact_users,
+            with_escrow_file: true,
+        }
+    }
+
+    #[test]
+    fn an_escrow_file_that_holds_a_plaintext_key_is_left_out_even_when_asked_issue_15() {
+        use crate::selftest::{EscrowFile, FileResult};
+        // `fdesetup enable -defer /var/db/FileVaultPRK.dat`: the deferral's plaintext plist
+        // where the blob belongs (or a hard link to it).
+        let plaintext = b"<plist><dict><key>RecoveryKey</key>\
+<string>ABCD-EFGH-JKLM-NPQR-STUV-WXYZ</string></dict></plist>";
+        let mut t = selftest(true);
+        t.files.push(FileResult {
+            path: crate::paths::FILEVAULT_PRK.to_owned(),
+            facts: FileFacts::EscrowFile(Some(EscrowFile {
+                size: plaintext.len() as u64,
+                modified_at: jiff::Timestamp::UNIX_EPOCH,
+                sha256: "0".repeat(64),
+                recipient: Err("not a CMS envelope".into()),
+                bytes: Some(plaintext.to_vec()),
+            })),
+            problem: None,
+        });
+        let built = build(&t, &extras("", false)).unwrap();
+        assert!(!built.escrow_included);
+        let m = members_of(&built.bytes);
+        assert!(!m.contains_key(ESCROW_MEMBER), "{:?}", m.keys());
+        for (name, bytes) in &m {
+            assert!(!String::from_utf8_lossy(bytes).contains("EFGH"), "{name}");
+        }
+        let manifest: serde_json::Value = serde_json::from_slice(&m["manifest.json"]).unwrap();
+        let escrow = &manifest["files"][0];
+        assert_eq!(escrow["kind"], "escrow_file");
+        assert!(escrow["contents"].is_null(), "{escrow}");
+        assert!(
+            escrow["problem"].as_str().unwrap().contains("left out"),
+            "{escrow}"
+        );
+    }
+
+    #[test]
+    fn every_member_is_free_of_keys_and_names_whatever_put_text_in_it_issue_15() {
+        let mut t = selftest(true);
+        t.people = people();
+        // A deferral's OutputPath in a home folder, a reason a tool did not run that names its
+        // path, and a configuration an admin pasted a key into.
+        t.files.push(crate::selftest::FileResult {
+            path: "/Users/alice/Desktop/fv-key.plist".into(),
+            facts: FileFacts::PlaintextKeyFile,
+            problem: None,
+        });
+        t.probes[1].call.outcome = Err(crate::recording::NotRun {
+            message: "/Users/alice/bin/tool ABCD-EFGH-JKLM-NPQR-STUV-WXYZ".into(),
+            timed_out: false,
+        });
+        t.status = Some(b"<string>abcd-efgh-jklm-npqr-stuv-wxyz</string>".to_vec());
+        let config = "RotationCommand = /Users/alice/rotate.sh # ABCD-EFGH-JKLM-NPQR-STUV-WXYZ\n";
+        let m = members_of(&build(&t, &extras(config, true)).unwrap().bytes);
+        for (name, bytes) in &m {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(
+                !text.to_ascii_uppercase().contains("EFGH"),
+                "{name}: {text}"
+            );
+            assert!(!text.contains("alice"), "{name}: {text}");
+        }
+    }
+
+    #[test]
+    fn a_redaction_without_the_list_of_users_writes_no_bundle_issue_15() {
+        let mut t = selftest(true);
+        t.people_unread = Some("dscl -plist . -readall /Users: printed more than 1024 KiB".into());
+        let Err(e) = build(&t, &extras("", true)) else {
+            panic!("a bundle was built without the list of users");
+        };
+        assert!(matches!(e, BundleError::CannotRedact(_)), "{e}");
+        assert!(e.to_string().contains("readall"), "{e}");
+        // Unredacted, the bundle is still written (the admin reads it before sending it).
+        assert!(build(&t, &extras("", false)).is_ok());
     }
 
     #[test]
@@ -640,21 +794,93 @@ mod tests {
     }
 
     #[test]
+    fn a_name_spelt_in_another_case_is_replaced_too_issue_15() {
+        let r = Redactor::new(&people());
+        assert_eq!(
+            r.text("/Users/Alice ALICE@LKDC:SHA1.5E8A alice.appleseed ALICE APPLESEED"),
+            "/Users/user1 user1@LKDC:SHA1.5E8A user1.appleseed user1 real name"
+        );
+    }
+
+    #[test]
+    fn a_person_named_like_a_plist_tag_leaves_the_plist_readable_issue_15() {
+        let r = Redactor::new(&[
+            Person {
+                name: "true".into(),
+                real_name: None,
+            },
+            Person {
+                name: "string".into(),
+                real_name: Some("Key Dict".into()),
+            },
+        ]);
+        let plist = b"<plist><dict><key>RecordName</key><array><string>string</string>\
+</array><key>Admin</key><true/></dict></plist>";
+        let out = r.bytes(plist);
+        let v: plist::Value = plist::from_bytes(&out).expect("still a plist");
+        let d = v.as_dictionary().unwrap();
+        assert_eq!(
+            d["RecordName"].as_array().unwrap()[0].as_string(),
+            Some("user2")
+        );
+        assert_eq!(d["Admin"].as_boolean(), Some(true));
+        assert_eq!(
+            r.text("<string@example.com> is true"),
+            "<user2@example.com> is user1"
+        );
+    }
+
+    #[test]
+    fn a_real_name_that_is_a_group_of_a_key_does_not_break_the_key_out_of_its_shape_issue_15() {
+        let r = Redactor::new(&[Person {
+            name: "npqr".into(),
+            real_name: None,
+        }]);
+        let out = r.text("<string>ABCD-EFGH-JKLM-NPQR-STUV-WXYZ</string>");
+        assert_eq!(out, "<string>[recovery-key-shaped text removed]</string>");
+    }
+
+    #[test]
+    fn a_person_called_status_leaves_the_probes_argv_and_only_the_user_argument_is_replaced_issue_15(
+    ) {
+        let mut t = selftest(true);
+        t.people = vec![Person {
+            name: "status".into(),
+            real_name: None,
+        }];
+        let token = crate::tools::sysadminctl::secure_token_status_call("status");
+        t.probes.push(ProbeResult {
+            call: Recorded {
+                argv: token.argv(),
+                user_arg: token.user_arg.map(|i| i + 1),
+                display: token.display(),
+                outcome: Ok(crate::runner::Output::new(0, "", "Secure token is ENABLED")),
+                duration: std::time::Duration::from_millis(1),
+            },
+            verdict: Verdict::Recognised,
+        });
+        let m = members_of(&build(&t, &extras("", true)).unwrap().bytes);
+        let manifest: serde_json::Value = serde_json::from_slice(&m["manifest.json"]).unwrap();
+        let argvs: Vec<&serde_json::Value> = manifest["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| &p["argv"])
+            .collect();
+        assert_eq!(
+            *argvs[0],
+            serde_json::json!(["/usr/bin/fdesetup", "status"])
+        );
+        assert_eq!(
+            *argvs[2],
+            serde_json::json!(["/usr/sbin/sysadminctl", "-secureTokenStatus", "user1"])
+        );
+    }
+
+    #[test]
     fn an_argument_is_redacted_only_when_it_is_a_whole_name() {
         let r = Redactor::new(&people());
         assert_eq!(r.argument("admin"), "user2");
         assert_eq!(r.argument("/Groups/admin"), "/Groups/admin");
-    }
-
-    #[test]
-    fn a_recovery_key_shaped_text_is_removed_and_uuids_are_kept() {
-        let (out, n) = scrub_keys(
-            b"key ABCD-EFGH-JKLM-NPQR-STUV-WXYZ; uuid 3C7DB8EE-5EA4-4C18-A7E4-25C6C0F94667",
-        );
-        assert_eq!(n, 1);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "key [recovery-key-shaped text removed]; uuid 3C7DB8EE-5EA4-4C18-A7E4-25C6C0F94667"
-        );
     }
 }

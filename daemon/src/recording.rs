@@ -20,6 +20,8 @@ use crate::secret::Secret;
 pub struct Recorded {
     /// The full argv, program path first (`Call::argv`).
     pub argv: Vec<String>,
+    /// Which of `argv` is a user's short name (`Call::user_arg`, counted from the program).
+    pub user_arg: Option<usize>,
     /// `fdesetup status`: how errors name the call (`Call::display`), to match a probe's error.
     pub display: String,
     /// The output, or why there is none (the runner's error, in words).
@@ -68,6 +70,7 @@ impl<R: Runner> Runner for Recording<'_, R> {
         // No borrow is held across an await: concurrent probes on one thread never collide.
         self.calls.borrow_mut().push(Recorded {
             argv: call.argv(),
+            user_arg: call.user_arg.map(|i| i + 1),
             display: call.display(),
             outcome,
             duration: started.elapsed(),

@@ -58,6 +58,10 @@ pub struct Call {
     /// Overrides the runner's cap on each public stream (e.g. `profiles`, which prints every
     /// payload of every profile). A secret call stays within `SECRET_OUTPUT_CAP` regardless.
     pub output_cap: Option<usize>,
+    /// Which of `args` is a user's short name (`sysadminctl -secureTokenStatus NAME`): what
+    /// `keywarden selftest --redact-users` replaces in an argv, and nothing else, so a person
+    /// called `status` leaves `fdesetup status` as it is.
+    pub user_arg: Option<usize>,
 }
 
 impl Call {
@@ -68,6 +72,7 @@ impl Call {
             timeout: None,
             survive_abandon: false,
             output_cap: None,
+            user_arg: None,
         }
     }
 
@@ -78,6 +83,7 @@ impl Call {
             timeout: None,
             survive_abandon: false,
             output_cap: None,
+            user_arg: None,
         }
     }
 
@@ -89,6 +95,12 @@ impl Call {
 
     pub fn with_timeout(mut self, timeout: Duration) -> Call {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// `args[index]` is a user's short name (see `user_arg`).
+    pub(crate) fn with_user_arg(mut self, index: usize) -> Call {
+        self.user_arg = Some(index);
         self
     }
 

@@ -134,6 +134,9 @@ pub struct Selftest {
     /// The people among the users (`dscl` records of human accounts, admins not among the system
     /// accounts), in the order `dscl` listed them: what `--redact-users` replaces.
     pub people: Vec<Person>,
+    /// Why the list of people may be incomplete (the users or the admin group did not read):
+    /// then `--redact-users` cannot know every name the outputs hold.
+    pub people_unread: Option<String>,
     /// The status plist as it is on disk (`None`: there is none, or it could not be read).
     pub status: Option<Vec<u8>>,
 }
@@ -184,6 +187,12 @@ pub async fn run<R: Runner>(
         os_version: snapshot.os_version.as_ref().ok().cloned(),
         os_build: snapshot.os_build.as_ref().ok().cloned(),
         people: people(&snapshot),
+        people_unread: snapshot
+            .users
+            .as_ref()
+            .err()
+            .or(snapshot.admins.as_ref().err())
+            .map(ToString::to_string),
         status: files::read_file(&root.resolve(paths::STATUS), MAX_STATUS_BYTES, Trust::Any)
             .ok()
             .flatten(),
@@ -326,6 +335,33 @@ fn files_read(
     out
 }
 
+/// Why a bundle must not be written at `path`: it is a file the selftest looked at (the escrow
+/// file, a deferral's plaintext key file: the only copy of that key), Keywarden's configuration,
+/// or it lies in Keywarden's own directories. A careless `--bundle /var/db/FileVaultPRK.dat`
+/// would otherwise replace it, as root. Compared by device and inode, so `/private/var/db/...`
+/// or a link to one of them is caught too. `None`: the path is free.
+pub fn bundle_would_replace(t: &Selftest, root: &Root, path: &std::path::Path) -> Option<String> {
+    let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let target = id(path);
+    let files = t.files.iter().map(|f| f.path.as_str()).chain([
+        paths::LOCAL_PREFS,
+        paths::MANAGED_PREFS,
+        paths::BINARY,
+    ]);
+    for f in files {
+        if target.is_some() && target == id(&root.resolve(f)) {
+            return Some(format!("it is {f}"));
+        }
+    }
+    let parent = path.parent().and_then(id);
+    for d in [paths::STATUS_DIR, paths::STATE_DIR, paths::LOG_DIR] {
+        if parent.is_some() && parent == id(&root.resolve(d)) {
+            return Some(format!("it is in {d}, Keywarden's own"));
+        }
+    }
+    None
+}
+
 /// The human accounts and the admins that are not system accounts.
 fn people(snapshot: &Snapshot) -> Vec<Person> {
     let mut out: Vec<Person> = Vec::new();
@@ -364,12 +400,57 @@ fn people(snapshot: &Snapshot) -> Vec<Person> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bundle_may_not_replace_a_file_keywarden_reads_nor_land_in_its_directories_issue_15() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path().to_owned());
+        for d in [
+            "var/db/keywarden",
+            "var/db/ConfigurationProfiles",
+            "elsewhere",
+        ] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        let prk = dir.path().join("var/db/FileVaultPRK.dat");
+        std::fs::write(&prk, b"blob").unwrap();
+        let key_file = dir
+            .path()
+            .join("var/db/ConfigurationProfiles/fdesetup.plist");
+        std::fs::write(&key_file, b"plaintext").unwrap();
+        std::os::unix::fs::symlink(&prk, dir.path().join("elsewhere/link")).unwrap();
+        let t = Selftest {
+            at: Timestamp::UNIX_EPOCH,
+            full: true,
+            probes: Vec::new(),
+            files: [paths::FILEVAULT_PRK, paths::DEFERRAL_OUTPUT_DEFAULT]
+                .map(|p| FileResult {
+                    path: p.to_owned(),
+                    facts: FileFacts::PlaintextKeyFile,
+                    problem: None,
+                })
+                .to_vec(),
+            os_version: None,
+            os_build: None,
+            people: Vec::new(),
+            people_unread: None,
+            status: None,
+        };
+        let refused = |p: &std::path::Path| bundle_would_replace(&t, &root, p);
+        assert!(refused(&prk).is_some_and(|w| w.contains("FileVaultPRK")));
+        assert!(refused(&key_file).is_some_and(|w| w.contains("fdesetup.plist")));
+        assert!(refused(&dir.path().join("elsewhere/link")).is_some());
+        assert!(refused(&dir.path().join("var/db/keywarden/b.tgz")).is_some());
+        assert_eq!(refused(&dir.path().join("elsewhere/b.tgz")), None);
+        assert_eq!(refused(&dir.path().join("var/db/b.tgz")), None);
+    }
     use crate::runner::Call;
     use crate::tools::RunFailure;
 
     fn recorded(call: &Call, outcome: Result<Output, NotRun>) -> Recorded {
         Recorded {
             argv: call.argv(),
+            user_arg: None,
             display: call.display(),
             outcome,
             duration: std::time::Duration::from_millis(3),

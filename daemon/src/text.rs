@@ -2,17 +2,22 @@
 //! one printable line, bounded in length. Every message that quotes such text quotes it through
 //! here, so the rule for what may reach a status, a log line or a terminal lives once.
 //!
-//! It decides nothing; it only shortens and escapes. The one format it knows is JSON's string
-//! escapes (`json_line`), so that the JSON the log and the audit trail write keeps this rule too.
+//! It decides nothing; it only shortens, escapes and removes any text with a recovery key's shape
+//! (`scrub_keys`: the one rule, which the selftest's bundle uses too). The one format it knows is
+//! JSON's string escapes (`json_line`), so that the JSON the log and the audit trail write keeps
+//! this rule too.
 
 /// How long an excerpt of unrecognised output may be, in characters.
 pub const EXCERPT_CHARS: usize = 160;
 
-/// A short, single-line, printable excerpt of tool output for an error message: invalid UTF-8
-/// replaced, control characters escaped, newlines shown as `⏎`, cut at `EXCERPT_CHARS`
+/// A short, single-line, printable excerpt of tool output for an error message: any recovery-key-
+/// shaped text removed (it reaches the status, the log and a terminal), invalid UTF-8 replaced,
+/// control characters escaped, newlines shown as `⏎`, cut at `EXCERPT_CHARS`
 /// characters of what is shown (an escape counts for its length: found by `make fuzz`, issue 6).
 pub(crate) fn excerpt(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
+    // Before the newlines become `⏎`: a key a tool wrapped over two lines is still found.
+    let scrubbed = scrub_keys(bytes).0;
+    let text = String::from_utf8_lossy(&scrubbed);
     let text = text.trim();
     if text.is_empty() {
         return "(no output)".to_owned();
@@ -113,6 +118,55 @@ impl serde_json::ser::Formatter for OneLineFormatter {
     }
 }
 
+/// Replaces every text with a recovery key's shape and says how many it replaced: six groups of
+/// four letters or digits (either case) joined by dashes (`secret::RecoveryKey`'s rule), and not
+/// followed by a letter or digit. Nothing before it hides it (`--KEY`, `xKEY`), nor a dash after
+/// it, nor a line break or spaces around a dash (a tool or a terminal that wrapped the key:
+/// `ABCD-EFGH-\nJKLM-...`). GeneratedUIDs and boot session UUIDs (8-4-4-4-12) never match: their
+/// last group is longer than four.
+pub(crate) fn scrub_keys(bytes: &[u8]) -> (Vec<u8>, usize) {
+    const WITH: &[u8] = b"[recovery-key-shaped text removed]";
+    let alnum = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_alphanumeric);
+    let space = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_whitespace);
+    // The end of a key starting at `start`, if one does.
+    let key_at = |start: usize| -> Option<usize> {
+        let mut i = start;
+        for group in 0..6 {
+            if group > 0 {
+                while space(i) {
+                    i += 1;
+                }
+                if bytes.get(i) != Some(&b'-') {
+                    return None;
+                }
+                i += 1;
+                while space(i) {
+                    i += 1;
+                }
+            }
+            if !(i..i + 4).all(alnum) {
+                return None;
+            }
+            i += 4;
+        }
+        (!alnum(i)).then_some(i)
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut n = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(end) = key_at(i) {
+            out.extend_from_slice(WITH);
+            n += 1;
+            i = end;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    (out, n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +226,63 @@ mod tests {
             json_line(&serde_json::json!({ "a": [1, true, "x y"] })).unwrap(),
             "{\"a\":[1,true,\"x y\"]}\n"
         );
+    }
+
+    #[test]
+    fn a_key_next_to_a_dash_or_wrapped_across_lines_is_removed_issue_15() {
+        for (input, want) in [
+            (
+                "--ABCD-EFGH-JKLM-NPQR-STUV-WXYZ",
+                "--[recovery-key-shaped text removed]",
+            ),
+            (
+                "ABCD-EFGH-JKLM-NPQR-STUV-WXYZ-",
+                "[recovery-key-shaped text removed]-",
+            ),
+            (
+                "k=abcd-efgh-jklm-npqr-stuv-wxyz.",
+                "k=[recovery-key-shaped text removed].",
+            ),
+            (
+                "ABCD-EFGH-JKLM-\nNPQR-STUV-WXYZ\n",
+                "[recovery-key-shaped text removed]\n",
+            ),
+            (
+                "ABCD-EFGH-JKLM\r\n -NPQR-STUV-WXYZ",
+                "[recovery-key-shaped text removed]",
+            ),
+            (
+                "<string>ABCD-EFGH-JKLM-NPQR-STUV-WXYZ</string>",
+                "<string>[recovery-key-shaped text removed]</string>",
+            ),
+            (
+                "xABCD-EFGH-JKLM-NPQR-STUV-WXYZ",
+                "x[recovery-key-shaped text removed]",
+            ),
+            (
+                "3C7DB8EE-5EA4-4C18-A7E4-25C6C0F94667",
+                "3C7DB8EE-5EA4-4C18-A7E4-25C6C0F94667",
+            ),
+        ] {
+            let (out, _) = scrub_keys(input.as_bytes());
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn a_recovery_key_shaped_text_is_removed_and_uuids_are_kept() {
+        let (out, n) = scrub_keys(
+            b"key ABCD-EFGH-JKLM-NPQR-STUV-WXYZ; uuid 3C7DB8EE-5EA4-4C18-A7E4-25C6C0F94667",
+        );
+        assert_eq!(n, 1);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "key [recovery-key-shaped text removed]; uuid 3C7DB8EE-5EA4-4C18-A7E4-25C6C0F94667"
+        );
+    }
+    #[test]
+    fn an_excerpt_never_shows_a_key_even_one_wrapped_over_two_lines_issue_15() {
+        let e = excerpt(b"oops ABCD-EFGH-JKLM-\nNPQR-STUV-WXYZ\nmore");
+        assert_eq!(e, "oops [recovery-key-shaped text removed]⏎more");
     }
 }

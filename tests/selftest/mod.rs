@@ -308,6 +308,29 @@ fn redact_users_leaves_no_user_name_anywhere_in_the_bundle() {
 }
 
 #[test]
+fn redact_users_writes_no_bundle_when_the_user_list_did_not_read_issue_15() {
+    // A directory service whose answer Keywarden cannot read: the names are in that very output,
+    // and a redaction that knew none would still have said the bundle was redacted.
+    let mac = Mac::with(&[
+        ODD_USERS,
+        r#"faults=[{"argv":["dscl","-plist",".","-readall"],"kind":"huge"}]"#,
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, path) = bundle(&mac, dir.path(), &["--redact-users"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("--redact-users cannot know every user name"),
+        "{}",
+        text(&out)
+    );
+    assert!(!path.exists(), "a bundle was written");
+    // Without the redaction the bundle is written, as asked.
+    let (out, path) = bundle(&mac, dir.path(), &[]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(path.exists());
+}
+
+#[test]
 fn a_redacted_bundle_replays_with_its_placeholders() {
     let mac = Mac::with(&[ODD_USERS]);
     let dir = tempfile::tempdir().unwrap();
@@ -377,6 +400,40 @@ fn the_bundle_never_holds_a_key_nor_the_deferral_key_file() {
         .unwrap();
     assert_eq!(sw["key_shaped_removed"], 1);
     assert!(m.contains_key("keywarden-selftest/escrow/FileVaultPRK.dat"));
+}
+
+#[test]
+fn a_key_a_tool_wrapped_over_two_lines_reaches_neither_the_status_nor_the_table_issue_15() {
+    let mac = Mac::with(&[
+        r#"faults=[{"argv":["sw_vers","-buildVersion"],"kind":"exit","code":0,"stderr":"oops ABCD-EFGH-JKLM-\nnpqr-stuv-wxyz\n"}]"#,
+    ]);
+    let out = mac.check();
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let status = xml(&mac.status());
+    assert!(
+        status.contains("recovery-key-shaped text removed"),
+        "{status}"
+    );
+    let table = mac.keywarden(&["selftest"]);
+    for shown in [status, text(&out), text(&table)] {
+        assert!(!shown.to_ascii_uppercase().contains("EFGH"), "{shown}");
+        assert!(!shown.to_ascii_uppercase().contains("STUV"), "{shown}");
+    }
+}
+
+#[test]
+fn with_escrow_file_the_admin_is_not_told_it_is_in_the_bundle_when_it_is_not_issue_15() {
+    let mac = Mac::healthy();
+    std::fs::remove_file(mac.path("/var/db/FileVaultPRK.dat")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, path) = bundle(&mac, dir.path(), &["--with-escrow-file"]);
+    assert!(code(&out) <= 1, "{}", text(&out));
+    assert!(!members(&path).keys().any(|k| k.contains("FileVaultPRK")));
+    let said = stdout(&out);
+    assert!(
+        !said.contains("it holds the escrow file") && said.contains("escrow file is NOT in it"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -20,7 +20,10 @@ use std::path::{Component, Path};
 use serde::Deserialize;
 
 use crate::blob;
-use crate::layout::{io_err, system_time, write_atomic, Mac, CONSOLE, ESCROW_BUDDY_BUNDLE, TOOLS};
+use crate::layout::{
+    io_err, system_time, write_atomic, Mac, CONSOLE, ESCROW_BUDDY_BUNDLE, ESCROW_MANAGED_PREFS,
+    FILEVAULT_PRK, TOOLS,
+};
 use crate::tools::Answer;
 
 /// The only bundle format this simulator reads (`keywarden-selftest/manifest.json` `format`).
@@ -149,6 +152,24 @@ pub fn read(bundle: &Path) -> Result<Bundle, String> {
             .ok_or_else(|| format!("{source}: no {TOP}manifest.json"))?,
         &source,
     )?;
+    // Every file fact but a plaintext key file's (a deferral's OutputPath: anywhere) is at its
+    // kind's one path: a console fact at `/usr/bin/fdesetup` would chown, as root, the program
+    // that link points to, outside DIR.
+    for f in &m.files {
+        let fixed = match f.kind.as_str() {
+            "console" => Some(CONSOLE),
+            "escrow_file" => Some(FILEVAULT_PRK),
+            "escrow_prefs" => Some(ESCROW_MANAGED_PREFS),
+            "escrow_buddy" => Some(ESCROW_BUDDY_BUNDLE),
+            _ => None,
+        };
+        if fixed.is_some_and(|p| p != f.path) {
+            return Err(format!(
+                "{source}: a file fact of kind {:?} at {:?}, not where that file is",
+                f.kind, f.path
+            ));
+        }
+    }
     // Every member the manifest names must be there: a cut bundle fails here, not at a call.
     for p in &m.probes {
         for member in [&p.stdout, &p.stderr].into_iter().flatten() {
@@ -289,9 +310,6 @@ fn lay_out_file(
             write_atomic(&path, bytes, 0o644, None)?;
         }
         "escrow_buddy" => {
-            if path != mac.path(ESCROW_BUDDY_BUNDLE) {
-                return Err(format!("{source}: unexpected Escrow Buddy path {}", f.path));
-            }
             fs::create_dir_all(path.join("Contents")).map_err(|e| io_err(&path, e))?;
         }
         "plaintext_key_file" => {
@@ -379,6 +397,44 @@ mod tests {
         assert!(!safe_member("../x"));
         assert!(!safe_member("/etc/passwd"));
         assert!(!safe_member(""));
+    }
+
+    /// A tar.gz of `members` under `TOP`.
+    fn tgz(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (name, bytes) in members {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o600);
+            tar.append_data(&mut h, format!("{TOP}{name}"), *bytes)
+                .unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn a_file_fact_away_from_its_kinds_path_is_refused_before_anything_is_laid_out_issue_15() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.tgz");
+        for (kind, at) in [
+            ("console", "/usr/bin/fdesetup"),
+            ("escrow_file", "/usr/bin/sw_vers"),
+            ("escrow_prefs", "/var/db/FileVaultPRK.dat"),
+            ("escrow_buddy", "/usr/bin"),
+        ] {
+            let manifest = format!(
+                r#"{{"format":1,"probes":[],"files":[{{"path":"{at}","kind":"{kind}","present":true,"owner_uid":0}}]}}"#
+            );
+            fs::write(&path, tgz(&[("manifest.json", manifest.as_bytes())])).unwrap();
+            let e = read(&path).err().unwrap_or_default();
+            assert!(e.contains("not where that file is"), "{kind}: {e}");
+        }
+        let ok = r#"{"format":1,"probes":[],"files":[{"path":"/dev/console","kind":"console","present":true,"owner_uid":0}]}"#;
+        fs::write(&path, tgz(&[("manifest.json", ok.as_bytes())])).unwrap();
+        assert!(read(&path).is_ok());
     }
 
     #[test]

@@ -58,6 +58,12 @@ pub(super) fn selftest(
             Ok(p) => p,
             Err(e) => return Ended::failed(format!("--bundle {}: {e}", path.display())),
         };
+        if let Some(why) = selftest::bundle_would_replace(&t, &session.root, &path) {
+            return Ended::failed(format!(
+                "--bundle {}: {why}; name a new file elsewhere (/tmp/keywarden-selftest.tgz)",
+                path.display()
+            ));
+        }
         let config = doctor::configuration(&session.config);
         let extras = Extras {
             keywarden_version: VERSION,
@@ -65,12 +71,13 @@ pub(super) fn selftest(
             redact_users,
             with_escrow_file,
         };
-        let written = bundle::build(&t, &extras).and_then(|bytes| {
-            bundle::write(&path, &bytes)?;
-            Ok(bytes.len())
+        let written = bundle::build(&t, &extras).and_then(|built| {
+            bundle::write(&path, &built.bytes)?;
+            Ok(built)
         });
         match written {
-            Ok(n) => {
+            Ok(built) => {
+                let n = built.bytes.len();
                 outln!(
                     "\nBundle written: {} ({n} bytes, mode 0600){}{}",
                     path.display(),
@@ -79,10 +86,10 @@ pub(super) fn selftest(
                     } else {
                         "; it names this Mac's users (--redact-users replaces them)"
                     },
-                    if with_escrow_file {
-                        "; it holds the escrow file (the key encrypted to your MDM's certificate)"
-                    } else {
-                        ""
+                    match (built.escrow_included, with_escrow_file) {
+                        (true, _) => "; it holds the escrow file (the key encrypted to your MDM's certificate)",
+                        (false, true) => "; the escrow file is NOT in it: absent, unreadable, or no blob (a key-shaped text in it)",
+                        (false, false) => "",
                     }
                 );
             }

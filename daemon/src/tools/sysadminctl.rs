@@ -13,7 +13,7 @@ use crate::runner::{Call, Exit, Output, Runner};
 use super::{query, text, ParseError, ProbeError};
 
 pub(crate) fn secure_token_status_call(user: &str) -> Call {
-    Call::tool(Tool::Sysadminctl, &["-secureTokenStatus", user])
+    Call::tool(Tool::Sysadminctl, &["-secureTokenStatus", user]).with_user_arg(1)
 }
 
 /// `true` for `Secure token is ENABLED`, `false` for `DISABLED` (answer on stderr).
