@@ -285,4 +285,36 @@ mod tests {
         let e = excerpt(b"oops ABCD-EFGH-JKLM-\nNPQR-STUV-WXYZ\nmore");
         assert_eq!(e, "oops [recovery-key-shaped text removed]⏎more");
     }
+
+    proptest::proptest! {
+        /// Whatever surrounds it, and however a tool or terminal wrapped it (spaces or a line
+        /// break around a dash, either case), a key in any text is gone after the scrub, and a
+        /// text without one comes back unchanged (issue 15).
+        #[test]
+        fn no_key_survives_the_scrub_whatever_surrounds_or_wraps_it(
+            before in "[ -~\n]{0,40}",
+            // A letter or digit right after the last group makes it a longer word, not a key (a
+            // UUID's last group is twelve): what follows starts with anything else.
+            after in "([^A-Za-z0-9][ -~\n]{0,39})?",
+            groups in proptest::collection::vec("[A-Za-z0-9]{4}", 6),
+            joints in proptest::collection::vec("(-| -|- |-\n|\n-|\r\n-)", 5),
+        ) {
+            let mut key = groups[0].clone();
+            for (g, j) in groups[1..].iter().zip(&joints) {
+                key.push_str(j);
+                key.push_str(g);
+            }
+            let text = format!("{before}{key}{after}");
+            let (out, n) = scrub_keys(text.as_bytes());
+            let out = String::from_utf8(out).unwrap();
+            proptest::prop_assert!(n >= 1, "{text:?}");
+            let dashed: String = out.chars().filter(|c| !c.is_whitespace()).collect();
+            let compact_key: String = key.chars().filter(|c| !c.is_whitespace()).collect();
+            proptest::prop_assert!(!dashed.contains(&compact_key), "{text:?} -> {out:?}");
+            let (plain, m) = scrub_keys(before.as_bytes());
+            if m == 0 {
+                proptest::prop_assert_eq!(plain, before.as_bytes().to_vec());
+            }
+        }
+    }
 }
