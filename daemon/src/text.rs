@@ -118,6 +118,9 @@ impl serde_json::ser::Formatter for OneLineFormatter {
     }
 }
 
+/// What `scrub_keys` puts where it removed a key.
+pub const KEY_REMOVED: &str = "[recovery-key-shaped text removed]";
+
 /// Replaces every text with a recovery key's shape and says how many it replaced: six groups of
 /// four letters or digits (either case) joined by dashes (`secret::RecoveryKey`'s rule), and not
 /// followed by a letter or digit. Nothing before it hides it (`--KEY`, `xKEY`), nor a dash after
@@ -125,7 +128,7 @@ impl serde_json::ser::Formatter for OneLineFormatter {
 /// `ABCD-EFGH-\nJKLM-...`). GeneratedUIDs and boot session UUIDs (8-4-4-4-12) never match: their
 /// last group is longer than four.
 pub(crate) fn scrub_keys(bytes: &[u8]) -> (Vec<u8>, usize) {
-    const WITH: &[u8] = b"[recovery-key-shaped text removed]";
+    const WITH: &[u8] = KEY_REMOVED.as_bytes();
     let alnum = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_alphanumeric);
     let space = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_whitespace);
     // The end of a key starting at `start`, if one does.

@@ -173,11 +173,23 @@ pub fn check_parse_error(parser: &str, out: &Output, e: &ParseError) {
                 "{parser}: a reported message of several lines: {message:?}"
             );
             // Shown as an excerpt (issue 6, F1): the message is a piece of a line the tool
-            // printed, as `printable` shows it, possibly cut with `…`.
+            // printed, as `printable` shows it, possibly cut with `…`; where it held a key's
+            // shape, the marker stands instead (issue 15), so each piece around a marker was
+            // printed.
             let shown = message.strip_suffix('…').unwrap_or(message);
-            let printed = [&out.stdout, &out.stderr]
-                .iter()
-                .any(|s| printable(&String::from_utf8_lossy(s), usize::MAX).contains(shown));
+            // The cut may fall inside a marker.
+            let marker = keywarden::text::KEY_REMOVED;
+            let shown = (1..marker.len())
+                .rev()
+                .filter(|&n| marker.is_char_boundary(n))
+                .find_map(|n| shown.strip_suffix(&marker[..n]))
+                .unwrap_or(shown);
+            let printed = [&out.stdout, &out.stderr].iter().any(|s| {
+                let printed = printable(&String::from_utf8_lossy(s), usize::MAX);
+                shown
+                    .split(keywarden::text::KEY_REMOVED)
+                    .all(|piece| printed.contains(piece))
+            });
             assert!(
                 printed,
                 "{parser}: reported {message:?}, which the tool did not print"
