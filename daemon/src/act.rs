@@ -179,7 +179,10 @@ async fn withdraw_flag<R: Runner>(runner: &R) -> Result<(), String> {
 }
 
 /// Run `RotationCommand` to completion (up to `ROTATION_COMMAND_TIMEOUT`); `None` when it exited 0,
-/// else why it failed (exit code and an excerpt of stderr).
+/// else why it failed: a fixed description (its exit code or signal, a timeout), never its output.
+/// A command that wraps `fdesetup changerecovery` prints the new key, so its output is captured as
+/// `changerecovery`'s is (wiped memory, `run_secret` with an empty stdin) and never quoted into
+/// the status, the log, the audit trail or the state (issue 16, item 1).
 pub(crate) async fn run_rotation_command<R: Runner>(
     runner: &R,
     root: &Root,
@@ -205,21 +208,19 @@ pub(crate) async fn run_rotation_command<R: Runner>(
         .with_timeout(ROTATION_COMMAND_TIMEOUT)
         .surviving_abandon();
     tracing::info!(event = "rotation_command_started", call = %call.display());
-    match runner.run(&call).await {
+    match runner
+        .run_secret(&call, &crate::secret::Secret::new(Vec::new()))
+        .await
+    {
         Ok(out) if out.exit.success() => {
             tracing::info!(event = "rotation_command_finished", exit = %out.exit.short());
             None
         }
         Ok(out) => {
             let why = format!(
-                "RotationCommand ({}) ended with {}: {}",
+                "RotationCommand ({}) ended with {}; its output is never shown, as it may carry the new key (run the command by hand to see it)",
                 call.display(),
                 out.exit,
-                crate::text::excerpt(if out.stderr.is_empty() {
-                    &out.stdout
-                } else {
-                    &out.stderr
-                })
             );
             tracing::error!(event = "rotation_command_failed", error = %why);
             Some(why)
