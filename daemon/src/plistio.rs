@@ -1,6 +1,8 @@
 //! Reading property lists that Keywarden did not necessarily write (its state, its status, the
 //! failed-key store, managed preferences, the escrow location): one place that turns bytes into
 //! a `plist::Value` or a typed value, and refuses what the `plist` crate would panic on later.
+//! And writing the XML ones Keywarden writes (the status, the state) so that every reader can
+//! read them back: no string holds a character XML 1.0 does not allow (`to_xml`).
 //!
 //! Why this exists: `plist` 1.10 reads a binary-plist date of any year that `time` can hold
 //! (±9999), but formats dates as RFC 3339, which has no negative years; formatting one — which
@@ -11,6 +13,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 /// Seconds from 0000-01-01T00:00:00Z to the Unix epoch, and from the epoch to
 /// 10000-01-01T00:00:00Z: the years RFC 3339 writes.
@@ -51,6 +54,46 @@ pub fn value_from_bytes(bytes: &[u8]) -> Result<plist::Value, PlistError> {
         return Err(PlistError::DateOutOfRange);
     }
     Ok(value)
+}
+
+/// The XML property list of `value`, every string and key made what XML 1.0 allows
+/// (`text::xml_safe`). The `plist` crate escapes `<` and `&` but writes any other character as it
+/// is, so one vertical tab in a preference value (the escrow `Location`) or a U+FFFE in a tool's
+/// output made the status unreadable to plutil, plistlib and every inventory agent (issue 16,
+/// item 3); written here, the rule lives once for every plist Keywarden writes with text in it.
+pub(crate) fn to_xml<T: Serialize>(value: &T) -> Result<Vec<u8>, plist::Error> {
+    let mut v = plist::to_value(value)?;
+    make_xml_safe(&mut v);
+    let mut out = Vec::new();
+    plist::to_writer_xml(&mut out, &v)?;
+    Ok(out)
+}
+
+fn make_xml_safe(v: &mut plist::Value) {
+    match v {
+        plist::Value::String(s) => {
+            if let std::borrow::Cow::Owned(safe) = crate::text::xml_safe(s) {
+                *s = safe;
+            }
+        }
+        plist::Value::Array(a) => a.iter_mut().for_each(make_xml_safe),
+        plist::Value::Dictionary(d) => {
+            let unsafe_keys: Vec<String> = d
+                .keys()
+                .filter(|k| !k.chars().all(crate::text::xml_char))
+                .cloned()
+                .collect();
+            for k in unsafe_keys {
+                if let Some(value) = d.remove(&k) {
+                    d.insert(crate::text::xml_safe(&k).into_owned(), value);
+                }
+            }
+            for (_, value) in d.iter_mut() {
+                make_xml_safe(value);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A typed value from a checked `plist::Value`.
@@ -227,5 +270,30 @@ pub(crate) mod tests {
         let shown = e.to_string();
         assert!(shown.starts_with("not a readable property list"), "{shown}");
         assert!(!shown.contains("SecretKey"), "{shown}");
+    }
+
+    #[test]
+    fn a_plist_written_holds_only_what_xml_allows_and_reads_back_whatever_its_strings_held_issue_16(
+    ) {
+        for c in crate::text::EVERY_CLASS {
+            let text = format!("a{c}b");
+            let mut d = plist::Dictionary::new();
+            d.insert(format!("k{c}"), plist::Value::String(text.clone()));
+            d.insert(
+                "list".into(),
+                plist::Value::Array(vec![plist::Value::String(text.clone())]),
+            );
+            let xml = to_xml(&plist::Value::Dictionary(d)).unwrap();
+            let xml = String::from_utf8(xml).unwrap();
+            assert!(xml.chars().all(crate::text::xml_char), "{c:?}: {xml:?}");
+            let back = value_from_bytes(xml.as_bytes()).unwrap();
+            let list = back.as_dictionary().unwrap()["list"].as_array().unwrap();
+            let shown = list[0].as_string().unwrap();
+            if crate::text::xml_char(c) {
+                assert_eq!(shown, text, "{c:?}: an allowed character is kept");
+            } else {
+                assert_eq!(shown, "a\u{FFFD}b", "{c:?}");
+            }
+        }
     }
 }

@@ -391,7 +391,9 @@ pub fn ea_value(
 
 /// The extension attribute's whole output, `<result>VALUE</result>`, with the value escaped for
 /// XML: Jamf parses the output as XML, and free-text fields (`Escrow.Location`, a user's name)
-/// may hold `&` or `<` (issue 14).
+/// may hold `&` or `<` (issue 14). On one line, and only what XML 1.0 allows: a line break or
+/// another control character becomes a space, any other character XML forbids U+FFFD (issue 16,
+/// item 3), so a value never breaks its tags or spans lines.
 pub fn ea_result(value: &str) -> String {
     let mut escaped = String::with_capacity(value.len());
     for c in value.chars() {
@@ -399,6 +401,8 @@ pub fn ea_result(value: &str) -> String {
             '&' => escaped.push_str("&amp;"),
             '<' => escaped.push_str("&lt;"),
             '>' => escaped.push_str("&gt;"),
+            c if c.is_control() => escaped.push(' '),
+            c if !crate::text::xml_char(c) => escaped.push('\u{FFFD}'),
             c => escaped.push(c),
         }
     }
@@ -603,6 +607,28 @@ mod tests {
             "<result>Acme &amp; Sons &lt;IT&gt; escrow</result>"
         );
         assert_eq!(ea_result(""), "<result></result>");
+    }
+
+    #[test]
+    fn an_extension_attribute_value_is_one_line_of_xml_whatever_it_holds_issue_16() {
+        for c in crate::text::EVERY_CLASS {
+            let shown = ea_result(&format!("a{c}b<&>"));
+            assert!(
+                shown.starts_with("<result>") && shown.ends_with("</result>"),
+                "{c:?}: {shown:?}"
+            );
+            assert_eq!(shown.lines().count(), 1, "{c:?}: {shown:?}");
+            assert!(shown.chars().all(crate::text::xml_char), "{c:?}: {shown:?}");
+            assert!(!shown.chars().any(char::is_control), "{c:?}: {shown:?}");
+            assert!(
+                shown.contains("a") && shown.contains("b&lt;&amp;&gt;"),
+                "{shown:?}"
+            );
+        }
+        assert_eq!(
+            ea_result("x\u{1f600}\u{e000}"),
+            "<result>x\u{1f600}\u{e000}</result>"
+        );
     }
 
     #[test]

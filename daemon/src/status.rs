@@ -485,8 +485,7 @@ impl Status {
 
     /// The plist bytes, as written to disk.
     pub fn to_xml(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        plist::to_writer_xml(&mut out, self)
+        let mut out = crate::plistio::to_xml(self)
             .expect("the status serialises: strings, numbers, booleans, whole-second dates");
         out.push(b'\n');
         out

@@ -118,6 +118,47 @@ impl serde_json::ser::Formatter for OneLineFormatter {
     }
 }
 
+/// A character XML 1.0 allows in a document (its `Char` production: tab, newline, carriage
+/// return, U+0020..U+D7FF, U+E000..U+FFFD, U+10000 and above). Any other, a vertical tab in a
+/// preference value or a U+FFFE in a tool's output, makes the whole plist unreadable to every
+/// reader (issue 16, item 3).
+pub(crate) fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// One character of every class a string can hold that XML or a terminal line refuses, and
+/// some it allows: what the writers' tests feed through (issue 16, item 3).
+#[cfg(test)]
+pub(crate) const EVERY_CLASS: [char; 14] = [
+    '\u{1}',
+    '\u{b}',
+    '\u{1b}',
+    '\t',
+    '\n',
+    '\r',
+    '\u{7f}',
+    '\u{85}',
+    '\u{9b}',
+    '\u{2028}',
+    '\u{fffe}',
+    '\u{ffff}',
+    '\u{e000}',
+    '\u{1f600}',
+];
+
+/// `s` with every character XML 1.0 does not allow replaced by U+FFFD.
+pub(crate) fn xml_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().all(xml_char) {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(
+            s.chars()
+                .map(|c| if xml_char(c) { c } else { '\u{FFFD}' })
+                .collect(),
+        )
+    }
+}
+
 /// What `scrub_keys` puts where it removed a key.
 pub const KEY_REMOVED: &str = "[recovery-key-shaped text removed]";
 

@@ -179,8 +179,7 @@ fn move_aside(path: &std::path::Path, now: Timestamp, why: &str) -> String {
 pub(crate) fn save(root: &Root, owners: Owners, state: &State) -> Result<(), FileError> {
     let dir = root.resolve(paths::STATE_DIR);
     files::ensure_dir(&dir, 0o700, true, owners)?;
-    let mut bytes = Vec::new();
-    plist::to_writer_xml(&mut bytes, state)
+    let bytes = crate::plistio::to_xml(state)
         .expect("the state serialises: plain strings, numbers, dates and enums");
     files::write_atomic(&root.resolve(paths::STATE), &bytes, 0o600)
 }
