@@ -278,6 +278,14 @@ impl LogFile {
         Ok((file, meta.len()))
     }
 
+    /// The open file `f` is still the file at the log's path.
+    fn is_at_path(&self, f: &File) -> bool {
+        match (std::fs::symlink_metadata(&self.path), f.metadata()) {
+            (Ok(at_path), Ok(open)) => at_path.dev() == open.dev() && at_path.ino() == open.ino(),
+            _ => false,
+        }
+    }
+
     fn rotate(&self) {
         for i in (1..self.keep).rev() {
             let from = self.rotated(i);
@@ -311,6 +319,13 @@ impl LogFile {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
+        // Moved away or removed (an admin, newsyslog, a cleanup script), with or without a
+        // SIGHUP: the open file is no longer the one at the documented path, so this line goes
+        // to a new file there, not after the moved one (issue 16, item 9). One `lstat` a line:
+        // at `info` a check logs a handful.
+        if inner.file.as_ref().is_some_and(|f| !self.is_at_path(f)) {
+            inner.file = None;
+        }
         if !self.ensure_open(&mut inner) {
             return;
         }
@@ -743,6 +758,24 @@ mod tests {
         log.write_line("y\n");
         assert!(log.error().is_none());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "y\n");
+    }
+
+    #[test]
+    fn a_log_moved_away_is_followed_by_a_new_file_at_its_path_within_one_line_issue_16() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keywarden.log");
+        let moved = dir.path().join("keywarden.log.moved");
+        let log = LogFile::new(path.clone(), 10_000, 1, None, LogFormat::Text);
+        log.write_line("before\n");
+        std::fs::rename(&path, &moved).unwrap();
+        log.write_line("after\n");
+        assert_eq!(std::fs::read_to_string(&moved).unwrap(), "before\n");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "after\n");
+        // Removed outright: the same.
+        std::fs::remove_file(&path).unwrap();
+        log.write_line("again\n");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "again\n");
+        assert!(log.error().is_none());
     }
 
     #[test]
