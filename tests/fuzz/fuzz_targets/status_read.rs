@@ -3,7 +3,8 @@
 //! and `status --json` show of them (`report::table`, `report::one_line`, `report::to_json`).
 //!
 //! Input: `[now: 4 bytes] [stale_after_hours: 2 bytes] [the status file]`.
-//! Invariants: no panic; the file readers agree with the byte parsers; a status that was read
+//! Invariants: no panic; the file readers agree with the byte parsers (`read_value` also asks
+//! for a status's two top keys); a status that was read
 //! can be written again (`Status::to_xml` `expect`s it) and re-reads to the same bytes; the JSON
 //! serialises.
 
@@ -26,11 +27,20 @@ fuzz_target!(|data: &[u8]| {
     let root = private_root();
     put_file(root, STATUS, bytes, 0o644, 0o755);
     let read_value = status::read_value(root);
+    // read_value takes what parses and carries a status's SchemaVersion and GeneratedAt at its
+    // top (issue 16, item 7); a status of the schema always does.
+    let shaped = value.as_ref().ok().and_then(plist::Value::as_dictionary).is_some_and(|d| {
+        d.get("SchemaVersion").is_some_and(|v| v.as_signed_integer().is_some())
+            && d.get("GeneratedAt").is_some_and(|v| v.as_date().is_some())
+    });
     assert_eq!(
         read_value.is_ok(),
-        value.is_ok(),
-        "read_value and plistio::value_from_bytes disagree"
+        shaped,
+        "read_value and plistio::value_from_bytes with the status's shape disagree"
     );
+    if typed.is_ok() {
+        assert!(read_value.is_ok(), "a status of the schema is refused by read_value");
+    }
     let read = status::read(root);
     assert_eq!(
         read.as_ref().ok(),
