@@ -122,14 +122,14 @@ impl serde_json::ser::Formatter for OneLineFormatter {
 /// return, U+0020..U+D7FF, U+E000..U+FFFD, U+10000 and above). Any other, a vertical tab in a
 /// preference value or a U+FFFE in a tool's output, makes the whole plist unreadable to every
 /// reader (issue 16, item 3).
-pub(crate) fn xml_char(c: char) -> bool {
+pub fn xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 /// One character of every class a string can hold that XML or a terminal line refuses, and
-/// some it allows: what the writers' tests feed through (issue 16, item 3).
-#[cfg(test)]
-pub(crate) const EVERY_CLASS: [char; 14] = [
+/// some it allows: what the writers' unit and integration tests feed through (issue 16, item 3).
+#[doc(hidden)]
+pub const EVERY_CLASS: [char; 14] = [
     '\u{1}',
     '\u{b}',
     '\u{1b}',

@@ -1092,22 +1092,11 @@ fn issue_16_every_reader_refuses_a_status_that_is_not_one_alike() {
 /// character as it was and inventory lost the Mac.
 #[test]
 fn issue_16_any_code_point_in_a_preference_value_leaves_the_status_readable() {
-    let classes = [
-        '\u{1}',
-        '\u{b}',
-        '\u{1b}',
-        '\t',
-        '\n',
-        '\u{7f}',
-        '\u{85}',
-        '\u{9b}',
-        '\u{2028}',
-        '\u{fffe}',
-        '\u{ffff}',
-        '\u{e000}',
-        '\u{1f600}',
-    ];
-    let location: String = classes.iter().map(|c| format!("x{c}")).collect::<String>() + "IT";
+    let location: String = keywarden::text::EVERY_CLASS
+        .iter()
+        .map(|c| format!("x{c}"))
+        .collect::<String>()
+        + "IT";
     let mac = Mac::healthy();
     let mut d = plist::Dictionary::new();
     d.insert("Location".into(), plist::Value::String(location));
@@ -1125,7 +1114,7 @@ fn issue_16_any_code_point_in_a_preference_value_leaves_the_status_readable() {
     assert!(code(&out) <= 1, "{}", text(&out));
     let status = String::from_utf8(mac.status_bytes()).expect("UTF-8");
     assert!(
-        status.chars().all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)),
+        status.chars().all(keywarden::text::xml_char),
         "a character XML 1.0 forbids is in the status"
     );
     assert!(string(&mac.status(), "Escrow.Location").ends_with("IT"));
