@@ -26,6 +26,7 @@ mod deployment;
 mod docs;
 mod e2e;
 mod faults;
+mod hostile;
 mod lifecycle;
 mod logs;
 mod profiles;
