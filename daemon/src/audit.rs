@@ -76,6 +76,10 @@ pub enum What {
     /// An admin stated (`keywarden rotate --replaced`, only with `EscrowOutsideMDM`) that the key
     /// was replaced by the tool that escrows it: Keywarden cannot see that itself.
     KeyReplacedStated,
+    /// A new `RotationRequestID` was acted on; `Result` is `request_token(id)`. The trail is the
+    /// record that outlives the state file: a state lost or moved aside must not make an ID
+    /// already honoured ask for another rotation (issue 16, item 6).
+    RotationRequestAccepted,
     /// The first line after a rotation of the file: the tally of the lines it replaced.
     Carried,
 }
@@ -99,6 +103,7 @@ impl What {
             What::RotatedWithKey => "RotatedWithKey",
             What::RotateWithKeyRefused => "RotateWithKeyRefused",
             What::KeyReplacedStated => "KeyReplacedStated",
+            What::RotationRequestAccepted => "RotationRequestAccepted",
             What::Carried => "Carried",
         }
     }
@@ -200,6 +205,51 @@ pub struct Carried {
     /// The time of the oldest event ever folded in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Timestamp>,
+    /// The last `RotationRequestID` acted on in the dropped lines, if any (issue 16, item 6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestSeen>,
+}
+
+/// The last `RotationRequestID` the trail records as acted on, and whether a new key answered it
+/// since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RequestSeen {
+    /// `request_token` of the ID.
+    pub token: String,
+    /// When it was acted on.
+    pub at: Timestamp,
+    /// A new key was staged at or after `at` (a confirmed rotation, a key changed by another tool,
+    /// `rotate --current-key`, or a replacement an admin stated).
+    pub answered: bool,
+}
+
+/// How the trail names a `RotationRequestID`: the ID itself when it fits a `Result` (short, one
+/// line, printable), otherwise `sha256:` and its hash, so two long IDs that share a beginning are
+/// never taken for one.
+pub(crate) fn request_token(id: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    let fits = id.chars().count() <= MAX_SHORT_CHARS
+        && !id.starts_with("sha256:")
+        && text::bounded(id, MAX_SHORT_CHARS) == id
+        && id.chars().all(|c| !c.is_control());
+    if fits {
+        id.to_owned()
+    } else {
+        let digest = Sha256::digest(id.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
+}
+
+/// The last `RotationRequestID` acted on according to `events` (file order), `Carried` lines
+/// included.
+pub(crate) fn request_seen(events: &[Event]) -> Option<RequestSeen> {
+    let mut tally = Tally::default();
+    for e in events {
+        tally.feed(e);
+    }
+    tally.request
 }
 
 impl Event {
@@ -420,6 +470,7 @@ struct Tally {
     failures: u32,
     recent: Vec<Timestamp>,
     pending: Option<Timestamp>,
+    request: Option<RequestSeen>,
 }
 
 impl Tally {
@@ -433,7 +484,17 @@ impl Tally {
                     if let Some(p) = c.pending {
                         self.start(p);
                     }
+                    if c.request.is_some() {
+                        self.request.clone_from(&c.request);
+                    }
                 }
+            }
+            What::RotationRequestAccepted => {
+                self.request = Some(RequestSeen {
+                    token: e.result.clone(),
+                    at: e.at,
+                    answered: false,
+                });
             }
             // `rotate --current-key` authenticates with the key too and spends the same Secure
             // Enclave attempts (PLATFORM.md): it counts like a validation.
@@ -443,6 +504,9 @@ impl Tally {
                 self.start(e.at);
             }
             What::RotatedWithKey => {
+                if e.result == Answer::Staged.result() {
+                    self.answer(e.at);
+                }
                 if self.pending.take().is_none() {
                     self.validations = self.validations.saturating_add(1);
                     self.recent.push(e.at);
@@ -461,18 +525,28 @@ impl Tally {
                     self.failures = self.failures.saturating_add(1);
                 }
             }
+            What::RotationConfirmed | What::KeyChanged | What::KeyReplacedStated => {
+                self.answer(e.at);
+            }
             What::UseDetected
             | What::RotationPending
             | What::RotationRequested
-            | What::RotationConfirmed
             | What::RotationFailed
             | What::FlagWithdrawn
             | What::ForeignFlagReported
-            | What::KeyChanged
             | What::KeyVanished
             | What::ValidationRefused
-            | What::RotateWithKeyRefused
-            | What::KeyReplacedStated => {}
+            | What::RotateWithKeyRefused => {}
+        }
+    }
+
+    /// A new key was staged `at`: it answers a request acted on at or before then (the state's
+    /// rule: a key changed at or after the request).
+    fn answer(&mut self, at: Timestamp) {
+        if let Some(r) = self.request.as_mut() {
+            if at >= r.at {
+                r.answered = true;
+            }
         }
     }
 
@@ -685,6 +759,7 @@ fn compact(old: &[u8], event: &Event, max: u64) -> (Vec<u8>, usize) {
     carried.validations = tally.validations;
     carried.failures = tally.failures;
     carried.pending = tally.pending;
+    carried.request = tally.request;
     // Only the last week before this rotation can matter to the daily cap.
     let horizon = event
         .at
@@ -951,6 +1026,112 @@ mod tests {
         assert_eq!(counts.validations_ever, 160);
         assert_eq!(counts.failures_ever, 120);
         assert_eq!(counts.today, 4);
+    }
+
+    #[test]
+    fn the_last_request_id_acted_on_and_whether_a_key_answered_it_outlive_a_rotation_issue_16() {
+        let (_d, root) = root();
+        files::ensure_dir(&root.resolve(paths::STATE_DIR), 0o700, true, me()).unwrap();
+        let path = root.resolve(paths::AUDIT);
+        let max = 4 * 1024;
+        let accepted = ev(
+            "2026-01-01T08:00:00Z",
+            What::RotationRequestAccepted,
+            &request_token("INC-1"),
+        );
+        append_to(&path, me(), &accepted, max).unwrap();
+        let seen = request_seen(&read(&root, me()).unwrap()).unwrap();
+        assert_eq!(seen.token, "INC-1");
+        assert!(!seen.answered);
+        // A key staged in the same second answers it (the state's rule: at or after).
+        let confirmed = ev(
+            "2026-01-01T08:00:00Z",
+            What::RotationConfirmed,
+            "AdminRequest",
+        );
+        append_to(&path, me(), &confirmed, max).unwrap();
+        // Enough other lines to fold both into a Carried line, twice over.
+        for i in 0..200 {
+            let at = format!("2026-01-02T{:02}:{:02}:00Z", i / 60, i % 60);
+            append_to(&path, me(), &ev(&at, What::UseDetected, "boot x"), max).unwrap();
+        }
+        let events = read(&root, me()).unwrap();
+        assert_eq!(events[0].what, What::Carried);
+        assert!(!events
+            .iter()
+            .any(|e| e.what == What::RotationRequestAccepted));
+        let seen = request_seen(&events).unwrap();
+        assert_eq!(seen.token, "INC-1");
+        assert_eq!(seen.at, t("2026-01-01T08:00:00Z"));
+        assert!(seen.answered, "{seen:?}");
+    }
+
+    #[test]
+    fn only_a_new_key_at_or_after_the_request_answers_it_issue_16() {
+        let at = "2026-01-01T08:00:00Z";
+        let accepted = ev(at, What::RotationRequestAccepted, "INC-1");
+        for (why, answer, answered) in [
+            (
+                "a confirmed rotation",
+                ev(at, What::RotationConfirmed, "AdminRequest"),
+                true,
+            ),
+            (
+                "a key changed by another tool",
+                ev(at, What::KeyChanged, "x"),
+                true,
+            ),
+            (
+                "an admin's statement",
+                ev(at, What::KeyReplacedStated, "x"),
+                true,
+            ),
+            (
+                "rotate --current-key staged a key",
+                ev(at, What::RotatedWithKey, "Staged"),
+                true,
+            ),
+            (
+                "rotate --current-key that failed",
+                ev(at, What::RotatedWithKey, "Invalid"),
+                false,
+            ),
+            (
+                "a key changed the second before",
+                ev("2026-01-01T07:59:59Z", What::KeyChanged, "x"),
+                false,
+            ),
+            (
+                "a rotation merely requested",
+                ev(at, What::RotationRequested, "x"),
+                false,
+            ),
+        ] {
+            let events = [accepted.clone(), answer];
+            assert_eq!(request_seen(&events).unwrap().answered, answered, "{why}");
+        }
+        assert_eq!(request_seen(&[ev(at, What::RotationConfirmed, "x")]), None);
+    }
+
+    #[test]
+    fn a_request_id_is_named_by_itself_when_it_fits_and_by_its_hash_otherwise_issue_16() {
+        assert_eq!(request_token("INC-4711"), "INC-4711");
+        let a = format!("{}a", "x".repeat(100));
+        let b = format!("{}b", "x".repeat(100));
+        assert!(request_token(&a).starts_with("sha256:"));
+        assert_ne!(
+            request_token(&a),
+            request_token(&b),
+            "two long IDs sharing a beginning"
+        );
+        assert_eq!(request_token(&a).len(), 7 + 64);
+        assert!(request_token("line\nbreak").starts_with("sha256:"));
+        assert!(
+            request_token("sha256:abc").starts_with("sha256:"),
+            "no ID passes for a hash"
+        );
+        let e = Event::new(now(), What::RotationRequestAccepted, request_token(&a));
+        assert_eq!(e.result, request_token(&a), "the token fits a Result uncut");
     }
 
     #[test]

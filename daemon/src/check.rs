@@ -158,6 +158,7 @@ async fn cycle<R: Runner, C: Clock>(
     )
     .await;
     let mut current = guarded.state;
+    recall_request(env, cfg, &mut current);
     let known = guarded.known;
     let mut replay_errors = guarded.errors;
     let mut run_command = false;
@@ -252,6 +253,40 @@ async fn cycle<R: Runner, C: Clock>(
         probe_failed: decision.probe_failed,
         run_command,
     })
+}
+
+/// A `RotationRequestID` the state does not know as acted on may still have been: the state file
+/// was lost, moved aside or restored from an older copy, and the audit trail, which outlives it,
+/// says so. Asking the trail only then keeps it off the path of an ordinary check. An unreadable
+/// trail is logged and the ID taken as new, as before (one rotation too many, never none).
+fn recall_request<R: Runner, C: Clock>(
+    env: &Env<'_, R, C>,
+    cfg: &config::Loaded,
+    state: &mut state::State,
+) {
+    let Some(id) = &cfg.config.rotation_request_id else {
+        return;
+    };
+    if state.requests.last_request_id.as_ref() == Some(id) {
+        return;
+    }
+    match crate::audit::read(env.root, env.owners) {
+        Ok(events) => {
+            if let Some(seen) = crate::audit::request_seen(&events)
+                .filter(|s| s.token == crate::audit::request_token(id))
+            {
+                tracing::info!(
+                    event = "rotation_request_recalled",
+                    at = %seen.at,
+                    answered = seen.answered,
+                    "RotationRequestID was acted on at {} (audit trail); not asking again",
+                    seen.at
+                );
+                state.requests.recall(id, &seen);
+            }
+        }
+        Err(e) => tracing::warn!(event = "rotation_request_not_recalled", error = %e),
+    }
 }
 
 /// Save the state; a failure is reported in the status (and nothing is acted on).

@@ -271,7 +271,8 @@ impl Mac {
     /// `escrow.prk_file_written_at`: its content then reflects the PRK *at that time*, so a key
     /// changed without escrow (`set recovery_key.personal=...`) leaves a stale escrow file, as
     /// on a Mac. Its bytes are a CMS envelope to `escrow.prk_file_certificate` (`blob`), or, with
-    /// `prk_file_format = "not_cms"`, text that is not CMS; either differs with every write.
+    /// `prk_file_format = "not_cms"`, text that is not CMS; either differs with every write; with
+    /// `"empty"`, zero bytes.
     fn apply_escrow_file(&self, s: &Scenario) -> Result<(), String> {
         let path = self.path(FILEVAULT_PRK);
         let Some(at) = &s.escrow.prk_file_written_at else {
@@ -285,6 +286,7 @@ impl Mac {
         let content = match s.escrow.prk_file_format {
             BlobFormat::Cms => blob::envelope(s.escrow.prk_file_certificate.der(), key, at)?,
             BlobFormat::NotCms => blob::not_cms(key, at),
+            BlobFormat::Empty => Vec::new(),
         };
         write_atomic(&path, &content, 0o600, Some(mtime))
     }

@@ -188,6 +188,8 @@ pub enum BlobFormat {
     Cms,
     /// Text that is not CMS (an unknown format a future macOS might write).
     NotCms,
+    /// Zero bytes (a tool or script that truncated the file; issue 16, item 6).
+    Empty,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use super::escrow;
 use crate::config::Config;
 use crate::guards::{self, AtConsole};
-use crate::observe::Snapshot;
+use crate::observe::{FileFacts, Snapshot};
 use crate::rotation::EscrowBuddyFacts;
 use crate::state::{EscrowMark, KeyUse, State};
 use crate::tools::diskutil::{CryptoUser, CryptoUserKind};
@@ -48,7 +48,8 @@ pub(crate) struct Facts {
     /// Whether the current key was staged for the installed escrow payload, and how that was
     /// established (`escrow::judge`; `None`: a probe it needs failed).
     pub escrow: Option<escrow::Judged>,
-    /// The escrow file now (`Some(None)`: absent; `None`: could not tell).
+    /// The escrow file now as evidence of a staged key (`key_mark`; `Some(None)`: absent, or not
+    /// an escrow blob; `None`: could not tell).
     pub escrow_file: Option<Option<EscrowMark>>,
     pub escrow_buddy: EscrowBuddyFacts,
     /// The password reset after a recovery-key unlock is pending, or may be
@@ -73,12 +74,11 @@ impl Facts {
         let payload_installed_at = profiles
             .and_then(guards::escrow_profile)
             .and_then(|p| p.install_date);
-        let escrow_file: Option<Option<EscrowMark>> = snap.escrow_file.as_ref().ok().map(|f| {
-            f.as_ref().map(|f| EscrowMark {
-                modified_at: f.modified_at,
-                sha256: f.sha256.clone(),
-            })
-        });
+        let escrow_file: Option<Option<EscrowMark>> = snap
+            .escrow_file
+            .as_ref()
+            .ok()
+            .map(|f| f.as_ref().and_then(key_mark));
         // Known only when every probe of the Escrow section answered (the payload, its
         // `Location`, the file): the section is then fresh and shows this very fact, and a
         // rotation is never asked for on a section that is stale.
@@ -198,6 +198,18 @@ pub(crate) fn console_user_name(snap: &Snapshot, errors: &mut Vec<String>) -> Op
             None
         }
     }
+}
+
+/// The escrow file as evidence that a key was staged for escrow: only a well-formed escrow blob
+/// (CMS enveloped data to one certificate, `tools::escrow_blob`) is. A zero-byte file, a
+/// truncated copy or any other bytes at that path changes no key's history and confirms no
+/// rotation (issue 16, item 6: a zero-byte file confirmed one); the Escrow section still names
+/// the file and what is wrong with it.
+pub(crate) fn key_mark(file: &FileFacts) -> Option<EscrowMark> {
+    file.recipient.is_ok().then(|| EscrowMark {
+        modified_at: file.modified_at,
+        sha256: file.sha256.clone(),
+    })
 }
 
 /// The crypto user of the volume with `guid` (a local account's GeneratedUID).

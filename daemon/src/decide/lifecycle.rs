@@ -12,7 +12,7 @@ use crate::config::{Config, RotationMethod, RotationMode};
 use crate::guards;
 use crate::observe::Snapshot;
 use crate::rotation;
-use crate::state::{Effect, EscrowMark, KeyUse, Rotation, State};
+use crate::state::{Effect, KeyUse, Rotation, State};
 use crate::status::{EscrowState, Reason, ValidationResult};
 use crate::tools::diskutil::CryptoUserKind;
 use crate::tools::fdesetup::UsingRecoveryKey;
@@ -74,12 +74,15 @@ pub(crate) fn note(
         state.logins.console_now = console;
     }
 
-    // The escrow file: a different one means a new key was staged for escrow.
-    if let Ok(Some(f)) = &snap.escrow_file {
-        let mark = EscrowMark {
-            modified_at: f.modified_at,
-            sha256: f.sha256.clone(),
-        };
+    // The escrow file: a different escrow blob means a new key was staged for escrow (anything
+    // else at that path is no evidence of a key: `facts::key_mark`).
+    if let Some(mark) = snap
+        .escrow_file
+        .as_ref()
+        .ok()
+        .and_then(Option::as_ref)
+        .and_then(facts::key_mark)
+    {
         match &state.keys.escrow_seen {
             None => {
                 // First sight: the file's time is the key's birth as far as Keywarden knows.
@@ -136,6 +139,11 @@ pub(crate) fn note(
         if state.requests.last_request_id.as_ref() != Some(id) {
             state.requests.last_request_id = Some(id.clone());
             state.requests.pending_since = Some(now);
+            // The trail outlives the state file (`state::Requests::recall`).
+            effects.push(Effect::Audit(
+                What::RotationRequestAccepted,
+                crate::audit::request_token(id),
+            ));
         }
     }
     if state

@@ -1224,7 +1224,8 @@ fn a_key_is_used_since_it_changed_only_when_the_use_is_strictly_later() {
         mac.snapshot.escrow_file = Ok(Some(FileFacts {
             modified_at: changed,
             sha256: "5e1d".repeat(16),
-            recipient: Err(BlobProblem::NoRecipient),
+            // A well-formed blob: only one is a new key (issue 16, item 6).
+            recipient: escrow_file().recipient,
         }));
         let facts = facts_of(&mac.state, &mac.snapshot, &mac.config, now());
         assert_eq!(facts.used_since_change, want == KeyState::Used, "{changed}");
@@ -1234,6 +1235,42 @@ fn a_key_is_used_since_it_changed_only_when_the_use_is_strictly_later() {
         assert_eq!(d.status.rotation.reason, used, "changed at {changed}");
         assert_eq!(d.status.recovery_key.last_used_at, Some(now()));
         assert_eq!(d.status.recovery_key.last_changed_at, Some(changed));
+    }
+}
+
+/// `facts::key_mark`: an escrow file that is not an escrow blob changes no key's history, so a
+/// used key stays used and nothing is taken as its replacement (issue 16, item 6).
+#[test]
+fn an_escrow_file_that_is_no_escrow_blob_is_no_new_key_issue_16() {
+    for problem in [
+        BlobProblem::NotCms("empty".into()),
+        BlobProblem::NotEnvelopedData("1.2.840.113549.1.7.1".into()),
+        BlobProblem::Malformed("truncated".into()),
+        BlobProblem::NoRecipient,
+        BlobProblem::SeveralRecipients(2),
+        BlobProblem::UnsupportedRecipient("kekri"),
+    ] {
+        let mut mac = Mac::healthy();
+        mac.key_used_this_boot();
+        let before = mac.state.keys.last_changed_at;
+        mac.snapshot.escrow_file = Ok(Some(FileFacts {
+            modified_at: now(),
+            sha256: "5e1d".repeat(16),
+            recipient: Err(problem.clone()),
+        }));
+        let facts = facts_of(&mac.state, &mac.snapshot, &mac.config, now());
+        assert_eq!(facts.escrow_file, Some(None), "{problem}");
+        let d = mac.decide();
+        assert_eq!(d.status.recovery_key.state, KeyState::Used, "{problem}");
+        assert_eq!(d.state.keys.last_changed_at, before, "{problem}");
+        assert!(
+            !d.state
+                .outbox
+                .pending
+                .iter()
+                .any(|p| matches!(p.effect, Effect::Audit(crate::audit::What::KeyChanged, _))),
+            "{problem}"
+        );
     }
 }
 

@@ -175,3 +175,13 @@ pub struct AdminRequests {
     /// A request not yet answered by a new key.
     pub pending_since: Option<Timestamp>,
 }
+
+impl AdminRequests {
+    /// Take `id` as already acted on, as the audit trail recorded it (`seen`): answered, or still
+    /// standing since it was first acted on. For a state file lost, moved aside or restored from
+    /// an older copy, which would otherwise honour the same ID twice (issue 16, item 6).
+    pub(crate) fn recall(&mut self, id: &str, seen: &crate::audit::RequestSeen) {
+        self.last_request_id = Some(id.to_owned());
+        self.pending_since = (!seen.answered).then_some(seen.at);
+    }
+}
