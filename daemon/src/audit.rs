@@ -1042,6 +1042,36 @@ mod tests {
         assert_eq!(c.daily_cap_frees_at(0), None);
     }
 
+    /// Issue 16, item 4: attempts dated fifty years ahead (the clock was set back since) are not
+    /// refunded, count from now while nothing follows them, and from the first line written
+    /// after them once one is (the refusal that found the cap reached): the cap frees a day
+    /// after that refusal, not in fifty years, and not a day after every attempt to validate.
+    #[test]
+    fn issue_16_attempts_from_the_future_count_from_the_first_line_after_them() {
+        let ahead = "2076-11-22T09:00:00Z";
+        let mut events = vec![
+            ev(ahead, What::ValidationStarted, "Started"),
+            ev(ahead, What::Validated, "Valid"),
+        ];
+        let c = validation_counts(&events, now());
+        assert_eq!(c.today, 1, "not refunded");
+        assert_eq!(
+            c.daily_cap_frees_at(1),
+            Some(now() + SignedDuration::from_hours(24))
+        );
+        events.push(ev(
+            "2026-11-22T10:00:00Z",
+            What::ValidationRefused,
+            "DailyCap",
+        ));
+        let an_hour_later = now() + SignedDuration::from_hours(1);
+        let c = validation_counts(&events, an_hour_later);
+        assert_eq!(c.daily_cap_frees_at(1), Some(t("2026-11-23T10:00:00Z")));
+        let c = validation_counts(&events, t("2026-11-23T10:00:01Z"));
+        assert_eq!(c.today, 0, "{c:?}");
+        assert_eq!(c.validations_ever, 1);
+    }
+
     #[test]
     fn a_crash_between_validation_started_and_validated_spends_an_attempt_and_counts_as_a_failure()
     {

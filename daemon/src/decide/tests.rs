@@ -1940,6 +1940,27 @@ fn issue_16_every_stored_time_is_read_defensively_with_the_clock_stepped_back_or
                 "free",
             ],
         ),
+        (
+            "an escrow judged by dates alone is not rotated for when the profile was installed before the clock was set back",
+            |at| {
+                let mut mac = Mac::healthy();
+                mac.config.rotate_when_escrow_unconfirmed = true;
+                mac.payload_certificate(EscrowCertificateSeen::Unknown("not shown".into()));
+                mac.snapshot.profiles.as_mut().unwrap().installed[0].install_date = Some(now());
+                check_at(&mut mac, at);
+                new_key_staged(&mut mac, at + MINUTE);
+                let d = check_at(&mut mac, at + MINUTE * 2);
+                format!("{:?} {}", d.status.escrow.state, name(&d))
+            },
+            // Forward, the re-sent profile is older than the present: the file before it asks
+            // for a key (RotateWhenEscrowUnconfirmed), and the key after it confirms.
+            [
+                "Unconfirmed Idle",
+                "Unconfirmed Idle",
+                "Staged Confirmed",
+                "Staged Confirmed",
+            ],
+        ),
     ];
     let mut failures = Vec::new();
     for (rule, run, want) in &rows {
