@@ -94,24 +94,6 @@ pub(crate) fn distrust_all(
     found
 }
 
-/// Log each distrusted time once (event `stored_time_in_future`: the field, the stored and the
-/// present time), from the reader that rewrote it.
-pub(crate) fn log_distrusted(found: &[Distrusted], file: &str) {
-    for d in found {
-        tracing::warn!(
-            event = "stored_time_in_future",
-            file,
-            field = d.field,
-            stored = %ea_format(d.stored),
-            now = %ea_format(d.now),
-            "{file}: {} is dated {} UTC, after the present ({} UTC): the clock was set back since it was written; it counts as now",
-            d.field,
-            ea_format(d.stored),
-            ea_format(d.now)
-        );
-    }
-}
-
 /// The clock steps every rule is table-tested with (issue 16, item 4): back and forward by a day
 /// and by fifty years (with their twelve leap days).
 #[cfg(test)]

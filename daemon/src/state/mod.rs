@@ -195,7 +195,7 @@ pub(crate) fn load(root: &Root, owners: Owners, now: Timestamp) -> Loaded {
         Ok(mut state) => {
             // Every reader of the state (check, validate, rotate) sees its times no later than
             // now; the writer that saves it next makes the rewrite stick (issue 16, item 4).
-            crate::clock::log_distrusted(&state.distrust_future(now), "state");
+            log_distrusted(&state.distrust_future(now));
             Loaded {
                 state,
                 problem: None,
@@ -211,6 +211,26 @@ pub(crate) fn load(root: &Root, owners: Owners, now: Timestamp) -> Loaded {
                 )),
             }
         }
+    }
+}
+
+/// Log each time `State::distrust_future` rewrote, once (event `stored_time_in_future`: the
+/// field, the stored and the present time); the save that follows keeps the rewrite, so the
+/// next load finds nothing to say (issue 16, item 4).
+fn log_distrusted(found: &[crate::clock::Distrusted]) {
+    use crate::clock::ea_format;
+    for d in found {
+        tracing::warn!(
+            event = "stored_time_in_future",
+            file = "state",
+            field = d.field,
+            stored = %ea_format(d.stored),
+            now = %ea_format(d.now),
+            "state: {} is dated {} UTC, after the present ({} UTC): the clock was set back since it was written; it counts as now",
+            d.field,
+            ea_format(d.stored),
+            ea_format(d.now)
+        );
     }
 }
 
