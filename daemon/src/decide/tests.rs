@@ -1941,6 +1941,26 @@ fn issue_16_every_stored_time_is_read_defensively_with_the_clock_stepped_back_or
             ],
         ),
         (
+            "a failed attempt is retried within its backoff of the present, never at the wrong clock's date",
+            |at| {
+                let mut mac = requested_at_the_step(Reason::KeyUsed);
+                mac.state.rotation = Rotation::Failed {
+                    reason: Reason::KeyUsed,
+                    since: now(),
+                    method: RotationMethod::Mdm,
+                    first_at: now(),
+                    attempts: 1,
+                    last_error: "no new escrow file".into(),
+                    retry_at: now() + SignedDuration::from_hours(1),
+                    escrow_before: Some(escrow_mark()),
+                    smart_card_failed_at: None,
+                };
+                let d = check_at(&mut mac, at + SignedDuration::from_mins(61));
+                name(&d)
+            },
+            ["Requested"; 4],
+        ),
+        (
             "an escrow judged by dates alone is not rotated for when the profile was installed before the clock was set back",
             |at| {
                 let mut mac = Mac::healthy();
