@@ -435,8 +435,9 @@ pub(crate) fn read(root: &Root, owners: Owners) -> Result<Vec<Event>, AuditError
 /// What the validation caps are counted from.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ValidationCounts {
-    /// Attempts in the last 24 hours (`DAILY_WINDOW`), including any dated in the future: a clock
-    /// set back does not refund attempts.
+    /// Attempts in the last 24 hours (`DAILY_WINDOW`), including any dated in the future, which
+    /// count as made no later than the lines after them and now (`validation_counts`): a clock
+    /// set back neither refunds attempts nor locks them out until the future date.
     pub today: u32,
     /// Failed validations ever: `Invalid`, an error, or an attempt whose answer was never
     /// recorded (a crash must not refund an attempt).
@@ -474,13 +475,16 @@ struct Tally {
 }
 
 impl Tally {
-    fn feed(&mut self, e: &Event) {
+    /// Fold in `e`, as made at `at` (its own time, or an earlier one `validation_counts` trusts
+    /// more).
+    fn feed(&mut self, e: &Event, at: Timestamp) {
         match e.what {
             What::Carried => {
                 if let Some(c) = &e.carried {
                     self.validations = self.validations.saturating_add(c.validations);
                     self.failures = self.failures.saturating_add(c.failures);
-                    self.recent.extend_from_slice(&c.recent);
+                    // The carried attempts were made before this line was written.
+                    self.recent.extend(c.recent.iter().map(|t| (*t).min(at)));
                     if let Some(p) = c.pending {
                         self.start(p);
                     }
@@ -500,8 +504,8 @@ impl Tally {
             // Enclave attempts (PLATFORM.md): it counts like a validation.
             What::ValidationStarted | What::RotateWithKeyStarted => {
                 self.validations = self.validations.saturating_add(1);
-                self.recent.push(e.at);
-                self.start(e.at);
+                self.recent.push(at);
+                self.start(at);
             }
             What::RotatedWithKey => {
                 if e.result == Answer::Staged.result() {
@@ -509,7 +513,7 @@ impl Tally {
                 }
                 if self.pending.take().is_none() {
                     self.validations = self.validations.saturating_add(1);
-                    self.recent.push(e.at);
+                    self.recent.push(at);
                 }
                 if Answer::failed_in(e) {
                     self.failures = self.failures.saturating_add(1);
@@ -519,7 +523,7 @@ impl Tally {
                 if self.pending.take().is_none() {
                     // Its start was lost (an unreadable line): still an attempt.
                     self.validations = self.validations.saturating_add(1);
-                    self.recent.push(e.at);
+                    self.recent.push(at);
                 }
                 if Answer::failed_in(e) {
                     self.failures = self.failures.saturating_add(1);
@@ -560,10 +564,23 @@ impl Tally {
 }
 
 /// Count validations in `events` (file order) as the caps see them at `now`.
+///
+/// The file's order is the order things happened in; the times on its lines are the clock's word
+/// (issue 16, item 4). Each line counts as made no later than any line written after it, nor
+/// than now: an attempt dated in the future (the clock was set back since) neither leaves the
+/// window early (no refund) nor holds it until that date (a lock "until 2076"). It stays in the
+/// window a day from the first line written after the clock was set back (a refused attempt is
+/// such a line) or, with none yet, from now.
 pub fn validation_counts(events: &[Event], now: Timestamp) -> ValidationCounts {
     let mut tally = Tally::default();
-    for e in events {
-        tally.feed(e);
+    let mut floor = now;
+    let mut seen = vec![now; events.len()];
+    for (i, e) in events.iter().enumerate().rev() {
+        floor = crate::clock::seen_at(e.at, floor);
+        seen[i] = floor;
+    }
+    for (e, at) in events.iter().zip(seen) {
+        tally.feed(e, at);
     }
     let dangling = u32::from(tally.pending.is_some());
     let since = now.checked_sub(DAILY_WINDOW).unwrap_or(Timestamp::MIN);
@@ -733,7 +750,7 @@ fn compact(old: &[u8], event: &Event, max: u64) -> (Vec<u8>, usize) {
     for line in &lines[..split] {
         match serde_json::from_slice::<Event>(line) {
             Ok(e) => {
-                tally.feed(&e);
+                tally.feed(&e, e.at);
                 match &e.carried {
                     Some(c) if e.what == What::Carried => {
                         // Counts from the file: a damaged or hand-edited line may hold any
@@ -1204,6 +1221,36 @@ mod tests {
         assert_eq!(c.daily_cap_frees_at(1), Some(t("2026-11-23T09:00:00Z")));
         assert_eq!(c.daily_cap_frees_at(3), None);
         assert_eq!(c.daily_cap_frees_at(0), None);
+    }
+
+    /// Issue 16, item 4: attempts dated fifty years ahead (the clock was set back since) are not
+    /// refunded, count from now while nothing follows them, and from the first line written
+    /// after them once one is (the refusal that found the cap reached): the cap frees a day
+    /// after that refusal, not in fifty years, and not a day after every attempt to validate.
+    #[test]
+    fn issue_16_attempts_from_the_future_count_from_the_first_line_after_them() {
+        let ahead = "2076-11-22T09:00:00Z";
+        let mut events = vec![
+            ev(ahead, What::ValidationStarted, "Started"),
+            ev(ahead, What::Validated, "Valid"),
+        ];
+        let c = validation_counts(&events, now());
+        assert_eq!(c.today, 1, "not refunded");
+        assert_eq!(
+            c.daily_cap_frees_at(1),
+            Some(now() + SignedDuration::from_hours(24))
+        );
+        events.push(ev(
+            "2026-11-22T10:00:00Z",
+            What::ValidationRefused,
+            "DailyCap",
+        ));
+        let an_hour_later = now() + SignedDuration::from_hours(1);
+        let c = validation_counts(&events, an_hour_later);
+        assert_eq!(c.daily_cap_frees_at(1), Some(t("2026-11-23T10:00:00Z")));
+        let c = validation_counts(&events, t("2026-11-23T10:00:01Z"));
+        assert_eq!(c.today, 0, "{c:?}");
+        assert_eq!(c.validations_ever, 1);
     }
 
     #[test]

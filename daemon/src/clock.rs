@@ -5,6 +5,11 @@
 //! Monotonic time for sleeping comes from tokio (whose clock tests pause and advance); the daemon
 //! compares wall-clock deadlines after every wake-up because timers stop while a Mac sleeps
 //! (PLATFORM.md). This module does not schedule anything.
+//!
+//! Clocks lie (issue 16, item 4: no RTC battery, a manual change, NTP after a long sleep): a
+//! stored time later than now was written by a clock that has since been set back, and is
+//! distrusted. `seen_at` and `elapsed` are the one rule every decision uses to compare a stored
+//! time with the present: a time in the future counts as now, and no interval is negative.
 
 use std::time::{Duration, SystemTime};
 
@@ -30,6 +35,84 @@ impl Clock for SystemClock {
 pub(crate) fn whole_seconds(ts: Timestamp) -> Timestamp {
     Timestamp::from_second(ts.as_second()).unwrap_or(ts)
 }
+
+/// A stored time as the present may trust it: one in the future (written before the clock was set
+/// back) counts as now (issue 16, item 4).
+pub(crate) fn seen_at(stored: Timestamp, now: Timestamp) -> Timestamp {
+    stored.min(now)
+}
+
+/// How long ago `stored` was, never negative: a stored time in the future was "just now", so a
+/// clock set back neither postpones a deadline nor makes an age negative (issue 16, item 4).
+pub(crate) fn elapsed(stored: Timestamp, now: Timestamp) -> jiff::SignedDuration {
+    now.duration_since(seen_at(stored, now))
+}
+
+/// A stored time found in the future and rewritten to now (`distrust`): what the log says once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Distrusted {
+    /// The stored field, as the file names it (e.g. `Rotation.At`).
+    pub field: &'static str,
+    pub stored: Timestamp,
+    pub now: Timestamp,
+}
+
+/// Rewrite every time in `times` that is later than `now` (issue 16, item 4: "a time in the
+/// future is distrusted (treated as now and logged)"), returning what was rewritten. The latest
+/// becomes now and the others the seconds just before it, in the order the wrong clock gave them:
+/// the times were written by one clock, so their order is still what happened (a key used after
+/// its change stays used after it), while their distance from the present is not. Rewritten
+/// rather than only read as now, so the saved state no longer holds them: the log line does not
+/// repeat at every check, and a deadline counted from one starts now, not at the wrong clock's
+/// date.
+pub(crate) fn distrust_all(
+    times: Vec<(&'static str, &mut Timestamp)>,
+    now: Timestamp,
+) -> Vec<Distrusted> {
+    let mut future: Vec<Timestamp> = times
+        .iter()
+        .map(|(_, t)| **t)
+        .filter(|t| *t > now)
+        .collect();
+    future.sort();
+    future.dedup();
+    let mut found = Vec::new();
+    for (field, t) in times {
+        if let Ok(rank) = future.binary_search(t) {
+            let before = i64::try_from(future.len() - 1 - rank).unwrap_or(i64::MAX);
+            let seen = now
+                .checked_sub(jiff::SignedDuration::from_secs(before))
+                .unwrap_or(now);
+            found.push(Distrusted {
+                field,
+                stored: *t,
+                now,
+            });
+            *t = seen;
+        }
+    }
+    found
+}
+
+/// The clock steps every rule is table-tested with (issue 16, item 4): back and forward by a day
+/// and by fifty years (with their twelve leap days).
+#[cfg(test)]
+pub(crate) const STEPS: [(&str, jiff::SignedDuration); 4] = {
+    const DAY: i64 = 24 * 3600;
+    const FIFTY_YEARS: i64 = (365 * 50 + 12) * DAY;
+    [
+        ("back a day", jiff::SignedDuration::from_secs(-DAY)),
+        (
+            "back fifty years",
+            jiff::SignedDuration::from_secs(-FIFTY_YEARS),
+        ),
+        ("forward a day", jiff::SignedDuration::from_secs(DAY)),
+        (
+            "forward fifty years",
+            jiff::SignedDuration::from_secs(FIFTY_YEARS),
+        ),
+    ]
+};
 
 /// A plist `<date>` in whole seconds.
 pub(crate) fn to_plist_date(ts: Timestamp) -> plist::Date {

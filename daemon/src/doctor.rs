@@ -211,11 +211,12 @@ pub fn report(
                 clock::ea_format(s.generated_at),
                 s.version
             );
-            if report::is_stale(s.generated_at, now, cfg.config.stale_after_hours) {
+            if let Some(why) =
+                report::stale_warning(s.generated_at, now, cfg.config.stale_after_hours)
+            {
                 let _ = writeln!(
                     o,
-                    "\n! The status is older than StaleAfterHours ({} h): Keywarden may not be running.\n  Check: sudo launchctl print system/{} ; then sudo keywarden check",
-                    cfg.config.stale_after_hours,
+                    "\n! The status is stale: {why}\n  Check: sudo launchctl print system/{} ; then sudo keywarden check",
                     crate::paths::LAUNCHD_LABEL
                 );
             }

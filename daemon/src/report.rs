@@ -74,6 +74,28 @@ pub fn is_stale(generated_at: Timestamp, now: Timestamp, stale_after_hours: u32)
     age > i64::from(stale_after_hours) * 3600 || age < -FUTURE_ALLOWANCE_SECONDS
 }
 
+/// Why the status is stale, in a sentence every reader that prints one uses (`status`, `doctor`;
+/// `ea` and `status --json` say `Stale` by the same `is_stale`), or `None` if it is current. A
+/// status from the future is not called "older than" anything (issue 16, item 4).
+pub fn stale_warning(
+    generated_at: Timestamp,
+    now: Timestamp,
+    stale_after_hours: u32,
+) -> Option<String> {
+    if !is_stale(generated_at, now, stale_after_hours) {
+        return None;
+    }
+    Some(if generated_at > now {
+        format!(
+            "this status is dated {} UTC, after the present ({} UTC): it was written by a clock that was wrong, and none has been written since: Keywarden may not be running.",
+            clock::ea_format(generated_at),
+            clock::ea_format(now)
+        )
+    } else {
+        format!("this status is older than {stale_after_hours} hours (StaleAfterHours): Keywarden may not be running.")
+    })
+}
+
 fn when(ts: Option<Timestamp>) -> String {
     ts.map(|t| format!("{} UTC", clock::ea_format(t)))
         .unwrap_or_else(|| "never".to_owned())
@@ -106,8 +128,8 @@ pub fn table(s: &Status, now: Timestamp, stale_after_hours: u32) -> String {
         when(Some(s.generated_at)),
         age_min
     );
-    if is_stale(s.generated_at, now, stale_after_hours) {
-        let _ = writeln!(o, "WARNING: this status is older than {stale_after_hours} hours: Keywarden may not be running.");
+    if let Some(why) = stale_warning(s.generated_at, now, stale_after_hours) {
+        let _ = writeln!(o, "WARNING: {why}");
     }
     if s.healthy {
         let _ = writeln!(o, "Healthy:        yes");
@@ -641,6 +663,37 @@ mod tests {
         assert_eq!(old["Healthy"], true, "the values themselves are kept");
         let fresh = status_json(&status_value("2026-11-22T11:00:00Z"), now(), 48);
         assert_eq!(fresh["Stale"], false);
+    }
+
+    /// Issue 16, item 4: one rule (`is_stale`, `stale_warning`) for every reader, with the clock
+    /// stepped back and forward by a day and by fifty years after the status was written. Before,
+    /// `status` and `doctor` told a status from the future it was "older than 48 hours".
+    #[test]
+    fn issue_16_every_reader_calls_a_status_from_the_future_stale_and_says_why() {
+        let mut s = Status::from_bytes(include_bytes!("../../tests/golden/healthy.plist")).unwrap();
+        s.generated_at = now();
+        let v = status_value(&now().to_string());
+        let wants = [
+            (true, "after the present"),
+            (true, "after the present"),
+            (false, ""),
+            (true, "older than 48 hours"),
+        ];
+        for ((step, by), (stale, said)) in crate::clock::STEPS.iter().zip(wants) {
+            let at = now() + *by;
+            let ea = ea_value(&v, "Healthy", at, 48);
+            assert_eq!(ea == STALE, stale, "ea, clock {step}: {ea}");
+            assert_eq!(
+                status_json(&v, at, 48)["Stale"],
+                stale,
+                "--json, clock {step}"
+            );
+            let t = table(&s, at, 48);
+            assert_eq!(t.contains("WARNING"), stale, "status, clock {step}: {t}");
+            assert!(t.contains(said), "status, clock {step}: {t}");
+            let warning = stale_warning(now(), at, 48).unwrap_or_default();
+            assert!(warning.contains(said), "clock {step}: {warning}");
+        }
     }
 
     #[test]

@@ -106,6 +106,9 @@ pub(crate) async fn replaced<R: Runner, C: Clock>(
             "the key was replaced outside Keywarden (EscrowOutsideMDM)",
         );
         crate::audit::append(env.root, env.owners, &event).map_err(RequestError::NotAudited)?;
+        // Loaded with no time after now (`State::distrust_future`): a use recorded before the
+        // clock was set back is dated no later than this statement, which settles it (issue 16,
+        // item 4: a use "from the future" outlived the statement).
         let mut st = state::load(env.root, env.owners, now).state;
         st.keys.last_changed_at = Some(now);
         st.requests.pending_since = None;

@@ -407,7 +407,9 @@ pub fn step(current: &Rotation, f: &Facts) -> Step {
         Rotation::Pending { reason, since, .. } => start(f, Some((*reason, *since)), 0, None),
         Rotation::Confirmed { at, .. } => {
             let requests = f.reasons.iter().any(|r| r.requests());
-            if f.now.duration_since(*at) >= signed(CONFIRMED_HOLD) || requests {
+            // Held a day from the confirmation, or from now if it is dated in the future
+            // (`clock::elapsed`, issue 16, item 4), never until the wrong clock's date comes.
+            if crate::clock::elapsed(*at, f.now) >= signed(CONFIRMED_HOLD) || requests {
                 start(f, None, 0, None)
             } else {
                 Step {
@@ -548,7 +550,7 @@ fn requested(
         RotationMethod::EscrowBuddy => {
             let login_after = f.last_login_at.filter(|_| f.logins > logins_before);
             let grace_over =
-                login_after.is_some_and(|l| f.now.duration_since(l) >= signed(LOGIN_GRACE));
+                login_after.is_some_and(|l| crate::clock::elapsed(l, f.now) >= signed(LOGIN_GRACE));
             let login_at = login_after.map(crate::clock::ea_format).unwrap_or_default();
             match f.escrow_buddy.flag {
                 // Consumed: Escrow Buddy writes false once it has run `fdesetup changerecovery`,

@@ -48,6 +48,9 @@ pub(crate) struct Seen<'a> {
     /// The last check that saw no escrow payload installed: a key made after that file and
     /// before the payload came back was never staged, whatever the file's recipient says.
     pub payload_absent_at: Option<Timestamp>,
+    /// The time of the check: a profile installed "after" it was installed before the clock was
+    /// set back, and its date orders nothing (issue 16, item 4).
+    pub now: Timestamp,
 }
 
 /// The judgement, with the sentence that says how it was reached.
@@ -113,9 +116,20 @@ pub(crate) fn judge(s: &Seen<'_>) -> Option<Judged> {
                 crate::clock::ea_format(absent)
             )
         });
-    let by_dates = |why: &str, may_rotate: bool| match profile.install_date {
+    let by_dates = |why: &str, may_rotate: bool| {
+        match profile.install_date {
         None => Judged::unconfirmed(
             format!("the escrow profile shows no install date to compare with, and {why}"),
+            false,
+        ),
+        // Installed after the present: the clock was set back since, and a key made after the
+        // step is "older" than the profile however new it is. Dates cannot tell, and a rotation
+        // resting on them would be asked for again after every new key (issue 16, item 4).
+        Some(installed) if installed > s.now => Judged::unconfirmed(
+            format!(
+                "the escrow profile's install date ({} UTC) is after the present (the clock was set back since), so dates cannot tell, and {why}",
+                crate::clock::ea_format(installed)
+            ),
             false,
         ),
         Some(installed) if file.modified_at < installed => Judged::unconfirmed(
@@ -133,6 +147,7 @@ pub(crate) fn judge(s: &Seen<'_>) -> Option<Judged> {
                 ),
             ),
         },
+    }
     };
     let recipient = match &file.recipient {
         Ok(r) => r,
@@ -305,6 +320,11 @@ mod tests {
     const WRITTEN: &str = "2026-06-01T10:00:00Z";
     const BEFORE: &str = "2026-05-01T09:00:00Z";
     const AFTER: &str = "2026-07-01T09:00:00Z";
+
+    /// The time of every check here: after all the dates above.
+    fn checked_at() -> Timestamp {
+        t("2026-11-22T10:00:00Z")
+    }
 
     struct Row {
         name: &'static str,
@@ -578,6 +598,7 @@ mod tests {
                 file: r.file.as_ref().map(Option::as_ref),
                 remembered: &r.remembered,
                 payload_absent_at: r.payload_absent_at,
+                now: checked_at(),
             });
             let short = got.as_ref().map(|j| (j.state, j.may_rotate));
             if short != r.want {
@@ -604,6 +625,7 @@ mod tests {
             file: Some(Some(&f)),
             remembered: &[],
             payload_absent_at: None,
+            now: checked_at(),
         })
         .unwrap();
         assert_eq!(

@@ -93,6 +93,7 @@ impl Facts {
                 .map(Option::as_ref),
             remembered: &state.keys.escrow_certificates,
             payload_absent_at: state.keys.escrow_payload_absent_at,
+            now,
         });
         let escrow_buddy = match &snap.escrow_buddy {
             Ok(Some(eb)) => EscrowBuddyFacts {

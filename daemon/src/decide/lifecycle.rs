@@ -8,6 +8,7 @@
 use jiff::Timestamp;
 
 use crate::audit::What;
+use crate::clock::{elapsed, seen_at};
 use crate::config::{Config, RotationMethod, RotationMode};
 use crate::guards;
 use crate::observe::Snapshot;
@@ -86,12 +87,15 @@ pub(crate) fn note(
         match &state.keys.escrow_seen {
             None => {
                 // First sight: the file's time is the key's birth as far as Keywarden knows.
+                // A file dated in the future (written before the clock was set back) made the
+                // key now, not then (issue 16, item 4: `clock::seen_at`).
                 if state.keys.last_changed_at.is_none() {
-                    state.keys.last_changed_at = Some(mark.modified_at);
+                    state.keys.last_changed_at = Some(seen_at(mark.modified_at, now));
                 }
             }
             Some(old) if *old != mark => {
-                state.keys.last_changed_at = Some(mark.modified_at.max(old.modified_at));
+                state.keys.last_changed_at =
+                    Some(seen_at(mark.modified_at.max(old.modified_at), now));
                 let ours = matches!(
                     state.rotation,
                     Rotation::Requested { .. } | Rotation::Failed { .. }
@@ -216,7 +220,9 @@ pub(crate) fn reasons(f: &facts::Facts, state: &State, config: &Config) -> Vec<R
     }
     if config.max_key_age_days > 0 && key_present {
         if let Some(born) = state.keys.last_changed_at {
-            let age = f.now.as_second() - born.as_second();
+            // A birth dated in the future is a key born now (issue 16, item 4), never one that
+            // cannot age.
+            let age = elapsed(born, f.now).as_secs();
             if age > i64::from(config.max_key_age_days) * 86_400 {
                 reasons.push(Reason::MaxAgeReached);
             }

@@ -1806,3 +1806,227 @@ fn issue_14_effects_carry_the_boot_they_were_decided_in() {
     assert!(actions(&d).contains(&Effect::SetFlag), "{:?}", actions(&d));
     assert!(d.state.outbox.pending.iter().all(|p| p.boot.is_none()));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Clocks lie (issue 16, item 4)
+// ---------------------------------------------------------------------------------------------
+
+/// One check at `at`, as the daemon makes it: the state loaded (which distrusts a time after
+/// `at`, `State::distrust_future`), decided, and the next state kept for the next check.
+fn check_at(mac: &mut Mac, at: Timestamp) -> Decision {
+    mac.state.distrust_future(at);
+    mac.snapshot.observed_at = at;
+    let d = decide(&Inputs {
+        now: at,
+        snapshot: &mac.snapshot,
+        config: &mac.config,
+        config_warnings: &[],
+        state: &mac.state,
+        state_problem: None,
+        previous: mac.previous.as_ref(),
+        version: "0.0.0-test",
+    });
+    mac.state = d.state.clone();
+    mac.state.outbox = Default::default();
+    d
+}
+
+/// The key was used an hour before `now()`, and a rotation was requested at `now()` (through the
+/// MDM, for `reason`): the state the clock then moves under.
+fn requested_at_the_step(reason: Reason) -> Mac {
+    let mut mac = Mac::healthy();
+    mac.config.rotation_methods = vec![RotationMethod::Mdm];
+    mac.state.keys.last_used_at = Some(ago(1));
+    if reason == Reason::AdminRequest {
+        mac.state.keys.last_used_at = None;
+        mac.state.requests.pending_since = Some(now());
+    }
+    mac.state.rotation = requested(reason, RotationMethod::Mdm, 0, 1);
+    mac
+}
+
+/// A new key staged for escrow at `at`.
+fn new_key_staged(mac: &mut Mac, at: Timestamp) {
+    mac.snapshot.escrow_file = Ok(Some(FileFacts {
+        modified_at: at,
+        sha256: "7a11".repeat(16),
+        recipient: Ok(escrow_cert().recipient()),
+    }));
+}
+
+fn name(d: &Decision) -> String {
+    format!("{:?}", d.status.rotation.state)
+}
+
+/// Issue 16, item 4: every rule that compares a stored time with the present, with the clock
+/// stepped back and forward by a day and by fifty years after the time was stored (`now()`).
+/// Before: a key made after the clock was set back never confirmed the rotation asked before it
+/// (nor answered the admin's request), a confirmation dated in the future was shown for fifty
+/// years, `RotationOverdue` and a key's age waited for the wrong clock's date, and the
+/// validation cap was locked until it came.
+#[test]
+fn issue_16_every_stored_time_is_read_defensively_with_the_clock_stepped_back_or_forward() {
+    type Rule = fn(Timestamp) -> String;
+    const MINUTE: SignedDuration = SignedDuration::from_secs(60);
+    let rows: Vec<(&str, Rule, [&str; 4])> = vec![
+        (
+            "a rotation asked for before the clock moved is confirmed by the key made after it, and not asked for again",
+            |at| {
+                let mut mac = requested_at_the_step(Reason::KeyUsed);
+                check_at(&mut mac, at);
+                new_key_staged(&mut mac, at + MINUTE);
+                let confirmed = check_at(&mut mac, at + MINUTE * 2);
+                let next = check_at(&mut mac, at + MINUTE * 3);
+                format!("{} then {}", name(&confirmed), name(&next))
+            },
+            ["Confirmed then Confirmed"; 4],
+        ),
+        (
+            "an admin's request made before the clock moved is answered by the key made after it",
+            |at| {
+                let mut mac = requested_at_the_step(Reason::AdminRequest);
+                check_at(&mut mac, at);
+                new_key_staged(&mut mac, at + MINUTE);
+                check_at(&mut mac, at + MINUTE * 2);
+                let next = check_at(&mut mac, at + MINUTE * 3);
+                format!("{} {:?}", name(&next), mac.state.requests.pending_since)
+            },
+            ["Confirmed None"; 4],
+        ),
+        (
+            "a confirmation is shown for a day from when it is first seen, not until the clock reaches its date",
+            |at| {
+                let mut mac = Mac::healthy();
+                mac.state.rotation = Rotation::Confirmed {
+                    reason: Reason::KeyUsed,
+                    at: now(),
+                };
+                let first = check_at(&mut mac, at);
+                let later = check_at(&mut mac, at + SignedDuration::from_hours(25));
+                format!("{} then {}", name(&first), name(&later))
+            },
+            [
+                "Confirmed then Idle",
+                "Confirmed then Idle",
+                "Idle then Idle",
+                "Idle then Idle",
+            ],
+        ),
+        (
+            "RotationOverdue comes RotationOverdueDays after the first attempt, or after the clock was found behind it",
+            |at| {
+                let mut mac = requested_at_the_step(Reason::KeyUsed);
+                let first = check_at(&mut mac, at);
+                let days = i64::from(mac.config.rotation_overdue_days) + 1;
+                let later = check_at(&mut mac, at + SignedDuration::from_hours(24 * days));
+                let overdue = |d: &Decision| d.status.problems.contains(&Problem::RotationOverdue);
+                format!("{} then {}", overdue(&first), overdue(&later))
+            },
+            [
+                "false then true",
+                "false then true",
+                "false then true",
+                "true then true",
+            ],
+        ),
+        (
+            "a key dated in the future ages from now: MaxKeyAgeDays after it is found, it is due",
+            |at| {
+                let mut mac = Mac::healthy();
+                mac.config.max_key_age_days = 30;
+                mac.state.keys.last_changed_at = Some(now());
+                mac.state.keys.escrow_seen = Some(escrow_mark());
+                let first = check_at(&mut mac, at);
+                let later = check_at(&mut mac, at + SignedDuration::from_hours(24 * 31));
+                let due = |d: &Decision| d.status.rotation.reason == Some(Reason::MaxAgeReached);
+                format!("{} then {}", due(&first), due(&later))
+            },
+            [
+                "false then true",
+                "false then true",
+                "false then true",
+                "true then true",
+            ],
+        ),
+        (
+            "the validation cap reached before the clock moved frees within a day, never at the wrong clock's date",
+            |at| {
+                use crate::audit::{validation_counts, Event, What};
+                let events: Vec<Event> = (0..3)
+                    .flat_map(|i| {
+                        let t = now() + SignedDuration::from_mins(i);
+                        [
+                            Event::new(t, What::ValidationStarted, "started"),
+                            Event::new(t, What::Validated, "Valid"),
+                        ]
+                    })
+                    .collect();
+                let frees = validation_counts(&events, at).daily_cap_frees_at(3);
+                match frees {
+                    None => "free".to_owned(),
+                    Some(f) if f <= at + SignedDuration::from_hours(24) => {
+                        "locked for a day at most".to_owned()
+                    }
+                    Some(f) => format!("locked until {f}"),
+                }
+            },
+            [
+                "locked for a day at most",
+                "locked for a day at most",
+                "free",
+                "free",
+            ],
+        ),
+        (
+            "a failed attempt is retried within its backoff of the present, never at the wrong clock's date",
+            |at| {
+                let mut mac = requested_at_the_step(Reason::KeyUsed);
+                mac.state.rotation = Rotation::Failed {
+                    reason: Reason::KeyUsed,
+                    since: now(),
+                    method: RotationMethod::Mdm,
+                    first_at: now(),
+                    attempts: 1,
+                    last_error: "no new escrow file".into(),
+                    retry_at: now() + SignedDuration::from_hours(1),
+                    escrow_before: Some(escrow_mark()),
+                    smart_card_failed_at: None,
+                };
+                let d = check_at(&mut mac, at + SignedDuration::from_mins(61));
+                name(&d)
+            },
+            ["Requested"; 4],
+        ),
+        (
+            "an escrow judged by dates alone is not rotated for when the profile was installed before the clock was set back",
+            |at| {
+                let mut mac = Mac::healthy();
+                mac.config.rotate_when_escrow_unconfirmed = true;
+                mac.payload_certificate(EscrowCertificateSeen::Unknown("not shown".into()));
+                mac.snapshot.profiles.as_mut().unwrap().installed[0].install_date = Some(now());
+                check_at(&mut mac, at);
+                new_key_staged(&mut mac, at + MINUTE);
+                let d = check_at(&mut mac, at + MINUTE * 2);
+                format!("{:?} {}", d.status.escrow.state, name(&d))
+            },
+            // Forward, the re-sent profile is older than the present: the file before it asks
+            // for a key (RotateWhenEscrowUnconfirmed), and the key after it confirms.
+            [
+                "Unconfirmed Idle",
+                "Unconfirmed Idle",
+                "Staged Confirmed",
+                "Staged Confirmed",
+            ],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (rule, run, want) in &rows {
+        for ((step, by), want) in crate::clock::STEPS.iter().zip(want) {
+            let got = run(now() + *by);
+            if got != *want {
+                failures.push(format!("{rule}, clock {step}: got {got:?}, want {want:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

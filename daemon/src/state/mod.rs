@@ -77,6 +77,68 @@ impl State {
         self.boot.as_mut().expect("set just above")
     }
 
+    /// Rewrite every stored time later than `now`, returning what was rewritten (issue 16, item 4:
+    /// a clock set back makes the times written before it lie in the future; trusted, they kept a
+    /// rotation asked before the step from being confirmed by the key made after it, kept an
+    /// admin's request unanswered, postponed `RotationOverdue` and held a confirmation for
+    /// decades). The latest becomes now; the others, in their order, the seconds just before
+    /// (`clock::distrust_all`): a use the wrong clock dated after the key's change stays after it.
+    /// Left as stored: the times meant to be in the future (`NextCheckAt`, the daemon's; a failed
+    /// attempt's `RetryAt`, which `rotation::step` holds to its backoff from now) and the escrow
+    /// marks, which name a file by its mtime and hash and are compared for equality, not with now.
+    pub(crate) fn distrust_future(&mut self, now: Timestamp) -> Vec<crate::clock::Distrusted> {
+        let mut times: Vec<(&'static str, &mut Timestamp)> = Vec::new();
+        if let Some(b) = self.boot.as_mut() {
+            times.push(("Boot.FirstSeenAt", &mut b.first_seen_at));
+        }
+        let optional: [(&'static str, &mut Option<Timestamp>); 8] = [
+            ("KeyLastUsedAt", &mut self.keys.last_used_at),
+            ("KeyLastChangedAt", &mut self.keys.last_changed_at),
+            (
+                "EscrowPayloadAbsentAt",
+                &mut self.keys.escrow_payload_absent_at,
+            ),
+            ("LastRotatedAt", &mut self.keys.last_rotated_at),
+            ("LastLoginAt", &mut self.logins.last_login_at),
+            ("FlagSetAt", &mut self.flag.set_at),
+            ("LastValidatedAt", &mut self.validation.last_at),
+            ("AdminRequestAt", &mut self.requests.pending_since),
+        ];
+        for (field, t) in optional {
+            if let Some(t) = t.as_mut() {
+                times.push((field, t));
+            }
+        }
+        match &mut self.rotation {
+            Rotation::Idle => {}
+            Rotation::Pending { since, .. } => times.push(("Rotation.Since", since)),
+            Rotation::Requested {
+                since,
+                at,
+                first_at,
+                ..
+            } => {
+                times.push(("Rotation.Since", since));
+                times.push(("Rotation.At", at));
+                times.push(("Rotation.FirstAt", first_at));
+            }
+            Rotation::Confirmed { at, .. } => times.push(("Rotation.At", at)),
+            Rotation::Failed {
+                since,
+                first_at,
+                smart_card_failed_at,
+                ..
+            } => {
+                times.push(("Rotation.Since", since));
+                times.push(("Rotation.FirstAt", first_at));
+                if let Some(t) = smart_card_failed_at.as_mut() {
+                    times.push(("Rotation.SmartCardFailedAt", t));
+                }
+            }
+        }
+        crate::clock::distrust_all(times, now)
+    }
+
     /// The latched answer for boot `uuid`, if definite.
     pub(crate) fn key_use_for(&self, uuid: &str) -> Option<KeyUse> {
         self.boot
@@ -130,10 +192,15 @@ pub(crate) fn load(root: &Root, owners: Owners, now: Timestamp) -> Loaded {
         }
     };
     match parse(&bytes) {
-        Ok(state) => Loaded {
-            state,
-            problem: None,
-        },
+        Ok(mut state) => {
+            // Every reader of the state (check, validate, rotate) sees its times no later than
+            // now; the writer that saves it next makes the rewrite stick (issue 16, item 4).
+            log_distrusted(&state.distrust_future(now));
+            Loaded {
+                state,
+                problem: None,
+            }
+        }
         Err(why) => {
             let moved = move_aside(&path, now, "bad");
             tracing::warn!(event = "state_moved_aside", path = %path.display(), reason = %why, "state file {moved}: {why}; rebuilding from observation");
@@ -144,6 +211,26 @@ pub(crate) fn load(root: &Root, owners: Owners, now: Timestamp) -> Loaded {
                 )),
             }
         }
+    }
+}
+
+/// Log each time `State::distrust_future` rewrote, once (event `stored_time_in_future`: the
+/// field, the stored and the present time); the save that follows keeps the rewrite, so the
+/// next load finds nothing to say (issue 16, item 4).
+fn log_distrusted(found: &[crate::clock::Distrusted]) {
+    use crate::clock::ea_format;
+    for d in found {
+        tracing::warn!(
+            event = "stored_time_in_future",
+            file = "state",
+            field = d.field,
+            stored = %ea_format(d.stored),
+            now = %ea_format(d.now),
+            "state: {} is dated {} UTC, after the present ({} UTC): the clock was set back since it was written; it counts as now",
+            d.field,
+            ea_format(d.stored),
+            ea_format(d.now)
+        );
     }
 }
 
@@ -243,6 +330,58 @@ mod tests {
         let loaded = load(&root, Owners::current(), now());
         assert_eq!(loaded.state, sample());
         assert!(loaded.problem.is_none());
+    }
+
+    /// Issue 16, item 4: a state written before the clock was set back is loaded with no time
+    /// after now, in the order it was written (a use after the key's change stays after it), and
+    /// the times meant to be in the future, and the escrow marks, as they were.
+    #[test]
+    fn issue_16_a_state_from_before_the_clock_was_set_back_loads_with_no_time_after_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let written = now();
+        let mut s = sample();
+        s.keys.last_changed_at = Some(written - jiff::SignedDuration::from_hours(2));
+        s.keys.last_used_at = Some(written - jiff::SignedDuration::from_hours(1));
+        s.next_check_at = Some(written + jiff::SignedDuration::from_hours(1));
+        save(&root, Owners::current(), &s).unwrap();
+        for (step, by) in crate::clock::STEPS {
+            let at = written + by;
+            let loaded = load(&root, Owners::current(), at).state;
+            let Rotation::Requested {
+                since,
+                at: asked,
+                first_at,
+                escrow_before,
+                ..
+            } = &loaded.rotation
+            else {
+                panic!("{step}: {:?}", loaded.rotation)
+            };
+            let used = loaded.keys.last_used_at.unwrap();
+            let changed = loaded.keys.last_changed_at.unwrap();
+            if by.is_negative() {
+                assert_eq!(*asked, at, "{step}: the latest time becomes now");
+                assert_eq!((*since, *first_at), (at, at), "{step}");
+                assert!(changed < used && used < at, "{step}: {changed} {used}");
+            } else {
+                assert_eq!(loaded.rotation, s.rotation, "{step}: nothing in the future");
+                assert_eq!(
+                    (used, changed),
+                    (
+                        s.keys.last_used_at.unwrap(),
+                        s.keys.last_changed_at.unwrap()
+                    )
+                );
+            }
+            assert_eq!(loaded.next_check_at, s.next_check_at, "{step}");
+            assert_eq!(
+                escrow_before.as_ref().unwrap().modified_at,
+                written,
+                "{step}"
+            );
+            assert!(loaded.boot.as_ref().unwrap().first_seen_at <= at, "{step}");
+        }
     }
 
     #[test]
