@@ -243,11 +243,13 @@ pub(crate) fn request_token(id: &str) -> String {
 }
 
 /// The last `RotationRequestID` acted on according to `events` (file order), `Carried` lines
-/// included.
-pub(crate) fn request_seen(events: &[Event]) -> Option<RequestSeen> {
+/// included, its time read as `validation_counts` reads times (never after a later line or
+/// `now`). A key staged in a line after it answers it: the trail is appended in the order things
+/// happen, whatever the clock said (issue 16, item 4).
+pub(crate) fn request_seen(events: &[Event], now: Timestamp) -> Option<RequestSeen> {
     let mut tally = Tally::default();
-    for e in events {
-        tally.feed(e);
+    for (e, at) in events.iter().zip(trusted_times(events, now)) {
+        tally.feed(e, at);
     }
     tally.request
 }
@@ -496,7 +498,7 @@ impl Tally {
             What::RotationRequestAccepted => {
                 self.request = Some(RequestSeen {
                     token: e.result.clone(),
-                    at: e.at,
+                    at,
                     answered: false,
                 });
             }
@@ -509,7 +511,7 @@ impl Tally {
             }
             What::RotatedWithKey => {
                 if e.result == Answer::Staged.result() {
-                    self.answer(e.at);
+                    self.answer();
                 }
                 if self.pending.take().is_none() {
                     self.validations = self.validations.saturating_add(1);
@@ -529,9 +531,7 @@ impl Tally {
                     self.failures = self.failures.saturating_add(1);
                 }
             }
-            What::RotationConfirmed | What::KeyChanged | What::KeyReplacedStated => {
-                self.answer(e.at);
-            }
+            What::RotationConfirmed | What::KeyChanged | What::KeyReplacedStated => self.answer(),
             What::UseDetected
             | What::RotationPending
             | What::RotationRequested
@@ -544,13 +544,10 @@ impl Tally {
         }
     }
 
-    /// A new key was staged `at`: it answers a request acted on at or before then (the state's
-    /// rule: a key changed at or after the request).
-    fn answer(&mut self, at: Timestamp) {
+    /// A new key was staged: it answers the request of an earlier line.
+    fn answer(&mut self) {
         if let Some(r) = self.request.as_mut() {
-            if at >= r.at {
-                r.answered = true;
-            }
+            r.answered = true;
         }
     }
 
@@ -563,6 +560,18 @@ impl Tally {
     }
 }
 
+/// Each event's time as the counts trust it: its own, but never after a line written later nor
+/// after `now` (a line dated in the future was written before the clock was set back).
+fn trusted_times(events: &[Event], now: Timestamp) -> Vec<Timestamp> {
+    let mut floor = now;
+    let mut seen = vec![now; events.len()];
+    for (i, e) in events.iter().enumerate().rev() {
+        floor = crate::clock::seen_at(e.at, floor);
+        seen[i] = floor;
+    }
+    seen
+}
+
 /// Count validations in `events` (file order) as the caps see them at `now`.
 ///
 /// The file's order is the order things happened in; the times on its lines are the clock's word
@@ -573,13 +582,7 @@ impl Tally {
 /// such a line) or, with none yet, from now.
 pub fn validation_counts(events: &[Event], now: Timestamp) -> ValidationCounts {
     let mut tally = Tally::default();
-    let mut floor = now;
-    let mut seen = vec![now; events.len()];
-    for (i, e) in events.iter().enumerate().rev() {
-        floor = crate::clock::seen_at(e.at, floor);
-        seen[i] = floor;
-    }
-    for (e, at) in events.iter().zip(seen) {
+    for (e, at) in events.iter().zip(trusted_times(events, now)) {
         tally.feed(e, at);
     }
     let dangling = u32::from(tally.pending.is_some());
@@ -1057,7 +1060,7 @@ mod tests {
             &request_token("INC-1"),
         );
         append_to(&path, me(), &accepted, max).unwrap();
-        let seen = request_seen(&read(&root, me()).unwrap()).unwrap();
+        let seen = request_seen(&read(&root, me()).unwrap(), now()).unwrap();
         assert_eq!(seen.token, "INC-1");
         assert!(!seen.answered);
         // A key staged in the same second answers it (the state's rule: at or after).
@@ -1077,57 +1080,86 @@ mod tests {
         assert!(!events
             .iter()
             .any(|e| e.what == What::RotationRequestAccepted));
-        let seen = request_seen(&events).unwrap();
+        let seen = request_seen(&events, now()).unwrap();
         assert_eq!(seen.token, "INC-1");
         assert_eq!(seen.at, t("2026-01-01T08:00:00Z"));
         assert!(seen.answered, "{seen:?}");
     }
 
     #[test]
-    fn only_a_new_key_at_or_after_the_request_answers_it_issue_16() {
+    fn only_a_new_key_in_a_line_after_the_request_answers_it_issue_16() {
         let at = "2026-01-01T08:00:00Z";
         let accepted = ev(at, What::RotationRequestAccepted, "INC-1");
-        for (why, answer, answered) in [
+        let key = |what, result| ev(at, what, result);
+        // The trail's order is the order things happened in, whatever the clock said.
+        let back = |e: Event| Event {
+            at: t("2025-06-01T00:00:00Z"),
+            ..e
+        };
+        for (why, events, answered) in [
             (
                 "a confirmed rotation",
-                ev(at, What::RotationConfirmed, "AdminRequest"),
+                vec![
+                    accepted.clone(),
+                    key(What::RotationConfirmed, "AdminRequest"),
+                ],
                 true,
             ),
             (
                 "a key changed by another tool",
-                ev(at, What::KeyChanged, "x"),
+                vec![accepted.clone(), key(What::KeyChanged, "x")],
                 true,
             ),
             (
                 "an admin's statement",
-                ev(at, What::KeyReplacedStated, "x"),
+                vec![accepted.clone(), key(What::KeyReplacedStated, "x")],
                 true,
             ),
             (
                 "rotate --current-key staged a key",
-                ev(at, What::RotatedWithKey, "Staged"),
+                vec![accepted.clone(), key(What::RotatedWithKey, "Staged")],
+                true,
+            ),
+            (
+                "a key staged after the clock was set back",
+                vec![accepted.clone(), back(key(What::RotationConfirmed, "x"))],
                 true,
             ),
             (
                 "rotate --current-key that failed",
-                ev(at, What::RotatedWithKey, "Invalid"),
-                false,
-            ),
-            (
-                "a key changed the second before",
-                ev("2026-01-01T07:59:59Z", What::KeyChanged, "x"),
+                vec![accepted.clone(), key(What::RotatedWithKey, "Invalid")],
                 false,
             ),
             (
                 "a rotation merely requested",
-                ev(at, What::RotationRequested, "x"),
+                vec![accepted.clone(), key(What::RotationRequested, "x")],
+                false,
+            ),
+            (
+                "a key changed in a line before the request",
+                vec![key(What::KeyChanged, "x"), accepted.clone()],
                 false,
             ),
         ] {
-            let events = [accepted.clone(), answer];
-            assert_eq!(request_seen(&events).unwrap().answered, answered, "{why}");
+            assert_eq!(
+                request_seen(&events, now()).unwrap().answered,
+                answered,
+                "{why}"
+            );
         }
-        assert_eq!(request_seen(&[ev(at, What::RotationConfirmed, "x")]), None);
+        assert_eq!(
+            request_seen(&[key(What::RotationConfirmed, "x")], now()),
+            None
+        );
+        let future = Event {
+            at: t("2076-01-01T00:00:00Z"),
+            ..accepted
+        };
+        assert_eq!(
+            request_seen(&[future], now()).unwrap().at,
+            now(),
+            "a request dated in the future was acted on no later than now"
+        );
     }
 
     #[test]

@@ -158,7 +158,7 @@ async fn cycle<R: Runner, C: Clock>(
     )
     .await;
     let mut current = guarded.state;
-    recall_request(env, cfg, &mut current);
+    recall_request(env, cfg, now, &mut current);
     let known = guarded.known;
     let mut replay_errors = guarded.errors;
     let mut run_command = false;
@@ -262,6 +262,7 @@ async fn cycle<R: Runner, C: Clock>(
 fn recall_request<R: Runner, C: Clock>(
     env: &Env<'_, R, C>,
     cfg: &config::Loaded,
+    now: Timestamp,
     state: &mut state::State,
 ) {
     let Some(id) = &cfg.config.rotation_request_id else {
@@ -272,7 +273,7 @@ fn recall_request<R: Runner, C: Clock>(
     }
     match crate::audit::read(env.root, env.owners) {
         Ok(events) => {
-            if let Some(seen) = crate::audit::request_seen(&events)
+            if let Some(seen) = crate::audit::request_seen(&events, now)
                 .filter(|s| s.token == crate::audit::request_token(id))
             {
                 tracing::info!(
