@@ -259,3 +259,23 @@ pub(crate) fn record_command_outcome(
         &mut Vec::new(),
     );
 }
+
+/// Record in the audit trail that the daemon stopped while `RotationCommand` ran and killed it
+/// (issue 16, item 8): the command is queued again (`check::command_interrupted`).
+pub(crate) fn record_command_interrupted(
+    root: &Root,
+    owners: Owners,
+    now: Timestamp,
+    console_user: Option<&str>,
+) {
+    tracing::warn!(event = "rotation_command_interrupted");
+    record(
+        root,
+        owners,
+        now,
+        console_user,
+        What::RotationRequested,
+        "RotationCommand interrupted: the daemon stopped and killed it; it runs again at the next check",
+        &mut Vec::new(),
+    );
+}
