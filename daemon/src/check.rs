@@ -3,8 +3,9 @@
 //! tell, and no effect of an earlier boot replayed), replay the outbox a killed check of this
 //! boot left, observe, decide, save the state, act, fold what the effects came to into the
 //! state, save it, publish the status; then, outside the lock, run `RotationCommand` when the
-//! check asked for it, record its outcome and publish again. Used by the daemon once per cycle
-//! and by `keywarden check`, `rotate` and `validate`.
+//! check asked for it, record its outcome and publish again. Used by `keywarden check`, `rotate`
+//! and `validate`; the daemon runs the same cycle (`for_daemon`) and the command beside its checks
+//! (`daemon`, issue 16, item 8), recording it here (`record_command`, `command_interrupted`).
 //!
 //! The state is saved before the status is published and before anything is acted on: a kill at
 //! any moment leaves the previous complete files or the new complete files, and an effect decided

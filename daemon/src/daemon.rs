@@ -12,6 +12,13 @@
 //! check in progress is abandoned (its children killed, its files untouched or complete) and the
 //! loop returns at once.
 //!
+//! A `RotationCommand` a check finds due runs beside the checks, not inside one (issue 16, item
+//! 8): the loop owns it as a task and polls it with its naps and checks, so every trigger is still
+//! checked while it runs (up to two hours); a check then leaves a due command queued, so one runs
+//! at a time. When it ends its outcome is folded into the state under the writer lock and a check
+//! follows. SIGTERM while it runs kills it (its process group with it) and queues it again for
+//! the next daemon (`check::command_interrupted`).
+//!
 //! `run` is generic over `World` (what the loop needs from the Mac) and `Clock`, so tests drive it
 //! with tokio's paused time and a clock that can jump, without real waiting.
 

@@ -3,7 +3,9 @@
 //! Every macOS tool (and an admin's `RotationCommand`) is started here: by absolute path resolved
 //! under the filesystem root, without a shell, with a cleared environment (a fixed `PATH` and
 //! `LC_ALL=C`), stdin either closed or carrying a secret plist that is written and then closed,
-//! stdout and stderr both captured up to a cap, a per-call timeout after which the child's whole
+//! stdout and stderr both captured up to a cap until the child itself exits (and `PIPE_GRACE`
+//! after: a helper it left holding them does not hold the call, issue 16, item 8), then what is
+//! left of its process group killed, a per-call timeout after which the child's whole
 //! process group is killed and reaped, and a bound on how many children run at once. In
 //! secret-output mode the captured bytes live only in `Secret` buffers.
 //!
@@ -57,8 +59,10 @@ pub struct Call {
     pub args: Vec<String>,
     /// Overrides the runner's default timeout (e.g. a long `RotationCommand`).
     pub timeout: Option<Duration>,
-    /// Leave the child running if the caller abandons the call (the daemon stopping): an MDM
-    /// policy must not be killed mid-install. A timeout still kills it.
+    /// Leave the child running if the caller abandons the call (`keywarden check` interrupted at
+    /// its terminal): an MDM policy must not be killed mid-install. A timeout still kills it. The
+    /// daemon clears it for its own `RotationCommand`, which it kills when it stops and queues
+    /// again (`daemon::OwnedByTask`, issue 16, item 8).
     pub survive_abandon: bool,
     /// Overrides the runner's cap on each public stream (e.g. `profiles`, which prints every
     /// payload of every profile). A secret call stays within `SECRET_OUTPUT_CAP` regardless.
@@ -381,7 +385,10 @@ impl ProcessRunner {
             Ok::<_, io::Error>((Exit::from_status(status), drained))
         };
         let result = tokio::time::timeout(timeout, work).await;
-        // Answered or timed out: now the group goes, whatever `survive_abandon` says.
+        // Answered or timed out: now the group goes, whatever `survive_abandon` says. For a
+        // `RotationCommand` too (issue 16, item 8, decided): its own exit is its answer, and a
+        // root process it left behind would have no owner and no time limit; a helper meant to
+        // outlive it leaves the process group (a LaunchDaemon), as one outliving a tool must.
         group.kill();
         match result {
             Ok(Ok((exit, drained))) => {
