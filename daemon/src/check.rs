@@ -38,7 +38,8 @@ pub struct Outcome {
     pub status: Status,
     /// At least one probe failed (its section is stale, the error is in `Daemon.Errors`).
     pub probe_failed: bool,
-    /// The check asked for `RotationCommand`, which `run` runs after it (outside the lock).
+    /// The check took a due `RotationCommand` out of the outbox: `run` runs it after the check
+    /// (outside the lock), the daemon loop as a background task (`for_daemon`).
     pub run_command: bool,
 }
 

@@ -982,45 +982,43 @@ mod tests {
         tokio::task::LocalSet::new()
             .run_until(async {
                 let clock = leak_clock();
-                {
-                    let mut s = shared_for_command(600);
-                    s.interval = 120;
-                    s.poll = 5;
-                    let (h, _j) = start_with(clock, s, 0.5);
-                    settle().await;
-                    assert_eq!(reasons(&h), vec![Reason::Startup]);
-                    assert_eq!(h.shared.borrow().commands_started, 1);
-                    tokio::time::sleep(Duration::from_secs(10)).await;
-                    h.shared.borrow_mut().fp.console_owner = Some(502);
-                    tokio::time::sleep(Duration::from_secs(6)).await;
-                    settle().await;
-                    h.hup.send(()).unwrap();
-                    settle().await;
-                    tokio::time::sleep(Duration::from_secs(500)).await;
-                    settle().await;
-                    let during = reasons(&h);
-                    assert!(during.contains(&Reason::ConsoleUserChanged), "{during:?}");
-                    assert!(during.contains(&Reason::Hangup), "{during:?}");
-                    let scheduled = during.iter().filter(|r| **r == Reason::Schedule).count();
-                    assert!(scheduled >= 3, "{during:?}");
-                    assert!(
-                        h.shared.borrow().running_at_check[1..].iter().all(|r| *r),
-                        "each of these checks knew the command was running"
-                    );
-                    assert_eq!(
-                        h.shared.borrow().commands_started,
-                        1,
-                        "never two commands at once"
-                    );
-                    assert!(h.shared.borrow().recorded.is_empty());
-                    // The command ends at 600 s: recorded, then checked at once.
-                    tokio::time::sleep(Duration::from_secs(90)).await;
-                    settle().await;
-                    assert_eq!(h.shared.borrow().recorded, vec![None]);
-                    let after = reasons(&h);
-                    assert!(after.contains(&Reason::CommandFinished), "{after:?}");
-                    assert_eq!(h.shared.borrow().commands_killed, 0);
-                }
+                let mut s = shared_for_command(600);
+                s.interval = 120;
+                s.poll = 5;
+                let (h, _j) = start_with(clock, s, 0.5);
+                settle().await;
+                assert_eq!(reasons(&h), vec![Reason::Startup]);
+                assert_eq!(h.shared.borrow().commands_started, 1);
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                h.shared.borrow_mut().fp.console_owner = Some(502);
+                tokio::time::sleep(Duration::from_secs(6)).await;
+                settle().await;
+                h.hup.send(()).unwrap();
+                settle().await;
+                tokio::time::sleep(Duration::from_secs(500)).await;
+                settle().await;
+                let during = reasons(&h);
+                assert!(during.contains(&Reason::ConsoleUserChanged), "{during:?}");
+                assert!(during.contains(&Reason::Hangup), "{during:?}");
+                let scheduled = during.iter().filter(|r| **r == Reason::Schedule).count();
+                assert!(scheduled >= 3, "{during:?}");
+                assert!(
+                    h.shared.borrow().running_at_check[1..].iter().all(|r| *r),
+                    "each of these checks knew the command was running"
+                );
+                assert_eq!(
+                    h.shared.borrow().commands_started,
+                    1,
+                    "never two commands at once"
+                );
+                assert!(h.shared.borrow().recorded.is_empty());
+                // The command ends at 600 s: recorded, then checked at once.
+                tokio::time::sleep(Duration::from_secs(90)).await;
+                settle().await;
+                assert_eq!(h.shared.borrow().recorded, vec![None]);
+                let after = reasons(&h);
+                assert!(after.contains(&Reason::CommandFinished), "{after:?}");
+                assert_eq!(h.shared.borrow().commands_killed, 0);
             })
             .await;
     }
