@@ -247,3 +247,53 @@ fn a_call_abandoned_mid_flight_kills_its_process_group() {
         assert!(!alive(pid), "process {pid} outlived the abandoned call");
     }
 }
+
+/// Issue 16, item 8: a program that exits at once but leaves a helper holding its stdout and
+/// stderr is answered when it exits (after a short grace for its pipes), not when the helper
+/// does; what it printed is kept, marked as possibly incomplete, and the helper goes with its
+/// process group as any leftover of a tool does.
+#[test]
+fn issue_16_a_program_whose_helper_holds_its_output_is_answered_when_it_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let script = format!(
+        "/bin/sleep 30 & echo $! > {p}; echo answer; echo note >&2; exit 0",
+        p = pids.display()
+    );
+    let started = Instant::now();
+    let out = rt().block_on(runner().run(&sh(&script))).unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "answered after {took:?}");
+    assert_eq!(out.exit, Exit::Code(0));
+    assert_eq!(out.stdout, b"answer\n");
+    assert_eq!(out.stderr, b"note\n");
+    assert!(out.truncated, "a pipe still open may have had more to say");
+    let pid: i64 = std::fs::read_to_string(&pids)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    eventually(Duration::from_secs(10), || !alive(pid));
+    assert!(!alive(pid), "the helper {pid} was left behind");
+
+    // The same in secret mode (a RotationCommand, `changerecovery`): answered at its exit.
+    let started = Instant::now();
+    let out = rt()
+        .block_on(runner().run_secret(&sh(&script), &Secret::new(b"input".to_vec())))
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(out.exit, Exit::Code(0));
+    assert_eq!(out.stdout.expose_secret(), b"answer\n");
+    assert!(out.truncated);
+}
+
+/// The grace after the exit (issue 16, item 8) is no shortcut: output printed by a program that
+/// exits normally is read in full and is not marked truncated.
+#[test]
+fn output_printed_before_a_normal_exit_is_read_in_full_whatever_the_grace() {
+    let out = rt()
+        .block_on(runner().run(&sh("/usr/bin/head -c 200000 /dev/zero; exit 0")))
+        .unwrap();
+    assert_eq!(out.stdout.len(), 200000);
+    assert!(!out.truncated);
+}

@@ -4,8 +4,9 @@
 //!
 //! It writes the audit trail, sets and withdraws Escrow Buddy's `GenerateNewKey` through
 //! `/usr/bin/defaults` (cfprefsd caches preferences: never the file, PLATFORM.md) and reads each
-//! write back the same way, and runs `RotationCommand` (as root, no shell, a long timeout, never
-//! killed by a daemon restart). It returns what each effect came to (`Done`) and never sees the
+//! write back the same way, and runs `RotationCommand` (as root, no shell, a long timeout; the
+//! daemon runs it beside its checks and, when it stops, kills it and queues it again: issue 16,
+//! item 8). It returns what each effect came to (`Done`) and never sees the
 //! state: `decide::after_acting` folds the results in. It never edits the authorization database
 //! and never clears a flag Keywarden did not set (`rotation` only asks for Keywarden's own).
 
@@ -256,6 +257,26 @@ pub(crate) fn record_command_outcome(
         console_user,
         what,
         &result,
+        &mut Vec::new(),
+    );
+}
+
+/// Record in the audit trail that the daemon stopped while `RotationCommand` ran and killed it
+/// (issue 16, item 8): the command is queued again (`check::command_interrupted`).
+pub(crate) fn record_command_interrupted(
+    root: &Root,
+    owners: Owners,
+    now: Timestamp,
+    console_user: Option<&str>,
+) {
+    tracing::warn!(event = "rotation_command_interrupted");
+    record(
+        root,
+        owners,
+        now,
+        console_user,
+        What::RotationRequested,
+        "RotationCommand interrupted: the daemon stopped and killed it; it runs again at the next check",
         &mut Vec::new(),
     );
 }

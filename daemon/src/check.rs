@@ -3,8 +3,9 @@
 //! tell, and no effect of an earlier boot replayed), replay the outbox a killed check of this
 //! boot left, observe, decide, save the state, act, fold what the effects came to into the
 //! state, save it, publish the status; then, outside the lock, run `RotationCommand` when the
-//! check asked for it, record its outcome and publish again. Used by the daemon once per cycle
-//! and by `keywarden check`, `rotate` and `validate`.
+//! check asked for it, record its outcome and publish again. Used by `keywarden check`, `rotate`
+//! and `validate`; the daemon runs the same cycle (`for_daemon`) and the command beside its checks
+//! (`daemon`, issue 16, item 8), recording it here (`record_command`, `command_interrupted`).
 //!
 //! The state is saved before the status is published and before anything is acted on: a kill at
 //! any moment leaves the previous complete files or the new complete files, and an effect decided
@@ -37,7 +38,8 @@ pub struct Outcome {
     pub status: Status,
     /// At least one probe failed (its section is stale, the error is in `Daemon.Errors`).
     pub probe_failed: bool,
-    /// The check asked for `RotationCommand`, which `run` runs after it (outside the lock).
+    /// The check took a due `RotationCommand` out of the outbox: `run` runs it after the check
+    /// (outside the lock), the daemon loop as a background task (`for_daemon`).
     pub run_command: bool,
 }
 
@@ -96,6 +98,26 @@ pub(crate) async fn run<R: Runner, C: Clock>(
     cycle(env, cfg, Command::Run).await
 }
 
+/// One check of the daemon loop, which runs `RotationCommand` itself, as a background task it
+/// owns (issue 16, item 8: checks go on while it runs). When no command is running, a command the
+/// check finds due leaves the outbox and `Outcome::run_command` hands it to the loop, which runs
+/// it, folds its outcome in (`record_command`) and checks again. While one runs
+/// (`command_running`), a `RunCommand` in the outbox (`validate` may leave one) waits there, as
+/// in `publish`: never two commands at once. (The rotation itself asks for no second command
+/// while it is `Requested`: `rotation::requested`.)
+pub(crate) async fn for_daemon<R: Runner, C: Clock>(
+    env: &Env<'_, R, C>,
+    cfg: &config::Loaded,
+    command_running: bool,
+) -> Result<Outcome, CheckError> {
+    let command = if command_running {
+        Command::Defer
+    } else {
+        Command::Run
+    };
+    cycle(env, cfg, command).await
+}
+
 /// Run one check and publish its status, leaving a `RotationCommand` it asks for to the next
 /// check that runs it (the daemon's within a poll, or `keywarden check`).
 pub(crate) async fn publish<R: Runner, C: Clock>(
@@ -107,7 +129,7 @@ pub(crate) async fn publish<R: Runner, C: Clock>(
 
 /// After `RotationCommand` ran: fold its outcome into the state and record it in the audit
 /// trail, under the writer lock.
-async fn record_command<R: Runner, C: Clock>(
+pub(crate) async fn record_command<R: Runner, C: Clock>(
     env: &Env<'_, R, C>,
     failure: Option<String>,
 ) -> Result<(), String> {
@@ -126,6 +148,47 @@ async fn record_command<R: Runner, C: Clock>(
         failure.as_deref(),
     );
     state::save(env.root, env.owners, &next).map_err(|e| e.to_string())
+}
+
+/// The daemon stopped while `RotationCommand` ran, and killed it (its process group with it):
+/// the command is owed again, so it goes back into the outbox, tagged with this boot, for the
+/// next daemon to run at its first check (a new boot's guard asks again instead,
+/// `decide::boot`). Only while the rotation still waits for that command and no `RunCommand` is
+/// queued already; the audit trail says it was interrupted.
+pub(crate) async fn command_interrupted<R: Runner, C: Clock>(
+    env: &Env<'_, R, C>,
+) -> Result<(), String> {
+    let _lock = lock::acquire(env.root, env.owners, env.lock_wait)
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = env.clock.now();
+    let mut current = state::load(env.root, env.owners, now).state;
+    let waits = matches!(
+        current.rotation,
+        state::Rotation::Requested {
+            method: config::RotationMethod::Command,
+            ..
+        }
+    );
+    let queued = current
+        .outbox
+        .pending
+        .iter()
+        .any(|p| p.effect == state::Effect::RunCommand);
+    if !waits || queued {
+        return Ok(());
+    }
+    let boot = current.boot.as_ref().map(|b| b.session_uuid.clone());
+    current
+        .outbox
+        .enqueue(vec![state::Effect::RunCommand], boot.as_deref());
+    act::record_command_interrupted(
+        env.root,
+        env.owners,
+        now,
+        current.logins.console_now.as_deref(),
+    );
+    state::save(env.root, env.owners, &current).map_err(|e| e.to_string())
 }
 
 /// One locked cycle: sweep, load the state, guard the boot, replay this boot's outbox, observe,

@@ -12,11 +12,19 @@
 //! check in progress is abandoned (its children killed, its files untouched or complete) and the
 //! loop returns at once.
 //!
+//! A `RotationCommand` a check finds due runs beside the checks, not inside one (issue 16, item
+//! 8): the loop owns it as a task and polls it with its naps and checks, so every trigger is still
+//! checked while it runs (up to two hours); a check then leaves a due command queued, so one runs
+//! at a time. When it ends its outcome is folded into the state under the writer lock and a check
+//! follows. SIGTERM while it runs kills it (its process group with it) and queues it again for
+//! the next daemon (`check::command_interrupted`).
+//!
 //! `run` is generic over `World` (what the loop needs from the Mac) and `Clock`, so tests drive it
 //! with tokio's paused time and a clock that can jump, without real waiting.
 
 use std::future::Future;
 use std::os::unix::fs::MetadataExt;
+use std::pin::Pin;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -27,7 +35,8 @@ use crate::config;
 use crate::files::Owners;
 use crate::lock;
 use crate::paths::{self, Root};
-use crate::runner::ProcessRunner;
+use crate::runner::{Call, Output, ProcessRunner, RunError, Runner, SecretOutput};
+use crate::secret::Secret;
 
 /// Why a check runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +49,8 @@ pub enum Reason {
     Hangup,
     /// The previous check could not publish; trying again sooner than the schedule.
     Retry,
+    /// `RotationCommand` ended and its outcome was recorded: the status says so.
+    CommandFinished,
 }
 
 impl Reason {
@@ -52,6 +63,7 @@ impl Reason {
             Reason::PreferencesChanged => "preferences_changed",
             Reason::Hangup => "sighup",
             Reason::Retry => "retry",
+            Reason::CommandFinished => "rotation_command_finished",
         }
     }
 }
@@ -87,12 +99,53 @@ pub trait World {
     /// wakes a 60-second sleep about three times (it cascades through its levels), and an idle
     /// daemon must wake at most once a minute (issue 7). Tests use tokio's paused clock.
     fn nap(&self, d: Duration) -> impl Future<Output = ()>;
+    /// One check; `command_running`: `RotationCommand` runs in the background, so a command the
+    /// check finds due stays queued (`check::for_daemon`).
     fn check(
         &mut self,
         cfg: &config::Loaded,
         reason: Reason,
         next_check_at: Timestamp,
+        command_running: bool,
     ) -> impl Future<Output = Result<Outcome, CheckError>>;
+    /// `RotationCommand`, as a task the loop owns and polls beside its checks and naps (`None`:
+    /// none is configured). It borrows nothing of the world, and dropping it kills the command
+    /// and its process group.
+    fn command(&self, cfg: &config::Loaded) -> Option<CommandTask>;
+    /// Fold what the command came to (`None`: exit 0, else why it failed) into the state.
+    fn record_command(
+        &mut self,
+        cfg: &config::Loaded,
+        failure: Option<String>,
+    ) -> impl Future<Output = ()>;
+    /// The daemon is stopping and killed the command: it is queued again for the next daemon.
+    fn command_interrupted(&mut self, cfg: &config::Loaded) -> impl Future<Output = ()>;
+}
+
+/// A running `RotationCommand`: its outcome, `None` when it exited 0 (see `World::command`).
+pub type CommandTask = Pin<Box<dyn Future<Output = Option<String>>>>;
+
+/// The outcome of the running command, when it ends; never, when none runs. Once it yields, the
+/// caller drops the task (a finished future is not polled again).
+async fn command_end(task: &mut Option<CommandTask>) -> Option<String> {
+    match task {
+        Some(t) => t.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The daemon stops while a command runs: the task is dropped, which kills the command with its
+/// process group, and the command is queued again (`check::command_interrupted`).
+async fn stop_command<W: World>(
+    world: &mut W,
+    cfg: &config::Loaded,
+    task: &mut Option<CommandTask>,
+) {
+    let Some(running) = task.take() else {
+        return;
+    };
+    drop(running);
+    world.command_interrupted(cfg).await;
 }
 
 /// How long to wait before trying again after a check that could not publish.
@@ -177,7 +230,25 @@ pub async fn run<W: World, C: Clock, H: Signal, N: Signal>(
     let mut checks = 0u64;
     let mut hangup_open = true;
     let mut retrying = false;
+    // `RotationCommand` runs here, beside the checks, not inside one (issue 16, item 8): it may
+    // take up to two hours, and the Mac is watched meanwhile.
+    let mut command: Option<CommandTask> = None;
+    // What the command came to, once it ended, until it is recorded.
+    let mut ended: Option<Option<String>> = None;
     loop {
+        if let Some(failure) = ended.take() {
+            tracing::info!(event = "rotation_command_ended", ok = failure.is_none());
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => {
+                    tracing::error!(event = "rotation_command_not_recorded", error = "the daemon stopped first");
+                    tracing::info!(event = "shutdown", during_check = true);
+                    return checks;
+                }
+                _ = world.record_command(&cfg, failure) => {}
+            }
+            pending.get_or_insert(Reason::CommandFinished);
+        }
         if let Some(reason) = pending.take() {
             // The fingerprint the check answers for is taken before it: a change while it runs
             // (a login during a slow check) is seen at the next wake-up and checked again.
@@ -186,19 +257,41 @@ pub async fn run<W: World, C: Clock, H: Signal, N: Signal>(
             fp = world.fingerprint();
             let now = clock.now();
             let next = now + signed(jittered(cfg.config.check_interval, jitter()));
-            tracing::debug!(event = "check_started", reason = reason.as_str());
-            let result = tokio::select! {
-                biased;
-                _ = &mut shutdown => {
-                    tracing::info!(event = "shutdown", during_check = true);
-                    return checks;
+            let running = command.is_some();
+            tracing::debug!(
+                event = "check_started",
+                reason = reason.as_str(),
+                rotation_command_running = running
+            );
+            let result = {
+                let check = world.check(&cfg, reason, next, running);
+                tokio::pin!(check);
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = &mut shutdown => break None,
+                        r = &mut check => break Some(r),
+                        failure = command_end(&mut command) => {
+                            command = None;
+                            ended = Some(failure);
+                        }
+                    }
                 }
-                r = world.check(&cfg, reason, next) => r,
+            };
+            let Some(result) = result else {
+                tracing::info!(event = "shutdown", during_check = true);
+                stop_command(world, &cfg, &mut command).await;
+                return checks;
             };
             checks += 1;
             deadline = match result {
-                Ok(_) => {
+                Ok(outcome) => {
                     retrying = false;
+                    // The check took the command out of its outbox for the loop to run (it does
+                    // only when none was running, `check::for_daemon`).
+                    if outcome.run_command && command.is_none() {
+                        command = world.command(&cfg);
+                    }
                     next
                 }
                 Err(e) => {
@@ -228,7 +321,12 @@ pub async fn run<W: World, C: Clock, H: Signal, N: Signal>(
             biased;
             _ = &mut shutdown => {
                 tracing::info!(event = "shutdown", during_check = false);
+                stop_command(world, &cfg, &mut command).await;
                 return checks;
+            }
+            failure = command_end(&mut command) => {
+                command = None;
+                ended = Some(failure);
             }
             r = wakeups.hangup.recv(), if hangup_open => {
                 match r {
@@ -321,18 +419,84 @@ impl World for MacWorld {
         cfg: &config::Loaded,
         _reason: Reason,
         next_check_at: Timestamp,
+        command_running: bool,
     ) -> Result<Outcome, CheckError> {
         let runner = ProcessRunner::new(self.root.clone(), cfg.config.tool_timeout);
-        let env = Env {
-            runner: &runner,
+        let env = self.env(&runner, lock::CHECK_LOCK_WAIT, Some(next_check_at));
+        crate::check::for_daemon(&env, cfg, command_running).await
+    }
+
+    fn command(&self, cfg: &config::Loaded) -> Option<CommandTask> {
+        let argv = cfg.config.rotation_command.clone()?;
+        let runner = OwnedByTask(ProcessRunner::new(
+            self.root.clone(),
+            cfg.config.tool_timeout,
+        ));
+        let (root, owners) = (self.root.clone(), self.owners);
+        Some(Box::pin(async move {
+            crate::act::run_rotation_command(&runner, &root, owners, &argv).await
+        }))
+    }
+
+    async fn record_command(&mut self, cfg: &config::Loaded, failure: Option<String>) {
+        let runner = ProcessRunner::new(self.root.clone(), cfg.config.tool_timeout);
+        let env = self.env(&runner, lock::CHECK_LOCK_WAIT, None);
+        if let Err(e) = crate::check::record_command(&env, failure).await {
+            tracing::error!(event = "rotation_command_not_recorded", error = %e);
+        }
+    }
+
+    async fn command_interrupted(&mut self, cfg: &config::Loaded) {
+        let runner = ProcessRunner::new(self.root.clone(), cfg.config.tool_timeout);
+        let env = self.env(&runner, SHUTDOWN_LOCK_WAIT, None);
+        if let Err(e) = crate::check::command_interrupted(&env).await {
+            tracing::error!(event = "rotation_command_not_queued_again", error = %e);
+        }
+    }
+}
+
+/// How long a stopping daemon waits for the writer lock to queue an interrupted command again:
+/// it exits within seconds of SIGTERM, well inside launchd's `ExitTimeOut` (10 s in
+/// `launchd/org.keywarden.daemon.plist`).
+const SHUTDOWN_LOCK_WAIT: Duration = Duration::from_secs(2);
+
+impl MacWorld {
+    fn env<'a>(
+        &'a self,
+        runner: &'a ProcessRunner,
+        lock_wait: Duration,
+        next_check_at: Option<Timestamp>,
+    ) -> Env<'a, ProcessRunner, crate::clock::SystemClock> {
+        Env {
+            runner,
             clock: &self.clock,
             root: &self.root,
             owners: self.owners,
-            lock_wait: lock::CHECK_LOCK_WAIT,
-            next_check_at: Some(next_check_at),
+            lock_wait,
+            next_check_at,
             log_problem: self.logging.file_error(),
-        };
-        crate::check::run(&env, cfg).await
+        }
+    }
+}
+
+/// The runner of the daemon's `RotationCommand`: the command belongs to the loop's task, so
+/// dropping the task (the daemon stopping) kills it and its process group, whatever the call
+/// asks. (`surviving_abandon` keeps a command run by a one-shot CLI, `keywarden check`, alive
+/// when that process is interrupted; the daemon instead queues the command again,
+/// `check::command_interrupted`, so that the next daemon runs it once, not beside a survivor.)
+struct OwnedByTask<R>(R);
+
+impl<R: Runner> Runner for OwnedByTask<R> {
+    async fn run(&self, call: &Call) -> Result<Output, RunError> {
+        let mut call = call.clone();
+        call.survive_abandon = false;
+        self.0.run(&call).await
+    }
+
+    async fn run_secret(&self, call: &Call, stdin: &Secret) -> Result<SecretOutput, RunError> {
+        let mut call = call.clone();
+        call.survive_abandon = false;
+        self.0.run_secret(&call, stdin).await
     }
 }
 
@@ -391,6 +555,32 @@ mod tests {
         fingerprints: u32,
         interval: u64,
         poll: u64,
+        /// Each check asks for `RotationCommand` (as a check that finds it due does).
+        command_due: bool,
+        /// How long the command runs, and each check takes.
+        command_secs: u64,
+        check_secs: u64,
+        /// Whether a command was running, for each check.
+        running_at_check: Vec<bool>,
+        commands_started: u32,
+        /// Commands dropped before they ended (killed).
+        commands_killed: u32,
+        recorded: Vec<Option<String>>,
+        interrupted: u32,
+    }
+
+    /// Counts a command task dropped before it ended (the daemon killed it).
+    struct KillWatch {
+        s: Rc<RefCell<Shared>>,
+        ended: bool,
+    }
+
+    impl Drop for KillWatch {
+        fn drop(&mut self) {
+            if !self.ended {
+                self.s.borrow_mut().commands_killed += 1;
+            }
+        }
     }
 
     struct FakeWorld<'c> {
@@ -426,8 +616,14 @@ mod tests {
             _cfg: &config::Loaded,
             reason: Reason,
             _next: Timestamp,
+            command_running: bool,
         ) -> Result<Outcome, CheckError> {
             self.s.borrow_mut().checks.push((self.clock.now(), reason));
+            self.s.borrow_mut().running_at_check.push(command_running);
+            let secs = self.s.borrow().check_secs;
+            if secs > 0 {
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+            }
             if std::mem::take(&mut self.s.borrow_mut().change_console_during_check) {
                 self.s.borrow_mut().fp.console_owner = Some(777);
             }
@@ -440,7 +636,30 @@ mod tests {
                     source: std::io::Error::from_raw_os_error(libc::ENOSPC),
                 }));
             }
-            Ok(fake_outcome())
+            let mut outcome = fake_outcome();
+            outcome.run_command = self.s.borrow().command_due;
+            Ok(outcome)
+        }
+        fn command(&self, _cfg: &config::Loaded) -> Option<CommandTask> {
+            self.s.borrow_mut().commands_started += 1;
+            let secs = self.s.borrow().command_secs;
+            let watch = KillWatch {
+                s: self.s.clone(),
+                ended: false,
+            };
+            Some(Box::pin(async move {
+                // The whole guard moves into the task (not only its field).
+                let mut watch = watch;
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+                watch.ended = true;
+                None
+            }))
+        }
+        async fn record_command(&mut self, _cfg: &config::Loaded, failure: Option<String>) {
+            self.s.borrow_mut().recorded.push(failure);
+        }
+        async fn command_interrupted(&mut self, _cfg: &config::Loaded) {
+            self.s.borrow_mut().interrupted += 1;
         }
     }
 
@@ -470,11 +689,20 @@ mod tests {
         poll: u64,
         unit: f64,
     ) -> (Harness, tokio::task::JoinHandle<u64>) {
-        let shared = Rc::new(RefCell::new(Shared {
+        let shared = Shared {
             interval,
             poll,
             ..Default::default()
-        }));
+        };
+        start_with(clock, shared, unit)
+    }
+
+    fn start_with(
+        clock: &'static TestClock,
+        shared: Shared,
+        unit: f64,
+    ) -> (Harness, tokio::task::JoinHandle<u64>) {
+        let shared = Rc::new(RefCell::new(shared));
         let (hup_tx, hup_rx) = tokio::sync::mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let s2 = shared.clone();
@@ -744,5 +972,126 @@ mod tests {
                 assert_eq!(reasons(&h).len(), 3);
             })
             .await;
+    }
+
+    /// Issue 16, item 8: a `RotationCommand` that runs for ten minutes does not stop the watch:
+    /// the schedule, a console change and SIGHUP each get their check while it runs, none of them
+    /// starts a second command, and when it ends its outcome is recorded and checked at once.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn issue_16_checks_go_on_on_every_trigger_while_the_rotation_command_runs() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                let mut s = shared_for_command(600);
+                s.interval = 120;
+                s.poll = 5;
+                let (h, _j) = start_with(clock, s, 0.5);
+                settle().await;
+                assert_eq!(reasons(&h), vec![Reason::Startup]);
+                assert_eq!(h.shared.borrow().commands_started, 1);
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                h.shared.borrow_mut().fp.console_owner = Some(502);
+                tokio::time::sleep(Duration::from_secs(6)).await;
+                settle().await;
+                h.hup.send(()).unwrap();
+                settle().await;
+                tokio::time::sleep(Duration::from_secs(500)).await;
+                settle().await;
+                let during = reasons(&h);
+                assert!(during.contains(&Reason::ConsoleUserChanged), "{during:?}");
+                assert!(during.contains(&Reason::Hangup), "{during:?}");
+                let scheduled = during.iter().filter(|r| **r == Reason::Schedule).count();
+                assert!(scheduled >= 3, "{during:?}");
+                assert!(
+                    h.shared.borrow().running_at_check[1..].iter().all(|r| *r),
+                    "each of these checks knew the command was running"
+                );
+                assert_eq!(
+                    h.shared.borrow().commands_started,
+                    1,
+                    "never two commands at once"
+                );
+                assert!(h.shared.borrow().recorded.is_empty());
+                // The command ends at 600 s: recorded, then checked at once.
+                tokio::time::sleep(Duration::from_secs(90)).await;
+                settle().await;
+                assert_eq!(h.shared.borrow().recorded, vec![None]);
+                let after = reasons(&h);
+                assert!(after.contains(&Reason::CommandFinished), "{after:?}");
+                assert_eq!(h.shared.borrow().commands_killed, 0);
+            })
+            .await;
+    }
+
+    /// Issue 16, item 8: a command that ends while a check runs is not lost: recorded once that
+    /// check is over, and checked again.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn issue_16_a_command_that_ends_during_a_check_is_recorded_after_it() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                let mut s = shared_for_command(10);
+                s.check_secs = 30;
+                s.poll = 5;
+                let (h, _j) = start_with(clock, s, 0.5);
+                // The startup check takes 30 s, then the command starts (10 s); a console change
+                // at 35 s starts a 30 s check within which the command ends.
+                tokio::time::sleep(Duration::from_secs(31)).await;
+                h.shared.borrow_mut().command_due = false;
+                h.shared.borrow_mut().fp.console_owner = Some(502);
+                tokio::time::sleep(Duration::from_secs(15)).await;
+                settle().await;
+                assert_eq!(
+                    reasons(&h),
+                    vec![Reason::Startup, Reason::ConsoleUserChanged]
+                );
+                assert!(h.shared.borrow().recorded.is_empty(), "not during a check");
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                settle().await;
+                assert_eq!(h.shared.borrow().recorded, vec![None]);
+                assert_eq!(
+                    reasons(&h),
+                    vec![
+                        Reason::Startup,
+                        Reason::ConsoleUserChanged,
+                        Reason::CommandFinished
+                    ]
+                );
+            })
+            .await;
+    }
+
+    /// Issue 16, item 8: SIGTERM while the command runs stops the daemon at once, kills the
+    /// command (dropping its task) and queues it again for the next daemon.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn issue_16_stopping_while_the_command_runs_kills_it_and_queues_it_again() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                let (mut h, j) = start_with(clock, shared_for_command(600), 0.5);
+                settle().await;
+                assert_eq!(h.shared.borrow().commands_started, 1);
+                let before = tokio::time::Instant::now();
+                h.stop.take().unwrap().send(()).unwrap();
+                j.await.unwrap();
+                assert_eq!(tokio::time::Instant::now(), before, "no time passed");
+                let s = h.shared.borrow();
+                assert_eq!((s.commands_killed, s.interrupted), (1, 1));
+                assert!(
+                    s.recorded.is_empty(),
+                    "an interrupted command is no outcome"
+                );
+            })
+            .await;
+    }
+
+    fn shared_for_command(command_secs: u64) -> Shared {
+        Shared {
+            interval: 3600,
+            poll: 60,
+            command_due: true,
+            command_secs,
+            ..Default::default()
+        }
     }
 }

@@ -3,7 +3,9 @@
 //! Every macOS tool (and an admin's `RotationCommand`) is started here: by absolute path resolved
 //! under the filesystem root, without a shell, with a cleared environment (a fixed `PATH` and
 //! `LC_ALL=C`), stdin either closed or carrying a secret plist that is written and then closed,
-//! stdout and stderr both captured up to a cap, a per-call timeout after which the child's whole
+//! stdout and stderr both captured up to a cap until the child itself exits (and `PIPE_GRACE`
+//! after: a helper it left holding them does not hold the call, issue 16, item 8), then what is
+//! left of its process group killed, a per-call timeout after which the child's whole
 //! process group is killed and reaped, and a bound on how many children run at once. In
 //! secret-output mode the captured bytes live only in `Secret` buffers.
 //!
@@ -23,7 +25,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::paths::{Root, Tool};
 use crate::secret::Secret;
@@ -37,6 +39,11 @@ pub(crate) const DEFAULT_OUTPUT_CAP: usize = 1024 * 1024;
 /// Cap on each stream of a secret call. Preallocated once so the buffer never moves (a moved
 /// buffer would leave an unwiped copy behind); `changerecovery` prints a few hundred bytes.
 pub(crate) const SECRET_OUTPUT_CAP: usize = 64 * 1024;
+/// How long the pipes may stay open once the child itself has exited: long enough for what it
+/// wrote just before exiting to be read (a pipe holds it already; this is scheduling slack on a
+/// loaded Mac), short enough that a helper it left holding them (`sleep 600 &`, an agent an MDM
+/// policy starts) delays a check by no more than this (issue 16, item 8).
+pub(crate) const PIPE_GRACE: Duration = Duration::from_secs(2);
 /// How many children may run at once. One check starts 14 independent probes, then up to 8
 /// SecureToken probes (`observe`): 16 lets the first wave run together, so a check takes about
 /// two tool latencies (its critical path), while a Mac with hundreds of users still never has more
@@ -52,8 +59,10 @@ pub struct Call {
     pub args: Vec<String>,
     /// Overrides the runner's default timeout (e.g. a long `RotationCommand`).
     pub timeout: Option<Duration>,
-    /// Leave the child running if the caller abandons the call (the daemon stopping): an MDM
-    /// policy must not be killed mid-install. A timeout still kills it.
+    /// Leave the child running if the caller abandons the call (`keywarden check` interrupted at
+    /// its terminal): an MDM policy must not be killed mid-install. A timeout still kills it. The
+    /// daemon clears it for its own `RotationCommand`, which it kills when it stops and queues
+    /// again (`daemon::OwnedByTask`, issue 16, item 8).
     pub survive_abandon: bool,
     /// Overrides the runner's cap on each public stream (e.g. `profiles`, which prints every
     /// payload of every profile). A secret call stays within `SECRET_OUTPUT_CAP` regardless.
@@ -320,6 +329,11 @@ impl ProcessRunner {
         let child_stdout = child.stdout.take();
         let child_stderr = child.stderr.take();
 
+        let cap = call.output_cap.unwrap_or(self.output_cap);
+        // Owned here, not by the reads: when the reads are given up (below) what they had read
+        // stays, and in secret mode the buffers stay the preallocated, zeroized ones.
+        let mut out = Captured::new(cap, mode);
+        let mut err = Captured::new(cap, mode);
         let work = async {
             let feed = async {
                 if let (Some(mut w), Some(bytes)) = (child_stdin.take(), stdin) {
@@ -335,28 +349,63 @@ impl ProcessRunner {
                 }
                 Ok(())
             };
-            let cap = call.output_cap.unwrap_or(self.output_cap);
-            let (fed, out, err) = tokio::join!(
-                feed,
-                read_capped(child_stdout, cap, mode),
-                read_capped(child_stderr, cap, mode)
-            );
-            fed?;
-            let status = child.wait().await?;
-            Ok::<_, io::Error>((Exit::from_status(status), out?, err?))
+            let reads = async {
+                tokio::join!(
+                    feed,
+                    read_capped(child_stdout, &mut out),
+                    read_capped(child_stderr, &mut err)
+                )
+            };
+            tokio::pin!(reads);
+            // The child's own exit ends the call, not the end of its pipes: a helper it left
+            // behind holding stdout (`sleep 600 &`, an MDM policy's agent) would otherwise hold
+            // the call, and with it a check, until the helper exits or the timeout kills the
+            // group (issue 16, item 8). After the exit the pipes get `PIPE_GRACE` to drain.
+            let (status, drained) = tokio::select! {
+                r = &mut reads => {
+                    let (fed, o, e) = r;
+                    fed?;
+                    o?;
+                    e?;
+                    (child.wait().await?, true)
+                }
+                status = child.wait() => {
+                    let status = status?;
+                    match tokio::time::timeout(PIPE_GRACE, &mut reads).await {
+                        Ok((fed, o, e)) => {
+                            fed?;
+                            o?;
+                            e?;
+                            (status, true)
+                        }
+                        Err(_still_open) => (status, false),
+                    }
+                }
+            };
+            Ok::<_, io::Error>((Exit::from_status(status), drained))
         };
         let result = tokio::time::timeout(timeout, work).await;
-        // Answered or timed out: now the group goes, whatever `survive_abandon` says.
+        // Answered or timed out: now the group goes, whatever `survive_abandon` says. For a
+        // `RotationCommand` too (issue 16, item 8, decided): its own exit is its answer, and a
+        // root process it left behind would have no owner and no time limit; a helper meant to
+        // outlive it leaves the process group (a LaunchDaemon), as one outliving a tool must.
         group.kill();
         match result {
-            Ok(Ok(done)) => {
+            Ok(Ok((exit, drained))) => {
+                if !drained {
+                    // Whatever still held the pipes may have had more to say: what was read is
+                    // all there is, and a parser must not take it for the whole answer.
+                    out.truncated = true;
+                    err.truncated = true;
+                    tracing::debug!(event = "tool_pipes_left_open", call = %call.display(), grace_ms = PIPE_GRACE.as_millis() as u64);
+                }
                 tracing::debug!(
                     event = "tool_finished",
                     call = %call.display(),
-                    exit = %done.0.short(),
+                    exit = %exit.short(),
                     ms = started.elapsed().as_millis() as u64,
                 );
-                Ok(done)
+                Ok((exit, out, err))
             }
             Ok(Err(e)) => {
                 let _ = child.wait().await;
@@ -428,6 +477,8 @@ enum Capture {
 
 struct Captured {
     bytes: Zeroizing<Vec<u8>>,
+    /// At most this many bytes are kept.
+    cap: usize,
     truncated: bool,
 }
 
@@ -441,42 +492,49 @@ impl Captured {
     }
 }
 
-/// Read a stream to its end, keeping at most `cap` bytes (the secret cap in secret mode) and
-/// dropping the rest so the child never blocks on a full pipe.
+impl Captured {
+    /// An empty capture keeping at most `cap` bytes (the secret cap in secret mode).
+    fn new(cap: usize, mode: Capture) -> Captured {
+        let cap = match mode {
+            Capture::Public => cap,
+            Capture::Secret => SECRET_OUTPUT_CAP.min(cap),
+        };
+        Captured {
+            bytes: Zeroizing::new(match mode {
+                Capture::Public => Vec::new(),
+                // Never reallocated: extend only within this capacity.
+                Capture::Secret => Vec::with_capacity(cap),
+            }),
+            cap,
+            truncated: false,
+        }
+    }
+}
+
+/// Read a stream to its end into `into`, keeping at most its cap and dropping the rest so the
+/// child never blocks on a full pipe. Given up part-way (the child exited and the pipe stayed
+/// open, `execute`), what was read stays in `into`, and the chunk is wiped as it is dropped.
 async fn read_capped<R: AsyncRead + Unpin>(
     reader: Option<R>,
-    cap: usize,
-    mode: Capture,
-) -> io::Result<Captured> {
-    let cap = match mode {
-        Capture::Public => cap,
-        Capture::Secret => SECRET_OUTPUT_CAP.min(cap),
-    };
-    let mut bytes = Zeroizing::new(match mode {
-        Capture::Public => Vec::new(),
-        // Never reallocated: extend only within this capacity.
-        Capture::Secret => Vec::with_capacity(cap),
-    });
-    let mut truncated = false;
+    into: &mut Captured,
+) -> io::Result<()> {
     let Some(mut reader) = reader else {
-        return Ok(Captured { bytes, truncated });
+        return Ok(());
     };
-    let mut chunk = [0u8; 8192];
-    let result = loop {
-        match reader.read(&mut chunk).await {
-            Ok(0) => break Ok(()),
+    let mut chunk = Zeroizing::new([0u8; 8192]);
+    loop {
+        match reader.read(&mut chunk[..]).await {
+            Ok(0) => return Ok(()),
             Ok(n) => {
-                let room = cap.saturating_sub(bytes.len());
+                let room = into.cap.saturating_sub(into.bytes.len());
                 let keep = n.min(room);
-                bytes.extend_from_slice(&chunk[..keep]);
+                into.bytes.extend_from_slice(&chunk[..keep]);
                 if keep < n {
-                    truncated = true;
+                    into.truncated = true;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => break Err(e),
+            Err(e) => return Err(e),
         }
-    };
-    chunk.zeroize();
-    result.map(|()| Captured { bytes, truncated })
+    }
 }
