@@ -1,7 +1,8 @@
 //! The one place that starts processes.
 //!
 //! Every macOS tool (and an admin's `RotationCommand`) is started here: by absolute path resolved
-//! under the filesystem root, without a shell, with a cleared environment (a fixed `PATH` and
+//! under the filesystem root, only after that path passed the trusted-path rule and from the very
+//! file that passed it (`files::open_trusted`, `sys::exec`; issue 16, item 2), without a shell, with a cleared environment (a fixed `PATH` and
 //! `LC_ALL=C`), stdin either closed or carrying a secret plist that is written and then closed,
 //! stdout and stderr both captured up to a cap, a per-call timeout after which the child's whole
 //! process group is killed and reaped, and a bound on how many children run at once. In
