@@ -33,6 +33,10 @@ use crate::files::TrustedFile;
 /// The child's image, built in the parent: the checked file and NUL-terminated pointer arrays
 /// into `strings`, which it owns.
 struct Image {
+    /// Executed on Linux. On macOS it is only held open until the exec: an open file's inode
+    /// cannot be freed and its number reused by another file, so the device and inode compared
+    /// in the child still name the file that was checked.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     fd: OwnedFd,
     #[cfg_attr(target_os = "linux", allow(dead_code))]
     path: CString,
@@ -141,7 +145,8 @@ impl Image {
         }
         // SAFETY: stat succeeded, so it filled `st` (and it was zeroed before).
         let st = unsafe { st.assume_init() };
-        if st.st_dev as u64 != self.dev || st.st_ino as u64 != self.ino {
+        // `st_dev` is an i32 on macOS, cast as std's `MetadataExt::dev` casts it; `st_ino` a u64.
+        if st.st_dev as u64 != self.dev || st.st_ino != self.ino {
             // Replaced since the check: a raw OS error, which needs no allocation here.
             return Err(io::Error::from_raw_os_error(libc::ESTALE));
         }
