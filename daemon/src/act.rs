@@ -10,6 +10,7 @@
 //! state: `decide::after_acting` folds the results in. It never edits the authorization database
 //! and never clears a flag Keywarden did not set (`rotation` only asks for Keywarden's own).
 
+use std::path::Path;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -193,17 +194,19 @@ pub(crate) async fn run_rotation_command<R: Runner>(
     let Some((program, args)) = argv.split_first() else {
         return Some("RotationCommand is empty".to_owned());
     };
-    // It runs as root: the program itself must be root's and not writable by others.
-    let path = root.resolve(program);
-    match std::fs::metadata(&path) {
-        Ok(meta) => {
-            if let Err(e) = crate::files::check_trusted(&path, &meta, owners) {
-                let why = format!("RotationCommand not run: {e}");
-                tracing::error!(event = "rotation_command_failed", error = %why);
-                return Some(why);
-            }
-        }
-        Err(e) => return Some(format!("RotationCommand not run: {program}: {e}")),
+    // It runs as root: the program and every directory on its path must be root's and writable
+    // by nobody else (issue 16, item 2). The runner checks again and runs the very file it
+    // checked; this check is for the message, said before anything is started. A refused
+    // command is a failed attempt like any other: retried after its backoff (1 h, 4 h, 16 h,
+    // then daily, `rotation::backoff`), not at every check.
+    if let Err(e) = crate::files::open_trusted(root, Path::new(program), owners) {
+        let why = if e.is_not_found() {
+            format!("RotationCommand not run: {program} does not exist ({e})")
+        } else {
+            format!("RotationCommand not run: {e}")
+        };
+        tracing::error!(event = "rotation_command_failed", error = %why);
+        return Some(why);
     }
     let call = Call::program(program.as_str(), args)
         .with_timeout(ROTATION_COMMAND_TIMEOUT)

@@ -58,9 +58,21 @@ pub enum FileError {
     NotPrivate { path: PathBuf, mode: u32 },
     #[error("{} is larger than {max} bytes; refusing to read it", .path.display())]
     TooLarge { path: PathBuf, max: u64 },
+    /// A directory on the path of a program or file trusted as root (issue 16, item 2).
+    #[error("{} is {who}: whoever can write to it can replace what it holds; keep what Keywarden runs as root under directories only root can write, such as /Library/Management (or chown root:wheel and chmod go-w each directory on the path)", .path.display())]
+    UnsafeDir { path: PathBuf, who: String },
+    #[error("{} is not an absolute path; give the full path from /", .path.display())]
+    NotAbsolute { path: PathBuf },
+    #[error("{} was replaced while it was being checked; not trusted this time (try again, and find out who replaces it)", .path.display())]
+    Replaced { path: PathBuf },
 }
 
 impl FileError {
+    /// The file (or a directory on its path) does not exist.
+    pub(crate) fn is_not_found(&self) -> bool {
+        matches!(self, FileError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+
     pub(crate) fn io(path: &Path, source: io::Error) -> FileError {
         FileError::Io {
             path: path.to_owned(),
@@ -109,6 +121,194 @@ pub(crate) fn check_trusted(path: &Path, meta: &Metadata, owners: Owners) -> Res
         return Err(FileError::Writable {
             path: path.to_owned(),
             mode,
+        });
+    }
+    Ok(())
+}
+
+/// How many symbolic links one trusted-path walk follows before giving up (macOS and Linux both
+/// stop at a few dozen: `MAXSYMLINKS` is 32 on macOS, 40 on Linux).
+const MAX_LINKS: usize = 32;
+
+/// A file that Keywarden runs or trusts as root, checked along its whole path and held open:
+/// `file` is the very file the walk checked (its device and inode were compared after opening),
+/// so what is run or read is what was checked, whatever happens to the path afterwards.
+#[derive(Debug)]
+pub(crate) struct TrustedFile {
+    /// Open read-only, close-on-exec.
+    pub(crate) file: File,
+    /// The path the walk ended at: absolute, every symbolic link on it resolved.
+    pub(crate) path: PathBuf,
+    /// The file's device and inode, as the walk saw them and as the open file has them.
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+}
+
+/// Open `mac_path` (an absolute path on the Mac under `root`) as a file Keywarden may run or
+/// trust as root: the trusted-path rule (issue 16, item 2).
+///
+/// Every component from the Mac's root to the file is checked: each directory owned by root (or
+/// the simulated root's user, `owners`) and not writable by group or others, a sticky `/tmp`-like
+/// directory included (whoever may write into a directory may put another file in a name's
+/// place); the file itself a regular file with the same owner rule. A symbolic link is followed
+/// only because the directory holding it passed the rule (so only a trusted owner can have put
+/// it there), and its target is walked by the same rule: a real Mac's `/etc`, `/tmp` and `/var`
+/// are links to `/private/…`. A relative target is walked from the link's directory; an absolute
+/// one from `/`, as the kernel resolves it. `..` never climbs above the directory the walk started
+/// from. The walk covers the Mac: its root (canonicalised) and every directory under it. What
+/// lies above a simulated root (a 1777 `/tmp`), or beside it (the simulator's binary, which its
+/// tool links point to), is the host's and not checked; on a real Mac the root is `/` and nothing
+/// is outside it.
+///
+/// The file is then opened (`O_NOFOLLOW`, at the resolved path) and the open file checked again,
+/// with its device and inode equal to what the walk saw: a file swapped in between is refused.
+pub(crate) fn open_trusted(
+    root: &crate::paths::Root,
+    mac_path: &Path,
+    owners: Owners,
+) -> Result<TrustedFile, FileError> {
+    if !mac_path.is_absolute() {
+        return Err(FileError::NotAbsolute {
+            path: mac_path.to_owned(),
+        });
+    }
+    let top = fs::canonicalize(root.dir()).map_err(|e| FileError::io(root.dir(), e))?;
+    let (path, meta) = walk(&top, mac_path, owners)?;
+    let file = OpenOptions::new()
+        .read(true)
+        // Non-blocking: a FIFO swapped in after the walk cannot hang the open.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => FileError::Symlink { path: path.clone() },
+            _ => FileError::io(&path, e),
+        })?;
+    let opened = file.metadata().map_err(|e| FileError::io(&path, e))?;
+    if !opened.file_type().is_file() {
+        return Err(FileError::NotRegular {
+            path,
+            kind: kind_of(&opened),
+        });
+    }
+    check_trusted(&path, &opened, owners)?;
+    if (opened.dev(), opened.ino()) != (meta.dev(), meta.ino()) {
+        return Err(FileError::Replaced { path });
+    }
+    Ok(TrustedFile {
+        file,
+        dev: opened.dev(),
+        ino: opened.ino(),
+        path,
+    })
+}
+
+/// The walk of `open_trusted`: the resolved path of `mac_path` under `top` and its `lstat`.
+fn walk(top: &Path, mac_path: &Path, owners: Owners) -> Result<(PathBuf, Metadata), FileError> {
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    use std::path::Component;
+
+    fn parts(p: &Path) -> impl Iterator<Item = Option<OsString>> + '_ {
+        // `None` stands for `..`; `.` and the root are dropped.
+        p.components().filter_map(|c| match c {
+            Component::Normal(n) => Some(Some(n.to_owned())),
+            Component::ParentDir => Some(None),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
+        })
+    }
+
+    check_dir(top, owners)?;
+    // Where `..` stops: the top of the walk, or `/` after an absolute link.
+    let mut floor = top.to_path_buf();
+    let mut cur = top.to_path_buf();
+    let mut todo: VecDeque<Option<OsString>> = parts(mac_path).collect();
+    let mut links = 0;
+    while let Some(part) = todo.pop_front() {
+        let Some(name) = part else {
+            if cur != floor {
+                cur.pop();
+            }
+            continue;
+        };
+        let next = cur.join(&name);
+        let meta = fs::symlink_metadata(&next).map_err(|e| FileError::io(&next, e))?;
+        let t = meta.file_type();
+        if t.is_symlink() {
+            links += 1;
+            if links > MAX_LINKS {
+                return Err(FileError::io(
+                    &next,
+                    io::Error::from_raw_os_error(libc::ELOOP),
+                ));
+            }
+            let target = fs::read_link(&next).map_err(|e| FileError::io(&next, e))?;
+            if target.is_absolute() {
+                cur = PathBuf::from("/");
+                floor = cur.clone();
+                if cur.starts_with(top) {
+                    check_dir(&cur, owners)?;
+                }
+            }
+            for p in parts(&target).collect::<Vec<_>>().into_iter().rev() {
+                todo.push_front(p);
+            }
+        } else if t.is_dir() {
+            // Only the Mac's directories: on a real Mac that is every one (`top` is `/`); on a
+            // simulated Mac a link may lead out of the `--root` (the simulator's tools are links
+            // to its binary, which tests may copy under a 1777 `/tmp`), and what lies outside
+            // the Mac is the host's, as what lies above the `--root` is. The file itself is
+            // checked wherever it is.
+            if next.starts_with(top) {
+                check_dir_meta(&next, &meta, owners)?;
+            }
+            cur = next;
+        } else if todo.is_empty() {
+            if !t.is_file() {
+                return Err(FileError::NotRegular {
+                    path: next,
+                    kind: kind_of(&meta),
+                });
+            }
+            check_trusted(&next, &meta, owners)?;
+            return Ok((next, meta));
+        } else {
+            return Err(FileError::io(
+                &next,
+                io::Error::from_raw_os_error(libc::ENOTDIR),
+            ));
+        }
+    }
+    // The path named a directory (or nothing but `/`).
+    Err(FileError::NotRegular {
+        path: cur,
+        kind: "directory",
+    })
+}
+
+fn check_dir(dir: &Path, owners: Owners) -> Result<(), FileError> {
+    let meta = fs::symlink_metadata(dir).map_err(|e| FileError::io(dir, e))?;
+    check_dir_meta(dir, &meta, owners)
+}
+
+/// A directory on a trusted path: whoever may write into it may put another file in place of
+/// any name in it, so it must be a trusted owner's and writable by nobody else (the sticky bit
+/// does not help: it stops removing others' files, not creating a name that is not there).
+fn check_dir_meta(dir: &Path, meta: &Metadata, owners: Owners) -> Result<(), FileError> {
+    let uid = meta.uid();
+    let mode = meta.mode() & 0o7777;
+    let foreign = !owners.allows(uid);
+    let open = mode & 0o022 != 0;
+    if foreign || open {
+        let who = match (foreign, open) {
+            (true, true) => {
+                format!("owned by uid {uid} and writable by group or others (mode {mode:04o})")
+            }
+            (true, false) => format!("owned by uid {uid}, not root"),
+            (false, _) => format!("writable by group or others (mode {mode:04o})"),
+        };
+        return Err(FileError::UnsafeDir {
+            path: dir.to_owned(),
+            who,
         });
     }
     Ok(())
@@ -439,6 +639,124 @@ mod tests {
         } else {
             assert!(matches!(result, Err(FileError::Owner { .. })));
         }
+    }
+
+    /// A Mac laid out as a real one: `/private/etc` behind the `/etc` link, `/usr/bin`, all 0755.
+    fn mac() -> tempfile::TempDir {
+        let mac = tempfile::tempdir().unwrap();
+        for d in ["private/etc", "usr/bin", "Library/Management"] {
+            fs::create_dir_all(mac.path().join(d)).unwrap();
+        }
+        symlink("private/etc", mac.path().join("etc")).unwrap();
+        for f in [
+            "private/etc/tool",
+            "usr/bin/tool",
+            "Library/Management/rotate",
+        ] {
+            fs::write(mac.path().join(f), b"#!/bin/sh\n").unwrap();
+            fs::set_permissions(mac.path().join(f), fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        mac
+    }
+
+    fn open(mac: &tempfile::TempDir, path: &str) -> Result<TrustedFile, FileError> {
+        open_trusted(&crate::paths::Root::new(mac.path()), Path::new(path), me())
+    }
+
+    #[test]
+    fn issue_16_a_trusted_path_follows_links_to_trusted_places_and_ends_at_the_real_file() {
+        let mac = mac();
+        let real = fs::canonicalize(mac.path()).unwrap();
+        let t = open(&mac, "/etc/tool").unwrap();
+        assert_eq!(t.path, real.join("private/etc/tool"));
+        let meta = fs::metadata(real.join("private/etc/tool")).unwrap();
+        assert_eq!((t.dev, t.ino), (meta.dev(), meta.ino()));
+        // `..` and `.` as the kernel takes them, never above the Mac's root.
+        let t = open(&mac, "/usr/../../../usr/./bin/tool").unwrap();
+        assert_eq!(t.path, real.join("usr/bin/tool"));
+        // A link to an absolute path, and a link to a link.
+        symlink(real.join("usr/bin"), real.join("Library/bin")).unwrap();
+        symlink("Library/bin", real.join("bin")).unwrap();
+        assert_eq!(
+            open(&mac, "/bin/tool").unwrap().path,
+            real.join("usr/bin/tool")
+        );
+    }
+
+    #[test]
+    fn issue_16_every_directory_on_a_trusted_path_is_checked_and_the_first_loose_one_named() {
+        let mac = mac();
+        let real = fs::canonicalize(mac.path()).unwrap();
+        for (dir, mode) in [
+            ("", 0o777),
+            ("private", 0o775),
+            ("private/etc", 0o1777),
+            ("usr", 0o757),
+        ] {
+            let d = if dir.is_empty() {
+                real.clone()
+            } else {
+                real.join(dir)
+            };
+            fs::set_permissions(&d, fs::Permissions::from_mode(mode)).unwrap();
+            let path = if dir.starts_with("usr") {
+                "/usr/bin/tool"
+            } else {
+                "/etc/tool"
+            };
+            let err = open(&mac, path).unwrap_err();
+            assert!(matches!(err, FileError::UnsafeDir { .. }), "{dir}: {err}");
+            let said = err.to_string();
+            assert!(
+                said.starts_with(&format!(
+                    "{} is writable by group or others (mode {mode:04o})",
+                    d.display()
+                )),
+                "{dir}: {said}"
+            );
+            fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let other = Owners::as_uid(nix::unistd::geteuid().as_raw() + 12345);
+        let root = crate::paths::Root::new(mac.path());
+        let result = open_trusted(&root, Path::new("/usr/bin/tool"), other);
+        if me().running_as_root() {
+            assert!(result.is_ok(), "root's files are trusted");
+        } else {
+            let said = result.unwrap_err().to_string();
+            assert!(said.contains(", not root:"), "{said}");
+        }
+    }
+
+    #[test]
+    fn issue_16_a_trusted_path_refuses_what_is_not_a_plain_trusted_file() {
+        let mac = mac();
+        let real = fs::canonicalize(mac.path()).unwrap();
+        fs::set_permissions(real.join("usr/bin/tool"), fs::Permissions::from_mode(0o775)).unwrap();
+        assert!(matches!(
+            open(&mac, "/usr/bin/tool"),
+            Err(FileError::Writable { .. })
+        ));
+        assert!(matches!(
+            open(&mac, "/usr/bin"),
+            Err(FileError::NotRegular { .. })
+        ));
+        assert!(matches!(
+            open(&mac, "usr/bin/tool"),
+            Err(FileError::NotAbsolute { .. })
+        ));
+        assert!(open(&mac, "/usr/bin/missing").unwrap_err().is_not_found());
+        assert!(open(&mac, "/usr/bin/tool/more").is_err());
+        symlink("loop", real.join("usr/bin/loop")).unwrap();
+        assert!(open(&mac, "/usr/bin/loop").is_err(), "a link loop ends");
+        nix::unistd::mkfifo(
+            &real.join("usr/bin/fifo"),
+            nix::sys::stat::Mode::from_bits_truncate(0o700),
+        )
+        .unwrap();
+        assert!(matches!(
+            open(&mac, "/usr/bin/fifo"),
+            Err(FileError::NotRegular { .. })
+        ));
     }
 
     #[test]

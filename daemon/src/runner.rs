@@ -1,7 +1,8 @@
 //! The one place that starts processes.
 //!
 //! Every macOS tool (and an admin's `RotationCommand`) is started here: by absolute path resolved
-//! under the filesystem root, without a shell, with a cleared environment (a fixed `PATH` and
+//! under the filesystem root, only after that path passed the trusted-path rule and from the very
+//! file that passed it (`files::open_trusted`, `sys::exec`; issue 16, item 2), without a shell, with a cleared environment (a fixed `PATH` and
 //! `LC_ALL=C`), stdin either closed or carrying a secret plist that is written and then closed,
 //! stdout and stderr both captured up to a cap until the child itself exits (and `PIPE_GRACE`
 //! after: a helper it left holding them does not hold the call, issue 16, item 8), then what is
@@ -13,6 +14,7 @@
 //! substitute the `Runner` trait (see `tools::fake`); this module is tested against real
 //! `/bin/sh`, `/bin/cat` and `/bin/sleep`.
 
+use std::ffi::OsStr;
 use std::future::Future;
 use std::io;
 use std::os::unix::process::ExitStatusExt;
@@ -27,6 +29,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
+use crate::files::{self, FileError, Owners};
 use crate::paths::{Root, Tool};
 use crate::secret::Secret;
 
@@ -232,6 +235,9 @@ pub enum RunError {
     Missing { path: PathBuf },
     #[error("could not start {}: {source}", .path.display())]
     Spawn { path: PathBuf, source: io::Error },
+    /// The program failed the trusted-path rule (issue 16, item 2); it was not started.
+    #[error("not run, as it is not safe to run as root: {why}")]
+    Untrusted { why: FileError },
     #[error("no answer within {} s; its process group was killed", .after.as_secs())]
     TimedOut { after: Duration },
     #[error("lost contact with it: {0}")]
@@ -255,6 +261,8 @@ pub trait Runner {
 #[derive(Debug, Clone)]
 pub struct ProcessRunner {
     root: Root,
+    /// Who may own the programs it runs and the directories on their paths.
+    owners: Owners,
     timeout: Duration,
     output_cap: usize,
     permits: Arc<Semaphore>,
@@ -264,6 +272,7 @@ impl ProcessRunner {
     pub fn new(root: Root, timeout: Duration) -> ProcessRunner {
         ProcessRunner {
             root,
+            owners: Owners::current(),
             timeout,
             output_cap: DEFAULT_OUTPUT_CAP,
             permits: Arc::new(Semaphore::new(DEFAULT_CONCURRENCY)),
@@ -290,7 +299,30 @@ impl ProcessRunner {
         // The semaphore is never closed, so acquiring cannot fail; treat it as unbounded if it did.
         let _permit = self.permits.acquire().await.ok();
         let started = Instant::now();
-        let mut cmd = tokio::process::Command::new(&path);
+        // It runs as root: the program must pass the trusted-path rule along its whole path, and
+        // the child executes the very file that passed (issue 16, item 2).
+        let program = files::open_trusted(&self.root, &call.program, self.owners).map_err(|e| {
+            if e.is_not_found() {
+                RunError::Missing { path: path.clone() }
+            } else {
+                RunError::Untrusted { why: e }
+            }
+        })?;
+        let mut cmd = tokio::process::Command::new(&program.path);
+        // argv[0] is the path as asked for (the simulator's tools know themselves by it).
+        let argv: Vec<&OsStr> = std::iter::once(path.as_os_str())
+            .chain(call.args.iter().map(OsStr::new))
+            .collect();
+        crate::sys::exec::exec_checked(
+            cmd.as_std_mut(),
+            program,
+            &argv,
+            &[("PATH", CHILD_PATH), ("LC_ALL", "C")],
+        )
+        .map_err(|source| RunError::Spawn {
+            path: path.clone(),
+            source,
+        })?;
         cmd.args(&call.args)
             .env_clear()
             .env("PATH", CHILD_PATH)
@@ -306,7 +338,10 @@ impl ProcessRunner {
             // Its own process group, so a timeout can kill everything it started.
             .process_group(0)
             .kill_on_drop(!call.survive_abandon);
-        let mut child = cmd.spawn().map_err(|source| {
+        let spawned = cmd.spawn();
+        // The command holds the checked program's descriptor: close it in this process now.
+        drop(cmd);
+        let mut child = spawned.map_err(|source| {
             if source.kind() == io::ErrorKind::NotFound {
                 RunError::Missing { path: path.clone() }
             } else {

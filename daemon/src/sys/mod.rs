@@ -2,12 +2,15 @@
 //! wrap safely. Each file is small, each `unsafe` block says why it is sound, and the crate denies
 //! `unsafe_code` everywhere else (Cargo.toml `[lints]`; a test below holds the line).
 //!
+//! - `exec`: a child runs exactly the program that was checked (fexecve; a re-checked path on
+//!   macOS).
 //! - `timer`: a one-shot OS timer for the daemon's naps (timerfd, kqueue).
 //! - `utmpx`: the macOS login/logout notification (notify(3)).
 //! - `terminal`: echo off while a key is typed, restored even on Ctrl-C (termios, sigaction).
 //! - `usage`: this process's resident memory (`proc_pid_rusage` on macOS).
 #![allow(unsafe_code)]
 
+pub(crate) mod exec;
 pub(crate) mod terminal;
 pub(crate) mod timer;
 pub(crate) mod usage;

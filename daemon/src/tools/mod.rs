@@ -104,7 +104,7 @@ impl ProbeError {
     pub(crate) fn from_run(call: &Call, err: &RunError) -> ProbeError {
         let kind = match err {
             RunError::Missing { .. } => RunFailure::Missing,
-            RunError::Spawn { .. } => RunFailure::Spawn,
+            RunError::Spawn { .. } | RunError::Untrusted { .. } => RunFailure::Spawn,
             RunError::TimedOut { .. } => RunFailure::TimedOut,
             RunError::Io(_) => RunFailure::Io,
         };
