@@ -701,26 +701,44 @@ pub fn load(root: &Root, owners: Owners) -> Loaded {
     let mut warnings = Vec::new();
     // Managed preferences are written by macOS from a profile: root's, never writable by others.
     // One that is not is not a profile's: ignored whole, with a warning.
+    // So is every directory above it: a user who can write into one could put their own file
+    // there, with RotationCommand naming a root program (issue 16, item 2).
     let managed = read_prefs(
         &root.resolve(paths::MANAGED_PREFS),
         paths::MANAGED_PREFS,
         Trust::Owned(owners),
         &mut warnings,
-    );
-    // Local preferences may be anyone's; only the restricted keys need a trusted file (below).
+    )
+    .filter(|_| match dir_problem(root, paths::MANAGED_PREFS, owners) {
+        None => true,
+        Some(e) => {
+            warnings.push(format!("{}: ignored: {e}", paths::MANAGED_PREFS));
+            false
+        }
+    });
+    // Local preferences may be anyone's; only the restricted keys need a trusted file, in
+    // directories only root can write (below).
     let local_path = root.resolve(paths::LOCAL_PREFS);
     let local = read_prefs(&local_path, paths::LOCAL_PREFS, Trust::Any, &mut warnings);
     let local_trusted = local.is_some()
         && matches!(
             files::lstat(&local_path),
             Ok(Some(m)) if files::check_trusted(&local_path, &m, owners).is_ok()
-        );
+        )
+        && dir_problem(root, paths::LOCAL_PREFS, owners).is_none();
     from_dicts(
         managed.as_ref(),
         local.as_ref(),
         local_trusted,
         &mut warnings,
     )
+}
+
+/// Why the directories holding the preference file `mac_path` are not trusted, if they are not
+/// (`files::check_trusted_dir`).
+fn dir_problem(root: &Root, mac_path: &str, owners: Owners) -> Option<files::FileError> {
+    let dir = Path::new(mac_path).parent()?;
+    files::check_trusted_dir(root, dir, owners).err()
 }
 
 /// Read one preference file as a dictionary; problems become warnings and the file is ignored.
@@ -806,7 +824,7 @@ pub fn from_dicts(
         };
         if spec.restricted && source == Source::Local && !local_trusted {
             warnings.push(format!(
-                "{file}: {} is ignored: it is honoured only from a configuration profile or a local file owned by root and not writable by group or others",
+                "{file}: {} is ignored: it is honoured only from a configuration profile or a local file owned by root and not writable by group or others, in directories only root can write",
                 spec.name
             ));
             continue;

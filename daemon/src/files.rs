@@ -173,7 +173,7 @@ pub(crate) fn open_trusted(
         });
     }
     let top = fs::canonicalize(root.dir()).map_err(|e| FileError::io(root.dir(), e))?;
-    let (path, meta) = walk(&top, mac_path, owners)?;
+    let (path, meta) = walk(&top, mac_path, owners, Want::File)?;
     let file = OpenOptions::new()
         .read(true)
         // Non-blocking: a FIFO swapped in after the walk cannot hang the open.
@@ -202,8 +202,40 @@ pub(crate) fn open_trusted(
     })
 }
 
-/// The walk of `open_trusted`: the resolved path of `mac_path` under `top` and its `lstat`.
-fn walk(top: &Path, mac_path: &Path, owners: Owners) -> Result<(PathBuf, Metadata), FileError> {
+/// Whether every directory from the Mac's root down to `mac_dir` (a directory, absolute on the
+/// Mac) passes `open_trusted`'s rule: root's (or the simulated root's user's) and writable by
+/// nobody else, links followed only to places that pass too. A file read as root from a
+/// directory a user can write into is that user's to replace, whatever its own owner and mode
+/// (issue 16, item 2: "the same rule for every program and file Keywarden trusts as root").
+pub(crate) fn check_trusted_dir(
+    root: &crate::paths::Root,
+    mac_dir: &Path,
+    owners: Owners,
+) -> Result<(), FileError> {
+    if !mac_dir.is_absolute() {
+        return Err(FileError::NotAbsolute {
+            path: mac_dir.to_owned(),
+        });
+    }
+    let top = fs::canonicalize(root.dir()).map_err(|e| FileError::io(root.dir(), e))?;
+    walk(&top, mac_dir, owners, Want::Dir).map(|_| ())
+}
+
+/// What a walk must end at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    File,
+    Dir,
+}
+
+/// The walk of `open_trusted` (and `check_trusted_dir`): the resolved path of `mac_path` under
+/// `top` and its `lstat`.
+fn walk(
+    top: &Path,
+    mac_path: &Path,
+    owners: Owners,
+    want: Want,
+) -> Result<(PathBuf, Metadata), FileError> {
     use std::collections::VecDeque;
     use std::ffi::OsString;
     use std::path::Component;
@@ -262,7 +294,7 @@ fn walk(top: &Path, mac_path: &Path, owners: Owners) -> Result<(PathBuf, Metadat
                 check_dir_meta(&next, &meta, owners)?;
             }
             cur = next;
-        } else if todo.is_empty() {
+        } else if todo.is_empty() && want == Want::File {
             if !t.is_file() {
                 return Err(FileError::NotRegular {
                     path: next,
@@ -278,11 +310,17 @@ fn walk(top: &Path, mac_path: &Path, owners: Owners) -> Result<(PathBuf, Metadat
             ));
         }
     }
-    // The path named a directory (or nothing but `/`).
-    Err(FileError::NotRegular {
-        path: cur,
-        kind: "directory",
-    })
+    // The path named a directory (or nothing but `/`), each one on the way checked.
+    match want {
+        Want::Dir => {
+            let meta = fs::symlink_metadata(&cur).map_err(|e| FileError::io(&cur, e))?;
+            Ok((cur, meta))
+        }
+        Want::File => Err(FileError::NotRegular {
+            path: cur,
+            kind: "directory",
+        }),
+    }
 }
 
 fn check_dir(dir: &Path, owners: Owners) -> Result<(), FileError> {

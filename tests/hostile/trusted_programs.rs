@@ -192,3 +192,56 @@ fn issue_16_a_macos_tool_under_a_directory_others_can_write_is_not_run() {
         assert!(!marker.exists(), "{loose} {mode:o}: the tool ran");
     }
 }
+
+/// Preferences read as root are trusted only in directories only root can write: a user who can
+/// write into `/Library/Managed Preferences` or `/Library/Preferences` could put their own file
+/// there, with `RotationCommand` naming a root program such as `/bin/sh` (the same rule as a
+/// program's, issue 16, item 2).
+#[test]
+fn issue_16_preferences_in_a_directory_others_can_write_do_not_configure_a_rotation_command() {
+    for (dir, file) in [
+        (
+            "/Library/Managed Preferences",
+            "/Library/Managed Preferences/org.keywarden.plist",
+        ),
+        (
+            "/Library/Preferences",
+            "/Library/Preferences/org.keywarden.plist",
+        ),
+    ] {
+        let (mac, marker) = mac_with_command();
+        // The commands's preferences moved to the file under test (the managed ones, or the
+        // local file owned by the Mac's owner and not writable by others: trusted on its own).
+        let managed = mac.path("/Library/Managed Preferences/org.keywarden.plist");
+        let prefs = std::fs::read(&managed).unwrap();
+        std::fs::remove_file(&managed).unwrap();
+        std::fs::create_dir_all(mac.path(dir)).unwrap();
+        std::fs::write(mac.path(file), &prefs).unwrap();
+        chmod(&mac.path(file), 0o644);
+        chmod(&mac.path(dir), 0o777);
+        mac.event(&["login", "alice"]);
+        let s = mac.checked();
+        assert_eq!(runs(&marker), 0, "{dir} 0777: the command did not run");
+        assert_ne!(
+            string(&s, "Rotation.Method"),
+            "Command",
+            "{dir} 0777: RotationCommand is not configured"
+        );
+        let warned = strings(&s, "Daemon.ConfigWarnings");
+        assert!(
+            warned.iter().any(
+                |w| w.starts_with(file) && w.contains("writable by group or others")
+                    || w.starts_with(file) && w.contains("in directories only root can write")
+            ),
+            "{dir} 0777: a warning names the file: {warned:?}"
+        );
+        // Put right, the same file is read again.
+        chmod(&mac.path(dir), 0o755);
+        let s = mac.checked();
+        let warned = strings(&s, "Daemon.ConfigWarnings");
+        assert!(
+            !warned.iter().any(|w| w.starts_with(file)),
+            "{dir} 0755: {warned:?}"
+        );
+    }
+}
