@@ -107,6 +107,13 @@ enum Event {
     },
     /// The console user logs out.
     Logout,
+    /// COUNT more local people (`user0001`, ... with UIDs from 2001): a lab Mac with many mobile
+    /// accounts (issue 16, item 10). The first WITH_TOKEN of them hold a SecureToken.
+    AddUsers {
+        count: usize,
+        #[arg(long, default_value_t = 0)]
+        with_token: usize,
+    },
     /// The MDM sends the escrow profile again (a new install date), with the same certificate
     /// unless --certificate names another. macOS writes no new escrow blob for it.
     ResendProfile {
@@ -218,6 +225,9 @@ fn run_cli(cli: Cli) -> Result<(), String> {
                     events::login(&mut s, &name, how, Timestamp::now())?
                 }
                 Event::Logout => events::logout(&mut s),
+                Event::AddUsers { count, with_token } => {
+                    events::add_users(&mut s, count, with_token)?
+                }
                 Event::ResendProfile { certificate } => {
                     let certificate = certificate
                         .map(|c| serde_json::from_value(serde_json::Value::String(c)))

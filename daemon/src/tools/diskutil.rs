@@ -83,6 +83,19 @@ pub struct CryptoUser {
     pub volume_owner: Option<bool>,
 }
 
+/// The crypto user of the volume that is the local account with `guid` (its GeneratedUID: the
+/// `LocalOpenDirectory` entry's `APFSCryptoUserUUID`). A token holder is a crypto user of the
+/// volume, and vice versa: one list answers for every account (issue 16, item 10).
+pub fn local_crypto_user<'a>(
+    crypto: &'a [CryptoUser],
+    guid: Option<&str>,
+) -> Option<&'a CryptoUser> {
+    let guid = guid?;
+    crypto
+        .iter()
+        .find(|c| c.kind == CryptoUserKind::LocalOpenDirectory && c.uuid.eq_ignore_ascii_case(guid))
+}
+
 pub(crate) fn list_crypto_users_call() -> Call {
     Call::tool(Tool::Diskutil, &["apfs", "listCryptoUsers", "/", "-plist"])
 }
