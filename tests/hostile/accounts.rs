@@ -43,7 +43,11 @@ fn one_account_sysadminctl_cannot_answer_for_costs_that_user_only_and_the_consol
     ]);
     let s = mac.checked();
     assert!(!boolean(&s, "SecureToken.Stale"), "the section stays fresh");
-    assert_eq!(token_user(&s, "bob").get("SecureToken"), None, "bob: unknown");
+    assert_eq!(
+        token_user(&s, "bob").get("SecureToken"),
+        None,
+        "bob: unknown"
+    );
     assert_eq!(
         token_user(&s, "alice").get("SecureToken"),
         Some(&plist::Value::Boolean(true))
@@ -93,7 +97,11 @@ fn a_console_uid_without_a_local_record_counts_as_a_login_and_a_requested_rotati
         "waiting: {:?}",
         get(&s, "Rotation.Waiting")
     );
-    assert_eq!(get(&s, "SecureToken.ConsoleUser"), None, "no name is made up");
+    assert_eq!(
+        get(&s, "SecureToken.ConsoleUser"),
+        None,
+        "no name is made up"
+    );
     assert!(!boolean(&s, "SecureToken.Stale"));
 }
 
