@@ -9,6 +9,8 @@
 //! - Only people log in (`at_console`, the one definition of a person at the console): Setup
 //!   Assistant's `_mbsetupuser`, root, any uid below 501 or name starting with `_` is nobody, for
 //!   logins, the password reset, Escrow Buddy's attempts and the additional admins (issue 14).
+//!   A person's uid with no local record (a network account), or one several records share, is
+//!   someone at the console: a login, never given a name (issue 16, item 5).
 //! - The password reset after a recovery-key unlock is not pending (`in_password_reset`): a new
 //!   key during that login breaks the reset (PLATFORM.md; Crypt turned rotate-on-use off in 2020).
 //!   A boot whose key use is unknown counts as one the key may have unlocked (issue 14, item 2).
