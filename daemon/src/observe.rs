@@ -307,15 +307,17 @@ pub(crate) fn token_questions(
         },
         Err(_) => None,
     };
+    let crypto = crypto
+        .as_ref()
+        .ok()
+        .map(|list| tools::diskutil::LocalCryptoUsers::new(list));
     users
         .iter()
         .filter(|u| u.is_human())
         .filter(|u| {
             at_console.as_deref() == Some(u.name.as_str())
-                || crypto.as_ref().is_ok_and(|list| {
-                    let in_crypto =
-                        tools::diskutil::local_crypto_user(list, u.generated_uid.as_deref())
-                            .is_some();
+                || crypto.as_ref().is_some_and(|c| {
+                    let in_crypto = c.get(u.generated_uid.as_deref()).is_some();
                     u.secure_token_tag() != Some(in_crypto)
                 })
         })

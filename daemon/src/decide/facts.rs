@@ -13,7 +13,7 @@ use crate::guards::{self, AtConsole};
 use crate::observe::Snapshot;
 use crate::rotation::EscrowBuddyFacts;
 use crate::state::{EscrowMark, KeyUse, State};
-use crate::tools::diskutil::{local_crypto_user, CryptoUser};
+use crate::tools::diskutil::LocalCryptoUsers;
 use crate::tools::dscl::UserRecord;
 use crate::tools::security::ESCROW_BUDDY_MECHANISM;
 
@@ -124,15 +124,16 @@ impl Facts {
         let login_record = login_user
             .as_ref()
             .and_then(|name| people.iter().find(|u| &u.name == name));
+        let crypto = snap.crypto_users.as_deref().ok().map(LocalCryptoUsers::new);
         let login_user_token = match (&login_user, login_record) {
-            (Some(_), Some(u)) => secure_token(snap, u).ok().flatten(),
+            (Some(_), Some(u)) => secure_token(snap, crypto.as_ref(), u).ok().flatten(),
             (Some(_), None) => None,
             // Nobody seen yet: whether anyone who could log in holds a token.
             (None, _) if snap.users.is_err() => None,
             (None, _) => {
                 let tokens: Vec<Option<bool>> = people
                     .iter()
-                    .map(|u| secure_token(snap, u).ok().flatten())
+                    .map(|u| secure_token(snap, crypto.as_ref(), u).ok().flatten())
                     .collect();
                 if tokens.contains(&Some(true)) {
                     Some(true)
@@ -224,14 +225,6 @@ pub(crate) fn someone_at_console(snap: &Snapshot) -> Option<u32> {
     }
 }
 
-/// The crypto user of the volume with `guid` (a local account's GeneratedUID).
-pub(super) fn crypto_user<'a>(
-    crypto: &'a [CryptoUser],
-    guid: &Option<String>,
-) -> Option<&'a CryptoUser> {
-    local_crypto_user(crypto, guid.as_deref())
-}
-
 /// Whether `user` holds a SecureToken (issue 16, item 10). The volume's crypto users decide: a
 /// token holder is a crypto user of the volume, and vice versa. Where `AuthenticationAuthority`'s
 /// `;SecureToken;` tag agrees, that is the answer without asking anyone. Where `sysadminctl` was
@@ -240,8 +233,14 @@ pub(super) fn crypto_user<'a>(
 /// users could not be read, or `sysadminctl` failed for this user alone where the tag disagrees:
 /// one bad record costs that user only, its probe error names them); `Err`: `sysadminctl` and the
 /// crypto users disagree (why), and the token is shown as unknown.
-pub(super) fn secure_token(snap: &Snapshot, user: &UserRecord) -> Result<Option<bool>, String> {
-    let Ok(crypto) = &snap.crypto_users else {
+///
+/// `crypto`: the volume's crypto users (`None`: they could not be read), indexed once per check.
+pub(super) fn secure_token(
+    snap: &Snapshot,
+    crypto: Option<&LocalCryptoUsers>,
+    user: &UserRecord,
+) -> Result<Option<bool>, String> {
+    let Some(crypto) = crypto else {
         return Ok(None);
     };
     let answer = snap
@@ -249,7 +248,7 @@ pub(super) fn secure_token(snap: &Snapshot, user: &UserRecord) -> Result<Option<
         .iter()
         .find(|(n, _)| *n == user.name)
         .and_then(|(_, p)| p.as_ref().ok().copied());
-    let in_crypto = crypto_user(crypto, &user.generated_uid).is_some();
+    let in_crypto = crypto.get(user.generated_uid.as_deref()).is_some();
     match answer {
         None if user.secure_token_tag() == Some(in_crypto) => Ok(Some(in_crypto)),
         Some(t) if t == in_crypto => Ok(Some(t)),
