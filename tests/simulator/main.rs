@@ -327,6 +327,14 @@ fn run_tool(mac: &Mac, tool: &'static str) -> ! {
     std::process::exit(answer.exit)
 }
 
+/// What identifies one version of the scenario file: `Mac::save` writes a new file and renames
+/// it into place, so the inode changes with every save.
+fn scenario_stamp(mac: &Mac) -> Option<(u64, u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(mac.scenario_file()).ok()?;
+    Some((m.ino(), m.len(), m.mtime(), m.mtime_nsec()))
+}
+
 /// Latency, then a fault if one matches, then the transcript or the scenario's answer.
 fn play(
     mac: &Mac,
@@ -337,6 +345,7 @@ fn play(
     ctx: &Ctx,
     entry: &mut Entry,
 ) -> Result<Answer, String> {
+    let stamp = scenario_stamp(mac);
     let loaded = mac.load()?;
     let latency = loaded.latency_ms;
     if latency > 0 {
@@ -422,7 +431,12 @@ fn play(
     // accounts benchmark). One that changes the Mac (or a transcript) is answered again under
     // the lock, on a fresh read, as before.
     let unlocked = {
-        let s = mac.load()?;
+        // Read again only if it changed during the latency (every save is a new file: rename).
+        let s = if stamp.is_some() && scenario_stamp(mac) == stamp {
+            loaded.clone()
+        } else {
+            mac.load()?
+        };
         if s.transcript.is_some() {
             None
         } else {
