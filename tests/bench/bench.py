@@ -568,7 +568,8 @@ def table(results):
         for n in sorted(a, key=int):
             x = a[n]
             measured = (f"{ms(x['wall_s']['median'])} (min {ms(x['wall_s']['min'])}, max {ms(x['wall_s']['max'])}); "
-                        f"{x['calls']} calls, {x['sysadminctl_calls']} sysadminctl, {x['levels']} levels")
+                        f"{x['calls']} calls, {x['sysadminctl_calls']} sysadminctl, {x['levels']} levels; "
+                        f"keywarden's own CPU {ms(x['own_cpu_s'])}, with the tools {ms(x['cpu_s_incl_tools'])}")
             if n == "5":
                 info(f"6  check, {n} users", measured)
             else:
