@@ -9,6 +9,8 @@
 //! - Only people log in (`at_console`, the one definition of a person at the console): Setup
 //!   Assistant's `_mbsetupuser`, root, any uid below 501 or name starting with `_` is nobody, for
 //!   logins, the password reset, Escrow Buddy's attempts and the additional admins (issue 14).
+//!   A person's uid with no local record (a network account), or one several records share, is
+//!   someone at the console: a login, never given a name (issue 16, item 5).
 //! - The password reset after a recovery-key unlock is not pending (`in_password_reset`): a new
 //!   key during that login breaks the reset (PLATFORM.md; Crypt turned rotate-on-use off in 2020).
 //!   A boot whose key use is unknown counts as one the key may have unlocked (issue 14, item 2).
@@ -241,8 +243,13 @@ pub(crate) enum AtConsole {
     Nobody,
     /// A person, by account name.
     Person(String),
-    /// An owner this observation cannot name (no local record has its uid, or the records could
-    /// not be read): whether a person logged in is not known.
+    /// A person no single local record names (issue 16, item 5): a uid of 501 or more that no
+    /// local record has (a network account logged in, `dscl .` lists only the local node), or
+    /// that several local records share (`sharing`: their names, never picked by listing order).
+    /// A login all the same; nothing that needs the person's name or token is decided for them.
+    Someone { uid: u32, sharing: Vec<String> },
+    /// An owner this observation cannot name and cannot call a person (the records could not be
+    /// read, or a uid below 501 has no record): whether a person logged in is not known.
     Unnamed(u32),
 }
 
@@ -255,10 +262,26 @@ pub(crate) fn at_console(console: &Console, users: Option<&[UserRecord]>) -> AtC
     let Console::Uid(uid) = console else {
         return AtConsole::Nobody;
     };
-    match users.and_then(|us| us.iter().find(|u| u.uid == i64::from(*uid))) {
-        Some(u) if u.is_human() => AtConsole::Person(u.name.clone()),
-        Some(_) => AtConsole::Nobody,
-        None => AtConsole::Unnamed(*uid),
+    let Some(users) = users else {
+        return AtConsole::Unnamed(*uid);
+    };
+    let person_uid = *uid >= crate::tools::dscl::FIRST_HUMAN_UID;
+    let owners: Vec<&UserRecord> = users.iter().filter(|u| u.uid == i64::from(*uid)).collect();
+    match owners.as_slice() {
+        [u] if u.is_human() => AtConsole::Person(u.name.clone()),
+        [_] => AtConsole::Nobody,
+        [] if person_uid => AtConsole::Someone {
+            uid: *uid,
+            sharing: Vec::new(),
+        },
+        [] => AtConsole::Unnamed(*uid),
+        // Several records, one uid: which is at the console is not known, and listing order
+        // must not decide it. The uid rule still says whether it is a person.
+        many if person_uid => AtConsole::Someone {
+            uid: *uid,
+            sharing: many.iter().map(|u| u.name.clone()).collect(),
+        },
+        _ => AtConsole::Nobody,
     }
 }
 
@@ -609,6 +632,9 @@ mod tests {
             u("_mbsetupuser", 248),
             u("alice", 501),
             u("_mdmadmin", 600),
+            // Two records with one uid (issue 16, item 5), listed in either order.
+            u("ann", 700),
+            u("ann-copy", 700),
         ]
     }
 
@@ -619,6 +645,8 @@ mod tests {
             AtConsole::Nobody => "nobody".to_owned(),
             AtConsole::Person(name) => name,
             AtConsole::Unnamed(_) => "unnamed".to_owned(),
+            AtConsole::Someone { sharing, .. } if sharing.is_empty() => "someone".to_owned(),
+            AtConsole::Someone { sharing, .. } => format!("someone of {}", sharing.join(",")),
         }
     }
 
@@ -735,7 +763,9 @@ mod tests {
             ("issue 14: an account below uid 501 at the console is nobody", who(Console::Uid(1), true), "nobody"),
             ("issue 14: an account named with a leading _ is nobody, whatever its uid", who(Console::Uid(600), true), "nobody"),
             ("no owner of /dev/console is nobody", who(Console::Nobody, true), "nobody"),
-            ("a uid no local account has cannot be named", who(Console::Uid(777), true), "unnamed"),
+            ("issue 16: a person's uid no local account has (a network account) is someone at the console, a login", who(Console::Uid(777), true), "someone"),
+            ("issue 16: a uid two local records share is someone at the console, never the first listed", who(Console::Uid(700), true), "someone of ann,ann-copy"),
+            ("a uid below 501 that no local account has cannot be named", who(Console::Uid(300), true), "unnamed"),
             ("with the accounts unreadable, a console owner cannot be named", who(Console::Uid(501), false), "unnamed"),
             ("Setup Assistant at the console of a boot the key unlocked leaves the reset pending", format!("{:?}", in_password_reset(Some(KeyUse::Used), at_console(&Console::Uid(248), Some(&accounts())) != AtConsole::Nobody)), "Some(KeyUsed)"),
             // Escrow Buddy's flag only where it can make a key (issue 14, item 8).

@@ -2,8 +2,10 @@
 //! failing tool never aborts the check.
 //!
 //! Independent probes run concurrently (the runner bounds how many children run at once). Two
-//! kinds wait for another: SecureToken status is asked per human user once the user records are
-//! known (with its own bound), and `usingrecoverykey` is asked only when the current boot (from
+//! kinds wait for another: `sysadminctl -secureTokenStatus` is asked, once the user records and
+//! the volume's crypto users are known, only for the console user and for the users whose
+//! `AuthenticationAuthority` tag and crypto-user entry disagree (`token_questions`: a check's cost
+//! does not grow with accounts, issue 16, item 10), and `usingrecoverykey` is asked only when the current boot (from
 //! `kern.bootsessionuuid`) has no definite answer latched yet; `showdeferralinfo` only when
 //! `fdesetup status` says deferred. So the longest chain is two calls. What the boot guard read
 //! first in the same check (`Known`: the boot session, a definite answer about key use) is not
@@ -31,7 +33,7 @@ use crate::tools::fdesetup::{DeferralInfo, FdeStatus, UsingRecoveryKey};
 use crate::tools::profiles::{BootstrapToken, ComputerProfiles};
 use crate::tools::{self, ProbeError};
 
-/// How many SecureToken probes run at once.
+/// How many SecureToken probes run at once (only users the evidence does not answer for).
 pub const SECURE_TOKEN_CONCURRENCY: usize = 8;
 /// The escrow file is a CMS blob of a few hundred bytes (corpus/FILEVAULTPRK.md: 453).
 const MAX_ESCROW_FILE_BYTES: u64 = 1024 * 1024;
@@ -87,7 +89,9 @@ pub struct Snapshot {
     /// User records `dscl` printed that could not be used (each with why); never dropped silently.
     pub skipped_users: Vec<SkippedRecord>,
     pub admins: Probe<Vec<String>>,
-    /// Per human user (by short name), in the order of `users`.
+    /// `sysadminctl -secureTokenStatus`, for the human users `token_questions` picked (by short
+    /// name, in the order of `users`); the others' tokens come from the crypto users and
+    /// `AuthenticationAuthority` alone.
     pub secure_tokens: Vec<(String, Probe<bool>)>,
     pub bootstrap: Probe<BootstrapToken>,
     pub profiles: Probe<ComputerProfiles>,
@@ -195,12 +199,10 @@ pub async fn observe<R: Runner>(
         Err(_) => true,
     };
     let deferred = matches!(&filevault, Ok(s) if s.deferred.is_some());
-    let human_users: Vec<String> = match &users {
-        Ok(list) => list
-            .iter()
-            .filter(|u| u.is_human())
-            .map(|u| u.name.clone())
-            .collect(),
+    // Read before phase 2: the console user's token is always asked (the guards rely on it).
+    let console = console_owner(root);
+    let human_users = match &users {
+        Ok(list) => token_questions(list, &crypto_users, &console),
         Err(_) => Vec::new(),
     };
     let (using_recovery_key, deferral, secure_tokens) = tokio::join!(
@@ -239,7 +241,6 @@ pub async fn observe<R: Runner>(
     // Files Keywarden reads itself.
     let escrow_location = read_escrow_location(root, owners);
     let escrow_file = escrow_file_facts(root, owners);
-    let console = console_owner(root);
     let mut candidates: Vec<String> = vec![paths::DEFERRAL_OUTPUT_DEFAULT.to_owned()];
     if let Some(p) = &state.keys.deferral_output_path {
         candidates.push(p.clone());
@@ -282,6 +283,46 @@ pub async fn observe<R: Runner>(
         escrow_buddy,
         plaintext_key_files,
     }
+}
+
+/// Whom `sysadminctl -secureTokenStatus` is asked about, in the order of `users`: the person at
+/// the console (always: the guards and `ConsoleUserHasToken` rely on that user's token), and every
+/// human user whose two pieces of evidence already read do not agree: whether the volume lists
+/// their GeneratedUID as a crypto user (`diskutil apfs listCryptoUsers`, one call) and whether
+/// `AuthenticationAuthority` carries `;SecureToken;` (the same `dscl` call as the records; absent
+/// attribute: no evidence). Where they agree the token is known without a call per user, so 500
+/// users no longer cost 500 calls (issue 16, item 10: 14 s, and a lab Mac with thousands of
+/// accounts failed). With the crypto users unreadable no token can be cross-checked and the
+/// section is stale whatever `sysadminctl` says (`decide::sections`), so only the console user is
+/// asked.
+pub(crate) fn token_questions(
+    users: &[UserRecord],
+    crypto: &Probe<Vec<CryptoUser>>,
+    console: &Probe<Console>,
+) -> Vec<String> {
+    let at_console = match console {
+        Ok(c) => match crate::guards::at_console(c, Some(users)) {
+            crate::guards::AtConsole::Person(name) => Some(name),
+            _ => None,
+        },
+        Err(_) => None,
+    };
+    let crypto = crypto
+        .as_ref()
+        .ok()
+        .map(|list| tools::diskutil::LocalCryptoUsers::new(list));
+    users
+        .iter()
+        .filter(|u| u.is_human())
+        .filter(|u| {
+            at_console.as_deref() == Some(u.name.as_str())
+                || crypto.as_ref().is_some_and(|c| {
+                    let in_crypto = c.get(u.generated_uid.as_deref()).is_some();
+                    u.secure_token_tag() != Some(in_crypto)
+                })
+        })
+        .map(|u| u.name.clone())
+        .collect()
 }
 
 fn file_error(shown: &str, e: &files::FileError) -> ProbeError {
@@ -404,5 +445,89 @@ impl Snapshot {
             push(&mut out, &eb.generate_new_key);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::diskutil::CryptoUserKind;
+
+    fn guid(i: usize) -> String {
+        format!("00000000-0000-4000-8000-{i:012}")
+    }
+
+    /// `n` people, uid 501.., each with `;SecureToken;` exactly when `token(i)`, and a crypto
+    /// user for each token holder: the evidence agrees for everyone.
+    fn mac(n: usize, token: impl Fn(usize) -> bool) -> (Vec<UserRecord>, Vec<CryptoUser>) {
+        let mut users = Vec::new();
+        let mut crypto = Vec::new();
+        for i in 0..n {
+            let mut aa = vec![";ShadowHash;HASHLIST:<SALTED-SHA512-PBKDF2>".to_owned()];
+            if token(i) {
+                aa.push(";SecureToken;".to_owned());
+                crypto.push(CryptoUser {
+                    uuid: guid(i),
+                    kind: CryptoUserKind::LocalOpenDirectory,
+                    volume_owner: Some(false),
+                });
+            }
+            users.push(UserRecord {
+                name: format!("u{i}"),
+                uid: 501 + i as i64,
+                generated_uid: Some(guid(i)),
+                real_name: None,
+                hidden: false,
+                authentication_authority: aa,
+            });
+        }
+        (users, crypto)
+    }
+
+    #[test]
+    fn issue_16_with_500_users_sysadminctl_is_asked_only_about_the_console_user() {
+        let (users, crypto) = mac(500, |i| i % 7 == 0);
+        let asked = token_questions(&users, &Ok(crypto), &Ok(Console::Uid(503)));
+        assert_eq!(asked, vec!["u2".to_owned()]);
+        let asked = token_questions(&users, &Ok(mac(500, |_| true).1), &Ok(Console::Nobody));
+        assert_eq!(
+            asked.len(),
+            500 - 500 / 7 - 1,
+            "tag without crypto user: asked"
+        );
+    }
+
+    #[test]
+    fn issue_16_sysadminctl_is_asked_only_where_the_evidence_disagrees_or_is_missing() {
+        let (mut users, crypto) = mac(4, |i| i == 1);
+        // u0: tagged, not a crypto user. u1: agrees. u2: no AuthenticationAuthority at all.
+        // u3: a crypto user (a token granted) whose tag is missing.
+        users[0]
+            .authentication_authority
+            .push(";SecureToken;".into());
+        users[2].authentication_authority.clear();
+        let mut crypto = crypto;
+        crypto.push(CryptoUser {
+            uuid: guid(3).to_lowercase(),
+            kind: CryptoUserKind::LocalOpenDirectory,
+            volume_owner: Some(false),
+        });
+        let asked = token_questions(&users, &Ok(crypto), &Ok(Console::Nobody));
+        assert_eq!(asked, vec!["u0", "u2", "u3"]);
+    }
+
+    #[test]
+    fn issue_16_with_the_crypto_users_unreadable_only_the_console_user_is_asked() {
+        let (users, _) = mac(50, |_| false);
+        let failed: Probe<Vec<CryptoUser>> = Err(ProbeError::File {
+            path: "diskutil".into(),
+            message: "failed".into(),
+        });
+        assert_eq!(
+            token_questions(&users, &failed, &Ok(Console::Uid(510))),
+            vec!["u9"]
+        );
+        // Nobody at the console, or someone no record names: nobody to ask.
+        assert!(token_questions(&users, &failed, &Ok(Console::Uid(9999))).is_empty());
     }
 }

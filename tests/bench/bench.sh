@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: the five benchmarks of issue 7 in one run (docs/BENCHMARKS.md).
+# `make bench`: the five benchmarks of issue 7 and issue 16's accounts in one run (docs/BENCHMARKS.md).
 # Expects the release binaries (cargo build --release --bins; `make bench` builds them first),
 # links the universal macOS binary for its size when cargo-zigbuild and zig are there, then runs
 # tests/bench/bench.py, which prints the table and writes target/bench/results.json.
@@ -7,7 +7,8 @@
 # Environment (all optional):
 #   CARGO_TARGET_DIR   where the release binaries are (default: target)
 #   BENCH_MACOS=0      do not link the macOS binary (its size rows say skipped)
-#   BENCH_ONLY=1,2,..  run only these benchmarks (1 check, 2 read, 3 idle, 4 scale, 5 size/start)
+#   BENCH_ONLY=1,2,..  run only these benchmarks (1 check, 2 read, 3 idle, 4 scale, 5 size/start,
+#                      6 accounts: 5, 500, 5,000 users)
 #   IDLE_SECONDS=180   the idle window (at least a few ConsolePollSeconds); BENCH_RUNS=7 BENCH_SCRIPT_RUNS=3 BENCH_READ_RUNS=30
 #   BENCH_START_RUNS=15 BENCH_LATENCY_MS=200
 set -euo pipefail
@@ -22,7 +23,7 @@ done
 command -v python3 >/dev/null || { echo "bench: needs python3"; exit 1; }
 mkdir -p target/bench
 
-only=${BENCH_ONLY:-1,2,3,4,5}
+only=${BENCH_ONLY:-1,2,3,4,5,6}
 macos_args=()
 if [[ ,$only, != *,5,* ]]; then
   :

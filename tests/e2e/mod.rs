@@ -373,14 +373,16 @@ fn a_failed_probe_keeps_the_last_good_values_marked_stale() {
 #[test]
 fn huge_and_non_utf8_output_are_errors_not_crashes() {
     let mac = Mac::healthy();
-    mac.set(&[r#"faults=[{"argv":["dscl","-plist",".","-readall"],"kind":"huge"},{"argv":["sw_vers","-buildVersion"],"kind":"non_utf8"}]"#]);
+    // The admin group's read keeps the runner's 1 MiB cap (the user records have 64 MiB since
+    // issue 16: a Mac with thousands of accounts prints more than 1 MiB).
+    mac.set(&[r#"faults=[{"argv":["dscl","-plist",".","-read","/Groups/admin"],"kind":"huge"},{"argv":["sw_vers","-buildVersion"],"kind":"non_utf8"}]"#]);
     let out = mac.check();
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let errors = strings(&mac.status(), "Daemon.Errors");
     assert!(
         errors
             .iter()
-            .any(|e| e.contains("dscl -plist . -readall /Users") && e.contains("KiB")),
+            .any(|e| e.contains("dscl -plist . -read /Groups/admin") && e.contains("KiB")),
         "{errors:?}"
     );
     assert!(

@@ -14,7 +14,7 @@
 use jiff::Timestamp;
 
 use crate::random;
-use crate::scenario::{EscrowCert, FileVaultState, Scenario, UsedThisBoot};
+use crate::scenario::{EscrowCert, FileVaultState, Scenario, UsedThisBoot, User};
 
 /// `event DIR reboot [--with-recovery-key]`: a new boot session, nobody logged in, and the key
 /// was (or was not) used to unlock the disk at this boot. An APFS 10.13/10.14 Mac keeps saying
@@ -187,6 +187,46 @@ pub fn logout(s: &mut Scenario) -> Vec<String> {
     }]
 }
 
+/// `event DIR add-users COUNT [--with-token K]`: COUNT more local people named `user0001`, ...
+/// with UIDs from 2001 (clear of the scenario's own), the first K holding a SecureToken; none an
+/// admin. What a lab Mac with thousands of mobile accounts shows the tools (issue 16, item 10).
+pub fn add_users(s: &mut Scenario, count: usize, with_token: usize) -> Result<Vec<String>, String> {
+    let first = s
+        .users
+        .iter()
+        .map(|u| u.uid + 1)
+        .max()
+        .unwrap_or(2001)
+        .max(2001);
+    let taken = s
+        .users
+        .iter()
+        .filter(|u| u.name.starts_with("user"))
+        .count();
+    for i in 0..count {
+        let n = taken + i + 1;
+        s.users.push(User {
+            name: format!("user{n:04}"),
+            uid: first + i as i64,
+            real_name: Some(format!("Lab User {n}")),
+            generated_uid: None,
+            admin: false,
+            secure_token: i < with_token,
+            volume_owner: false,
+            hidden: false,
+            smart_card: false,
+            authority_token: None,
+            network: false,
+            shares_uid: false,
+        });
+    }
+    s.validate()?;
+    Ok(vec![format!(
+        "add-users: {count} local users added ({} with a SecureToken)",
+        with_token.min(count)
+    )])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +235,35 @@ mod tests {
         Scenario::default()
             .assign("escrow_buddy.generate_new_key=true")
             .unwrap()
+    }
+
+    #[test]
+    fn add_users_appends_people_with_unique_uids_the_first_ones_holding_a_token() {
+        let mut s = Scenario::default();
+        add_users(&mut s, 3, 1).unwrap();
+        add_users(&mut s, 2, 0).unwrap();
+        let added: Vec<(&str, i64, bool)> = s.users[2..]
+            .iter()
+            .map(|u| (u.name.as_str(), u.uid, u.secure_token))
+            .collect();
+        assert_eq!(
+            added,
+            vec![
+                ("user0001", 2001, true),
+                ("user0002", 2002, false),
+                ("user0003", 2003, false),
+                ("user0004", 2004, false),
+                ("user0005", 2005, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_shared_uid_passes_only_when_the_record_says_so() {
+        let clash = r#"users.2={"name":"alice2","uid":501}"#;
+        assert!(Scenario::default().assign(clash).is_err());
+        let shared = r#"users.2={"name":"alice2","uid":501,"shares_uid":true}"#;
+        assert!(Scenario::default().assign(shared).is_ok());
     }
 
     #[test]

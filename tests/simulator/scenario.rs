@@ -132,6 +132,18 @@ pub struct User {
     pub hidden: bool,
     #[serde(default)]
     pub smart_card: bool,
+    /// Whether `AuthenticationAuthority` carries `;SecureToken;` (defaults to `secure_token`):
+    /// set it apart to make the directory disagree with the volume (issue 16, item 10).
+    #[serde(default)]
+    pub authority_token: Option<bool>,
+    /// A directory (network) account: no record in the local node, so `dscl .` does not list it
+    /// and the volume has no crypto user for it, yet it can own the console (issue 16, item 5).
+    #[serde(default)]
+    pub network: bool,
+    /// This record deliberately shares its UID with an earlier account (a copied or migrated
+    /// record): validation lets it pass (issue 16, item 5).
+    #[serde(default)]
+    pub shares_uid: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -278,6 +290,9 @@ impl Default for Scenario {
                     volume_owner: true,
                     hidden: false,
                     smart_card: false,
+                    authority_token: None,
+                    network: false,
+                    shares_uid: false,
                 },
                 User {
                     name: "itadmin".into(),
@@ -289,6 +304,9 @@ impl Default for Scenario {
                     volume_owner: false,
                     hidden: true,
                     smart_card: false,
+                    authority_token: None,
+                    network: false,
+                    shares_uid: false,
                 },
             ],
             console_user: Some("alice".into()),
@@ -409,6 +427,12 @@ pub struct Account {
     pub volume_owner: bool,
     pub hidden: bool,
     pub smart_card: bool,
+    /// `;SecureToken;` in `AuthenticationAuthority`.
+    pub authority_token: bool,
+    /// Not in the local node (`User::network`).
+    pub network: bool,
+    /// May share its UID (`User::shares_uid`).
+    pub shares_uid: bool,
     /// A built-in account: no `AuthenticationAuthority` (root is disabled on a stock Mac:
     /// corpus/PATTERNS.md "No such key: AuthenticationAuthority").
     pub system: bool,
@@ -433,6 +457,9 @@ fn system_accounts() -> Vec<Account> {
         volume_owner: false,
         hidden: false,
         smart_card: false,
+        authority_token: false,
+        network: false,
+        shares_uid: false,
         system: true,
     };
     vec![
@@ -489,7 +516,15 @@ pub fn escrow_certificate_uuid() -> String {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    // One allocation, not one per byte: every tool call derives thousands of GeneratedUIDs on a
+    // Mac of thousands of users (issue 16's accounts benchmark).
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 impl User {
@@ -507,6 +542,9 @@ impl User {
             volume_owner: self.volume_owner,
             hidden: self.hidden,
             smart_card: self.smart_card,
+            authority_token: self.authority_token.unwrap_or(self.secure_token),
+            network: self.network,
+            shares_uid: self.shares_uid,
             system: false,
         }
     }
@@ -542,7 +580,8 @@ impl Scenario {
         let Some(console_uid) = self.account(console).map(|a| a.uid) else {
             return account.uid;
         };
-        if account.name() == console {
+        // Every record with the console user's UID shows the console owner's (issue 16, item 5).
+        if account.name() == console || account.uid == console_uid {
             euid
         } else if account.uid == euid {
             console_uid
@@ -579,11 +618,17 @@ impl Scenario {
                 .map_err(|e| format!("{field}: {value:?} is not an RFC 3339 time: {e}"))?;
         }
         let accounts = self.accounts();
+        // Indexed, not pairwise: a lab Mac of thousands of users is checked on every tool call.
+        let mut by_name: std::collections::HashMap<&str, usize> = Default::default();
+        let mut by_uid: std::collections::HashMap<i64, usize> = Default::default();
         for (i, a) in accounts.iter().enumerate() {
-            if let Some(b) = accounts[..i]
-                .iter()
-                .find(|b| b.name() == a.name() || b.uid == a.uid)
-            {
+            let clash = by_name
+                .get(a.name())
+                .or(by_uid.get(&a.uid).filter(|_| !a.shares_uid))
+                .copied();
+            by_name.entry(a.name()).or_insert(i);
+            by_uid.entry(a.uid).or_insert(i);
+            if let Some(b) = clash.map(|j| &accounts[j]) {
                 return Err(format!(
                     "users: {} (UID {}) clashes with {} (UID {})",
                     a.name(),

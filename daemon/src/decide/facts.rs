@@ -13,7 +13,7 @@ use crate::guards::{self, AtConsole};
 use crate::observe::{FileFacts, Snapshot};
 use crate::rotation::EscrowBuddyFacts;
 use crate::state::{EscrowMark, KeyUse, State};
-use crate::tools::diskutil::{CryptoUser, CryptoUserKind};
+use crate::tools::diskutil::LocalCryptoUsers;
 use crate::tools::dscl::UserRecord;
 use crate::tools::security::ESCROW_BUDDY_MECHANISM;
 
@@ -115,21 +115,26 @@ impl Facts {
             .unwrap_or_default();
         // A name remembered from before issue 14 may be Setup Assistant's: only a person counts.
         let person = |name: &String| snap.users.is_err() || people.iter().any(|u| &u.name == name);
+        // Someone no local record names is at the console (issue 16, item 5): they, not the last
+        // named user, log in here, and nothing that needs their name is decided for them.
+        let someone_here = someone_at_console(snap).is_some();
         let login_user = (state.logins.console_now.clone())
             .filter(person)
-            .or_else(|| state.logins.last_console_user.clone().filter(person));
+            .or_else(|| state.logins.last_console_user.clone().filter(person))
+            .filter(|_| !someone_here);
         let login_record = login_user
             .as_ref()
             .and_then(|name| people.iter().find(|u| &u.name == name));
+        let crypto = snap.crypto_users.as_deref().ok().map(LocalCryptoUsers::new);
         let login_user_token = match (&login_user, login_record) {
-            (Some(_), Some(u)) => secure_token(snap, u).ok().flatten(),
+            (Some(_), Some(u)) => secure_token(snap, crypto.as_ref(), u).ok().flatten(),
             (Some(_), None) => None,
             // Nobody seen yet: whether anyone who could log in holds a token.
             (None, _) if snap.users.is_err() => None,
             (None, _) => {
                 let tokens: Vec<Option<bool>> = people
                     .iter()
-                    .map(|u| secure_token(snap, u).ok().flatten())
+                    .map(|u| secure_token(snap, crypto.as_ref(), u).ok().flatten())
                     .collect();
                 if tokens.contains(&Some(true)) {
                     Some(true)
@@ -189,6 +194,17 @@ pub(crate) fn console_user_name(snap: &Snapshot, errors: &mut Vec<String>) -> Op
     match at_console(snap)? {
         AtConsole::Person(name) => Some(name),
         AtConsole::Nobody => None,
+        AtConsole::Someone { uid, sharing } => {
+            // Ambiguity is reported, never resolved by listing order (issue 16, item 5). A uid
+            // no local record has is a network account: normal, nothing to report.
+            if !sharing.is_empty() {
+                errors.push(format!(
+                    "/dev/console: owned by uid {uid}, which the local user records {} all have: the console user is not guessed (counted as a login; give each account its own UniqueID)",
+                    sharing.join(", ")
+                ));
+            }
+            None
+        }
         AtConsole::Unnamed(uid) => {
             // With the accounts unreadable, their probe's error says why already.
             if snap.users.is_ok() {
@@ -213,23 +229,31 @@ pub(crate) fn key_mark(file: &FileFacts) -> Option<EscrowMark> {
     })
 }
 
-/// The crypto user of the volume with `guid` (a local account's GeneratedUID).
-pub(super) fn crypto_user<'a>(
-    crypto: &'a [CryptoUser],
-    guid: &Option<String>,
-) -> Option<&'a CryptoUser> {
-    guid.as_ref().and_then(|g| {
-        crypto.iter().find(|c| {
-            c.kind == CryptoUserKind::LocalOpenDirectory && c.uuid.eq_ignore_ascii_case(g)
-        })
-    })
+/// The uid of the person at the console whom no single local record names
+/// (`guards::AtConsole::Someone`: a network account, a uid several records share).
+pub(crate) fn someone_at_console(snap: &Snapshot) -> Option<u32> {
+    match at_console(snap)? {
+        AtConsole::Someone { uid, .. } => Some(uid),
+        AtConsole::Nobody | AtConsole::Person(_) | AtConsole::Unnamed(_) => None,
+    }
 }
 
-/// Whether `user` holds a SecureToken: `sysadminctl`'s answer, cross-checked with the crypto
-/// users (a token holder is a crypto user of the volume, and vice versa). `Ok(None)`: not known
-/// (a probe failed); `Err`: the two disagree (why), and the token is shown as unknown.
-pub(super) fn secure_token(snap: &Snapshot, user: &UserRecord) -> Result<Option<bool>, String> {
-    let Ok(crypto) = &snap.crypto_users else {
+/// Whether `user` holds a SecureToken (issue 16, item 10). The volume's crypto users decide: a
+/// token holder is a crypto user of the volume, and vice versa. Where `AuthenticationAuthority`'s
+/// `;SecureToken;` tag agrees, that is the answer without asking anyone. Where `sysadminctl` was
+/// asked (`observe::token_questions`: the tag disagrees or is absent, or the user is at the
+/// console) its answer is cross-checked with the crypto users. `Ok(None)`: not known (the crypto
+/// users could not be read, or `sysadminctl` failed for this user alone where the tag disagrees:
+/// one bad record costs that user only, its probe error names them); `Err`: `sysadminctl` and the
+/// crypto users disagree (why), and the token is shown as unknown.
+///
+/// `crypto`: the volume's crypto users (`None`: they could not be read), indexed once per check.
+pub(super) fn secure_token(
+    snap: &Snapshot,
+    crypto: Option<&LocalCryptoUsers>,
+    user: &UserRecord,
+) -> Result<Option<bool>, String> {
+    let Some(crypto) = crypto else {
         return Ok(None);
     };
     let answer = snap
@@ -237,8 +261,9 @@ pub(super) fn secure_token(snap: &Snapshot, user: &UserRecord) -> Result<Option<
         .iter()
         .find(|(n, _)| *n == user.name)
         .and_then(|(_, p)| p.as_ref().ok().copied());
-    let in_crypto = crypto_user(crypto, &user.generated_uid).is_some();
+    let in_crypto = crypto.get(user.generated_uid.as_deref()).is_some();
     match answer {
+        None if user.secure_token_tag() == Some(in_crypto) => Ok(Some(in_crypto)),
         Some(t) if t == in_crypto => Ok(Some(t)),
         Some(t) => Err(format!(
             "sysadminctl -secureTokenStatus {}: says {} but diskutil apfs listCryptoUsers {} a crypto user with its GeneratedUID; SecureToken shown as unknown",

@@ -62,17 +62,25 @@ pub(crate) fn note(
 
     // The console user, and a login: a user at the console who was not there at the last check.
     let console = facts::console_user_name(snap, errors);
+    // A person no local record names (a network account) logged in all the same (issue 16,
+    // item 5): the login counts, the name is never guessed.
+    let someone = facts::someone_at_console(snap);
     if let Some(name) = &console {
         state.logins.last_console_user = Some(name.clone());
+    }
+    if console.is_some() || someone.is_some() {
         if let Some(b) = state.boot.as_mut() {
             b.console_user_seen = true;
         }
     }
     if snap.console.is_ok() && snap.users.is_ok() {
-        if console.is_some() && console != state.logins.console_now {
+        if (console.is_some() && console != state.logins.console_now)
+            || (someone.is_some() && someone != state.logins.console_uid_now)
+        {
             state.logins.login(now);
         }
         state.logins.console_now = console;
+        state.logins.console_uid_now = someone;
     }
 
     // The escrow file: a different escrow blob means a new key was staged for escrow (anything

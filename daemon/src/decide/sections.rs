@@ -15,6 +15,7 @@ use crate::status::{
     BootstrapToken, Escrow, EscrowState, FileVault, FileVaultState, Host, KeyState, RecoveryKey,
     Rotation, Section, SecureToken, TokenUser, UseDetection,
 };
+use crate::tools::diskutil::LocalCryptoUsers;
 use crate::tools::fdesetup::Conversion;
 use crate::tools::profiles::EscrowCertificateSeen;
 
@@ -176,13 +177,13 @@ pub(super) fn fresh_secure_token(
     let admins = snap.admins.as_ref().ok()?;
     let crypto = snap.crypto_users.as_ref().ok()?;
     snap.console.as_ref().ok()?;
-    if snap.secure_tokens.iter().any(|(_, p)| p.is_err()) {
-        return None;
-    }
+    // A `sysadminctl` failure costs that user's token only (`facts::secure_token`; its probe
+    // error names them): the section stays fresh for everyone else (issue 16, item 5).
+    let local = LocalCryptoUsers::new(crypto);
     let mut out = Vec::new();
     for user in users.iter().filter(|u| u.is_human()) {
-        let cu = facts::crypto_user(crypto, &user.generated_uid);
-        let token = facts::secure_token(snap, user).unwrap_or_else(|why| {
+        let cu = local.get(user.generated_uid.as_deref());
+        let token = facts::secure_token(snap, Some(&local), user).unwrap_or_else(|why| {
             errors.push(why);
             None
         });

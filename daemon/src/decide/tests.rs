@@ -2030,3 +2030,144 @@ fn issue_16_every_stored_time_is_read_defensively_with_the_clock_stepped_back_or
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// bob's `AuthenticationAuthority` carries `;SecureToken;` but the volume has no crypto user for
+/// him: the two disagree, so `sysadminctl` is asked for him (`observe::token_questions`).
+fn bob_with_a_disputed_token(m: &mut Mac, answer: Result<bool, ProbeError>) {
+    m.add_user("bob", false, false);
+    let users = m.snapshot.users.as_mut().unwrap();
+    users[1]
+        .authentication_authority
+        .push(";SecureToken;".into());
+    m.snapshot.secure_tokens.retain(|(n, _)| n != "bob");
+    m.snapshot.secure_tokens.push(("bob".into(), answer));
+}
+
+/// Issue 16, item 5: one account `sysadminctl` cannot answer for blanked the whole SecureToken
+/// section. It costs that user's token only, and an error line names them.
+#[test]
+fn issue_16_a_user_sysadminctl_cannot_answer_for_costs_that_users_token_only() {
+    let d = decided(|m| {
+        bob_with_a_disputed_token(m, Err(timed_out("sysadminctl -secureTokenStatus bob")));
+    });
+    let st = &d.status.secure_token;
+    assert!(!st.stale, "the section stays fresh");
+    let token = |name: &str| {
+        st.users
+            .iter()
+            .find(|u| u.name == name)
+            .unwrap()
+            .secure_token
+    };
+    assert_eq!(token("alice"), Some(true));
+    assert_eq!(token("bob"), None, "bob's token is unknown");
+    assert_eq!(st.console_user.as_deref(), Some("alice"));
+    assert_eq!(st.console_user_has_token, Some(true));
+    assert!(
+        d.status.daemon.errors.iter().any(|e| e.contains("bob")),
+        "{:?}",
+        d.status.daemon.errors
+    );
+}
+
+/// Issue 16, item 10: where the volume's crypto users and `AuthenticationAuthority` agree, the
+/// token is known without `sysadminctl` (which is no longer asked for every user).
+#[test]
+fn issue_16_a_token_the_crypto_users_and_authenticationauthority_agree_on_needs_no_sysadminctl() {
+    let d = decided(|m| {
+        m.add_user("bob", false, true);
+        m.add_user("cy", false, false);
+        let users = m.snapshot.users.as_mut().unwrap();
+        users[1]
+            .authentication_authority
+            .push(";SecureToken;".into());
+        // add_user gives every extra user one GeneratedUID: cy gets her own.
+        users[2].generated_uid = Some("5B6C7D8E-0000-4E5F-8A9B-0C1D2E3F4A5D".into());
+        users[2].uid = 503;
+        m.snapshot.secure_tokens.retain(|(n, _)| n == "alice");
+    });
+    let st = &d.status.secure_token;
+    let token = |name: &str| {
+        st.users
+            .iter()
+            .find(|u| u.name == name)
+            .unwrap()
+            .secure_token
+    };
+    assert_eq!(token("bob"), Some(true));
+    assert_eq!(token("cy"), Some(false));
+    assert_eq!(st.users_without_token, vec!["cy".to_owned()]);
+    assert!(!st.stale);
+}
+
+/// sysadminctl, asked where the evidence disagrees (issue 16), decides when it sides with the volume;
+/// against the volume it leaves the token unknown with the error it always gave.
+#[test]
+fn sysadminctl_asked_about_disputed_evidence_is_cross_checked_with_the_volume() {
+    let d = decided(|m| bob_with_a_disputed_token(m, Ok(false)));
+    let bob = |d: &Decision| {
+        d.status
+            .secure_token
+            .users
+            .iter()
+            .find(|u| u.name == "bob")
+            .unwrap()
+            .secure_token
+    };
+    assert_eq!(bob(&d), Some(false));
+    let d = decided(|m| bob_with_a_disputed_token(m, Ok(true)));
+    assert_eq!(bob(&d), None);
+    assert!(d
+        .status
+        .daemon
+        .errors
+        .iter()
+        .any(|e| e.contains("sysadminctl -secureTokenStatus bob: says ENABLED")));
+}
+
+/// Issue 16, item 5: a network account at the console (a uid no local record has) was nobody, so
+/// after a recovery-key unlock the password reset was never over and a rotation waited forever.
+/// It is a login: the reset ends, the login is counted, and no name is made up.
+#[test]
+fn issue_16_a_person_at_the_console_without_a_local_record_is_a_login() {
+    let d = decided(|m| {
+        m.key_used_this_boot();
+        m.snapshot.console = Ok(Console::Uid(1234));
+    });
+    assert_ne!(d.status.rotation.waiting.as_deref(), Some(RESET));
+    assert_eq!(d.state.logins.count, 2, "the login is counted");
+    assert_eq!(d.state.logins.console_uid_now, Some(1234));
+    assert_eq!(d.state.logins.console_now, None);
+    assert_eq!(d.status.secure_token.console_user, None);
+    assert!(!d.status.secure_token.stale);
+    // The next check sees the same person: no second login.
+    let mut m = Mac::healthy();
+    m.key_used_this_boot();
+    m.snapshot.console = Ok(Console::Uid(1234));
+    m.state = d.state.clone();
+    assert_eq!(m.decide().state.logins.count, 2);
+}
+
+/// Issue 16, item 5: two local records with one uid made the console user whichever dscl
+/// listed first. It is reported with both names and not guessed.
+#[test]
+fn issue_16_two_records_with_the_console_uid_are_reported_and_the_console_user_is_not_guessed() {
+    let d = decided(|m| {
+        m.snapshot.users.as_mut().unwrap().push(user(
+            "alice2",
+            501,
+            "0D4C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5C",
+        ));
+        m.snapshot.secure_tokens.push(("alice2".into(), Ok(false)));
+    });
+    assert_eq!(d.status.secure_token.console_user, None);
+    assert_eq!(d.state.logins.console_now, None);
+    let said = d
+        .status
+        .daemon
+        .errors
+        .iter()
+        .find(|e| e.contains("uid 501"))
+        .unwrap_or_else(|| panic!("{:?}", d.status.daemon.errors));
+    assert!(said.contains("alice, alice2"), "{said}");
+}

@@ -67,6 +67,10 @@ pub struct KeyHistory {
 pub struct Logins {
     /// The console user at the last check (`None`: nobody), to notice logins.
     pub console_now: Option<String>,
+    /// The uid of a person at the console at the last check whom no single local record names
+    /// (a network account, a uid two records share: `guards::AtConsole::Someone`), to notice
+    /// their login (issue 16, item 5). `console_now` is then `None`.
+    pub console_uid_now: Option<u32>,
     /// The last non-root console user seen (AdditionalAdminsWithToken excludes them when nobody
     /// is logged in).
     pub last_console_user: Option<String>,

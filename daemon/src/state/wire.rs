@@ -70,6 +70,10 @@ pub(super) struct Wire {
     last_validation: Option<ValidationResult>,
     /// The console user at the last check (`None`: nobody), to notice logins.
     console_now: Option<String>,
+    /// The uid of a person at the console at the last check whom no single local record names
+    /// (issue 16, item 5), to notice their login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    console_uid_now: Option<u32>,
     /// Effects decided and not yet done (the outbox): saved before acting, replayed by the next
     /// check after a kill, cleared when done. Audit events carry their id so a replay writes each
     /// once.
@@ -99,6 +103,7 @@ impl From<Wire> for State {
             },
             logins: Logins {
                 console_now: w.console_now,
+                console_uid_now: w.console_uid_now,
                 last_console_user: w.last_console_user,
                 last_login_at: w.last_login_at,
                 count: w.login_count,
@@ -147,6 +152,7 @@ impl From<State> for Wire {
             last_validated_at: s.validation.last_at,
             last_validation: s.validation.last,
             console_now: s.logins.console_now,
+            console_uid_now: s.logins.console_uid_now,
             outbox: s.outbox.pending,
             next_effect_id: s.outbox.next_id,
             last_rotated_at: s.keys.last_rotated_at,

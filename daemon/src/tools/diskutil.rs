@@ -83,6 +83,30 @@ pub struct CryptoUser {
     pub volume_owner: Option<bool>,
 }
 
+/// The volume's `LocalOpenDirectory` crypto users by upper-case UUID: the local account whose
+/// GeneratedUID is an entry's `APFSCryptoUserUUID` is that crypto user. A token holder is a crypto
+/// user of the volume, and vice versa, so one list answers for every account (issue 16, item
+/// 10); indexed, so thousands of accounts cost one lookup each, not a scan of the list each.
+pub struct LocalCryptoUsers<'a>(std::collections::HashMap<String, &'a CryptoUser>);
+
+impl<'a> LocalCryptoUsers<'a> {
+    pub fn new(crypto: &'a [CryptoUser]) -> LocalCryptoUsers<'a> {
+        let mut by_uuid = std::collections::HashMap::new();
+        for c in crypto
+            .iter()
+            .filter(|c| c.kind == CryptoUserKind::LocalOpenDirectory)
+        {
+            by_uuid.entry(c.uuid.to_ascii_uppercase()).or_insert(c);
+        }
+        LocalCryptoUsers(by_uuid)
+    }
+
+    /// The crypto user of the account with this GeneratedUID (UUIDs compare case-insensitively).
+    pub fn get(&self, guid: Option<&str>) -> Option<&'a CryptoUser> {
+        self.0.get(&guid?.to_ascii_uppercase()).copied()
+    }
+}
+
 pub(crate) fn list_crypto_users_call() -> Call {
     Call::tool(Tool::Diskutil, &["apfs", "listCryptoUsers", "/", "-plist"])
 }

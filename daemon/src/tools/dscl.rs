@@ -53,7 +53,32 @@ impl UserRecord {
             .iter()
             .any(|v| v.starts_with(";tokenidentity;"))
     }
+
+    /// What `AuthenticationAuthority` says about a SecureToken: `;SecureToken;` as a value of its
+    /// own marks a holder (PLATFORM.md; corpus `dscl-read-authenticationauthority`, both
+    /// samples). `;DisabledTags;SecureToken` is the opposite (a grant blocked before it happened,
+    /// corpus/PATTERNS.md) and is not the tag. `None`: the record has no `AuthenticationAuthority`
+    /// at all, so it says nothing. The tag is evidence, not the token itself (gregneagle,
+    /// pycreateuserpkg#51): `observe` asks `sysadminctl` wherever it and the volume's crypto
+    /// users disagree (issue 16, item 10).
+    pub fn secure_token_tag(&self) -> Option<bool> {
+        if self.authentication_authority.is_empty() {
+            return None;
+        }
+        Some(
+            self.authentication_authority
+                .iter()
+                .any(|v| v.trim() == ";SecureToken;"),
+        )
+    }
 }
+
+/// Cap on `dscl -readall /Users`'s output. A record with the six attributes read is about 750
+/// bytes in the simulator's plist (more with longer `AuthenticationAuthority` values), so the
+/// runner's default 1 MiB ran out at about 1,400-1,900 accounts and the whole read failed: the
+/// "about 1,900 accounts make the check fail" of issue 16, item 5. 64 MiB holds some 80,000
+/// records; past that the read fails with the tool and the cap named.
+pub(crate) const USER_RECORDS_OUTPUT_CAP: usize = 64 * 1024 * 1024;
 
 /// Every record of a `-readall`: the well-formed users and the records that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +113,7 @@ pub(crate) fn read_all_users_call() -> Call {
             "AuthenticationAuthority",
         ],
     )
+    .with_output_cap(USER_RECORDS_OUTPUT_CAP)
 }
 pub(crate) fn admin_group_call() -> Call {
     Call::tool(
@@ -588,6 +614,32 @@ mod tests {
         assert!(!user("_hidden", 600, &[]).is_human());
         assert!(!user("daemon", 1, &[]).is_human());
         assert!(!user("nobody", -2, &[]).is_human());
+    }
+
+    #[test]
+    fn issue_16_only_the_securetoken_value_itself_marks_a_token_holder_in_authenticationauthority()
+    {
+        let shadow = ";ShadowHash;HASHLIST:<SALTED-SHA512-PBKDF2>";
+        assert_eq!(
+            user("ann", 501, &[shadow, ";SecureToken;"]).secure_token_tag(),
+            Some(true)
+        );
+        // Big Sur's blocked grant (corpus/PATTERNS.md) and a FileVault-only unlock user's tag.
+        let blocked = user(
+            "bob",
+            502,
+            &[shadow, ";DisabledTags;SecureToken", "DisabledUser"],
+        );
+        assert_eq!(blocked.secure_token_tag(), Some(false));
+        assert_eq!(user("cy", 503, &[shadow]).secure_token_tag(), Some(false));
+        // No attribute at all: it says nothing either way.
+        assert_eq!(user("dee", 504, &[]).secure_token_tag(), None);
+    }
+
+    #[test]
+    fn issue_16_the_user_records_are_read_whole_on_a_mac_with_thousands_of_accounts() {
+        // 5,000 records of ~750 bytes and room for ten times more.
+        assert!(read_all_users_call().output_cap >= Some(40 * 1024 * 1024));
     }
 
     fn group(body: &str) -> String {

@@ -38,7 +38,8 @@ pub fn diskutil(args: &[&str], s: &Scenario) -> Answer {
         .users
         .iter()
         .map(|u| u.account())
-        .filter(|a| a.secure_token)
+        // A network account has no local record, so no GeneratedUID the volume could know.
+        .filter(|a| a.secure_token && !a.network)
         .map(|a| crypto_user("LocalOpenDirectory", &a.generated_uid, a.volume_owner))
         .collect();
     if s.recovery_key.personal.is_some() {
@@ -65,7 +66,8 @@ pub fn dscl(args: &[&str], s: &Scenario, ctx: &Ctx) -> Answer {
         ["-plist", ".", "-readall", "/Users", attrs @ ..]
             if !attrs.is_empty() && attrs.iter().all(|a| USER_ATTRIBUTES.contains(a)) =>
         {
-            let mut accounts = s.accounts();
+            // The local node only: a network account lives in another directory node.
+            let mut accounts: Vec<_> = s.accounts().into_iter().filter(|a| !a.network).collect();
             accounts.sort_by(|a, b| a.name().cmp(b.name()));
             let records = accounts
                 .iter()
@@ -79,7 +81,7 @@ pub fn dscl(args: &[&str], s: &Scenario, ctx: &Ctx) -> Answer {
                             "RealName" => vec![a.real_name.clone()],
                             "IsHidden" if a.hidden => vec!["1".to_string()],
                             "AuthenticationAuthority" if !a.system => {
-                                authentication_authority(a.name(), a.secure_token, a.smart_card)
+                                authentication_authority(a.name(), a.authority_token, a.smart_card)
                             }
                             _ => continue,
                         };
@@ -94,7 +96,7 @@ pub fn dscl(args: &[&str], s: &Scenario, ctx: &Ctx) -> Answer {
             let members: Vec<String> = s
                 .accounts()
                 .into_iter()
-                .filter(|a| a.admin)
+                .filter(|a| a.admin && !a.network)
                 .map(|a| a.name().to_string())
                 .collect();
             Answer::stdout(xml::document(&Plist::dict(vec![(
