@@ -256,7 +256,11 @@ pub fn table(s: &Status, now: Timestamp, stale_after_hours: u32) -> String {
     let _ = writeln!(
         o,
         "SecureToken:    console user {} ({}), human volume owners: {}{}",
-        st.console_user.as_deref().unwrap_or("(nobody logged in)"),
+        match (&st.console_user, st.console_uid) {
+            (Some(name), _) => name.clone(),
+            (None, Some(uid)) => format!("(uid {uid}, named by no single local record)"),
+            (None, None) => "(nobody logged in)".to_owned(),
+        },
         match st.console_user_has_token {
             Some(true) => "has a token",
             Some(false) => "NO token",

@@ -436,6 +436,11 @@ pub struct SecureToken {
     pub users: Vec<TokenUser>,
     pub console_user: Option<String>,
     pub console_user_has_token: Option<bool>,
+    /// The console owner's uid when a person is logged in whom no single local record names (a
+    /// network account, a uid several records share: issue 16, item 5), so a reader never takes
+    /// the absent `ConsoleUser` for nobody.
+    #[serde(rename = "ConsoleUID")]
+    pub console_uid: Option<u32>,
     #[serde(default)]
     pub users_without_token: Vec<String>,
     #[serde(default)]

@@ -102,6 +102,16 @@ fn a_console_uid_without_a_local_record_counts_as_a_login_and_a_requested_rotati
         None,
         "no name is made up"
     );
+    assert!(
+        get(&s, "SecureToken.ConsoleUID").is_some(),
+        "and the absent name does not read as nobody: {:?}",
+        get(&s, "SecureToken")
+    );
+    let shown = stdout(&mac.keywarden(&["status"]));
+    assert!(
+        shown.contains("named by no single local record") && !shown.contains("nobody logged in"),
+        "{shown}"
+    );
     assert!(!boolean(&s, "SecureToken.Stale"));
 }
 
