@@ -14,7 +14,7 @@
 use jiff::Timestamp;
 
 use crate::random;
-use crate::scenario::{EscrowCert, FileVaultState, Scenario, UsedThisBoot, User};
+use crate::scenario::{EscrowCert, FileVaultState, LabUsers, Scenario, UsedThisBoot};
 
 /// `event DIR reboot [--with-recovery-key]`: a new boot session, nobody logged in, and the key
 /// was (or was not) used to unlock the disk at this boot. An APFS 10.13/10.14 Mac keeps saying
@@ -75,10 +75,9 @@ pub fn login(
     now: Timestamp,
 ) -> Result<Vec<String>, String> {
     let user = s
-        .users
-        .iter()
+        .people()
         .find(|u| u.name == name)
-        .cloned()
+        .map(std::borrow::Cow::into_owned)
         .ok_or_else(|| format!("login: {name:?} is not a user of the scenario"))?;
     s.console_user = Some(name.to_string());
     let mut out = vec![format!(
@@ -191,35 +190,20 @@ pub fn logout(s: &mut Scenario) -> Vec<String> {
 /// with UIDs from 2001 (clear of the scenario's own), the first K holding a SecureToken; none an
 /// admin. What a lab Mac with thousands of mobile accounts shows the tools (issue 16, item 10).
 pub fn add_users(s: &mut Scenario, count: usize, with_token: usize) -> Result<Vec<String>, String> {
-    let first = s
-        .users
-        .iter()
+    let first_uid = s
+        .people()
         .map(|u| u.uid + 1)
         .max()
         .unwrap_or(2001)
         .max(2001);
-    let taken = s
-        .users
-        .iter()
-        .filter(|u| u.name.starts_with("user"))
-        .count();
-    for i in 0..count {
-        let n = taken + i + 1;
-        s.users.push(User {
-            name: format!("user{n:04}"),
-            uid: first + i as i64,
-            real_name: Some(format!("Lab User {n}")),
-            generated_uid: None,
-            admin: false,
-            secure_token: i < with_token,
-            volume_owner: false,
-            hidden: false,
-            smart_card: false,
-            authority_token: None,
-            network: false,
-            shares_uid: false,
-        });
-    }
+    let taken = s.people().filter(|u| u.name.starts_with("user")).count();
+    // Kept as one batch, not `count` entries (`Scenario::lab_users`).
+    s.lab_users.push(LabUsers {
+        first: taken + 1,
+        first_uid,
+        count,
+        with_token,
+    });
     s.validate()?;
     Ok(vec![format!(
         "add-users: {count} local users added ({} with a SecureToken)",
@@ -242,19 +226,46 @@ mod tests {
         let mut s = Scenario::default();
         add_users(&mut s, 3, 1).unwrap();
         add_users(&mut s, 2, 0).unwrap();
-        let added: Vec<(&str, i64, bool)> = s.users[2..]
-            .iter()
-            .map(|u| (u.name.as_str(), u.uid, u.secure_token))
+        let added: Vec<(String, i64, bool)> = s
+            .people()
+            .skip(2)
+            .map(|u| (u.name.clone(), u.uid, u.secure_token))
             .collect();
         assert_eq!(
             added,
             vec![
-                ("user0001", 2001, true),
-                ("user0002", 2002, false),
-                ("user0003", 2003, false),
-                ("user0004", 2004, false),
-                ("user0005", 2005, false),
+                ("user0001".into(), 2001, true),
+                ("user0002".into(), 2002, false),
+                ("user0003".into(), 2003, false),
+                ("user0004".into(), 2004, false),
+                ("user0005".into(), 2005, false),
             ]
+        );
+    }
+
+    #[test]
+    fn users_added_in_bulk_are_kept_as_a_batch_and_a_record_clashing_with_it_is_refused() {
+        let mut s = Scenario::default();
+        add_users(&mut s, 5000, 10).unwrap();
+        assert_eq!(s.users.len(), 2, "kept as one batch");
+        assert!(s.to_json().len() < 10_000, "the scenario stays small");
+        assert_eq!(s.account("user4999").map(|a| a.uid), Some(6999));
+        assert!(s.account("user0010").unwrap().secure_token);
+        assert!(!s.account("user0011").unwrap().secure_token);
+        assert!(
+            s.assign(r#"users.2={"name":"x","uid":3000}"#).is_err(),
+            "a UID in the batch"
+        );
+        assert!(
+            s.assign(r#"users.2={"name":"user0042","uid":9000}"#)
+                .is_err(),
+            "a name in it"
+        );
+        assert!(s.assign(r#"users.2={"name":"x","uid":9000}"#).is_ok());
+        assert!(
+            s.assign(r#"lab_users.1={"first":1,"first_uid":9000,"count":1,"with_token":0}"#)
+                .is_err(),
+            "a batch overlapping another"
         );
     }
 

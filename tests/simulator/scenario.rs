@@ -31,6 +31,12 @@ pub struct Scenario {
     pub deferral: Option<Deferral>,
     pub recovery_key: RecoveryKey,
     pub users: Vec<User>,
+    /// People added in bulk (`event add-users`), after `users`: kept as batches, not thousands of
+    /// entries, so a tool that does not list users (`sw_vers`, `sysctl`) does not read a
+    /// megabyte of them at every call (issue 16's accounts benchmark measures Keywarden, not the
+    /// simulator; a Mac's `sw_vers` does not grow with accounts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lab_users: Vec<LabUsers>,
     /// Short name of the user owning `/dev/console`; `root` or null = nobody logged in.
     pub console_user: Option<String>,
     pub escrow: Escrow,
@@ -144,6 +150,39 @@ pub struct User {
     /// record): validation lets it pass (issue 16, item 5).
     #[serde(default)]
     pub shares_uid: bool,
+}
+
+/// `count` people named `user{first:04}`, ... with UIDs from `first_uid`, the first `with_token`
+/// of them holding a SecureToken; none an admin (`event add-users`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabUsers {
+    pub first: usize,
+    pub first_uid: i64,
+    pub count: usize,
+    pub with_token: usize,
+}
+
+impl LabUsers {
+    pub fn users(&self) -> impl Iterator<Item = User> + '_ {
+        (0..self.count).map(move |i| {
+            let n = self.first + i;
+            User {
+                name: format!("user{n:04}"),
+                uid: self.first_uid + i as i64,
+                real_name: Some(format!("Lab User {n}")),
+                generated_uid: None,
+                admin: false,
+                secure_token: i < self.with_token,
+                volume_owner: false,
+                hidden: false,
+                smart_card: false,
+                authority_token: None,
+                network: false,
+                shares_uid: false,
+            }
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -309,6 +348,7 @@ impl Default for Scenario {
                     shares_uid: false,
                 },
             ],
+            lab_users: Vec::new(),
             console_user: Some("alice".into()),
             escrow: Escrow::default(),
             bootstrap_token: BootstrapToken::default(),
@@ -554,15 +594,26 @@ impl Scenario {
     /// System accounts followed by the scenario's users.
     pub fn accounts(&self) -> Vec<Account> {
         let mut all = system_accounts();
-        all.extend(self.users.iter().map(User::account));
+        all.extend(self.people().map(|u| u.account()));
         all
+    }
+
+    /// The scenario's users, then those added in bulk.
+    pub fn people(&self) -> impl Iterator<Item = std::borrow::Cow<'_, User>> + '_ {
+        use std::borrow::Cow;
+        self.users.iter().map(Cow::Borrowed).chain(
+            self.lab_users
+                .iter()
+                .flat_map(|b| b.users().map(Cow::Owned)),
+        )
     }
 
     /// The account with this record name (short name or alias).
     pub fn account(&self, name: &str) -> Option<Account> {
-        self.accounts()
+        system_accounts()
             .into_iter()
             .find(|a| a.names.iter().any(|n| n == name))
+            .or_else(|| self.people().find(|u| u.name == name).map(|u| u.account()))
     }
 
     /// The UID the simulated Mac shows for `account` when the simulator runs with `euid`.
@@ -617,8 +668,43 @@ impl Scenario {
             jiff::Timestamp::from_str(value)
                 .map_err(|e| format!("{field}: {value:?} is not an RFC 3339 time: {e}"))?;
         }
-        let accounts = self.accounts();
-        // Indexed, not pairwise: a lab Mac of thousands of users is checked on every tool call.
+        // The bulk-added people are checked as ranges, never expanded: this runs at every tool
+        // call.
+        let mut accounts = system_accounts();
+        accounts.extend(self.users.iter().map(User::account));
+        let mut ranges: Vec<(std::ops::Range<usize>, std::ops::Range<i64>)> = Vec::new();
+        for b in &self.lab_users {
+            let names = b.first..b.first + b.count;
+            let uids = b.first_uid..b.first_uid + b.count as i64;
+            let overlaps = |r: &std::ops::Range<usize>, q: &std::ops::Range<i64>| {
+                r.start < names.end && names.start < r.end
+                    || q.start < uids.end && uids.start < q.end
+            };
+            let explicit = accounts.iter().find(|a| {
+                uids.contains(&a.uid)
+                    || a.name()
+                        .strip_prefix("user")
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .is_some_and(|n| names.contains(&n))
+            });
+            if let Some(a) = explicit {
+                return Err(format!(
+                    "users: {} (UID {}) clashes with the users added in bulk (user{:04}.., UIDs {}..)",
+                    a.name(),
+                    a.uid,
+                    b.first,
+                    b.first_uid
+                ));
+            }
+            if ranges.iter().any(|(r, q)| overlaps(r, q)) {
+                return Err(format!(
+                    "lab_users: user{:04}.. (UIDs {}..) overlaps an earlier batch",
+                    b.first, b.first_uid
+                ));
+            }
+            ranges.push((names, uids));
+        }
+        // Indexed, not pairwise.
         let mut by_name: std::collections::HashMap<&str, usize> = Default::default();
         let mut by_uid: std::collections::HashMap<i64, usize> = Default::default();
         for (i, a) in accounts.iter().enumerate() {

@@ -35,8 +35,7 @@ pub fn diskutil(args: &[&str], s: &Scenario) -> Answer {
         ])
     };
     let mut users: Vec<Plist> = s
-        .users
-        .iter()
+        .people()
         .map(|u| u.account())
         // A network account has no local record, so no GeneratedUID the volume could know.
         .filter(|a| a.secure_token && !a.network)
