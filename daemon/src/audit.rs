@@ -490,8 +490,12 @@ impl Tally {
                     if let Some(p) = c.pending {
                         self.start(p);
                     }
-                    if c.request.is_some() {
-                        self.request.clone_from(&c.request);
+                    if let Some(r) = &c.request {
+                        // Acted on before this line was written (as the carried attempts).
+                        self.request = Some(RequestSeen {
+                            at: r.at.min(at),
+                            ..r.clone()
+                        });
                     }
                 }
             }
@@ -1160,6 +1164,23 @@ mod tests {
             now(),
             "a request dated in the future was acted on no later than now"
         );
+    }
+
+    #[test]
+    fn a_carried_request_dated_in_the_future_was_acted_on_no_later_than_its_line_issue_16() {
+        let carried = Event {
+            carried: Some(Carried {
+                request: Some(RequestSeen {
+                    token: "INC-1".into(),
+                    at: t("2076-01-01T00:00:00Z"),
+                    answered: false,
+                }),
+                ..Carried::default()
+            }),
+            ..ev("2026-11-01T00:00:00Z", What::Carried, "Rotated")
+        };
+        let seen = request_seen(&[carried], now()).unwrap();
+        assert_eq!(seen.at, t("2026-11-01T00:00:00Z"));
     }
 
     #[test]

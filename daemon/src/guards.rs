@@ -276,8 +276,9 @@ pub(crate) fn at_console(console: &Console, users: Option<&[UserRecord]>) -> AtC
         },
         [] => AtConsole::Unnamed(*uid),
         // Several records, one uid: which is at the console is not known, and listing order
-        // must not decide it. The uid rule still says whether it is a person.
-        many if person_uid => AtConsole::Someone {
+        // must not decide it. The uid rule still says whether it is a person, unless every one
+        // of them is a service account (`_` names are never people, whatever their uid).
+        many if person_uid && many.iter().any(|u| !u.name.starts_with('_')) => AtConsole::Someone {
             uid: *uid,
             sharing: many.iter().map(|u| u.name.clone()).collect(),
         },
@@ -635,6 +636,9 @@ mod tests {
             // Two records with one uid (issue 16, item 5), listed in either order.
             u("ann", 700),
             u("ann-copy", 700),
+            // Two service records with one person's uid: still no person (issue 16 review).
+            u("_svc", 710),
+            u("_svc-copy", 710),
         ]
     }
 
@@ -765,6 +769,7 @@ mod tests {
             ("no owner of /dev/console is nobody", who(Console::Nobody, true), "nobody"),
             ("issue 16: a person's uid no local account has (a network account) is someone at the console, a login", who(Console::Uid(777), true), "someone"),
             ("issue 16: a uid two local records share is someone at the console, never the first listed", who(Console::Uid(700), true), "someone of ann,ann-copy"),
+            ("issue 16 review: a uid two service records share is nobody, as either alone is", who(Console::Uid(710), true), "nobody"),
             ("a uid below 501 that no local account has cannot be named", who(Console::Uid(300), true), "unnamed"),
             ("with the accounts unreadable, a console owner cannot be named", who(Console::Uid(501), false), "unnamed"),
             ("Setup Assistant at the console of a boot the key unlocked leaves the reset pending", format!("{:?}", in_password_reset(Some(KeyUse::Used), at_console(&Console::Uid(248), Some(&accounts())) != AtConsole::Nobody)), "Some(KeyUsed)"),

@@ -258,7 +258,8 @@ pub fn table(s: &Status, now: Timestamp, stale_after_hours: u32) -> String {
         "SecureToken:    console user {} ({}), human volume owners: {}{}",
         match (&st.console_user, st.console_uid) {
             (Some(name), _) => name.clone(),
-            (None, Some(uid)) => format!("(uid {uid}, named by no single local record)"),
+            (None, Some(uid)) =>
+                format!("(uid {uid}, named by no single local record: not nobody)"),
             (None, None) => "(nobody logged in)".to_owned(),
         },
         match st.console_user_has_token {

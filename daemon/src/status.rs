@@ -437,8 +437,8 @@ pub struct SecureToken {
     pub console_user: Option<String>,
     pub console_user_has_token: Option<bool>,
     /// The console owner's uid when a person is logged in whom no single local record names (a
-    /// network account, a uid several records share: issue 16, item 5), so a reader never takes
-    /// the absent `ConsoleUser` for nobody.
+    /// network account, a uid several records share: issue 16, item 5), or an owner that cannot
+    /// be named at all, so a reader never takes the absent `ConsoleUser` for nobody.
     #[serde(rename = "ConsoleUID")]
     pub console_uid: Option<u32>,
     #[serde(default)]

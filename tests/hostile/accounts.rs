@@ -153,3 +153,20 @@ fn with_500_users_a_check_asks_sysadminctl_only_about_the_console_user_issue_16(
         mac.calls().len()
     );
 }
+
+/// Issue 16 review: an owner of the console that can be neither named nor called a person (a
+/// uid under 501 with no local record) is shown by uid, never as "nobody logged in".
+#[test]
+fn a_console_owner_no_record_names_is_never_shown_as_nobody_issue_16() {
+    let mac = Mac::with(&[r#"users.2={"name":"svcadmin","uid":400,"network":true}"#]);
+    mac.event(&["login", "svcadmin"]);
+    let s = mac.checked();
+    assert_eq!(get(&s, "SecureToken.ConsoleUser"), None);
+    assert!(
+        get(&s, "SecureToken.ConsoleUID").is_some(),
+        "{:?}",
+        get(&s, "SecureToken")
+    );
+    let shown = stdout(&mac.keywarden(&["status"]));
+    assert!(!shown.contains("nobody logged in"), "{shown}");
+}

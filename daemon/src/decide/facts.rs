@@ -238,6 +238,16 @@ pub(crate) fn someone_at_console(snap: &Snapshot) -> Option<u32> {
     }
 }
 
+/// The console owner's uid when no name can be given for them: a person no single local record
+/// names (`someone_at_console`), or an owner that could not be called a person or not
+/// (`AtConsole::Unnamed`). For the status, so that an absent `ConsoleUser` never reads as nobody.
+pub(crate) fn unnamed_at_console(snap: &Snapshot) -> Option<u32> {
+    match at_console(snap)? {
+        AtConsole::Someone { uid, .. } | AtConsole::Unnamed(uid) => Some(uid),
+        AtConsole::Nobody | AtConsole::Person(_) => None,
+    }
+}
+
 /// Whether `user` holds a SecureToken (issue 16, item 10). The volume's crypto users decide: a
 /// token holder is a crypto user of the volume, and vice versa. Where `AuthenticationAuthority`'s
 /// `;SecureToken;` tag agrees, that is the answer without asking anyone. Where `sysadminctl` was

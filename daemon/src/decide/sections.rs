@@ -229,7 +229,7 @@ pub(super) fn fresh_secure_token(
         users: out,
         console_user: console.map(str::to_owned),
         console_user_has_token,
-        console_uid: facts::someone_at_console(snap),
+        console_uid: facts::unnamed_at_console(snap),
         users_without_token,
         additional_admins_with_token,
         human_volume_owners,
