@@ -87,6 +87,9 @@ pub struct Facts {
     pub key_present: Option<bool>,
     /// The escrow file now (`Some(None)`: absent; `None`: could not tell).
     pub escrow_file: Option<Option<EscrowMark>>,
+    /// The clock was found set back at this check's load (`State::clock_found_behind`): a file's
+    /// date cannot be compared with a request's time, only the order of observation can.
+    pub clock_found_behind: bool,
     /// The key was used in this boot and no user has logged in since: macOS will walk the user
     /// through a password reset at the next login, and a rotation then breaks it.
     pub in_password_reset: Option<guards::Reset>,
@@ -139,11 +142,15 @@ fn audit(what: crate::audit::What, result: impl Into<String>) -> Effect {
 }
 
 /// A new escrow file since `before`, made at or after `at`: a new key was staged for escrow.
+/// "After" is the file's date against the request's, unless the clock was found set back at this
+/// check: the request's time was then rewritten to now, and a key made between the step and this
+/// check carries an earlier date though it came after (issue 16 review); a file other than the
+/// one seen at the request is then newer by observation.
 fn new_escrow_file(f: &Facts, before: &Option<EscrowMark>, at: Timestamp) -> Option<EscrowMark> {
     match &f.escrow_file {
         Some(Some(now))
             if Some(now) != before.as_ref()
-                && now.modified_at.as_second() + 1 >= at.as_second() =>
+                && (f.clock_found_behind || now.modified_at.as_second() + 1 >= at.as_second()) =>
         {
             Some(now.clone())
         }
@@ -662,6 +669,7 @@ mod tests {
             payload_installed: Some(true),
             key_present: Some(true),
             escrow_file: Some(Some(m0())),
+            clock_found_behind: false,
             in_password_reset: None,
             escrow_buddy: EscrowBuddyFacts {
                 installed: true,
@@ -1250,6 +1258,30 @@ mod tests {
         let s = step(&requested(RotationMethod::EscrowBuddy), &e);
         assert_eq!(s.next.name(), N::Requested);
         assert!(s.effects.is_empty());
+    }
+
+    /// Issue 16 review: a file dated before the request does not answer it, unless the clock was
+    /// found set back at this check (the request's time was rewritten to now, and the file came
+    /// after it by observation).
+    #[test]
+    fn a_file_dated_before_the_request_confirms_it_only_when_the_clock_was_found_behind_issue_16() {
+        let earlier = EscrowMark {
+            modified_at: t0() - SignedDuration::from_secs(60),
+            sha256: "new".into(),
+        };
+        for (behind, want) in [(false, "Requested"), (true, "Confirmed")] {
+            let f = with(|f| {
+                key_used(f);
+                f.escrow_file = Some(Some(earlier.clone()));
+                f.clock_found_behind = behind;
+            });
+            let next = step(&requested(RotationMethod::EscrowBuddy), &f).next;
+            assert_eq!(
+                format!("{:?}", next.name()),
+                want,
+                "clock found behind: {behind}"
+            );
+        }
     }
 
     #[test]

@@ -320,3 +320,37 @@ fn issue_16_a_time_from_the_future_in_the_state_is_logged_once_and_rewritten_to_
         "logged once"
     );
 }
+
+/// Issue 16 review: the key is made after the step but before the first check that finds it
+/// (Escrow Buddy at a login right after NTP set the clock back; the daemon checks seconds
+/// later). The request's time is rewritten to that check's present, later than the new file's
+/// date: the file is newer by observation, so it confirms the rotation and settles the use.
+#[test]
+fn issue_16_a_key_made_between_the_step_and_the_next_check_confirms_the_rotation() {
+    for (step, secs) in BACK {
+        let mac = Mac::healthy();
+        mac.checked();
+        mac.event(&["reboot", "--with-recovery-key"]);
+        mac.event(&["login", "alice"]);
+        mac.checked();
+        assert_eq!(rotation(&mac.status()), "Requested");
+        set_back(&mac, secs);
+        mac.event(&["logout"]);
+        mac.event(&["login", "alice"]);
+        // The check comes a moment after the new key (whole seconds apart).
+        std::thread::sleep(Duration::from_millis(2100));
+        let s = mac.checked();
+        assert_eq!(rotation(&s), "Confirmed", "clock back {step}");
+        assert_eq!(
+            string(&s, "RecoveryKey.State"),
+            "Staged",
+            "clock back {step}: the used key was replaced"
+        );
+        mac.sim(&["age", mac.root_str(), "2h"]);
+        assert_ne!(
+            rotation(&mac.checked()),
+            "Failed",
+            "clock back {step}: no second rotation"
+        );
+    }
+}

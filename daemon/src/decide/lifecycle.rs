@@ -102,8 +102,15 @@ pub(crate) fn note(
                 }
             }
             Some(old) if *old != mark => {
-                state.keys.last_changed_at =
-                    Some(seen_at(mark.modified_at.max(old.modified_at), now));
+                // Seen changed now. With the clock found behind at this load, the file's date
+                // (the new clock's) cannot be ordered against the times just rewritten to now:
+                // the change is dated by its observation, which followed every one of them (issue
+                // 16 review: a key made between the step and this check stayed "used").
+                state.keys.last_changed_at = Some(if state.clock_found_behind {
+                    now
+                } else {
+                    seen_at(mark.modified_at.max(old.modified_at), now)
+                });
                 let ours = matches!(
                     state.rotation,
                     Rotation::Requested { .. } | Rotation::Failed { .. }
@@ -293,6 +300,7 @@ pub(crate) fn step(
         payload_installed: f.payload_installed,
         key_present: f.key_present,
         escrow_file: f.escrow_file.clone(),
+        clock_found_behind: state.clock_found_behind,
         in_password_reset: f.in_password_reset,
         escrow_buddy: eb,
         flag_set_by_us: state.flag.is_ours(),

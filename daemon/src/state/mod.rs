@@ -49,6 +49,11 @@ pub struct State {
     /// The daemon's next scheduled check: compared with the wall clock after every wake-up,
     /// because timers stop while a Mac sleeps (PLATFORM.md). Writer: `check`.
     pub next_check_at: Option<Timestamp>,
+    /// Set when this load found times after the present (`distrust_future`): the clock was set
+    /// back since the last save, so what happened between that step and this check carries dates
+    /// earlier than the times just rewritten to now, and only the order of observation can say
+    /// it came later (`facts::Facts::clock_found_behind`). Never saved.
+    pub clock_found_behind: bool,
 }
 
 impl From<UsingRecoveryKey> for KeyUse {
@@ -136,7 +141,9 @@ impl State {
                 }
             }
         }
-        crate::clock::distrust_all(times, now)
+        let found = crate::clock::distrust_all(times, now);
+        self.clock_found_behind = !found.is_empty();
+        found
     }
 
     /// The latched answer for boot `uuid`, if definite.

@@ -125,6 +125,7 @@ impl From<Wire> for State {
             },
             rotation: w.rotation,
             next_check_at: w.next_check_at,
+            clock_found_behind: false,
         }
     }
 }
