@@ -34,7 +34,7 @@ use jiff::Timestamp;
 
 use crate::audit::ValidationCounts;
 use crate::config::Config;
-use crate::observe::{Console, Probe};
+use crate::tools::{Console, Probe};
 use crate::secret::KeyShapeError;
 use crate::state::KeyUse;
 use crate::status::Reason;

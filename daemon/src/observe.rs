@@ -39,7 +39,9 @@ pub const SECURE_TOKEN_CONCURRENCY: usize = 8;
 const MAX_ESCROW_FILE_BYTES: u64 = 1024 * 1024;
 const MAX_ESCROW_PREFS_BYTES: u64 = 1024 * 1024;
 
-pub type Probe<T> = Result<T, ProbeError>;
+// Defined with the tools (below the rules that read them, `guards`, which `observe` asks in
+// turn: one direction only) and named here, where an observation is made.
+pub use crate::tools::{Console, Probe};
 
 /// Facts about the escrow file (never its secret: it is encrypted to the MDM).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,14 +52,6 @@ pub struct FileFacts {
     /// Whom the blob is encrypted to, read as CMS enveloped data (`tools::escrow_blob`), or why
     /// it names nobody Keywarden can compare (not CMS, several recipients, ...).
     pub recipient: Result<Recipient, BlobProblem>,
-}
-
-/// The console user, as the owner of `/dev/console`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Console {
-    /// Absent, or owned by root: nobody is logged in.
-    Nobody,
-    Uid(u32),
 }
 
 /// Escrow Buddy, when its bundle is installed.

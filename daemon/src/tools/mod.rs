@@ -71,6 +71,18 @@ impl ParseError {
     }
 }
 
+/// What a probe observed, or why it could not.
+pub type Probe<T> = Result<T, ProbeError>;
+
+/// The console user, as the owner of `/dev/console` (`observe::console_owner` reads it; the
+/// rule of who that is, `guards::at_console`, reads it with the user records).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Console {
+    /// Absent, or owned by root: nobody is logged in.
+    Nobody,
+    Uid(u32),
+}
+
 /// Why a probe has no value: the call could not run, or its output did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProbeError {
