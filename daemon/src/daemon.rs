@@ -10,14 +10,17 @@
 //! so a monotonic interval alone would miss days (PLATFORM.md). A deadline further away than any
 //! schedule allows (the clock was set back) is pulled in. Shutdown (SIGTERM) is a parameter: a
 //! check in progress is abandoned (its children killed, its files untouched or complete) and the
-//! loop returns at once.
+//! loop returns at once, once a finished command's outcome is saved (at most two 2 s lock waits).
 //!
 //! A `RotationCommand` a check finds due runs beside the checks, not inside one (issue 16, item
 //! 8): the loop owns it as a task and polls it with its naps and checks, so every trigger is still
 //! checked while it runs (up to two hours); a check then leaves a due command queued, so one runs
 //! at a time. When it ends its outcome is folded into the state under the writer lock and a check
 //! follows. SIGTERM while it runs kills it (its process group with it) and queues it again for
-//! the next daemon (`check::command_interrupted`).
+//! the next daemon (`check::command_interrupted`). An outcome once known is never dropped: one
+//! that cannot be recorded (the writer lock held past its wait) is kept and recorded at the next
+//! wake-up; at SIGTERM it is recorded with the short shutdown wait, and a failure that still
+//! cannot be is queued again (`finish_command`).
 //!
 //! `run` is generic over `World` (what the loop needs from the Mac) and `Clock`, so tests drive it
 //! with tokio's paused time and a clock that can jump, without real waiting.
@@ -112,12 +115,15 @@ pub trait World {
     /// none is configured). It borrows nothing of the world, and dropping it kills the command
     /// and its process group.
     fn command(&self, cfg: &config::Loaded) -> Option<CommandTask>;
-    /// Fold what the command came to (`None`: exit 0, else why it failed) into the state.
+    /// Fold what the command came to (`None`: exit 0, else why it failed) into the state; false
+    /// when it could not be (the writer lock not had, the state not saved). `stopping`: the
+    /// daemon is stopping, so the lock is waited for only `SHUTDOWN_LOCK_WAIT`.
     fn record_command(
         &mut self,
         cfg: &config::Loaded,
         failure: Option<String>,
-    ) -> impl Future<Output = ()>;
+        stopping: bool,
+    ) -> impl Future<Output = bool>;
     /// The daemon is stopping and killed the command: it is queued again for the next daemon.
     fn command_interrupted(&mut self, cfg: &config::Loaded) -> impl Future<Output = ()>;
 }
@@ -135,17 +141,47 @@ async fn command_end(task: &mut Option<CommandTask>) -> Option<String> {
 }
 
 /// The daemon stops while a command runs: the task is dropped, which kills the command with its
-/// process group, and the command is queued again (`check::command_interrupted`).
+/// process group, and the command is queued again (`check::command_interrupted`). A command that
+/// already ended is finished instead (`finish_command`).
 async fn stop_command<W: World>(
     world: &mut W,
     cfg: &config::Loaded,
     task: &mut Option<CommandTask>,
+    ended: Option<Option<String>>,
 ) {
+    if let Some(failure) = ended {
+        finish_command(world, cfg, failure).await;
+    }
     let Some(running) = task.take() else {
         return;
     };
     drop(running);
     world.command_interrupted(cfg).await;
+}
+
+/// The daemon stops after the command ended and before its outcome was recorded (issue 16, item
+/// 8, attack review: SIGTERM there used to lose it, leaving the rotation `Requested` with nothing
+/// queued, so a failed command was not tried again until `RotationOverdue`). The outcome is
+/// recorded with the shutdown lock wait; if even that fails, a failed command is queued again
+/// for the next daemon, as one killed while running is. One that exited 0 is not: its outcome
+/// leaves the state as it is (`rotation::apply_command_outcome`, the rotation waits for the new
+/// escrow file), and running it again would ask for a second rotation; only its audit line is
+/// lost, and the log says so. At most two lock waits of `SHUTDOWN_LOCK_WAIT` (2 s each), inside
+/// launchd's `ExitTimeOut` (10 s).
+async fn finish_command<W: World>(world: &mut W, cfg: &config::Loaded, failure: Option<String>) {
+    let failed = failure.is_some();
+    if world.record_command(cfg, failure, true).await {
+        return;
+    }
+    if failed {
+        world.command_interrupted(cfg).await;
+    }
+}
+
+/// The command ended: what it came to is kept until it is recorded.
+fn command_ended(failure: Option<String>) -> Option<Option<String>> {
+    tracing::info!(event = "rotation_command_ended", ok = failure.is_none());
+    Some(failure)
 }
 
 /// How long to wait before trying again after a check that could not publish.
@@ -233,21 +269,28 @@ pub async fn run<W: World, C: Clock, H: Signal, N: Signal>(
     // `RotationCommand` runs here, beside the checks, not inside one (issue 16, item 8): it may
     // take up to two hours, and the Mac is watched meanwhile.
     let mut command: Option<CommandTask> = None;
-    // What the command came to, once it ended, until it is recorded.
+    // What the command came to, once it ended, until it is recorded: an outcome that could not
+    // be recorded (the writer lock held past `CHECK_LOCK_WAIT`, the state not saved) stays here
+    // and is tried again at every wake-up (at most one a `ConsolePollSeconds`), and at SIGTERM
+    // (`finish_command`). Never dropped (issue 16, item 8, attack review).
     let mut ended: Option<Option<String>> = None;
     loop {
-        if let Some(failure) = ended.take() {
-            tracing::info!(event = "rotation_command_ended", ok = failure.is_none());
-            tokio::select! {
+        if let Some(failure) = ended.clone() {
+            // Dropping `record_command` at SIGTERM is safe: it does nothing before it has the
+            // lock, and after that nothing waits (`check::record_command`).
+            let recorded = tokio::select! {
                 biased;
                 _ = &mut shutdown => {
-                    tracing::error!(event = "rotation_command_not_recorded", error = "the daemon stopped first");
                     tracing::info!(event = "shutdown", during_check = true);
+                    stop_command(world, &cfg, &mut command, ended.take()).await;
                     return checks;
                 }
-                _ = world.record_command(&cfg, failure) => {}
+                r = world.record_command(&cfg, failure, false) => r,
+            };
+            if recorded {
+                ended = None;
+                pending.get_or_insert(Reason::CommandFinished);
             }
-            pending.get_or_insert(Reason::CommandFinished);
         }
         if let Some(reason) = pending.take() {
             // The fingerprint the check answers for is taken before it: a change while it runs
@@ -257,7 +300,8 @@ pub async fn run<W: World, C: Clock, H: Signal, N: Signal>(
             fp = world.fingerprint();
             let now = clock.now();
             let next = now + signed(jittered(cfg.config.check_interval, jitter()));
-            let running = command.is_some();
+            // An outcome not yet recorded counts as a command running: one at a time.
+            let running = command.is_some() || ended.is_some();
             tracing::debug!(
                 event = "check_started",
                 reason = reason.as_str(),
@@ -273,14 +317,14 @@ pub async fn run<W: World, C: Clock, H: Signal, N: Signal>(
                         r = &mut check => break Some(r),
                         failure = command_end(&mut command) => {
                             command = None;
-                            ended = Some(failure);
+                            ended = command_ended(failure);
                         }
                     }
                 }
             };
             let Some(result) = result else {
                 tracing::info!(event = "shutdown", during_check = true);
-                stop_command(world, &cfg, &mut command).await;
+                stop_command(world, &cfg, &mut command, ended.take()).await;
                 return checks;
             };
             checks += 1;
@@ -289,7 +333,7 @@ pub async fn run<W: World, C: Clock, H: Signal, N: Signal>(
                     retrying = false;
                     // The check took the command out of its outbox for the loop to run (it does
                     // only when none was running, `check::for_daemon`).
-                    if outcome.run_command && command.is_none() {
+                    if outcome.run_command && !running {
                         command = world.command(&cfg);
                     }
                     next
@@ -321,12 +365,12 @@ pub async fn run<W: World, C: Clock, H: Signal, N: Signal>(
             biased;
             _ = &mut shutdown => {
                 tracing::info!(event = "shutdown", during_check = false);
-                stop_command(world, &cfg, &mut command).await;
+                stop_command(world, &cfg, &mut command, ended.take()).await;
                 return checks;
             }
             failure = command_end(&mut command) => {
                 command = None;
-                ended = Some(failure);
+                ended = command_ended(failure);
             }
             r = wakeups.hangup.recv(), if hangup_open => {
                 match r {
@@ -438,11 +482,25 @@ impl World for MacWorld {
         }))
     }
 
-    async fn record_command(&mut self, cfg: &config::Loaded, failure: Option<String>) {
+    async fn record_command(
+        &mut self,
+        cfg: &config::Loaded,
+        failure: Option<String>,
+        stopping: bool,
+    ) -> bool {
         let runner = ProcessRunner::new(self.root.clone(), cfg.config.tool_timeout);
-        let env = self.env(&runner, lock::CHECK_LOCK_WAIT, None);
-        if let Err(e) = crate::check::record_command(&env, failure).await {
-            tracing::error!(event = "rotation_command_not_recorded", error = %e);
+        let wait = if stopping {
+            SHUTDOWN_LOCK_WAIT
+        } else {
+            lock::CHECK_LOCK_WAIT
+        };
+        let env = self.env(&runner, wait, None);
+        match crate::check::record_command(&env, failure).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(event = "rotation_command_not_recorded", stopping, error = %e);
+                false
+            }
         }
     }
 
@@ -455,7 +513,8 @@ impl World for MacWorld {
     }
 }
 
-/// How long a stopping daemon waits for the writer lock to queue an interrupted command again:
+/// How long a stopping daemon waits for the writer lock to record a command's outcome or queue an
+/// interrupted command again:
 /// it exits within seconds of SIGTERM, well inside launchd's `ExitTimeOut` (10 s in
 /// `launchd/org.keywarden.daemon.plist`).
 const SHUTDOWN_LOCK_WAIT: Duration = Duration::from_secs(2);
@@ -567,6 +626,13 @@ mod tests {
         commands_killed: u32,
         recorded: Vec<Option<String>>,
         interrupted: u32,
+        /// The command exits with this failure (`None`: exit 0).
+        command_failure: Option<String>,
+        /// The writer lock is held (by a CLI) until then: recording waits for it, up to 60 s,
+        /// or 2 s when stopping, as `MacWorld` does.
+        lock_held_until: Option<tokio::time::Instant>,
+        /// Each attempt to record an outcome: whether the daemon was stopping.
+        record_attempts: Vec<bool>,
     }
 
     /// Counts a command task dropped before it ended (the daemon killed it).
@@ -643,6 +709,7 @@ mod tests {
         fn command(&self, _cfg: &config::Loaded) -> Option<CommandTask> {
             self.s.borrow_mut().commands_started += 1;
             let secs = self.s.borrow().command_secs;
+            let failure = self.s.borrow().command_failure.clone();
             let watch = KillWatch {
                 s: self.s.clone(),
                 ended: false,
@@ -652,11 +719,32 @@ mod tests {
                 let mut watch = watch;
                 tokio::time::sleep(Duration::from_secs(secs)).await;
                 watch.ended = true;
-                None
+                failure
             }))
         }
-        async fn record_command(&mut self, _cfg: &config::Loaded, failure: Option<String>) {
+        async fn record_command(
+            &mut self,
+            _cfg: &config::Loaded,
+            failure: Option<String>,
+            stopping: bool,
+        ) -> bool {
+            self.s.borrow_mut().record_attempts.push(stopping);
+            let wait = if stopping {
+                SHUTDOWN_LOCK_WAIT
+            } else {
+                lock::CHECK_LOCK_WAIT
+            };
+            let held = self.s.borrow().lock_held_until;
+            if let Some(until) = held {
+                let now = tokio::time::Instant::now();
+                if until > now + wait {
+                    tokio::time::sleep(wait).await;
+                    return false;
+                }
+                tokio::time::sleep_until(until).await;
+            }
             self.s.borrow_mut().recorded.push(failure);
+            true
         }
         async fn command_interrupted(&mut self, _cfg: &config::Loaded) {
             self.s.borrow_mut().interrupted += 1;
@@ -1081,6 +1169,165 @@ mod tests {
                     s.recorded.is_empty(),
                     "an interrupted command is no outcome"
                 );
+            })
+            .await;
+    }
+
+    const FAILED: &str = "RotationCommand (/usr/local/bin/rotate): exited with status 1";
+
+    /// The command (10 s) ends while a CLI holds the writer lock until `lock_secs`; SIGTERM comes
+    /// at 15 s, while the outcome waits for the lock. Returns the shared record and how long the
+    /// daemon took to stop.
+    async fn stop_while_the_outcome_waits_for_the_lock(
+        failure: Option<&str>,
+        lock_secs: u64,
+    ) -> (Shared, Duration) {
+        let clock = leak_clock();
+        let mut s = shared_for_command(10);
+        s.command_failure = failure.map(str::to_owned);
+        s.lock_held_until = Some(tokio::time::Instant::now() + Duration::from_secs(lock_secs));
+        let (mut h, j) = start_with(clock, s, 0.5);
+        settle().await;
+        h.shared.borrow_mut().command_due = false;
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        settle().await;
+        {
+            let s = h.shared.borrow();
+            assert_eq!(
+                s.record_attempts,
+                vec![false],
+                "recording waits for the lock"
+            );
+            assert!(s.recorded.is_empty());
+        }
+        let before = tokio::time::Instant::now();
+        h.stop.take().unwrap().send(()).unwrap();
+        j.await.unwrap();
+        let took = tokio::time::Instant::now() - before;
+        let s = std::mem::take(&mut *h.shared.borrow_mut());
+        (s, took)
+    }
+
+    /// Issue 16, item 8 (attack review): SIGTERM after the command exited, while its outcome
+    /// waits for the writer lock, no longer loses it: the stopping daemon records it with its
+    /// short lock wait, within launchd's `ExitTimeOut`.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn issue_16_stopping_while_a_finished_command_waits_for_the_lock_still_records_it() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                // The lock is free 1 s after SIGTERM.
+                let (s, took) = stop_while_the_outcome_waits_for_the_lock(Some(FAILED), 16).await;
+                assert_eq!(s.recorded, vec![Some(FAILED.to_owned())]);
+                assert_eq!(s.record_attempts, vec![false, true]);
+                assert_eq!(s.interrupted, 0, "recorded, so not queued again");
+                assert_eq!(s.commands_killed, 0);
+                assert!(took <= SHUTDOWN_LOCK_WAIT, "stopped after {took:?}");
+            })
+            .await;
+    }
+
+    /// Issue 16, item 8 (attack review): when even the stopping daemon cannot record the outcome
+    /// (the lock still held), a failed command is queued again for the next daemon, so it is
+    /// tried again rather than waiting for `RotationOverdue`; one that exited 0 is not run a second
+    /// time (its outcome changes no state). Either way the daemon stops within launchd's 10 s.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn issue_16_a_failed_command_whose_outcome_cannot_be_recorded_at_sigterm_is_queued_again()
+    {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let (s, took) = stop_while_the_outcome_waits_for_the_lock(Some(FAILED), 1000).await;
+                assert!(s.recorded.is_empty());
+                assert_eq!(s.record_attempts, vec![false, true]);
+                assert_eq!(s.interrupted, 1, "the failed command is queued again");
+                assert!(took <= Duration::from_secs(10), "stopped after {took:?}");
+
+                let (s, took) = stop_while_the_outcome_waits_for_the_lock(None, 1000).await;
+                assert!(s.recorded.is_empty());
+                assert_eq!(s.record_attempts, vec![false, true]);
+                assert_eq!(s.interrupted, 0, "a command that exited 0 is not run again");
+                assert!(took <= Duration::from_secs(10), "stopped after {took:?}");
+            })
+            .await;
+    }
+
+    /// Issue 16, item 8 (attack review): an outcome the writer lock kept out past its 60 s wait is
+    /// kept, tried again at the next wake-up and then recorded and checked; meanwhile a check
+    /// counts it as a command still running, so no second command starts.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn issue_16_an_outcome_the_writer_lock_kept_out_is_recorded_at_a_later_wake_up() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                let mut s = shared_for_command(10);
+                s.command_failure = Some(FAILED.to_owned());
+                // Held for 200 s: the attempts at 10 s and 130 s each give up after 60 s.
+                s.lock_held_until = Some(tokio::time::Instant::now() + Duration::from_secs(200));
+                let (h, _j) = start_with(clock, s, 0.5);
+                settle().await;
+                tokio::time::sleep(Duration::from_secs(75)).await;
+                settle().await;
+                assert_eq!(h.shared.borrow().record_attempts, vec![false]);
+                h.shared.borrow_mut().fp.console_owner = Some(502);
+                // Wake-up at 130 s: a second attempt (gives up at 190 s), then the console check.
+                tokio::time::sleep(Duration::from_secs(120)).await;
+                settle().await;
+                {
+                    let s = h.shared.borrow();
+                    assert!(s.recorded.is_empty());
+                    assert_eq!(s.record_attempts, vec![false, false]);
+                    assert_eq!(
+                        s.checks.iter().map(|c| c.1).collect::<Vec<_>>(),
+                        vec![Reason::Startup, Reason::ConsoleUserChanged]
+                    );
+                    assert_eq!(
+                        s.running_at_check,
+                        vec![false, true],
+                        "an outcome not yet recorded is a command still running"
+                    );
+                    assert_eq!(s.commands_started, 1);
+                }
+                h.shared.borrow_mut().command_due = false;
+                // Next wake-up (250 s): the lock is free, the outcome recorded, then checked.
+                tokio::time::sleep(Duration::from_secs(65)).await;
+                settle().await;
+                let s = h.shared.borrow();
+                assert_eq!(s.recorded, vec![Some(FAILED.to_owned())]);
+                assert_eq!(s.record_attempts, vec![false, false, false]);
+                assert_eq!(s.checks.last().map(|c| c.1), Some(Reason::CommandFinished));
+            })
+            .await;
+    }
+
+    /// Issue 16, item 8 (attack review): SIGTERM during a check within which the command ended
+    /// records its outcome before the daemon stops (it used to be dropped with the check).
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn issue_16_stopping_during_a_check_after_the_command_ended_records_its_outcome() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let clock = leak_clock();
+                let mut s = shared_for_command(10);
+                s.command_failure = Some(FAILED.to_owned());
+                s.check_secs = 30;
+                s.poll = 5;
+                let (mut h, j) = start_with(clock, s, 0.5);
+                // As in the test above: the command runs from 30 s to 40 s, inside the check the
+                // console change starts at about 35 s.
+                tokio::time::sleep(Duration::from_secs(31)).await;
+                h.shared.borrow_mut().command_due = false;
+                h.shared.borrow_mut().fp.console_owner = Some(502);
+                tokio::time::sleep(Duration::from_secs(15)).await;
+                settle().await;
+                assert_eq!(
+                    reasons(&h),
+                    vec![Reason::Startup, Reason::ConsoleUserChanged]
+                );
+                assert!(h.shared.borrow().recorded.is_empty(), "not during a check");
+                h.stop.take().unwrap().send(()).unwrap();
+                j.await.unwrap();
+                let s = h.shared.borrow();
+                assert_eq!(s.recorded, vec![Some(FAILED.to_owned())]);
+                assert_eq!(s.record_attempts, vec![true]);
+                assert_eq!((s.commands_killed, s.interrupted), (0, 0));
             })
             .await;
     }
