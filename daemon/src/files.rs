@@ -294,7 +294,7 @@ fn check_interpreters(program: &TrustedFile, top: &Path, owners: Owners) -> Resu
 }
 
 /// The interpreter a `#!` line names: the first word after `#!` (spaces and tabs around it), as
-/// the kernel takes it. `None` when `header` is not a script. `/usr/bin/env NAME` names env, which
+/// both kernels take it (Linux fs/binfmt_script.c; XNU `exec_shell_imgact`, bsd/kern/kern_exec.c). `None` when `header` is not a script. `/usr/bin/env NAME` names env, which
 /// then looks `NAME` up in the runner's fixed `PATH` (`runner::CHILD_PATH`: `/usr/bin:/bin:
 /// /usr/sbin:/sbin`, root's directories); options or assignments given to env (`-S`, `PATH=…`)
 /// could point it anywhere, so they are refused.
@@ -318,6 +318,14 @@ fn parse_shebang(header: &[u8]) -> Result<Option<PathBuf>, String> {
     let Some(interpreter) = words.next() else {
         return Err("its #! line names no interpreter".to_owned());
     };
+    if interpreter.contains(&b'#') {
+        // XNU ends the line at a `#` (`IS_EOL` in bsd/kern/kern_exec.c), Linux does not: the two
+        // kernels would run different interpreters, so neither is assumed.
+        return Err(
+            "its #! line names an interpreter holding a '#', which macOS takes as the end of the line and Linux does not (rename it)"
+                .to_owned(),
+        );
+    }
     let interpreter = PathBuf::from(std::ffi::OsStr::from_bytes(interpreter));
     if interpreter.file_name() == Some(std::ffi::OsStr::new("env")) {
         let args: Vec<&[u8]> = words.collect();
@@ -1084,6 +1092,7 @@ mod tests {
             "#!/usr/bin/env PATH=/opt/homebrew/bin bash\n",
             "#!/usr/bin/env /opt/homebrew/bin/bash\n",
             "#!  \nexit 0\n",
+            "#!/usr/bin/x#/bin/sh\n",
             &long,
         ] {
             program(&top, "/usr/bin/odd", body.as_bytes());
