@@ -195,7 +195,8 @@ pub(crate) async fn run_rotation_command<R: Runner>(
         return Some("RotationCommand is empty".to_owned());
     };
     // It runs as root: the program and every directory on its path must be root's and writable
-    // by nobody else (issue 16, item 2). The runner checks again and runs the very file it
+    // by nobody else, and so must a script's `#!` interpreter and its path (issue 16, item 2;
+    // `files::open_trusted`). The runner checks again and runs the very file it
     // checked; this check is for the message, said before anything is started. A refused
     // command is a failed attempt like any other: retried after its backoff (1 h, 4 h, 16 h,
     // then daily, `rotation::backoff`), not at every check.

@@ -65,6 +65,17 @@ pub enum FileError {
     NotAbsolute { path: PathBuf },
     #[error("{} was replaced while it was being checked; not trusted this time (try again, and find out who replaces it)", .path.display())]
     Replaced { path: PathBuf },
+    /// A script whose interpreter fails the trusted-path rule (issue 16, item 2): it would run as
+    /// root with the script as input.
+    #[error("its interpreter {} (the #! line of {}): {why}", .interpreter.display(), .script.display())]
+    Interpreter {
+        interpreter: PathBuf,
+        script: PathBuf,
+        why: Box<FileError>,
+    },
+    /// A `#!` line Keywarden cannot safely follow.
+    #[error("{}: {why}; not run as root", .script.display())]
+    BadShebang { script: PathBuf, why: String },
 }
 
 impl FileError {
@@ -142,6 +153,9 @@ pub(crate) struct TrustedFile {
     /// The file's device and inode, as the walk saw them and as the open file has them.
     pub(crate) dev: u64,
     pub(crate) ino: u64,
+    /// It starts with `#!`: the kernel hands it to an interpreter, which must read it (on Linux
+    /// through `/dev/fd/N`, so only then may the descriptor survive the exec: `sys::exec`).
+    pub(crate) script: bool,
 }
 
 /// Open `mac_path` (an absolute path on the Mac under `root`) as a file Keywarden may run or
@@ -173,7 +187,16 @@ pub(crate) fn open_trusted(
         });
     }
     let top = fs::canonicalize(root.dir()).map_err(|e| FileError::io(root.dir(), e))?;
-    let (path, meta) = walk(&top, mac_path, owners, Want::File)?;
+    let program = open_walked(&top, mac_path, owners)?;
+    // The kernel finds a script's interpreter on the real filesystem, from `/`, whatever the
+    // `--root` (on a real Mac the Mac's root is `/` anyway).
+    check_interpreters(&program, Path::new("/"), owners)?;
+    Ok(program)
+}
+
+/// The walk of `mac_path` under `top`, then the open and its re-check (`open_trusted`).
+fn open_walked(top: &Path, mac_path: &Path, owners: Owners) -> Result<TrustedFile, FileError> {
+    let (path, meta) = walk(top, mac_path, owners, Want::File)?;
     let file = OpenOptions::new()
         .read(true)
         // Non-blocking: a FIFO swapped in after the walk cannot hang the open.
@@ -194,12 +217,127 @@ pub(crate) fn open_trusted(
     if (opened.dev(), opened.ino()) != (meta.dev(), meta.ino()) {
         return Err(FileError::Replaced { path });
     }
+    let header = read_header(&file).map_err(|e| FileError::io(&path, e))?;
     Ok(TrustedFile {
         file,
         dev: opened.dev(),
         ino: opened.ino(),
+        script: header.starts_with(b"#!"),
         path,
     })
+}
+
+/// How much of a script's first line the kernel reads for its `#!` line: Linux's
+/// `BINPRM_BUF_SIZE` is 256 (include/uapi/linux/binfmts.h); XNU reads 512 (`IMG_SHSIZE`). An
+/// interpreter path not ended within 256 bytes is refused rather than guessed at.
+const SHEBANG_MAX: usize = 256;
+
+/// How many interpreters deep a script may go (an interpreter that is itself a script): Linux
+/// stops at 4 (`BINPRM_MAX_RECURSION`); deeper is refused.
+const MAX_INTERPRETERS: usize = 4;
+
+/// The first `SHEBANG_MAX` bytes of `file` (fewer if it is shorter), read at offset 0 without
+/// moving the file's offset.
+fn read_header(file: &File) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; SHEBANG_MAX];
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read_at(&mut buf[len..], len as u64) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// A script's interpreter runs as root with the script as its input, so it must pass the same
+/// rule as the script (issue 16, item 2, attack review finding A: a trusted
+/// `/Library/Management/rotate` starting `#!/opt/homebrew/bin/bash` would run a user's bash as
+/// root). Each interpreter is walked from `top` (the host's `/`, where the kernel finds it; a
+/// test gives its own), and if it is a script too, so is its interpreter, up to
+/// `MAX_INTERPRETERS`.
+fn check_interpreters(program: &TrustedFile, top: &Path, owners: Owners) -> Result<(), FileError> {
+    let mut script = program.path.clone();
+    let mut header = if program.script {
+        read_header(&program.file).map_err(|e| FileError::io(&script, e))?
+    } else {
+        return Ok(());
+    };
+    for _ in 0..MAX_INTERPRETERS {
+        let interpreter = match parse_shebang(&header) {
+            Ok(Some(found)) => found,
+            Ok(None) => return Ok(()),
+            Err(why) => return Err(FileError::BadShebang { script, why }),
+        };
+        let refused = |why: FileError| FileError::Interpreter {
+            interpreter: interpreter.clone(),
+            script: script.clone(),
+            why: Box::new(why),
+        };
+        // A relative interpreter is found from the child's working directory, `/` (runner).
+        let opened =
+            open_walked(top, &Path::new("/").join(&interpreter), owners).map_err(refused)?;
+        if !opened.script {
+            return Ok(());
+        }
+        header = read_header(&opened.file).map_err(|e| refused(FileError::io(&opened.path, e)))?;
+        script = opened.path;
+    }
+    Err(FileError::BadShebang {
+        script,
+        why: format!("its interpreters are scripts more than {MAX_INTERPRETERS} deep"),
+    })
+}
+
+/// The interpreter a `#!` line names: the first word after `#!` (spaces and tabs around it), as
+/// both kernels take it (Linux fs/binfmt_script.c; XNU `exec_shell_imgact`, bsd/kern/kern_exec.c). `None` when `header` is not a script. `/usr/bin/env NAME` names env, which
+/// then looks `NAME` up in the runner's fixed `PATH` (`runner::CHILD_PATH`: `/usr/bin:/bin:
+/// /usr/sbin:/sbin`, root's directories); options or assignments given to env (`-S`, `PATH=…`)
+/// could point it anywhere, so they are refused.
+fn parse_shebang(header: &[u8]) -> Result<Option<PathBuf>, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(rest) = header.strip_prefix(b"#!") else {
+        return Ok(None);
+    };
+    let line = match rest.iter().position(|&b| b == b'\n') {
+        Some(end) => &rest[..end],
+        None if header.len() < SHEBANG_MAX => rest,
+        None => {
+            return Err(format!(
+                "its #! line is longer than {SHEBANG_MAX} bytes (name the interpreter by a shorter path)"
+            ))
+        }
+    };
+    let mut words = line
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|w| !w.is_empty());
+    let Some(interpreter) = words.next() else {
+        return Err("its #! line names no interpreter".to_owned());
+    };
+    if interpreter.contains(&b'#') {
+        // XNU ends the line at a `#` (`IS_EOL` in bsd/kern/kern_exec.c), Linux does not: the two
+        // kernels would run different interpreters, so neither is assumed.
+        return Err(
+            "its #! line names an interpreter holding a '#', which macOS takes as the end of the line and Linux does not (rename it)"
+                .to_owned(),
+        );
+    }
+    let interpreter = PathBuf::from(std::ffi::OsStr::from_bytes(interpreter));
+    if interpreter.file_name() == Some(std::ffi::OsStr::new("env")) {
+        let args: Vec<&[u8]> = words.collect();
+        let plain = |w: &&[u8]| !w.starts_with(b"-") && !w.contains(&b'=') && !w.contains(&b'/');
+        if args.len() != 1 || !args.iter().all(plain) {
+            return Err(format!(
+                "its #! line gives {} more than a program name: options or assignments could make it run a program from anywhere (name the interpreter by its full path)",
+                interpreter.display()
+            ));
+        }
+    }
+    Ok(Some(interpreter))
 }
 
 /// Whether every directory from the Mac's root down to `mac_dir` (a directory, absolute on the
@@ -812,5 +950,165 @@ mod tests {
             err.to_string().contains("writable by group or others"),
             "{err}"
         );
+    }
+
+    /// A file at `path` (under `top`, absolute from it) with `body` and mode 0755.
+    fn program(top: &Path, path: &str, body: &[u8]) {
+        let p = top.join(path.trim_start_matches('/'));
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, body).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// Open `path` under `top` and check its interpreters walked from `top` too.
+    fn interpreted(top: &Path, path: &str) -> Result<TrustedFile, FileError> {
+        let f = open_walked(top, Path::new(path), me())?;
+        check_interpreters(&f, top, me())?;
+        Ok(f)
+    }
+
+    /// Issue 16, item 2 (attack review finding A): a trusted script whose `#!` names an
+    /// interpreter in a directory others can write is refused, naming the interpreter and that
+    /// directory; the same interpreter in a root-only directory passes, by absolute or relative
+    /// name (the child's working directory is `/`).
+    #[test]
+    fn issue_16_a_script_whose_interpreter_is_in_a_directory_others_can_write_is_refused_naming_both(
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let top = fs::canonicalize(dir.path()).unwrap();
+        // Not a script: its content is never run here, only its path and first bytes read.
+        program(&top, "/opt/homebrew/bin/bash", b"\x7fELF...");
+        program(
+            &top,
+            "/Library/Management/rotate",
+            b"#!/opt/homebrew/bin/bash -e\necho hi\n",
+        );
+        let brew = top.join("opt/homebrew/bin");
+        fs::set_permissions(&brew, fs::Permissions::from_mode(0o777)).unwrap();
+        let err = interpreted(&top, "/Library/Management/rotate").unwrap_err();
+        let said = err.to_string();
+        assert!(matches!(err, FileError::Interpreter { .. }), "{said}");
+        assert!(
+            said.starts_with(&format!(
+                "its interpreter /opt/homebrew/bin/bash (the #! line of {}): {} is writable by group or others (mode 0777)",
+                top.join("Library/Management/rotate").display(),
+                brew.display()
+            )),
+            "{said}"
+        );
+        fs::set_permissions(&brew, fs::Permissions::from_mode(0o755)).unwrap();
+        let ok = interpreted(&top, "/Library/Management/rotate").unwrap();
+        assert!(ok.script);
+        program(
+            &top,
+            "/Library/Management/relative",
+            b"#!opt/homebrew/bin/bash\n",
+        );
+        assert!(interpreted(&top, "/Library/Management/relative").is_ok());
+        fs::set_permissions(&brew, fs::Permissions::from_mode(0o775)).unwrap();
+        let said = interpreted(&top, "/Library/Management/relative")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            said.contains(&format!("{} is writable", brew.display())),
+            "{said}"
+        );
+    }
+
+    /// The same through `open_trusted`, whose interpreter walk starts at the host's `/`: an
+    /// interpreter under this test's temporary directory lies under a 1777 `/tmp` (or another
+    /// directory root does not keep to itself) and is refused, while `/bin/sh` passes.
+    #[test]
+    fn issue_16_a_script_is_trusted_only_when_its_interpreter_is_on_a_path_only_root_can_write() {
+        let mac = mac();
+        let real = fs::canonicalize(mac.path()).unwrap();
+        assert!(
+            open(&mac, "/Library/Management/rotate").is_ok(),
+            "#!/bin/sh"
+        );
+        program(&real, "/opt/homebrew/bin/bash", b"\x7fELF...");
+        program(
+            &real,
+            "/Library/Management/rotate",
+            format!("#!{}\n", real.join("opt/homebrew/bin/bash").display()).as_bytes(),
+        );
+        let err = open(&mac, "/Library/Management/rotate").unwrap_err();
+        let said = err.to_string();
+        assert!(
+            said.starts_with(&format!(
+                "its interpreter {}",
+                real.join("opt/homebrew/bin/bash").display()
+            )),
+            "{said}"
+        );
+        assert!(said.contains("only root can write"), "what to do: {said}");
+    }
+
+    /// An interpreter that is itself a script has its own interpreter checked, and so on, up to
+    /// four deep; a loop is refused, not followed forever.
+    #[test]
+    fn issue_16_an_interpreter_that_is_a_script_has_its_own_interpreter_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = fs::canonicalize(dir.path()).unwrap();
+        program(&top, "/usr/bin/real", b"\x7fELF...");
+        program(&top, "/usr/bin/wrapper", b"#!/opt/homebrew/bin/bash\n");
+        program(&top, "/opt/homebrew/bin/bash", b"\x7fELF...");
+        program(&top, "/Library/Management/rotate", b"#!/usr/bin/wrapper\n");
+        assert!(interpreted(&top, "/Library/Management/rotate").is_ok());
+        let brew = top.join("opt/homebrew/bin");
+        fs::set_permissions(&brew, fs::Permissions::from_mode(0o777)).unwrap();
+        let said = interpreted(&top, "/Library/Management/rotate")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            said.starts_with(&format!(
+                "its interpreter /opt/homebrew/bin/bash (the #! line of {}): {} is writable",
+                top.join("usr/bin/wrapper").display(),
+                brew.display()
+            )),
+            "{said}"
+        );
+        program(&top, "/usr/bin/itself", b"#!/usr/bin/itself\n");
+        let said = interpreted(&top, "/usr/bin/itself")
+            .unwrap_err()
+            .to_string();
+        assert!(said.contains("more than 4 deep"), "{said}");
+    }
+
+    /// `#!/usr/bin/env NAME` passes when env does (env then searches the runner's fixed PATH of
+    /// root's directories); env given options or assignments (`-S`, `PATH=`), a line naming no
+    /// interpreter, and one too long to know where its interpreter ends are refused, naming the
+    /// script.
+    #[test]
+    fn issue_16_a_shebang_line_that_could_lead_anywhere_is_refused_naming_the_script() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = fs::canonicalize(dir.path()).unwrap();
+        program(&top, "/usr/bin/env", b"\x7fELF...");
+        program(&top, "/usr/bin/ok", b"#!/usr/bin/env python3\n");
+        assert!(interpreted(&top, "/usr/bin/ok").is_ok());
+        let long = format!("#!/usr/bin/{}\n", "x".repeat(300));
+        for body in [
+            "#!/usr/bin/env -S PATH=/opt/homebrew/bin bash\n",
+            "#!/usr/bin/env PATH=/opt/homebrew/bin bash\n",
+            "#!/usr/bin/env /opt/homebrew/bin/bash\n",
+            "#!  \nexit 0\n",
+            "#!/usr/bin/x#/bin/sh\n",
+            &long,
+        ] {
+            program(&top, "/usr/bin/odd", body.as_bytes());
+            let err = interpreted(&top, "/usr/bin/odd").unwrap_err();
+            let said = err.to_string();
+            assert!(
+                matches!(err, FileError::BadShebang { .. }),
+                "{body}: {said}"
+            );
+            assert!(
+                said.starts_with(&format!(
+                    "{}: its #! line",
+                    top.join("usr/bin/odd").display()
+                )),
+                "{body}: {said}"
+            );
+        }
     }
 }

@@ -245,3 +245,50 @@ fn issue_16_preferences_in_a_directory_others_can_write_do_not_configure_a_rotat
         );
     }
 }
+
+/// Attack review finding A: a `RotationCommand` that passes the check but whose `#!` names an
+/// interpreter a user can replace (`/opt/homebrew/bin/bash`, the Homebrew user's on Apple
+/// silicon; here a 0777 directory) would run that interpreter as root. Neither runs, and the
+/// error names the interpreter. The kernel finds the interpreter on the host from `/`, so the
+/// walk may stop above the simulated root (a 1777 `/tmp`) before it reaches the 0777 directory:
+/// either way the interpreter is named and nothing runs.
+#[test]
+fn issue_16_a_rotation_command_whose_interpreter_a_user_can_replace_is_not_run_and_the_interpreter_named(
+) {
+    let (mac, marker) = mac_with_command();
+    let bash = mac.path("/opt/homebrew/bin/bash");
+    std::fs::create_dir_all(bash.parent().unwrap()).unwrap();
+    std::fs::write(
+        &bash,
+        format!(
+            "#!/bin/sh\necho interpreter >> {}\nexec /bin/sh \"$@\"\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    chmod(&bash, 0o755);
+    chmod(bash.parent().unwrap(), 0o777);
+    let command = mac.path("/usr/local/bin/rotate-key");
+    std::fs::write(
+        &command,
+        format!("#!{}\necho ran >> {}\n", bash.display(), marker.display()),
+    )
+    .unwrap();
+    mac.event(&["login", "alice"]);
+    let s = mac.checked();
+    assert_eq!(
+        runs(&marker),
+        0,
+        "the interpreter or the command ran as root"
+    );
+    assert_eq!(string(&s, "Rotation.State"), "Failed");
+    let err = string(&s, "Rotation.LastError");
+    assert!(
+        err.starts_with(&format!(
+            "RotationCommand not run: its interpreter {} (the #! line of ",
+            bash.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("is writable by group or others"), "{err}");
+}

@@ -4,9 +4,12 @@
 //!
 //! On Linux the child calls `fexecve(2)` on the open descriptor: the kernel executes the file
 //! object itself, and a path swapped after the check changes nothing. A script (`#!`) is handed
-//! to its interpreter as `/dev/fd/N`, so that one descriptor must survive the exec: the child
-//! (only the child) clears its close-on-exec flag (fexecve(3): "ENOENT ... the close-on-exec
-//! flag is set and the file is a script").
+//! to its interpreter as `/dev/fd/N`, so that one descriptor must survive the exec: for a script
+//! (decided in the parent, from its first two bytes: `TrustedFile::script`) the child, and only
+//! the child, clears its close-on-exec flag (fexecve(3): "ENOENT ... the close-on-exec flag is
+//! set and the file is a script"). A binary keeps the flag, so neither it nor what it starts
+//! holds a descriptor of it (issue 16, item 2, attack review finding B). The interpreter itself
+//! is found by the kernel by path; `files::open_trusted` checked that path by the same rule.
 //!
 //! macOS has no `fexecve` (libc declares none for Apple targets; jobd issue 74 found the same and
 //! fell back to `execve`), and `/dev/fd/N` there is a duplicate of the descriptor that `execve`
@@ -38,6 +41,9 @@ struct Image {
     /// in the child still name the file that was checked.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     fd: OwnedFd,
+    /// The file is a script: on Linux its descriptor must survive the exec (module comment).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    script: bool,
     #[cfg_attr(target_os = "linux", allow(dead_code))]
     path: CString,
     #[cfg_attr(target_os = "linux", allow(dead_code))]
@@ -74,6 +80,7 @@ pub(crate) fn exec_checked(
     argv: &[&OsStr],
     env: &[(&str, &str)],
 ) -> io::Result<()> {
+    let script = program.script;
     let mut fd: OwnedFd = program.file.into();
     if fd.as_raw_fd() <= 2 {
         // Started with a standard stream closed, the open may have taken 0, 1 or 2, which the
@@ -102,6 +109,7 @@ pub(crate) fn exec_checked(
     envp_ptrs.push(std::ptr::null());
     let image = Image {
         fd,
+        script,
         path: cstring(program.path.as_os_str().as_bytes())?,
         dev: program.dev,
         ino: program.ino,
@@ -124,8 +132,8 @@ impl Image {
     fn exec(&self) -> io::Result<()> {
         let fd = self.fd.as_raw_fd();
         // SAFETY: `fd` is open (owned by `self`); F_SETFD with 0 clears FD_CLOEXEC on it, in this
-        // child only, so a script's interpreter can open /dev/fd/N.
-        if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } == -1 {
+        // child only, so a script's interpreter can open /dev/fd/N. A binary keeps the flag.
+        if self.script && unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } == -1 {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `argv` and `envp` are NULL-terminated arrays of pointers to NUL-terminated
@@ -230,5 +238,38 @@ mod tests {
         assert!(text.contains("|one two||"), "{text}");
         assert!(text.contains("LC_ALL=C"), "{text}");
         assert!(!text.contains("LEAKED"), "{text}");
+    }
+
+    /// Issue 16, item 2 (attack review finding B): only a script's descriptor survives the exec
+    /// (its interpreter reads it as /dev/fd/N); a binary, and what it starts, holds no descriptor
+    /// of itself.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn issue_16_a_binary_run_from_its_checked_file_holds_no_descriptor_of_itself() {
+        let mac = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(mac.path()).unwrap();
+        std::fs::create_dir(real.join("bin")).unwrap();
+        let sh = real.join("bin/sh");
+        std::fs::copy("/bin/sh", &sh).unwrap();
+        std::fs::set_permissions(&sh, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let checked =
+            open_trusted(&Root::new(&real), Path::new("/bin/sh"), Owners::current()).unwrap();
+        assert!(!checked.script);
+        let mut cmd = Command::new(&sh);
+        exec_checked(
+            &mut cmd,
+            checked,
+            &[
+                OsStr::new("/bin/sh"),
+                OsStr::new("-c"),
+                OsStr::new("ls -l /proc/$$/fd; /bin/ls -l /proc/self/fd"),
+            ],
+            &[("PATH", "/usr/bin:/bin")],
+        )
+        .unwrap();
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains("/proc/"), "{text}");
+        assert!(!text.contains(&sh.display().to_string()), "{text}");
     }
 }
