@@ -34,13 +34,13 @@ use jiff::Timestamp;
 
 use crate::audit::ValidationCounts;
 use crate::config::Config;
-use crate::tools::{Console, Probe};
 use crate::secret::KeyShapeError;
 use crate::state::KeyUse;
 use crate::status::Reason;
 use crate::tools::dscl::UserRecord;
 use crate::tools::fdesetup::FdeStatus;
 use crate::tools::profiles::{ComputerProfiles, InstalledProfile, ESCROW_PAYLOAD_TYPE};
+use crate::tools::{Console, Probe};
 
 /// The oldest macOS where `changerecovery -personal` accepts the current key as the credential:
 /// APFS 10.14 (it failed on 10.13 with "Unable to change key", exit 136; PLATFORM.md).
