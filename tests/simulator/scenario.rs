@@ -598,6 +598,20 @@ impl Scenario {
         all
     }
 
+    /// The local admin group's members, in `accounts()` order, without building every account.
+    pub fn admins(&self) -> Vec<String> {
+        system_accounts()
+            .into_iter()
+            .filter(|a| a.admin && !a.network)
+            .map(|a| a.name().to_string())
+            .chain(
+                self.people()
+                    .filter(|u| u.admin && !u.network)
+                    .map(|u| u.name.clone()),
+            )
+            .collect()
+    }
+
     /// The scenario's users, then those added in bulk.
     pub fn people(&self) -> impl Iterator<Item = std::borrow::Cow<'_, User>> + '_ {
         use std::borrow::Cow;

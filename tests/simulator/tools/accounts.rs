@@ -36,9 +36,10 @@ pub fn diskutil(args: &[&str], s: &Scenario) -> Answer {
     };
     let mut users: Vec<Plist> = s
         .people()
-        .map(|u| u.account())
         // A network account has no local record, so no GeneratedUID the volume could know.
-        .filter(|a| a.secure_token && !a.network)
+        // Filtered before `account()`: thousands of users need not all derive a GeneratedUID.
+        .filter(|u| u.secure_token && !u.network)
+        .map(|u| u.account())
         .map(|a| crypto_user("LocalOpenDirectory", &a.generated_uid, a.volume_owner))
         .collect();
     if s.recovery_key.personal.is_some() {
@@ -92,12 +93,7 @@ pub fn dscl(args: &[&str], s: &Scenario, ctx: &Ctx) -> Answer {
             Answer::stdout(xml::document(&Plist::Array(records)))
         }
         ["-plist", ".", "-read", "/Groups/admin", "GroupMembership"] => {
-            let members: Vec<String> = s
-                .accounts()
-                .into_iter()
-                .filter(|a| a.admin && !a.network)
-                .map(|a| a.name().to_string())
-                .collect();
+            let members = s.admins();
             Answer::stdout(xml::document(&Plist::dict(vec![(
                 "dsAttrTypeStandard:GroupMembership",
                 Plist::strings(&members),
