@@ -752,12 +752,28 @@ fn compact(old: &[u8], event: &Event, max: u64) -> (Vec<u8>, usize) {
         kept_bytes += size;
         split -= 1;
     }
+    // Each folded line's time as `validation_counts` trusts it: never after a line written later,
+    // the kept lines and `event` included. Folded with its own time instead, an attempt the clock
+    // dated after a later line would leave the 24-hour window at another time than before the
+    // rotation (issue 16, item 4; found by `make fuzz`, target audit_rotate).
+    let parsed: Vec<Option<Event>> = lines
+        .iter()
+        .map(|l| serde_json::from_slice::<Event>(l).ok())
+        .collect();
+    let mut floor = event.at;
+    let mut trusted = vec![event.at; lines.len()];
+    for (i, e) in parsed.iter().enumerate().rev() {
+        if let Some(e) = e {
+            floor = clock::seen_at(e.at, floor);
+        }
+        trusted[i] = floor;
+    }
     let mut tally = Tally::default();
     let mut carried = Carried::default();
-    for line in &lines[..split] {
-        match serde_json::from_slice::<Event>(line) {
-            Ok(e) => {
-                tally.feed(&e, e.at);
+    for (parsed, at) in parsed.into_iter().zip(trusted).take(split) {
+        match parsed {
+            Some(e) => {
+                tally.feed(&e, at);
                 match &e.carried {
                     Some(c) if e.what == What::Carried => {
                         // Counts from the file: a damaged or hand-edited line may hold any
@@ -774,7 +790,7 @@ fn compact(old: &[u8], event: &Event, max: u64) -> (Vec<u8>, usize) {
                     }
                 }
             }
-            Err(_) => {
+            None => {
                 carried.dropped_lines = carried.dropped_lines.saturating_add(1);
                 carried.unreadable_lines = carried.unreadable_lines.saturating_add(1);
             }
@@ -1202,6 +1218,41 @@ mod tests {
         );
         let e = Event::new(now(), What::RotationRequestAccepted, request_token(&a));
         assert_eq!(e.result, request_token(&a), "the token fits a Result uncut");
+    }
+
+    /// Found by `make fuzz` (audit_rotate) after issue 16 item 4 read each line's time as never
+    /// after a later line: folding an attempt the clock dated after a later, kept line must fold
+    /// it with that trusted time, or it leaves the 24-hour window at another time than before.
+    #[test]
+    fn a_rotation_keeps_the_counts_of_attempts_dated_after_a_later_line_issue_16() {
+        let (_d, root) = root();
+        files::ensure_dir(&root.resolve(paths::STATE_DIR), 0o700, true, me()).unwrap();
+        let path = root.resolve(paths::AUDIT);
+        let max = 1024;
+        let mut history = vec![
+            // Written before the clock was set back by two days.
+            ev("2026-11-24T09:00:00Z", What::ValidationStarted, "Started"),
+            ev("2026-11-24T09:00:01Z", What::Validated, "Invalid"),
+        ];
+        for i in 0..12 {
+            let at = format!("2026-11-22T0{}:{:02}:00Z", i / 6, (i % 6) * 10);
+            history.push(ev(&at, What::UseDetected, "boot x"));
+        }
+        for e in &history {
+            append_to(&path, me(), e, u64::MAX).unwrap();
+        }
+        let event = ev("2026-11-22T09:00:00Z", What::ValidationStarted, "Started");
+        append_to(&path, me(), &event, max).unwrap();
+        history.push(event);
+        let read = read(&root, me()).unwrap();
+        assert_eq!(read[0].what, What::Carried, "the attempt was folded");
+        for now in [t("2026-11-22T09:30:00Z"), t("2026-11-23T06:00:00Z")] {
+            assert_eq!(
+                validation_counts(&read, now),
+                validation_counts(&history, now),
+                "at {now}"
+            );
+        }
     }
 
     #[test]
