@@ -1117,23 +1117,7 @@ mod tests {
     async fn issue_16_a_command_that_ends_during_a_check_is_recorded_after_it() {
         tokio::task::LocalSet::new()
             .run_until(async {
-                let clock = leak_clock();
-                let mut s = shared_for_command(10);
-                s.check_secs = 30;
-                s.poll = 5;
-                let (h, _j) = start_with(clock, s, 0.5);
-                // The startup check takes 30 s, then the command starts (10 s); a console change
-                // at 35 s starts a 30 s check within which the command ends.
-                tokio::time::sleep(Duration::from_secs(31)).await;
-                h.shared.borrow_mut().command_due = false;
-                h.shared.borrow_mut().fp.console_owner = Some(502);
-                tokio::time::sleep(Duration::from_secs(15)).await;
-                settle().await;
-                assert_eq!(
-                    reasons(&h),
-                    vec![Reason::Startup, Reason::ConsoleUserChanged]
-                );
-                assert!(h.shared.borrow().recorded.is_empty(), "not during a check");
+                let (h, _j) = command_ends_during_a_check(None).await;
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 settle().await;
                 assert_eq!(h.shared.borrow().recorded, vec![None]);
@@ -1304,24 +1288,7 @@ mod tests {
     async fn issue_16_stopping_during_a_check_after_the_command_ended_records_its_outcome() {
         tokio::task::LocalSet::new()
             .run_until(async {
-                let clock = leak_clock();
-                let mut s = shared_for_command(10);
-                s.command_failure = Some(FAILED.to_owned());
-                s.check_secs = 30;
-                s.poll = 5;
-                let (mut h, j) = start_with(clock, s, 0.5);
-                // As in the test above: the command runs from 30 s to 40 s, inside the check the
-                // console change starts at about 35 s.
-                tokio::time::sleep(Duration::from_secs(31)).await;
-                h.shared.borrow_mut().command_due = false;
-                h.shared.borrow_mut().fp.console_owner = Some(502);
-                tokio::time::sleep(Duration::from_secs(15)).await;
-                settle().await;
-                assert_eq!(
-                    reasons(&h),
-                    vec![Reason::Startup, Reason::ConsoleUserChanged]
-                );
-                assert!(h.shared.borrow().recorded.is_empty(), "not during a check");
+                let (mut h, j) = command_ends_during_a_check(Some(FAILED)).await;
                 h.stop.take().unwrap().send(()).unwrap();
                 j.await.unwrap();
                 let s = h.shared.borrow();
@@ -1330,6 +1297,31 @@ mod tests {
                 assert_eq!((s.commands_killed, s.interrupted), (0, 0));
             })
             .await;
+    }
+
+    /// The startup check takes 30 s, then the command starts (10 s, ending with `failure`); a
+    /// console change at 35 s starts a 30 s check within which the command ends. Returns at 46 s,
+    /// that check under way and nothing recorded yet.
+    async fn command_ends_during_a_check(
+        failure: Option<&str>,
+    ) -> (Harness, tokio::task::JoinHandle<u64>) {
+        let clock = leak_clock();
+        let mut s = shared_for_command(10);
+        s.command_failure = failure.map(str::to_owned);
+        s.check_secs = 30;
+        s.poll = 5;
+        let (h, j) = start_with(clock, s, 0.5);
+        tokio::time::sleep(Duration::from_secs(31)).await;
+        h.shared.borrow_mut().command_due = false;
+        h.shared.borrow_mut().fp.console_owner = Some(502);
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        settle().await;
+        assert_eq!(
+            reasons(&h),
+            vec![Reason::Startup, Reason::ConsoleUserChanged]
+        );
+        assert!(h.shared.borrow().recorded.is_empty(), "not during a check");
+        (h, j)
     }
 
     fn shared_for_command(command_secs: u64) -> Shared {

@@ -153,9 +153,17 @@ pub(crate) struct TrustedFile {
     /// The file's device and inode, as the walk saw them and as the open file has them.
     pub(crate) dev: u64,
     pub(crate) ino: u64,
-    /// It starts with `#!`: the kernel hands it to an interpreter, which must read it (on Linux
+    /// Its first `SHEBANG_MAX` bytes when it starts with `#!` (read once, at the check): the
+    /// kernel hands it to an interpreter (`check_interpreters`), which must read it (on Linux
     /// through `/dev/fd/N`, so only then may the descriptor survive the exec: `sys::exec`).
-    pub(crate) script: bool,
+    pub(crate) shebang: Option<Vec<u8>>,
+}
+
+impl TrustedFile {
+    /// It starts with `#!`.
+    pub(crate) fn script(&self) -> bool {
+        self.shebang.is_some()
+    }
 }
 
 /// Open `mac_path` (an absolute path on the Mac under `root`) as a file Keywarden may run or
@@ -222,7 +230,7 @@ fn open_walked(top: &Path, mac_path: &Path, owners: Owners) -> Result<TrustedFil
         file,
         dev: opened.dev(),
         ino: opened.ino(),
-        script: header.starts_with(b"#!"),
+        shebang: header.starts_with(b"#!").then_some(header),
         path,
     })
 }
@@ -262,9 +270,7 @@ fn read_header(file: &File) -> io::Result<Vec<u8>> {
 /// `MAX_INTERPRETERS`.
 fn check_interpreters(program: &TrustedFile, top: &Path, owners: Owners) -> Result<(), FileError> {
     let mut script = program.path.clone();
-    let mut header = if program.script {
-        read_header(&program.file).map_err(|e| FileError::io(&script, e))?
-    } else {
+    let Some(mut header) = program.shebang.clone() else {
         return Ok(());
     };
     for _ in 0..MAX_INTERPRETERS {
@@ -281,10 +287,10 @@ fn check_interpreters(program: &TrustedFile, top: &Path, owners: Owners) -> Resu
         // A relative interpreter is found from the child's working directory, `/` (runner).
         let opened =
             open_walked(top, &Path::new("/").join(&interpreter), owners).map_err(refused)?;
-        if !opened.script {
+        let Some(next) = opened.shebang else {
             return Ok(());
-        }
-        header = read_header(&opened.file).map_err(|e| refused(FileError::io(&opened.path, e)))?;
+        };
+        header = next;
         script = opened.path;
     }
     Err(FileError::BadShebang {
@@ -998,7 +1004,7 @@ mod tests {
         );
         fs::set_permissions(&brew, fs::Permissions::from_mode(0o755)).unwrap();
         let ok = interpreted(&top, "/Library/Management/rotate").unwrap();
-        assert!(ok.script);
+        assert!(ok.script());
         program(
             &top,
             "/Library/Management/relative",

@@ -80,7 +80,7 @@ pub(crate) fn exec_checked(
     argv: &[&OsStr],
     env: &[(&str, &str)],
 ) -> io::Result<()> {
-    let script = program.script;
+    let script = program.script();
     let mut fd: OwnedFd = program.file.into();
     if fd.as_raw_fd() <= 2 {
         // Started with a standard stream closed, the open may have taken 0, 1 or 2, which the
@@ -254,7 +254,7 @@ mod tests {
         std::fs::set_permissions(&sh, std::fs::Permissions::from_mode(0o755)).unwrap();
         let checked =
             open_trusted(&Root::new(&real), Path::new("/bin/sh"), Owners::current()).unwrap();
-        assert!(!checked.script);
+        assert!(!checked.script());
         let mut cmd = Command::new(&sh);
         exec_checked(
             &mut cmd,
